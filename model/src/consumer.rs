@@ -1,0 +1,313 @@
+//! A standalone consumer (manual assignment of every partition of its topics): finds
+//! leaders, resolves its starting position with `auto.offset.reset`, fetches with one
+//! request in flight per broker, and reports every poll.
+
+use crate::config::ConsumerConfig;
+use crate::effect::{ObservedRecord, Observation, Output};
+use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
+use crate::protocol::{ErrorCode, FetchedPartition, Message};
+use std::collections::BTreeMap;
+
+#[derive(Clone, Debug)]
+struct Request {
+    correlation_id: u64,
+    sent_ms: Millis,
+}
+
+#[derive(Clone, Debug)]
+struct FetchInFlight {
+    request: Request,
+    positions: Vec<(TopicPartition, Offset)>,
+}
+
+/// The consumer state machine.
+#[derive(Clone, Debug)]
+pub struct Consumer {
+    config: ConsumerConfig,
+    bootstrap: Vec<BrokerId>,
+    bootstrap_cursor: usize,
+    topics: Vec<String>,
+    leaders: BTreeMap<TopicPartition, Option<BrokerId>>,
+    metadata_request: Option<Request>,
+    metadata_wanted: bool,
+    metadata_not_before_ms: Millis,
+    /// `None`: unknown, to be resolved with ListOffsets.
+    positions: BTreeMap<TopicPartition, Option<Offset>>,
+    high_watermarks: BTreeMap<TopicPartition, Offset>,
+    list_offsets: BTreeMap<BrokerId, Request>,
+    fetches: BTreeMap<BrokerId, FetchInFlight>,
+    not_before_ms: BTreeMap<BrokerId, Millis>,
+    next_correlation_id: u64,
+}
+
+impl Consumer {
+    pub fn new(config: ConsumerConfig, bootstrap: Vec<BrokerId>, topics: Vec<String>) -> Self {
+        assert!(!bootstrap.is_empty(), "a consumer needs bootstrap brokers");
+        Consumer {
+            config,
+            bootstrap,
+            bootstrap_cursor: 0,
+            topics,
+            leaders: BTreeMap::new(),
+            metadata_request: None,
+            metadata_wanted: true,
+            metadata_not_before_ms: 0,
+            positions: BTreeMap::new(),
+            high_watermarks: BTreeMap::new(),
+            list_offsets: BTreeMap::new(),
+            fetches: BTreeMap::new(),
+            not_before_ms: BTreeMap::new(),
+            next_correlation_id: 0,
+        }
+    }
+
+    /// Whether the consumer has read up to the high watermark it last saw everywhere.
+    pub fn caught_up(&self) -> bool {
+        !self.positions.is_empty()
+            && self.positions.iter().all(|(tp, pos)| {
+                pos.is_some() && self.high_watermarks.get(tp).is_some_and(|hw| Some(*hw) == *pos)
+            })
+    }
+
+    pub fn start(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.drive(now, out);
+    }
+
+    pub fn next_deadline(&self) -> Option<Millis> {
+        let timeout = self.config.request_timeout_ms;
+        let mut deadline: Option<Millis> = None;
+        let mut at = |t: Millis| deadline = Some(deadline.map_or(t, |d| d.min(t)));
+        match &self.metadata_request {
+            Some(r) => at(r.sent_ms + timeout),
+            None if self.metadata_wanted => at(self.metadata_not_before_ms),
+            None => {}
+        }
+        for r in self.list_offsets.values() {
+            at(r.sent_ms + timeout);
+        }
+        for f in self.fetches.values() {
+            at(f.request.sent_ms + timeout);
+        }
+        for t in self.not_before_ms.values() {
+            at(*t);
+        }
+        deadline
+    }
+
+    pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.drive(now, out);
+    }
+
+    pub fn on_message(&mut self, now: Millis, from: NodeId, message: Message, out: &mut Vec<Output>) {
+        let broker = BrokerId(from.0);
+        match message {
+            Message::MetadataResponse {
+                correlation_id,
+                partitions,
+                ..
+            } if self.metadata_request.as_ref().map(|r| r.correlation_id) == Some(correlation_id) => {
+                self.metadata_request = None;
+                self.metadata_wanted = false;
+                self.leaders.clear();
+                for p in partitions.into_iter().filter(|p| self.topics.contains(&p.tp.topic)) {
+                    self.positions.entry(p.tp.clone()).or_insert(None);
+                    self.leaders.insert(p.tp, p.leader);
+                }
+            }
+            Message::ListOffsetsResponse {
+                correlation_id,
+                results,
+            } if self.list_offsets.get(&broker).map(|r| r.correlation_id) == Some(correlation_id) => {
+                self.list_offsets.remove(&broker);
+                for (tp, result) in results {
+                    match result {
+                        Ok(offset) => {
+                            if let Some(position @ None) = self.positions.get_mut(&tp) {
+                                *position = Some(offset);
+                                out.push(Output::Observe(Observation::Assign {
+                                    tp,
+                                    offset,
+                                    reason: format!(
+                                        "auto.offset.reset={:?}",
+                                        self.config.auto_offset_reset
+                                    )
+                                    .to_lowercase(),
+                                }));
+                            }
+                        }
+                        Err(_) => self.metadata_wanted = true,
+                    }
+                }
+            }
+            Message::FetchResponse {
+                correlation_id,
+                results,
+            } if self.fetches.get(&broker).map(|f| f.request.correlation_id) == Some(correlation_id) => {
+                let fetch = self.fetches.remove(&broker).expect("matched above");
+                self.fetched(now, broker, fetch, results, out);
+            }
+            _ => {}
+        }
+        self.drive(now, out);
+    }
+
+    fn fetched(
+        &mut self,
+        now: Millis,
+        broker: BrokerId,
+        fetch: FetchInFlight,
+        results: Vec<(TopicPartition, Result<FetchedPartition, ErrorCode>)>,
+        out: &mut Vec<Output>,
+    ) {
+        let mut records = Vec::new();
+        let mut errors = Vec::new();
+        for (tp, result) in results {
+            let asked = fetch.positions.iter().find(|(t, _)| *t == tp).map(|(_, o)| *o);
+            // The position moved (a reset) since the request: this data is stale.
+            if asked.is_none() || self.positions.get(&tp).copied().flatten() != asked {
+                continue;
+            }
+            let mut position = asked.expect("checked");
+            match result {
+                Ok(data) => {
+                    self.high_watermarks.insert(tp.clone(), data.high_watermark);
+                    for batch in &data.batches {
+                        for (i, record) in batch.records.iter().enumerate() {
+                            let offset = Offset(batch.base_offset.0 + i as u64);
+                            if offset < position || records.len() >= self.config.max_poll_records {
+                                continue;
+                            }
+                            records.push(ObservedRecord {
+                                topic: tp.topic.clone(),
+                                partition: tp.partition,
+                                offset: offset.0,
+                                key: record.key.clone(),
+                                value: record.value,
+                            });
+                            position = offset.next();
+                        }
+                    }
+                    self.positions.insert(tp, Some(position));
+                }
+                Err(ErrorCode::OffsetOutOfRange) => {
+                    errors.push(format!("{tp}: {}", ErrorCode::OffsetOutOfRange));
+                    self.positions.insert(tp, None);
+                }
+                Err(error) => {
+                    errors.push(format!("{tp}: {error}"));
+                    self.metadata_wanted = true;
+                    self.not_before_ms.insert(broker, now + self.config.retry_backoff_ms);
+                }
+            }
+        }
+        if records.is_empty() && !errors.is_empty() {
+            out.push(Output::Observe(Observation::PollFail {
+                error: errors.join(", "),
+            }));
+        } else {
+            out.push(Output::Observe(Observation::PollOk { records }));
+        }
+    }
+
+    fn next_correlation(&mut self) -> u64 {
+        self.next_correlation_id += 1;
+        self.next_correlation_id
+    }
+
+    fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let timeout = self.config.request_timeout_ms;
+        if self.metadata_request.as_ref().is_some_and(|r| r.sent_ms + timeout <= now) {
+            self.metadata_request = None;
+            self.metadata_wanted = true;
+        }
+        self.list_offsets.retain(|_, r| r.sent_ms + timeout > now);
+        let timed_out: Vec<BrokerId> = self
+            .fetches
+            .iter()
+            .filter(|(_, f)| f.request.sent_ms + timeout <= now)
+            .map(|(b, _)| *b)
+            .collect();
+        for broker in timed_out {
+            self.fetches.remove(&broker);
+            self.metadata_wanted = true;
+            out.push(Output::Observe(Observation::PollFail {
+                error: format!("{}: request timed out", broker),
+            }));
+        }
+        self.not_before_ms.retain(|_, t| *t > now);
+        if self.metadata_wanted && self.metadata_request.is_none() && now >= self.metadata_not_before_ms {
+            let correlation_id = self.next_correlation();
+            let broker = self.bootstrap[self.bootstrap_cursor % self.bootstrap.len()];
+            self.bootstrap_cursor += 1;
+            self.metadata_request = Some(Request {
+                correlation_id,
+                sent_ms: now,
+            });
+            self.metadata_not_before_ms = now + self.config.retry_backoff_ms;
+            out.push(Output::Send {
+                to: broker.node(),
+                message: Message::MetadataRequest { correlation_id },
+            });
+        }
+        let mut unknown: BTreeMap<BrokerId, Vec<TopicPartition>> = BTreeMap::new();
+        let mut known: BTreeMap<BrokerId, Vec<(TopicPartition, Offset)>> = BTreeMap::new();
+        for (tp, position) in &self.positions {
+            let Some(Some(leader)) = self.leaders.get(tp) else {
+                continue;
+            };
+            match position {
+                None => unknown.entry(*leader).or_default().push(tp.clone()),
+                Some(offset) => known.entry(*leader).or_default().push((tp.clone(), *offset)),
+            }
+        }
+        for (broker, tps) in unknown {
+            if self.list_offsets.contains_key(&broker) || self.not_before_ms.contains_key(&broker) {
+                continue;
+            }
+            let correlation_id = self.next_correlation();
+            self.list_offsets.insert(
+                broker,
+                Request {
+                    correlation_id,
+                    sent_ms: now,
+                },
+            );
+            let reset = self.config.auto_offset_reset;
+            out.push(Output::Send {
+                to: broker.node(),
+                message: Message::ListOffsetsRequest {
+                    correlation_id,
+                    partitions: tps.into_iter().map(|tp| (tp, reset)).collect(),
+                },
+            });
+        }
+        for (broker, positions) in known {
+            if self.fetches.contains_key(&broker) || self.not_before_ms.contains_key(&broker) {
+                continue;
+            }
+            let correlation_id = self.next_correlation();
+            out.push(Output::Observe(Observation::PollInvoke {
+                partitions: positions.iter().map(|(tp, _)| tp.clone()).collect(),
+            }));
+            out.push(Output::Send {
+                to: broker.node(),
+                message: Message::FetchRequest {
+                    correlation_id,
+                    max_wait_ms: self.config.fetch_max_wait_ms,
+                    max_records: self.config.max_poll_records,
+                    partitions: positions.clone(),
+                },
+            });
+            self.fetches.insert(
+                broker,
+                FetchInFlight {
+                    request: Request {
+                        correlation_id,
+                        sent_ms: now,
+                    },
+                    positions,
+                },
+            );
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! kafka-model: Kafka's state machines, pure. No I/O, no async, no clock, no randomness:
+//! every input (including `now` and random numbers) is handed in, every effect is returned
+//! as an [`effect::Output`] for a driver to carry out. Collections are BTreeMap/Vec only,
+//! so that iteration order, and therefore every run, is deterministic.
+
+pub mod broker;
+pub mod codec;
+pub mod config;
+pub mod consumer;
+pub mod effect;
+pub mod ids;
+pub mod layout;
+pub mod log;
+pub mod partitioner;
+pub mod producer;
+pub mod producer_state;
+pub mod protocol;
+pub mod record;
