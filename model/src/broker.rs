@@ -3,7 +3,9 @@
 
 use crate::config::{Acks, BrokerConfig, OffsetReset};
 use crate::effect::Output;
-use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition};
+use crate::ids::{
+    BrokerId, LeaderEpoch, Millis, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition,
+};
 use crate::layout::ClusterLayout;
 use crate::log::{Log, RecoveryReport};
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
@@ -66,8 +68,9 @@ impl Broker {
         let mut files = files;
         for tp in layout.partitions_of(id) {
             let prefix = format!("{}/", Log::dir(&tp));
-            let (mine, rest): (Vec<_>, Vec<_>) =
-                files.into_iter().partition(|(path, _)| path.starts_with(&prefix));
+            let (mine, rest): (Vec<_>, Vec<_>) = files
+                .into_iter()
+                .partition(|(path, _)| path.starts_with(&prefix));
             files = rest;
             let (log, ops, report) = Log::recover(tp.clone(), config.log.clone(), mine);
             out.extend(ops.into_iter().map(Output::Disk));
@@ -119,11 +122,23 @@ impl Broker {
             self.parked.drain(..).partition(|p| p.deadline_ms <= now);
         self.parked = waiting;
         for fetch in due {
-            self.answer_fetch(fetch.from, fetch.correlation_id, &fetch.partitions, fetch.max_records, out);
+            self.answer_fetch(
+                fetch.from,
+                fetch.correlation_id,
+                &fetch.partitions,
+                fetch.max_records,
+                out,
+            );
         }
     }
 
-    pub fn on_message(&mut self, now: Millis, from: NodeId, message: Message, out: &mut Vec<Output>) {
+    pub fn on_message(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
         match message {
             Message::MetadataRequest { correlation_id } => out.push(Output::Send {
                 to: from,
@@ -244,7 +259,10 @@ impl Broker {
             return Ok((partition.log.log_end_offset(), false));
         }
         if let Some(stamp) = batch.producer {
-            match partition.producers.check(&stamp, batch.records.len() as u32) {
+            match partition
+                .producers
+                .check(&stamp, batch.records.len() as u32)
+            {
                 SequenceCheck::Append => {}
                 SequenceCheck::Duplicate(offset) => return Ok((offset, false)),
                 SequenceCheck::Reject(error) => return Err(error),
@@ -262,17 +280,25 @@ impl Broker {
     }
 
     fn has_data_or_error(&self, partitions: &[(TopicPartition, Offset)]) -> bool {
-        partitions.iter().any(|(tp, offset)| match self.partitions.get(tp) {
-            None => true,
-            Some(p) => *offset != p.high_watermark(),
-        })
+        partitions
+            .iter()
+            .any(|(tp, offset)| match self.partitions.get(tp) {
+                None => true,
+                Some(p) => *offset != p.high_watermark(),
+            })
     }
 
     fn wake_parked_fetches(&mut self, out: &mut Vec<Output>) {
         let parked = std::mem::take(&mut self.parked);
         for fetch in parked {
             if self.has_data_or_error(&fetch.partitions) {
-                self.answer_fetch(fetch.from, fetch.correlation_id, &fetch.partitions, fetch.max_records, out);
+                self.answer_fetch(
+                    fetch.from,
+                    fetch.correlation_id,
+                    &fetch.partitions,
+                    fetch.max_records,
+                    out,
+                );
             } else {
                 self.parked.push(fetch);
             }

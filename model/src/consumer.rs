@@ -3,7 +3,7 @@
 //! request in flight per broker, and reports every poll.
 
 use crate::config::ConsumerConfig;
-use crate::effect::{ObservedRecord, Observation, Output};
+use crate::effect::{Observation, ObservedRecord, Output};
 use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
 use crate::protocol::{ErrorCode, FetchedPartition, Message};
 use std::collections::BTreeMap;
@@ -65,8 +65,33 @@ impl Consumer {
     pub fn caught_up(&self) -> bool {
         !self.positions.is_empty()
             && self.positions.iter().all(|(tp, pos)| {
-                pos.is_some() && self.high_watermarks.get(tp).is_some_and(|hw| Some(*hw) == *pos)
+                pos.is_some()
+                    && self
+                        .high_watermarks
+                        .get(tp)
+                        .is_some_and(|hw| Some(*hw) == *pos)
             })
+    }
+
+    /// What the consumer still lacks, in one line ("tasks-0 at 40 of 52, tasks-1 unknown").
+    pub fn lag_summary(&self) -> String {
+        let lagging: Vec<String> = self
+            .positions
+            .iter()
+            .filter_map(
+                |(tp, position)| match (position, self.high_watermarks.get(tp)) {
+                    (Some(p), Some(hw)) if p == hw => None,
+                    (Some(p), Some(hw)) => Some(format!("{tp} at {} of {}", p.0, hw.0)),
+                    (Some(p), None) => Some(format!("{tp} at {}, high watermark unknown", p.0)),
+                    (None, _) => Some(format!("{tp} position unknown")),
+                },
+            )
+            .collect();
+        if self.positions.is_empty() {
+            "no metadata yet".into()
+        } else {
+            lagging.join(", ")
+        }
     }
 
     pub fn start(&mut self, now: Millis, out: &mut Vec<Output>) {
@@ -98,18 +123,29 @@ impl Consumer {
         self.drive(now, out);
     }
 
-    pub fn on_message(&mut self, now: Millis, from: NodeId, message: Message, out: &mut Vec<Output>) {
+    pub fn on_message(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
         let broker = BrokerId(from.0);
         match message {
             Message::MetadataResponse {
                 correlation_id,
                 partitions,
                 ..
-            } if self.metadata_request.as_ref().map(|r| r.correlation_id) == Some(correlation_id) => {
+            } if self.metadata_request.as_ref().map(|r| r.correlation_id)
+                == Some(correlation_id) =>
+            {
                 self.metadata_request = None;
                 self.metadata_wanted = false;
                 self.leaders.clear();
-                for p in partitions.into_iter().filter(|p| self.topics.contains(&p.tp.topic)) {
+                for p in partitions
+                    .into_iter()
+                    .filter(|p| self.topics.contains(&p.tp.topic))
+                {
                     self.positions.entry(p.tp.clone()).or_insert(None);
                     self.leaders.insert(p.tp, p.leader);
                 }
@@ -117,7 +153,9 @@ impl Consumer {
             Message::ListOffsetsResponse {
                 correlation_id,
                 results,
-            } if self.list_offsets.get(&broker).map(|r| r.correlation_id) == Some(correlation_id) => {
+            } if self.list_offsets.get(&broker).map(|r| r.correlation_id)
+                == Some(correlation_id) =>
+            {
                 self.list_offsets.remove(&broker);
                 for (tp, result) in results {
                     match result {
@@ -142,7 +180,9 @@ impl Consumer {
             Message::FetchResponse {
                 correlation_id,
                 results,
-            } if self.fetches.get(&broker).map(|f| f.request.correlation_id) == Some(correlation_id) => {
+            } if self.fetches.get(&broker).map(|f| f.request.correlation_id)
+                == Some(correlation_id) =>
+            {
                 let fetch = self.fetches.remove(&broker).expect("matched above");
                 self.fetched(now, broker, fetch, results, out);
             }
@@ -162,7 +202,11 @@ impl Consumer {
         let mut records = Vec::new();
         let mut errors = Vec::new();
         for (tp, result) in results {
-            let asked = fetch.positions.iter().find(|(t, _)| *t == tp).map(|(_, o)| *o);
+            let asked = fetch
+                .positions
+                .iter()
+                .find(|(t, _)| *t == tp)
+                .map(|(_, o)| *o);
             // The position moved (a reset) since the request: this data is stale.
             if asked.is_none() || self.positions.get(&tp).copied().flatten() != asked {
                 continue;
@@ -196,7 +240,8 @@ impl Consumer {
                 Err(error) => {
                     errors.push(format!("{tp}: {error}"));
                     self.metadata_wanted = true;
-                    self.not_before_ms.insert(broker, now + self.config.retry_backoff_ms);
+                    self.not_before_ms
+                        .insert(broker, now + self.config.retry_backoff_ms);
                 }
             }
         }
@@ -216,7 +261,11 @@ impl Consumer {
 
     fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
         let timeout = self.config.request_timeout_ms;
-        if self.metadata_request.as_ref().is_some_and(|r| r.sent_ms + timeout <= now) {
+        if self
+            .metadata_request
+            .as_ref()
+            .is_some_and(|r| r.sent_ms + timeout <= now)
+        {
             self.metadata_request = None;
             self.metadata_wanted = true;
         }
@@ -235,7 +284,10 @@ impl Consumer {
             }));
         }
         self.not_before_ms.retain(|_, t| *t > now);
-        if self.metadata_wanted && self.metadata_request.is_none() && now >= self.metadata_not_before_ms {
+        if self.metadata_wanted
+            && self.metadata_request.is_none()
+            && now >= self.metadata_not_before_ms
+        {
             let correlation_id = self.next_correlation();
             let broker = self.bootstrap[self.bootstrap_cursor % self.bootstrap.len()];
             self.bootstrap_cursor += 1;
@@ -257,7 +309,10 @@ impl Consumer {
             };
             match position {
                 None => unknown.entry(*leader).or_default().push(tp.clone()),
-                Some(offset) => known.entry(*leader).or_default().push((tp.clone(), *offset)),
+                Some(offset) => known
+                    .entry(*leader)
+                    .or_default()
+                    .push((tp.clone(), *offset)),
             }
         }
         for (broker, tps) in unknown {

@@ -1,9 +1,9 @@
 //! Which broker hosts which partition: the static assignment of the single-replica model.
 
 use crate::config::TopicConfig;
+use crate::ids::LeaderEpoch;
 use crate::ids::{BrokerId, TopicPartition};
 use crate::protocol::PartitionMetadata;
-use crate::ids::LeaderEpoch;
 use serde::{Deserialize, Serialize};
 
 /// The cluster's brokers and topics. Partition `p` lives on broker `brokers[p % n]`

@@ -107,7 +107,10 @@ impl Log {
                 batches: Vec::new(),
             });
         }
-        let active = self.segments.last_mut().expect("a segment was just ensured");
+        let active = self
+            .segments
+            .last_mut()
+            .expect("a segment was just ensured");
         active.size_bytes += bytes.len() as u64;
         ops.push(DiskOp::Append {
             path: active.path.clone(),

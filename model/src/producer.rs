@@ -5,10 +5,10 @@
 use crate::config::{Acks, ProducerConfig};
 use crate::effect::{Observation, Output};
 use crate::ids::{BrokerId, Millis, NodeId, ProducerEpoch, ProducerId, TopicPartition};
+use crate::ids::{LeaderEpoch, Offset};
 use crate::partitioner::{partition_for_key, StickyPartitioner};
 use crate::protocol::{ErrorCode, Message};
 use crate::record::{ProducerStamp, Record, RecordBatch};
-use crate::ids::{LeaderEpoch, Offset};
 use std::collections::{BTreeMap, VecDeque};
 
 /// A record the application handed to `send` before its partition was known.
@@ -97,8 +97,18 @@ impl Producer {
     /// Records handed to `send` whose outcome is not known yet.
     pub fn pending_records(&self) -> usize {
         self.unpartitioned.len()
-            + self.queues.values().flatten().map(|b| b.records.len()).sum::<usize>()
-            + self.in_flight.values().flat_map(|r| &r.batches).map(|b| b.records.len()).sum::<usize>()
+            + self
+                .queues
+                .values()
+                .flatten()
+                .map(|b| b.records.len())
+                .sum::<usize>()
+            + self
+                .in_flight
+                .values()
+                .flat_map(|r| &r.batches)
+                .map(|b| b.records.len())
+                .sum::<usize>()
     }
 
     /// The application sends a record. `random` feeds the sticky partitioner.
@@ -147,7 +157,9 @@ impl Producer {
         for queue in self.queues.values() {
             for batch in queue {
                 at(batch.created_ms + self.config.delivery_timeout_ms);
-                at(batch.retry_after_ms.max(batch.created_ms + self.config.linger_ms));
+                at(batch
+                    .retry_after_ms
+                    .max(batch.created_ms + self.config.linger_ms));
             }
         }
         deadline
@@ -157,7 +169,13 @@ impl Producer {
         self.drive(now, out);
     }
 
-    pub fn on_message(&mut self, now: Millis, from: NodeId, message: Message, out: &mut Vec<Output>) {
+    pub fn on_message(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
         match message {
             Message::MetadataResponse {
                 correlation_id,
@@ -225,7 +243,13 @@ impl Producer {
     }
 
     /// A batch came back with an error or timed out: retry it or give up on it.
-    fn failed(&mut self, now: Millis, mut batch: ProducerBatch, error: ErrorCode, out: &mut Vec<Output>) {
+    fn failed(
+        &mut self,
+        now: Millis,
+        mut batch: ProducerBatch,
+        error: ErrorCode,
+        out: &mut Vec<Output>,
+    ) {
         if error.needs_metadata_refresh() || error == ErrorCode::RequestTimedOut {
             self.metadata_wanted = true;
         }
@@ -250,7 +274,10 @@ impl Producer {
             Some(stamp) => {
                 let at = queue
                     .iter()
-                    .position(|b| b.stamp.is_none_or(|s| s.base_sequence > stamp.base_sequence))
+                    .position(|b| {
+                        b.stamp
+                            .is_none_or(|s| s.base_sequence > stamp.base_sequence)
+                    })
                     .unwrap_or(queue.len());
                 queue.insert(at, batch);
             }
@@ -266,11 +293,16 @@ impl Producer {
         let earlier = |b: &ProducerBatch| {
             b.tp == batch.tp
                 && b.stamp.is_some_and(|s| {
-                    s.producer_epoch == stamp.producer_epoch && s.base_sequence < stamp.base_sequence
+                    s.producer_epoch == stamp.producer_epoch
+                        && s.base_sequence < stamp.base_sequence
                 })
         };
         !self.queues.values().flatten().any(earlier)
-            && !self.in_flight.values().flat_map(|r| &r.batches).any(earlier)
+            && !self
+                .in_flight
+                .values()
+                .flat_map(|r| &r.batches)
+                .any(earlier)
     }
 
     fn next_correlation(&mut self) -> u64 {
@@ -299,7 +331,10 @@ impl Producer {
 
     fn expire_requests(&mut self, now: Millis, out: &mut Vec<Output>) {
         let timeout = self.config.request_timeout_ms;
-        if self.metadata_request.is_some_and(|p| p.sent_ms + timeout <= now) {
+        if self
+            .metadata_request
+            .is_some_and(|p| p.sent_ms + timeout <= now)
+        {
             self.metadata_request = None;
             self.metadata_wanted = true;
         }
@@ -321,7 +356,10 @@ impl Producer {
     }
 
     fn request_metadata(&mut self, now: Millis, out: &mut Vec<Output>) {
-        if !self.metadata_wanted || self.metadata_request.is_some() || now < self.metadata_not_before_ms {
+        if !self.metadata_wanted
+            || self.metadata_request.is_some()
+            || now < self.metadata_not_before_ms
+        {
             return;
         }
         let correlation_id = self.next_correlation();
@@ -367,7 +405,9 @@ impl Producer {
             let tp = TopicPartition::new(record.topic.clone(), partition);
             let queue = self.queues.entry(tp.clone()).or_default();
             let open = queue.back_mut().filter(|b| {
-                b.stamp.is_none() && b.attempts == 0 && b.records.len() < self.config.batch_size_records
+                b.stamp.is_none()
+                    && b.attempts == 0
+                    && b.records.len() < self.config.batch_size_records
             });
             let keyless = record.key.is_none();
             let item = Record {
@@ -462,7 +502,8 @@ impl Producer {
                 continue;
             };
             if self.config.acks != Acks::None
-                && in_flight_to(leader, &self.in_flight) >= self.config.max_in_flight_requests_per_connection
+                && in_flight_to(leader, &self.in_flight)
+                    >= self.config.max_in_flight_requests_per_connection
             {
                 continue;
             }
@@ -477,7 +518,9 @@ impl Producer {
                 .expect("exists")
                 .pop_front()
                 .expect("head exists");
-            if let (true, None, Some((pid, epoch))) = (self.config.idempotence, batch.stamp, self.identity) {
+            if let (true, None, Some((pid, epoch))) =
+                (self.config.idempotence, batch.stamp, self.identity)
+            {
                 let next = self.next_sequence.entry(tp.clone()).or_insert(0);
                 batch.stamp = Some(ProducerStamp {
                     producer_id: pid,

@@ -153,7 +153,10 @@ mod tests {
             SequenceCheck::Reject(ErrorCode::OutOfOrderSequence)
         );
         let next = stamped(7, 0, 2, 1, 0);
-        assert_eq!(table.check(&next.producer.unwrap(), 1), SequenceCheck::Append);
+        assert_eq!(
+            table.check(&next.producer.unwrap(), 1),
+            SequenceCheck::Append
+        );
         let fenced = stamped(7, 0, 2, 1, 0);
         table.update(&stamped(7, 1, 0, 1, 12));
         assert_eq!(

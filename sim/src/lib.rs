@@ -1,1 +1,35 @@
-//! kafka-sim
+//! kafka-sim: a deterministic simulation harness for a Kafka-style streaming system.
+//!
+//! Brokers, producers and consumers from [`kafka_model`] run as actors on madsim's seeded
+//! network, clock and scheduler, over a simulated disk ([`disk::SimDisk`]) that can lose
+//! what was not fsynced. A [`scenario::Scenario`] says what cluster to build and which
+//! faults to throw at it; [`runner::run`] runs it for one seed and returns an
+//! [`outcome::Outcome`]: the trace, the history, and the anomalies the [`checkers`] found.
+
+#[cfg(not(madsim))]
+compile_error!(
+    "kafka-sim must be compiled with `--cfg madsim`. Build from the workspace root, whose \
+     .cargo/config.toml sets it, and do not set RUSTFLAGS (it replaces that setting); \
+     or export RUSTFLAGS=\"--cfg madsim\" RUSTDOCFLAGS=\"--cfg madsim\"."
+);
+
+pub mod actors;
+pub mod bench;
+pub mod builtin;
+pub mod checkers;
+pub mod cli;
+pub mod clock;
+pub mod disk;
+pub mod faults;
+pub mod history;
+pub mod nemesis;
+pub mod network;
+pub mod outcome;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod seed;
+pub mod sweep;
+pub mod trace;
+pub mod workload;
+pub mod world;

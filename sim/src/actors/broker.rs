@@ -1,0 +1,84 @@
+//! The broker role: recovers the broker's logs from SimDisk at each start, then hands it
+//! every request.
+
+use super::Role;
+use crate::disk::SimDisk;
+use crate::world::World;
+use kafka_model::broker::Broker;
+use kafka_model::config::BrokerConfig;
+use kafka_model::effect::Output;
+use kafka_model::ids::{BrokerId, Millis, NodeId};
+use kafka_model::layout::ClusterLayout;
+use kafka_model::protocol::Message;
+
+/// A broker node: `broker` is built in `start`, from what the disk holds then.
+pub struct BrokerRole {
+    id: BrokerId,
+    config: BrokerConfig,
+    layout: ClusterLayout,
+    broker: Option<Broker>,
+}
+
+impl BrokerRole {
+    pub fn new(id: BrokerId, config: BrokerConfig, layout: ClusterLayout) -> Self {
+        BrokerRole {
+            id,
+            config,
+            layout,
+            broker: None,
+        }
+    }
+
+    fn broker(&mut self) -> &mut Broker {
+        self.broker
+            .as_mut()
+            .expect("start() runs before any message")
+    }
+}
+
+impl Role for BrokerRole {
+    fn start(&mut self, world: &World, _local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
+        let incarnation = world.next_incarnation(self.id.node());
+        let files = madsim::plugin::simulator::<SimDisk>().read_all(madsim::plugin::node());
+        let (broker, reports) = Broker::start(
+            self.id,
+            incarnation,
+            self.config.clone(),
+            self.layout.clone(),
+            files,
+            out,
+        );
+        let name = world.name(self.id.node()).to_string();
+        world.trace(&name, format_args!("start incarnation {incarnation}"));
+        for (tp, report) in reports {
+            if report.batches > 0 || report.bytes_truncated > 0 {
+                world.trace(
+                    &name,
+                    format_args!(
+                        "recover {tp}: {} batches, {} bytes cut, {} segments deleted",
+                        report.batches, report.bytes_truncated, report.segments_deleted
+                    ),
+                );
+            }
+        }
+        self.broker = Some(broker);
+    }
+
+    fn on_message(
+        &mut self,
+        local_ms: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
+        self.broker().on_message(local_ms, from, message, out);
+    }
+
+    fn on_tick(&mut self, local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
+        self.broker().tick(local_ms, out);
+    }
+
+    fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
+        self.broker.as_ref().and_then(Broker::next_deadline)
+    }
+}

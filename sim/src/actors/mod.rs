@@ -1,0 +1,146 @@
+//! Actors: each simulated node runs one role (broker, producer, consumer) in the same event
+//! loop, which feeds the pure model messages and timer ticks and carries out its outputs:
+//! sends through the faulty network, disk operations on SimDisk, observations into the
+//! history.
+
+pub mod broker;
+pub mod consumer;
+pub mod producer;
+
+use crate::disk::SimDisk;
+use crate::network::Fate;
+use crate::world::{address, World};
+use futures::future::{select, Either};
+use kafka_model::effect::{DiskOp, Output};
+use kafka_model::ids::{Millis, NodeId};
+use kafka_model::protocol::Message;
+use madsim::net::Endpoint;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The one message tag of the simulated protocol.
+const TAG: u64 = 9092;
+
+/// What travels on the simulated wire.
+#[derive(Debug)]
+struct Envelope {
+    from: NodeId,
+    message: Message,
+}
+
+/// A node's behaviour, driven by `run_node`. Times are the node's own clock (`local`)
+/// unless named `global`.
+pub trait Role {
+    fn start(&mut self, world: &World, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>);
+    fn on_message(
+        &mut self,
+        local_ms: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    );
+    fn on_tick(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>);
+    /// When the role next needs a tick, on its own clock.
+    fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis>;
+    /// Reports progress to the world after each step (clients only).
+    fn publish(&self, _world: &World, _me: NodeId) {}
+}
+
+/// The event loop of one node incarnation. Returns when the node's socket closes.
+pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
+    let endpoint = match Endpoint::bind(address(me)).await {
+        Ok(endpoint) => Arc::new(endpoint),
+        Err(error) => {
+            world.trace(world.name(me), format_args!("cannot bind: {error}"));
+            return;
+        }
+    };
+    let disk_node = madsim::plugin::node();
+    let disk = madsim::plugin::simulator::<SimDisk>();
+    let mut out = Vec::new();
+    let global = World::now_ms();
+    role.start(&world, world.local_ms(me, global), global, &mut out);
+    execute(&world, me, &endpoint, &disk, disk_node, &mut out).await;
+    role.publish(&world, me);
+
+    let receiver = endpoint.clone();
+    let next_message = move || {
+        let receiver = receiver.clone();
+        Box::pin(async move { receiver.recv_from_raw(TAG).await })
+    };
+    // The pending receive is kept across timer ticks: dropping it could lose a message.
+    let mut receive = next_message();
+    loop {
+        let global = World::now_ms();
+        let local = world.local_ms(me, global);
+        let wait_ms = role
+            .next_deadline(local, global)
+            .map(|deadline| world.global_wait_ms(me, global, deadline));
+        let received = match wait_ms {
+            None => Some((&mut receive).await),
+            Some(wait_ms) => {
+                let timer = Box::pin(madsim::time::sleep(Duration::from_millis(wait_ms)));
+                match select(&mut receive, timer).await {
+                    Either::Left((message, _)) => Some(message),
+                    Either::Right(((), _)) => None,
+                }
+            }
+        };
+        let global = World::now_ms();
+        let local = world.local_ms(me, global);
+        match received {
+            Some(Ok((payload, _))) => {
+                receive = next_message();
+                let Ok(envelope) = payload.downcast::<Envelope>() else {
+                    continue;
+                };
+                world.delivered(envelope.from, me, envelope.message.kind());
+                role.on_message(local, envelope.from, envelope.message, &mut out);
+            }
+            Some(Err(_)) => return,
+            None => role.on_tick(local, global, &mut out),
+        }
+        execute(&world, me, &endpoint, &disk, disk_node, &mut out).await;
+        role.publish(&world, me);
+    }
+}
+
+/// Carries out a step's outputs in order: a disk write before the response that
+/// acknowledges it.
+async fn execute(
+    world: &Arc<World>,
+    me: NodeId,
+    endpoint: &Arc<Endpoint>,
+    disk: &SimDisk,
+    disk_node: madsim::task::NodeId,
+    out: &mut Vec<Output>,
+) {
+    for output in out.drain(..) {
+        match output {
+            Output::Send { to, message } => match world.route(me, to, message.kind()) {
+                Fate::Drop(_) => {}
+                Fate::Deliver { extra_delay_ms: 0 } => {
+                    let _ = endpoint
+                        .send_to_raw(address(to), TAG, Box::new(Envelope { from: me, message }))
+                        .await;
+                }
+                Fate::Deliver { extra_delay_ms } => {
+                    let endpoint = endpoint.clone();
+                    madsim::task::spawn(async move {
+                        madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
+                        let _ = endpoint
+                            .send_to_raw(address(to), TAG, Box::new(Envelope { from: me, message }))
+                            .await;
+                    });
+                }
+            },
+            Output::Disk(op) => match op {
+                DiskOp::Append { path, bytes } => disk.append(disk_node, &path, &bytes),
+                DiskOp::Fsync { path } => disk.fsync(disk_node, &path),
+                DiskOp::Truncate { path, len } => disk.truncate(disk_node, &path, len),
+                DiskOp::Delete { path } => disk.delete(disk_node, &path),
+            },
+            Output::Observe(observation) => world.observe(me, observation),
+        }
+    }
+}

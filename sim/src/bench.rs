@@ -1,0 +1,110 @@
+//! `kafka-sim bench`: how much simulation the harness does per wall second, against the
+//! practical limit, madsim's own two-node ping-pong rate on the same machine.
+
+use crate::builtin;
+use crate::runner::{self, RunOptions};
+use madsim::net::Endpoint;
+use madsim::runtime::Runtime;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Round trips of the bare ping-pong.
+const PING_PONG_ROUND_TRIPS: u64 = 100_000;
+
+/// The bare madsim rate: two nodes bouncing one message, in round trips per wall second.
+pub fn bare_ping_pong_round_trips_per_s() -> f64 {
+    // determinism-ok: a fresh thread per runtime, as for every simulation.
+    std::thread::spawn(|| {
+        let runtime = Runtime::with_seed_and_config(1, madsim::Config::default());
+        let a: SocketAddr = "10.9.0.1:1".parse().expect("literal address");
+        let b: SocketAddr = "10.9.0.2:1".parse().expect("literal address");
+        let node_a = runtime.create_node().ip(a.ip()).build();
+        let node_b = runtime.create_node().ip(b.ip()).build();
+        let started = Instant::now();
+        runtime.block_on(async move {
+            let ready = node_b.spawn(async move {
+                let endpoint = Endpoint::bind(b).await.expect("bind b");
+                for _ in 0..PING_PONG_ROUND_TRIPS {
+                    let (payload, from) = endpoint.recv_from_raw(1).await.expect("recv ping");
+                    endpoint
+                        .send_to_raw(from, 1, payload)
+                        .await
+                        .expect("send pong");
+                }
+            });
+            let client = node_a.spawn(async move {
+                madsim::time::sleep(std::time::Duration::from_millis(1)).await;
+                let endpoint = Endpoint::bind(a).await.expect("bind a");
+                for i in 0..PING_PONG_ROUND_TRIPS {
+                    endpoint
+                        .send_to_raw(b, 1, Box::new(i))
+                        .await
+                        .expect("send ping");
+                    endpoint.recv_from_raw(1).await.expect("recv pong");
+                }
+            });
+            client.await.expect("client");
+            ready.await.expect("server");
+        });
+        PING_PONG_ROUND_TRIPS as f64 / started.elapsed().as_secs_f64()
+    })
+    .join()
+    .expect("ping-pong thread")
+}
+
+/// Peak resident memory of this process, from /proc (Linux), in MiB.
+pub fn peak_memory_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub fn main(seeds: u64) -> i32 {
+    let scenario = builtin::standard();
+    println!("standard scenario: {}", scenario.description);
+    println!(
+        "  ({} brokers, topic {} x{} RF {}, acks={}, idempotence={}, {} producer(s), {} consumer(s))",
+        scenario.brokers,
+        scenario.topics[0].name,
+        scenario.topics[0].partitions,
+        scenario.topics[0].replication_factor,
+        scenario.acks().as_str(),
+        scenario.producer.idempotence,
+        scenario.producers,
+        scenario.consumers
+    );
+    let seeds = seeds.max(1);
+    let started = Instant::now();
+    let mut simulated_ms = 0u64;
+    let mut messages = 0u64;
+    let mut failing = 0u64;
+    for seed in 0..seeds {
+        let outcome = runner::run(&scenario, seed, RunOptions::default());
+        simulated_ms += outcome.stats.simulated_ms;
+        messages += outcome.stats.messages_delivered;
+        failing += u64::from(outcome.class.exit_code() != 0);
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let harness_messages_per_s = messages as f64 / wall_s;
+    let bare = bare_ping_pong_round_trips_per_s();
+    println!("seeds:                        {seeds} ({failing} not passing), one core");
+    println!("seeds/s:                      {:.2}", seeds as f64 / wall_s);
+    println!(
+        "simulated s per wall s:       {:.1}",
+        simulated_ms as f64 / 1000.0 / wall_s
+    );
+    println!("simulated messages/s:         {harness_messages_per_s:.0}");
+    println!(
+        "bare madsim ping-pong:        {bare:.0} round trips/s ({:.0} messages/s)",
+        bare * 2.0
+    );
+    println!(
+        "ratio harness/bare messages:  {:.2}",
+        harness_messages_per_s / (bare * 2.0)
+    );
+    if let Some(peak) = peak_memory_mib() {
+        println!("peak memory:                  {peak:.0} MiB");
+    }
+    0
+}

@@ -1,0 +1,115 @@
+//! inconsistent-offsets: two different values at one (topic, partition, offset), across the
+//! offsets acknowledged to producers and every consumer's reads. One offset must hold one
+//! record, for every reader, forever.
+//!
+//! Source: the `inconsistent-offsets` anomaly of Jepsen's Kafka workload
+//! (jepsen.tests.kafka), as defined in the analyses "Jepsen: Redpanda 21.10.1" and "Jepsen:
+//! Kafka 3.x". Kafka promises it under clean leader election; only a power loss that meets
+//! asynchronous flush lets a truncated log hand an offset to a second record.
+
+use super::view::{name, sightings, Partition, Sighting};
+use super::{Anomaly, AnomalyKind, Promises, Verdict};
+use crate::history::History;
+use std::collections::BTreeMap;
+
+pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
+    // position -> value -> where it was first seen there
+    let mut values: BTreeMap<(Partition, u64), BTreeMap<u64, Sighting>> = BTreeMap::new();
+    for sighting in sightings(history) {
+        let position = (sighting.partition.clone(), sighting.offset);
+        values
+            .entry(position)
+            .or_default()
+            .entry(sighting.value)
+            .or_insert(sighting);
+    }
+
+    let (verdict, why) = classify(promises);
+    let mut anomalies = Vec::new();
+    for ((partition, offset), at) in values {
+        if at.len() < 2 {
+            continue;
+        }
+        let mut first_seen: Vec<&Sighting> = at.values().collect();
+        first_seen.sort_by_key(|sighting| sighting.index);
+        let seen: Vec<String> = first_seen
+            .iter()
+            .map(|s| format!("{} ({})", s.value, s.process))
+            .collect();
+        anomalies.push(Anomaly {
+            kind: AnomalyKind::InconsistentOffsets,
+            verdict,
+            why: why.to_string(),
+            detail: format!(
+                "{} offset {offset} holds values {}",
+                name(&partition),
+                seen.join(", ")
+            ),
+            // It shows when a second value is first seen there.
+            index: first_seen[1].index,
+        });
+    }
+    anomalies.sort_by_key(|anomaly| anomaly.index);
+    anomalies
+}
+
+fn classify(promises: &Promises) -> (Verdict, &'static str) {
+    if promises.power_loss_with_async_flush {
+        (
+            Verdict::Allowed,
+            "power loss with async flush: a truncated log may give an offset to a new record",
+        )
+    } else {
+        (
+            Verdict::Violation,
+            "Kafka promises one record per offset, for every reader, forever",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::build::*;
+    use super::*;
+
+    #[test]
+    fn agreeing_producers_and_consumers_pass() {
+        let mut h = History::default();
+        send(&mut h, "producer-1", 1, "all", 0, 0);
+        send(&mut h, "producer-1", 2, "all", 1, 0); // same offset, other partition
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (1, 0, 2)]);
+        poll(&mut h, "consumer-2", &[(0, 0, 1)]);
+        assert_eq!(check(&h, &Promises::default()), vec![]);
+    }
+
+    #[test]
+    fn a_read_disagreeing_with_an_ack_is_reported_once_per_offset() {
+        let mut h = History::default();
+        send(&mut h, "producer-1", 1, "all", 0, 7);
+        poll(&mut h, "consumer-1", &[(0, 7, 2)]);
+        poll(&mut h, "consumer-2", &[(0, 7, 3)]);
+        poll(&mut h, "consumer-2", &[(0, 7, 2)]);
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert_eq!(found[0].index, 3);
+        assert_eq!(
+            found[0].detail,
+            "t/0 offset 7 holds values 1 (producer-1), 2 (consumer-1), 3 (consumer-2)"
+        );
+    }
+
+    #[test]
+    fn two_readers_disagreeing_is_reported_and_allowed_after_power_loss() {
+        let mut h = History::default();
+        poll(&mut h, "consumer-1", &[(0, 0, 1)]);
+        poll(&mut h, "consumer-2", &[(0, 0, 2)]);
+        let promises = Promises {
+            power_loss_with_async_flush: true,
+            ..Promises::default()
+        };
+        let found = check(&h, &promises);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].verdict, Verdict::Allowed);
+    }
+}

@@ -1,0 +1,202 @@
+//! lost-write: an acknowledged send (acks "1" or "all", so it has an offset) whose record is
+//! gone from the consumers' final view of its partition.
+//!
+//! Source: the `lost-write` anomaly of Jepsen's Kafka workload (jepsen.tests.kafka), as
+//! defined in the analyses "Jepsen: Redpanda 21.10.1" and "Jepsen: Kafka 3.x": a write is
+//! lost when readers got past its offset without seeing it; a write no reader got past is
+//! `unseen`, a liveness matter not reported here.
+//!
+//! The final view of a partition is, for each consumer, what it read in its last assignment
+//! of that partition. The write of value v at (p, o) is lost if some consumer's last
+//! assignment of p started at or below o and read an offset above o, or another value at o,
+//! but never v at o. Kafka promises acks=all writes survive under clean election unless a
+//! power loss meets asynchronous flush; with acks=1 a leader failover may lose them.
+
+use super::view::{assignments, name, Partition};
+use super::{Anomaly, AnomalyKind, Promises, Verdict};
+use crate::history::{History, OpType, Operation};
+use std::collections::BTreeMap;
+
+/// A consumer's last assignment of a partition: offset -> value -> first poll index.
+struct FinalView {
+    consumer: String,
+    start: u64,
+    read: BTreeMap<u64, BTreeMap<u64, u64>>,
+}
+
+impl FinalView {
+    /// Where this view shows that `value` is not at `offset`: the poll that read another
+    /// value there, or else the first read past it. `None` if the view holds it, or never
+    /// got that far.
+    fn misses(&self, offset: u64, value: u64) -> Option<(u64, String)> {
+        if self.start > offset {
+            return None;
+        }
+        if let Some(values) = self.read.get(&offset) {
+            if values.contains_key(&value) {
+                return None;
+            }
+            let (other, index) = values.iter().next().expect("a read offset has a value");
+            return Some((*index, format!("read value {other} there")));
+        }
+        let (past, values) = self.read.range(offset + 1..).next()?;
+        let index = values.values().min().expect("a read offset has a value");
+        Some((*index, format!("read on to offset {past}")))
+    }
+}
+
+fn final_views(history: &History) -> BTreeMap<Partition, Vec<FinalView>> {
+    let mut views: BTreeMap<Partition, Vec<FinalView>> = BTreeMap::new();
+    for ((consumer, partition), assignments) in assignments(history) {
+        let Some(last) = assignments.last() else {
+            continue;
+        };
+        let mut read: BTreeMap<u64, BTreeMap<u64, u64>> = BTreeMap::new();
+        for r in &last.reads {
+            read.entry(r.offset)
+                .or_default()
+                .entry(r.value)
+                .or_insert(r.index);
+        }
+        let Some(start) = last.start.or(last.reads.first().map(|r| r.offset)) else {
+            continue;
+        };
+        views.entry(partition).or_default().push(FinalView {
+            consumer,
+            start,
+            read,
+        });
+    }
+    views
+}
+
+pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
+    let views = final_views(history);
+    let mut anomalies = Vec::new();
+    for entry in &history.entries {
+        let (OpType::Ok, Operation::Send(send)) = (entry.op_type, &entry.op) else {
+            continue;
+        };
+        let (Some(p), Some(offset)) = (send.partition, send.offset) else {
+            continue;
+        };
+        if send.acks == "0" {
+            continue;
+        }
+        let partition = (send.topic.clone(), p);
+        let Some(readers) = views.get(&partition) else {
+            continue;
+        };
+        let evidence = readers
+            .iter()
+            .filter_map(|view| view.misses(offset, send.value).map(|m| (m, view)))
+            .min_by_key(|((index, _), _)| *index);
+        let Some(((index, what), view)) = evidence else {
+            continue;
+        };
+        let (verdict, why) = classify(&send.acks, promises);
+        anomalies.push(Anomaly {
+            kind: AnomalyKind::LostWrite,
+            verdict,
+            why: why.to_string(),
+            detail: format!(
+                "{} value {} acked (acks={}) at {} offset {offset}, but {}'s last assignment \
+                 (from offset {}) {what} without it",
+                entry.process,
+                send.value,
+                send.acks,
+                name(&partition),
+                view.consumer,
+                view.start
+            ),
+            index,
+        });
+    }
+    anomalies.sort_by_key(|anomaly| anomaly.index);
+    anomalies
+}
+
+fn classify(acks: &str, promises: &Promises) -> (Verdict, &'static str) {
+    match acks {
+        "all" | "-1" if promises.power_loss_with_async_flush => (
+            Verdict::Allowed,
+            "power loss with async flush: acks=all writes not yet fsynced may vanish",
+        ),
+        "all" | "-1" => (
+            Verdict::Violation,
+            "acks=all: Kafka promises an acknowledged write survives",
+        ),
+        _ => (
+            Verdict::Allowed,
+            "acks=1: a leader failover may lose a write only the leader had",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::build::*;
+    use super::*;
+
+    #[test]
+    fn writes_in_the_final_view_or_not_yet_reached_are_not_lost() {
+        let mut h = History::default();
+        send(&mut h, "producer-1", 1, "all", 0, 0);
+        send(&mut h, "producer-1", 2, "all", 0, 1);
+        send(&mut h, "producer-1", 3, "all", 0, 2); // unseen: nobody read that far
+        send(&mut h, "producer-1", 4, "all", 1, 0); // unseen: nobody read partition 1
+        assign(&mut h, "consumer-1", 0, 0);
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 1, 2)]);
+        assign(&mut h, "consumer-2", 0, 1); // started above offset 0: no say on it
+        poll(&mut h, "consumer-2", &[(0, 1, 2)]);
+        assert_eq!(check(&h, &Promises::default()), vec![]);
+    }
+
+    #[test]
+    fn a_write_read_past_in_the_last_assignment_is_lost() {
+        let mut h = History::default();
+        send(&mut h, "producer-1", 1, "all", 0, 0);
+        send(&mut h, "producer-1", 2, "all", 0, 1);
+        assign(&mut h, "consumer-1", 0, 0);
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 1, 2)]); // seen once...
+        assign(&mut h, "consumer-1", 0, 0); // ...but after a reset the log differs
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 1, 9), (0, 2, 8)]);
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert_eq!(found[0].index, 9);
+        assert!(
+            found[0].detail.contains("read value 9 there"),
+            "{}",
+            found[0].detail
+        );
+    }
+
+    #[test]
+    fn a_gap_in_the_final_view_loses_the_write_and_acks_decide_the_verdict() {
+        let mut h = History::default();
+        send(&mut h, "producer-1", 1, "1", 0, 3);
+        send(&mut h, "producer-1", 2, "all", 0, 4);
+        ack(&mut h, "producer-1", 3, "0", 0, None);
+        poll(&mut h, "consumer-1", &[(0, 2, 5), (0, 5, 6)]);
+        let found = check(&h, &Promises::default());
+        let verdicts: Vec<_> = found.iter().map(|a| a.verdict).collect();
+        assert_eq!(
+            verdicts,
+            vec![Verdict::Allowed, Verdict::Violation],
+            "{found:?}"
+        );
+        assert!(
+            found[0].detail.contains("read on to offset 5"),
+            "{}",
+            found[0].detail
+        );
+        let power_loss = Promises {
+            power_loss_with_async_flush: true,
+            ..Promises::default()
+        };
+        assert!(check(&h, &power_loss)
+            .iter()
+            .all(|a| a.verdict == Verdict::Allowed));
+    }
+}

@@ -1,0 +1,126 @@
+//! poll-skip: within one assignment of a partition, a consumer's successive reads go from
+//! offset a to an offset b > a + 1, skipping the records between (offsets are dense here: no
+//! compaction, no transaction markers). The first read after an `assign` at offset s must be
+//! s itself; reading b > s skips s to b - 1.
+//!
+//! Source: the `poll-skip` anomaly of Jepsen's Kafka workload (jepsen.tests.kafka), as
+//! defined in the analyses "Jepsen: Redpanda 21.10.1" and "Jepsen: Kafka 3.x". Kafka promises
+//! a consumer reads every record of its partition in order; only a power loss that meets
+//! asynchronous flush lets a truncated log reuse offsets and leave a reader a gap.
+
+use super::view::{assignments, name};
+use super::{Anomaly, AnomalyKind, Promises, Verdict};
+use crate::history::History;
+
+pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
+    let (verdict, why) = classify(promises);
+    let mut anomalies = Vec::new();
+    for ((consumer, partition), assignments) in assignments(history) {
+        for assignment in assignments {
+            let mut previous: Option<u64> = None;
+            for read in &assignment.reads {
+                let expected = match previous {
+                    Some(a) => Some(a + 1),
+                    None => assignment.start,
+                };
+                if let Some(next) = expected.filter(|&next| read.offset > next) {
+                    let after = match previous {
+                        Some(a) => format!("offset {a}"),
+                        None => format!("assign at {next}"),
+                    };
+                    anomalies.push(Anomaly {
+                        kind: AnomalyKind::PollSkip,
+                        verdict,
+                        why: why.to_string(),
+                        detail: format!(
+                            "{consumer} read {} offset {} (value {}) after {after}, skipping \
+                             offsets {next} to {}",
+                            name(&partition),
+                            read.offset,
+                            read.value,
+                            read.offset - 1
+                        ),
+                        index: read.index,
+                    });
+                }
+                previous = Some(read.offset);
+            }
+        }
+    }
+    anomalies.sort_by_key(|anomaly| anomaly.index);
+    anomalies
+}
+
+fn classify(promises: &Promises) -> (Verdict, &'static str) {
+    if promises.power_loss_with_async_flush {
+        (
+            Verdict::Allowed,
+            "power loss with async flush: a truncated log may reuse offsets and leave gaps",
+        )
+    } else {
+        (
+            Verdict::Violation,
+            "Kafka promises a consumer reads its partition without gaps",
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::view::build::*;
+    use super::*;
+
+    #[test]
+    fn contiguous_reads_across_polls_and_assignments_pass() {
+        let mut h = History::default();
+        assign(&mut h, "consumer-1", 0, 3);
+        poll(&mut h, "consumer-1", &[(0, 3, 1), (1, 9, 5), (0, 4, 2)]);
+        poll(&mut h, "consumer-1", &[(0, 5, 3)]);
+        assign(&mut h, "consumer-1", 0, 0); // a reset starts a new assignment
+        poll(&mut h, "consumer-1", &[(0, 0, 7)]);
+        poll(&mut h, "consumer-2", &[(0, 4, 2)]); // no assign: any first offset
+        assert_eq!(check(&h, &Promises::default()), vec![]);
+    }
+
+    #[test]
+    fn a_gap_between_successive_reads_is_a_skip() {
+        let mut h = History::default();
+        assign(&mut h, "consumer-1", 0, 0);
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 1, 2)]);
+        poll(&mut h, "consumer-1", &[(0, 4, 5)]);
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert_eq!(found[0].index, 4);
+        assert!(
+            found[0].detail.contains("skipping offsets 2 to 3"),
+            "{}",
+            found[0].detail
+        );
+    }
+
+    #[test]
+    fn a_first_read_past_the_assigned_offset_is_a_skip() {
+        let mut h = History::default();
+        assign(&mut h, "consumer-1", 0, 2);
+        poll(&mut h, "consumer-1", &[(0, 3, 1)]);
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].detail.contains("after assign at 2"),
+            "{}",
+            found[0].detail
+        );
+    }
+
+    #[test]
+    fn skips_are_allowed_when_power_loss_meets_async_flush() {
+        let mut h = History::default();
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 2, 2)]);
+        let promises = Promises {
+            power_loss_with_async_flush: true,
+            ..Promises::default()
+        };
+        assert_eq!(check(&h, &promises)[0].verdict, Verdict::Allowed);
+    }
+}

@@ -1,0 +1,233 @@
+//! Views of a history that several checkers share: what each consumer read of each partition,
+//! split into assignments, and every place the history shows a value at (partition, offset).
+//! Both follow the way Jepsen's Kafka workload (jepsen.tests.kafka) reads a history.
+
+use crate::history::{History, OpType, Operation};
+use std::collections::BTreeMap;
+
+/// A topic-partition: (topic, partition).
+pub(crate) type Partition = (String, u32);
+
+/// "topic/partition", for anomaly details.
+pub(crate) fn name(partition: &Partition) -> String {
+    format!("{}/{}", partition.0, partition.1)
+}
+
+/// One record a consumer read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Read {
+    pub offset: u64,
+    pub value: u64,
+    /// History index of the poll that returned it.
+    pub index: u64,
+}
+
+/// What one consumer read of one partition from one `assign` to the next.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Assignment {
+    /// The position the `assign` set; `None` for reads before any `assign`.
+    pub start: Option<u64>,
+    /// Reads in the order the consumer made them.
+    pub reads: Vec<Read>,
+}
+
+/// Assignments per (consumer process, partition), oldest first.
+pub(crate) fn assignments(history: &History) -> BTreeMap<(String, Partition), Vec<Assignment>> {
+    let mut by_reader: BTreeMap<(String, Partition), Vec<Assignment>> = BTreeMap::new();
+    for entry in &history.entries {
+        if entry.op_type != OpType::Ok {
+            continue;
+        }
+        match &entry.op {
+            Operation::Assign(assign) => {
+                let key = (
+                    entry.process.clone(),
+                    (assign.topic.clone(), assign.partition),
+                );
+                by_reader.entry(key).or_default().push(Assignment {
+                    start: Some(assign.offset),
+                    reads: Vec::new(),
+                });
+            }
+            Operation::Poll(poll) => {
+                for record in &poll.records {
+                    let key = (
+                        entry.process.clone(),
+                        (record.topic.clone(), record.partition),
+                    );
+                    let assignments = by_reader.entry(key).or_default();
+                    if assignments.is_empty() {
+                        assignments.push(Assignment::default());
+                    }
+                    assignments
+                        .last_mut()
+                        .expect("just ensured")
+                        .reads
+                        .push(Read {
+                            offset: record.offset,
+                            value: record.value,
+                            index: entry.index,
+                        });
+                }
+            }
+            Operation::Send(_) => {}
+        }
+    }
+    by_reader
+}
+
+/// A value the history places at (partition, offset): an acknowledged send's reported
+/// offset, or a consumer's read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Sighting {
+    pub partition: Partition,
+    pub offset: u64,
+    pub value: u64,
+    pub process: String,
+    pub index: u64,
+}
+
+/// Every sighting, in history order.
+pub(crate) fn sightings(history: &History) -> Vec<Sighting> {
+    let mut found = Vec::new();
+    for entry in &history.entries {
+        if entry.op_type != OpType::Ok {
+            continue;
+        }
+        let sighting = |topic: &str, partition: u32, offset: u64, value: u64| Sighting {
+            partition: (topic.to_string(), partition),
+            offset,
+            value,
+            process: entry.process.clone(),
+            index: entry.index,
+        };
+        match &entry.op {
+            Operation::Send(send) => {
+                if let (Some(partition), Some(offset)) = (send.partition, send.offset) {
+                    found.push(sighting(&send.topic, partition, offset, send.value));
+                }
+            }
+            Operation::Poll(poll) => {
+                for r in &poll.records {
+                    found.push(sighting(&r.topic, r.partition, r.offset, r.value));
+                }
+            }
+            Operation::Assign(_) => {}
+        }
+    }
+    found
+}
+
+/// Hand-built histories for the checkers' tests. Topic is always "t"; time is the index.
+#[cfg(test)]
+pub(crate) mod build {
+    use crate::history::{AssignValue, History, OpType, Operation, PollValue, SendValue};
+    use kafka_model::effect::ObservedRecord;
+
+    fn send_value(value: u64, acks: &str, at: Option<(u32, Option<u64>)>) -> Operation {
+        Operation::Send(SendValue {
+            topic: "t".into(),
+            key: None,
+            value,
+            acks: acks.into(),
+            partition: at.map(|(partition, _)| partition),
+            offset: at.and_then(|(_, offset)| offset),
+            error: None,
+        })
+    }
+
+    fn push(h: &mut History, process: &str, op_type: OpType, op: Operation) {
+        let time = h.entries.len() as u64;
+        h.push(time, process, op_type, op);
+    }
+
+    /// A producer hands `value` to its client.
+    pub fn invoke(h: &mut History, producer: &str, value: u64, acks: &str) {
+        push(h, producer, OpType::Invoke, send_value(value, acks, None));
+    }
+
+    /// The send of `value` is acknowledged at (partition, offset).
+    pub fn ack(h: &mut History, producer: &str, value: u64, acks: &str, p: u32, o: Option<u64>) {
+        push(
+            h,
+            producer,
+            OpType::Ok,
+            send_value(value, acks, Some((p, o))),
+        );
+    }
+
+    /// Invoke then acknowledge at once.
+    pub fn send(h: &mut History, producer: &str, value: u64, acks: &str, p: u32, o: u64) {
+        invoke(h, producer, value, acks);
+        ack(h, producer, value, acks, p, Some(o));
+    }
+
+    pub fn assign(h: &mut History, consumer: &str, partition: u32, offset: u64) {
+        let op = Operation::Assign(AssignValue {
+            topic: "t".into(),
+            partition,
+            offset,
+            reason: "start".into(),
+        });
+        push(h, consumer, OpType::Ok, op);
+    }
+
+    /// A poll (invoke and ok) returning `records` as (partition, offset, value).
+    pub fn poll(h: &mut History, consumer: &str, records: &[(u32, u64, u64)]) {
+        let records = records
+            .iter()
+            .map(|&(partition, offset, value)| ObservedRecord {
+                topic: "t".into(),
+                partition,
+                offset,
+                key: None,
+                value,
+            })
+            .collect();
+        let invoke = PollValue {
+            records: Vec::new(),
+            error: None,
+        };
+        push(h, consumer, OpType::Invoke, Operation::Poll(invoke));
+        push(
+            h,
+            consumer,
+            OpType::Ok,
+            Operation::Poll(PollValue {
+                records,
+                error: None,
+            }),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::build::*;
+    use super::*;
+
+    #[test]
+    fn reads_split_at_each_assign_and_reads_before_any_assign_have_no_start() {
+        let mut h = History::default();
+        poll(&mut h, "consumer-1", &[(0, 3, 30)]);
+        assign(&mut h, "consumer-1", 0, 0);
+        poll(&mut h, "consumer-1", &[(0, 0, 10), (1, 0, 11)]);
+        let views = assignments(&h);
+        let p0 = &views[&("consumer-1".to_string(), ("t".to_string(), 0))];
+        assert_eq!(p0.len(), 2);
+        assert_eq!((p0[0].start, p0[0].reads[0].offset), (None, 3));
+        assert_eq!((p0[1].start, p0[1].reads[0].value), (Some(0), 10));
+        assert_eq!(views.len(), 2);
+    }
+
+    #[test]
+    fn sightings_take_acked_offsets_and_reads_but_not_unacked_sends() {
+        let mut h = History::default();
+        invoke(&mut h, "producer-1", 1, "all");
+        send(&mut h, "producer-1", 2, "all", 0, 5);
+        ack(&mut h, "producer-1", 3, "0", 0, None);
+        poll(&mut h, "consumer-1", &[(0, 5, 2)]);
+        let seen: Vec<_> = sightings(&h).iter().map(|s| (s.offset, s.value)).collect();
+        assert_eq!(seen, vec![(5, 2), (5, 2)]);
+    }
+}

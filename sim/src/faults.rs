@@ -1,0 +1,395 @@
+//! The fault plan: timed fault events, scripted by a scenario or drawn by the swarm nemesis
+//! (TigerBeetle's swarm testing: each seed first draws which fault kinds are on and how
+//! often they strike, then the events themselves).
+
+use crate::seed::{self, Stream};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// One fault. Nodes are named as in the trace: `b1`..`bN` for brokers, `producer-N`,
+/// `consumer-N` for clients.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Fault {
+    /// kill -9: the process dies, the page cache survives; restarted after the pause.
+    Crash { node: String, restart_after_ms: u64 },
+    /// The machine loses power: un-fsynced writes are gone, the last may be torn.
+    PowerLoss { node: String, restart_after_ms: u64 },
+    /// SIGSTOP (or a long GC pause): the node does nothing, then resumes.
+    Pause { node: String, duration_ms: u64 },
+    /// Nodes in different groups cannot talk (both ways). Nodes in no group are unaffected.
+    Partition {
+        groups: Vec<Vec<String>>,
+        duration_ms: u64,
+    },
+    /// Messages from `from` to `to` are dropped; the other way works.
+    PartitionOneWay {
+        from: Vec<String>,
+        to: Vec<String>,
+        duration_ms: u64,
+    },
+    /// Each message on the links between the two sets is lost with this probability.
+    Loss {
+        from: Vec<String>,
+        to: Vec<String>,
+        rate: f64,
+        duration_ms: u64,
+    },
+    /// Messages on the links between the two sets wait `delay_ms` plus up to `jitter_ms`.
+    Delay {
+        from: Vec<String>,
+        to: Vec<String>,
+        delay_ms: u64,
+        #[serde(default)]
+        jitter_ms: u64,
+        duration_ms: u64,
+    },
+    /// Everything to and from the node is held back until the clog ends.
+    Clog { node: String, duration_ms: u64 },
+    /// The node's clock jumps (negative: backwards).
+    ClockJump { node: String, by_ms: i64 },
+    /// The node's clock runs fast (positive) or slow by this many parts per million.
+    ClockDrift { node: String, ppm: i64 },
+}
+
+impl Fault {
+    /// Every node the fault names.
+    pub fn nodes(&self) -> Vec<&String> {
+        match self {
+            Fault::Crash { node, .. }
+            | Fault::PowerLoss { node, .. }
+            | Fault::Pause { node, .. }
+            | Fault::Clog { node, .. }
+            | Fault::ClockJump { node, .. }
+            | Fault::ClockDrift { node, .. } => vec![node],
+            Fault::Partition { groups, .. } => groups.iter().flatten().collect(),
+            Fault::PartitionOneWay { from, to, .. }
+            | Fault::Loss { from, to, .. }
+            | Fault::Delay { from, to, .. } => from.iter().chain(to).collect(),
+        }
+    }
+
+    pub fn kind(&self) -> FaultKind {
+        match self {
+            Fault::Crash { .. } => FaultKind::Crash,
+            Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+            Fault::Pause { .. } => FaultKind::Pause,
+            Fault::Partition { .. } => FaultKind::Partition,
+            Fault::PartitionOneWay { .. } => FaultKind::PartitionOneWay,
+            Fault::Loss { .. } => FaultKind::Loss,
+            Fault::Delay { .. } => FaultKind::Delay,
+            Fault::Clog { .. } => FaultKind::Clog,
+            Fault::ClockJump { .. } => FaultKind::ClockJump,
+            Fault::ClockDrift { .. } => FaultKind::ClockDrift,
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let list = |v: &[String]| v.join(",");
+        match self {
+            Fault::Crash {
+                node,
+                restart_after_ms,
+            } => write!(f, "crash {node} (restart +{restart_after_ms}ms)"),
+            Fault::PowerLoss {
+                node,
+                restart_after_ms,
+            } => write!(f, "power-loss {node} (restart +{restart_after_ms}ms)"),
+            Fault::Pause { node, duration_ms } => write!(f, "pause {node} {duration_ms}ms"),
+            Fault::Partition {
+                groups,
+                duration_ms,
+            } => {
+                let groups: Vec<String> = groups.iter().map(|g| format!("[{}]", list(g))).collect();
+                write!(f, "partition {} {duration_ms}ms", groups.join(" | "))
+            }
+            Fault::PartitionOneWay {
+                from,
+                to,
+                duration_ms,
+            } => write!(
+                f,
+                "partition-one-way [{}] -> [{}] {duration_ms}ms",
+                list(from),
+                list(to)
+            ),
+            Fault::Loss {
+                from,
+                to,
+                rate,
+                duration_ms,
+            } => write!(
+                f,
+                "loss [{}] <-> [{}] {rate} {duration_ms}ms",
+                list(from),
+                list(to)
+            ),
+            Fault::Delay {
+                from,
+                to,
+                delay_ms,
+                jitter_ms,
+                duration_ms,
+            } => write!(
+                f,
+                "delay [{}] <-> [{}] {delay_ms}+{jitter_ms}ms for {duration_ms}ms",
+                list(from),
+                list(to)
+            ),
+            Fault::Clog { node, duration_ms } => write!(f, "clog {node} {duration_ms}ms"),
+            Fault::ClockJump { node, by_ms } => write!(f, "clock-jump {node} {by_ms:+}ms"),
+            Fault::ClockDrift { node, ppm } => write!(f, "clock-drift {node} {ppm:+}ppm"),
+        }
+    }
+}
+
+/// A fault at a time (global simulated ms from the start of the run).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimedFault {
+    pub at_ms: u64,
+    #[serde(flatten)]
+    pub fault: Fault,
+}
+
+/// The fault kinds, for swarm selection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FaultKind {
+    Crash,
+    PowerLoss,
+    Pause,
+    Partition,
+    PartitionOneWay,
+    Loss,
+    Delay,
+    Clog,
+    ClockJump,
+    ClockDrift,
+}
+
+impl FaultKind {
+    pub const ALL: [FaultKind; 10] = [
+        FaultKind::Crash,
+        FaultKind::PowerLoss,
+        FaultKind::Pause,
+        FaultKind::Partition,
+        FaultKind::PartitionOneWay,
+        FaultKind::Loss,
+        FaultKind::Delay,
+        FaultKind::Clog,
+        FaultKind::ClockJump,
+        FaultKind::ClockDrift,
+    ];
+}
+
+/// The random nemesis of a scenario: which kinds it may use and how often faults strike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    pub kinds: Vec<FaultKind>,
+    /// Mean time between faults, before the swarm scales it per seed.
+    #[serde(default = "default_interval")]
+    pub mean_interval_ms: u64,
+    /// Swarm testing: each seed turns each listed kind on with probability 1/2 (at least
+    /// one stays on) and scales the rate by 0.5x..2x. Off: every listed kind, every seed.
+    #[serde(default = "yes")]
+    pub swarm: bool,
+}
+
+fn default_interval() -> u64 {
+    3_000
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// What the swarm drew for one seed: printed at the start of a run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct SwarmDraw {
+    pub kinds: Vec<FaultKind>,
+    pub mean_interval_ms: u64,
+}
+
+impl fmt::Display for SwarmDraw {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kinds: Vec<String> = self
+            .kinds
+            .iter()
+            .map(|k| {
+                serde_json::to_value(k)
+                    .ok()
+                    .and_then(|v| v.as_str().map(String::from))
+                    .unwrap_or_default()
+            })
+            .collect();
+        write!(
+            f,
+            "swarm: kinds=[{}] mean_interval_ms={}",
+            kinds.join(","),
+            self.mean_interval_ms
+        )
+    }
+}
+
+impl NemesisSpec {
+    /// Draws this seed's swarm options and its fault events in `[0, until_ms)`.
+    /// `brokers` and `clients` name the nodes faults may strike.
+    pub fn draw(
+        &self,
+        seed: u64,
+        until_ms: u64,
+        brokers: &[String],
+        clients: &[String],
+    ) -> (SwarmDraw, Vec<TimedFault>) {
+        let mut swarm_rng = seed::stream(seed, Stream::Swarm);
+        let mut kinds: Vec<FaultKind> = self.kinds.clone();
+        kinds.sort();
+        kinds.dedup();
+        let mut interval = self.mean_interval_ms.max(1);
+        if self.swarm && !kinds.is_empty() {
+            let keep: Vec<FaultKind> = kinds
+                .iter()
+                .copied()
+                .filter(|_| swarm_rng.gen_bool(0.5))
+                .collect();
+            kinds = if keep.is_empty() {
+                vec![*kinds.choose(&mut swarm_rng).expect("non-empty")]
+            } else {
+                keep
+            };
+            interval = (interval as f64 * swarm_rng.gen_range(0.5..2.0)) as u64;
+        }
+        let draw = SwarmDraw {
+            kinds: kinds.clone(),
+            mean_interval_ms: interval,
+        };
+        let mut events = Vec::new();
+        if kinds.is_empty() || brokers.is_empty() {
+            return (draw, events);
+        }
+        let mut rng = seed::stream(seed, Stream::Faults);
+        let all: Vec<String> = brokers.iter().chain(clients).cloned().collect();
+        let mut at_ms = 0u64;
+        loop {
+            at_ms += rng.gen_range(interval / 2..=interval * 3 / 2).max(1);
+            if at_ms >= until_ms {
+                break;
+            }
+            let kind = *kinds.choose(&mut rng).expect("non-empty");
+            let broker = brokers.choose(&mut rng).expect("non-empty").clone();
+            let duration_ms = rng.gen_range(500..=interval.max(1_000) * 2);
+            let fault = match kind {
+                FaultKind::Crash => Fault::Crash {
+                    node: broker,
+                    restart_after_ms: duration_ms,
+                },
+                FaultKind::PowerLoss => Fault::PowerLoss {
+                    node: broker,
+                    restart_after_ms: duration_ms,
+                },
+                FaultKind::Pause => Fault::Pause {
+                    node: broker,
+                    duration_ms,
+                },
+                FaultKind::Partition => {
+                    let mut shuffled = all.clone();
+                    shuffled.shuffle(&mut rng);
+                    let cut = rng.gen_range(1..shuffled.len().max(2));
+                    let (a, b) = shuffled.split_at(cut.min(shuffled.len()));
+                    Fault::Partition {
+                        groups: vec![a.to_vec(), b.to_vec()],
+                        duration_ms,
+                    }
+                }
+                FaultKind::PartitionOneWay => {
+                    let other = all.choose(&mut rng).expect("non-empty").clone();
+                    Fault::PartitionOneWay {
+                        from: vec![broker],
+                        to: vec![other],
+                        duration_ms,
+                    }
+                }
+                FaultKind::Loss => Fault::Loss {
+                    from: vec![broker],
+                    to: all.clone(),
+                    rate: rng.gen_range(0.05..0.5),
+                    duration_ms,
+                },
+                FaultKind::Delay => Fault::Delay {
+                    from: vec![broker],
+                    to: all.clone(),
+                    delay_ms: rng.gen_range(10..500),
+                    jitter_ms: rng.gen_range(0..200),
+                    duration_ms,
+                },
+                FaultKind::Clog => Fault::Clog {
+                    node: broker,
+                    duration_ms,
+                },
+                FaultKind::ClockJump => Fault::ClockJump {
+                    node: broker,
+                    by_ms: rng.gen_range(-60_000..60_000),
+                },
+                FaultKind::ClockDrift => Fault::ClockDrift {
+                    node: broker,
+                    ppm: rng.gen_range(-200_000..200_000),
+                },
+            };
+            events.push(TimedFault { at_ms, fault });
+        }
+        (draw, events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_swarm_draw_is_repeatable_and_varies_by_seed() {
+        let spec = NemesisSpec {
+            kinds: FaultKind::ALL.to_vec(),
+            mean_interval_ms: 2_000,
+            swarm: true,
+        };
+        let brokers = vec!["b1".to_string(), "b2".to_string()];
+        let clients = vec!["producer-1".to_string()];
+        let a = spec.draw(1, 30_000, &brokers, &clients);
+        assert_eq!(a, spec.draw(1, 30_000, &brokers, &clients));
+        let draws: Vec<_> = (0..20)
+            .map(|s| spec.draw(s, 30_000, &brokers, &clients).0)
+            .collect();
+        assert!(
+            draws.iter().any(|d| d != &draws[0]),
+            "the swarm must vary across seeds"
+        );
+        assert!(a
+            .1
+            .iter()
+            .all(|e| e.at_ms < 30_000 && a.0.kinds.contains(&e.fault.kind())));
+    }
+
+    #[test]
+    fn faults_read_from_toml() {
+        let fault: TimedFault = toml::from_str(
+            "at_ms = 5000\nkind = \"crash\"\nnode = \"b2\"\nrestart_after_ms = 1000",
+        )
+        .unwrap();
+        assert_eq!(
+            fault.fault,
+            Fault::Crash {
+                node: "b2".into(),
+                restart_after_ms: 1000
+            }
+        );
+        assert!(
+            toml::from_str::<TimedFault>("at_ms = 1\nkind = \"explode\"\nnode = \"b2\"").is_err()
+        );
+    }
+}

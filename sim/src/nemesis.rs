@@ -1,0 +1,286 @@
+//! The nemesis: applies a fault plan at its times, undoes each fault when its duration
+//! ends, and heals everything at the end of the fault phase. One loop over a time-ordered
+//! queue of actions, so that simultaneous actions run in a fixed order.
+
+use crate::disk::SimDisk;
+use crate::faults::{Fault, TimedFault};
+use crate::network::LinkFault;
+use crate::seed::{self, Stream};
+use crate::world::World;
+use kafka_model::ids::NodeId;
+use madsim::runtime::Handle;
+use rand::RngCore;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Something the nemesis does at a time.
+#[derive(Clone, Debug)]
+enum Action {
+    Inject(Fault),
+    Restart(String),
+    Resume(String),
+    Unblock(Vec<(NodeId, NodeId)>),
+    ClearLinks(Vec<(NodeId, NodeId)>),
+    Heal,
+}
+
+/// The simulated cluster as the nemesis controls it.
+pub struct Nemesis {
+    world: Arc<World>,
+    handle: Handle,
+    /// madsim node of each named node.
+    nodes: BTreeMap<String, madsim::task::NodeId>,
+    down: BTreeSet<String>,
+    paused: BTreeSet<String>,
+    queue: BTreeMap<(u64, u64), Action>,
+    sequence: u64,
+    tear_rng: rand_chacha::ChaCha8Rng,
+}
+
+impl Nemesis {
+    pub fn new(
+        world: Arc<World>,
+        nodes: BTreeMap<String, madsim::task::NodeId>,
+        plan: &[TimedFault],
+        heal_at_ms: u64,
+    ) -> Self {
+        let mut nemesis = Nemesis {
+            tear_rng: seed::stream(world.seed, Stream::Faults),
+            world,
+            handle: Handle::current(),
+            nodes,
+            down: BTreeSet::new(),
+            paused: BTreeSet::new(),
+            queue: BTreeMap::new(),
+            sequence: 0,
+        };
+        for event in plan {
+            nemesis.schedule(event.at_ms, Action::Inject(event.fault.clone()));
+        }
+        nemesis.schedule(heal_at_ms, Action::Heal);
+        nemesis
+    }
+
+    fn schedule(&mut self, at_ms: u64, action: Action) {
+        self.sequence += 1;
+        self.queue.insert((at_ms, self.sequence), action);
+    }
+
+    /// Runs until the heal is done.
+    pub async fn run(mut self) {
+        while let Some(((at_ms, _), action)) = self.queue.pop_first() {
+            let now = World::now_ms();
+            if at_ms > now {
+                madsim::time::sleep(Duration::from_millis(at_ms - now)).await;
+            }
+            let heal = matches!(action, Action::Heal);
+            self.apply(action);
+            if heal {
+                return;
+            }
+        }
+    }
+
+    fn id(&self, name: &str) -> NodeId {
+        self.world
+            .node_by_name(name)
+            .expect("scenario validation checked node names")
+    }
+
+    fn links(&self, from: &[String], to: &[String]) -> Vec<(NodeId, NodeId)> {
+        let mut links = Vec::new();
+        for a in from {
+            for b in to {
+                if a != b {
+                    links.push((self.id(a), self.id(b)));
+                    links.push((self.id(b), self.id(a)));
+                }
+            }
+        }
+        links
+    }
+
+    fn apply(&mut self, action: Action) {
+        let now = World::now_ms();
+        match action {
+            Action::Inject(fault) => {
+                self.world.trace("nemesis", format_args!("{fault}"));
+                self.inject(now, fault);
+            }
+            Action::Restart(node) => {
+                if self.down.remove(&node) {
+                    self.world.trace("nemesis", format_args!("restart {node}"));
+                    self.handle.restart(self.nodes[&node]);
+                }
+            }
+            Action::Resume(node) => {
+                if self.paused.remove(&node) {
+                    self.world.trace("nemesis", format_args!("resume {node}"));
+                    self.handle.resume(self.nodes[&node]);
+                }
+            }
+            Action::Unblock(links) => {
+                let mut state = self.world.lock();
+                for (a, b) in links {
+                    state.net.unblock(a, b);
+                }
+            }
+            Action::ClearLinks(links) => {
+                let mut state = self.world.lock();
+                for (a, b) in links {
+                    state.net.clear_link(a, b);
+                }
+            }
+            Action::Heal => {
+                self.world.trace("nemesis", format_args!("heal"));
+                {
+                    let mut state = self.world.lock();
+                    state.net.clear();
+                    for clock in state.clocks.values_mut() {
+                        clock.drift_ppm = 0;
+                    }
+                }
+                for node in std::mem::take(&mut self.paused) {
+                    self.handle.resume(self.nodes[&node]);
+                }
+                for node in std::mem::take(&mut self.down) {
+                    self.handle.restart(self.nodes[&node]);
+                }
+            }
+        }
+    }
+
+    fn inject(&mut self, now: u64, fault: Fault) {
+        match fault {
+            Fault::Crash {
+                node,
+                restart_after_ms,
+            }
+            | Fault::PowerLoss {
+                node,
+                restart_after_ms,
+            } if self.down.contains(&node) => {
+                let _ = restart_after_ms;
+            }
+            Fault::Crash {
+                node,
+                restart_after_ms,
+            } => {
+                self.handle.kill(self.nodes[&node]);
+                self.down.insert(node.clone());
+                self.schedule(now + restart_after_ms, Action::Restart(node));
+            }
+            Fault::PowerLoss {
+                node,
+                restart_after_ms,
+            } => {
+                let id = self.nodes[&node];
+                self.handle.kill(id);
+                let rng = &mut self.tear_rng;
+                let lost = madsim::plugin::simulator::<SimDisk>().power_fail(id, || rng.next_u64());
+                self.world
+                    .trace("nemesis", format_args!("{node} lost {lost} unsynced bytes"));
+                self.down.insert(node.clone());
+                self.schedule(now + restart_after_ms, Action::Restart(node));
+            }
+            Fault::Pause { node, duration_ms } => {
+                if !self.down.contains(&node) && self.paused.insert(node.clone()) {
+                    self.handle.pause(self.nodes[&node]);
+                    self.schedule(now + duration_ms, Action::Resume(node));
+                }
+            }
+            Fault::Partition {
+                groups,
+                duration_ms,
+            } => {
+                let mut links = Vec::new();
+                for (i, a) in groups.iter().enumerate() {
+                    for b in groups.iter().skip(i + 1) {
+                        links.extend(self.links(a, b));
+                    }
+                }
+                self.block(now, links, duration_ms);
+            }
+            Fault::PartitionOneWay {
+                from,
+                to,
+                duration_ms,
+            } => {
+                let links: Vec<_> = self.links(&from, &to).into_iter().step_by(2).collect();
+                self.block(now, links, duration_ms);
+            }
+            Fault::Loss {
+                from,
+                to,
+                rate,
+                duration_ms,
+            } => {
+                let fault = LinkFault {
+                    loss_rate: rate,
+                    delay_ms: 0,
+                    jitter_ms: 0,
+                };
+                self.degrade(now, self.links(&from, &to), fault, duration_ms);
+            }
+            Fault::Delay {
+                from,
+                to,
+                delay_ms,
+                jitter_ms,
+                duration_ms,
+            } => {
+                let fault = LinkFault {
+                    loss_rate: 0.0,
+                    delay_ms,
+                    jitter_ms,
+                };
+                self.degrade(now, self.links(&from, &to), fault, duration_ms);
+            }
+            Fault::Clog { node, duration_ms } => {
+                let id = self.id(&node);
+                self.world.lock().net.clog(id, now + duration_ms);
+            }
+            Fault::ClockJump { node, by_ms } => {
+                let id = self.id(&node);
+                self.world.lock().clocks.entry(id).or_default().jump(by_ms);
+            }
+            Fault::ClockDrift { node, ppm } => {
+                let id = self.id(&node);
+                let mut state = self.world.lock();
+                let clock = state.clocks.entry(id).or_default();
+                // Keep the reading continuous when the rate changes.
+                let before = clock.local_ms(now) as i64;
+                clock.drift_ppm = ppm;
+                let after = clock.local_ms(now) as i64;
+                clock.offset_ms += before - after;
+            }
+        }
+    }
+
+    fn block(&mut self, now: u64, links: Vec<(NodeId, NodeId)>, duration_ms: u64) {
+        {
+            let mut state = self.world.lock();
+            for (a, b) in &links {
+                state.net.block(*a, *b);
+            }
+        }
+        self.schedule(now + duration_ms, Action::Unblock(links));
+    }
+
+    fn degrade(
+        &mut self,
+        now: u64,
+        links: Vec<(NodeId, NodeId)>,
+        fault: LinkFault,
+        duration_ms: u64,
+    ) {
+        {
+            let mut state = self.world.lock();
+            for (a, b) in &links {
+                state.net.set_link(*a, *b, fault);
+            }
+        }
+        self.schedule(now + duration_ms, Action::ClearLinks(links));
+    }
+}

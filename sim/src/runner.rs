@@ -1,0 +1,309 @@
+//! The runner: one call runs one scenario with one seed, on a fresh OS thread with its own
+//! madsim runtime, and returns its outcome. A panic or deadlock inside the simulation
+//! becomes an outcome of its own class, never a crashed caller.
+
+use crate::actors::broker::BrokerRole;
+use crate::actors::consumer::ConsumerRole;
+use crate::actors::producer::ProducerRole;
+use crate::actors::run_node;
+use crate::checkers::{self, Promises};
+use crate::disk::SimDisk;
+use crate::faults::{SwarmDraw, TimedFault};
+use crate::nemesis::Nemesis;
+use crate::outcome::{Outcome, OutcomeClass, RunStats};
+use crate::scenario::Scenario;
+use crate::workload;
+use crate::world::{address, World, FIRST_CONSUMER, FIRST_PRODUCER};
+use kafka_model::consumer::Consumer;
+use kafka_model::ids::{BrokerId, NodeId};
+use kafka_model::layout::ClusterLayout;
+use kafka_model::producer::Producer;
+use madsim::runtime::{Handle, Runtime};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What to keep from a run beyond its verdict.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Keep the trace's lines (not only its hash).
+    pub keep_trace: bool,
+}
+
+/// How often the liveness phase looks at the clients.
+const LIVENESS_POLL_MS: u64 = 250;
+/// How long everything must look finished before the run ends early.
+const QUIET_MS: u64 = 1_500;
+
+/// The plan a seed gives a scenario: its scripted faults plus what the nemesis draws.
+pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<TimedFault>) {
+    let mut plan = scenario.faults.events.clone();
+    let mut swarm = None;
+    if let Some(nemesis) = &scenario.faults.nemesis {
+        let (draw, events) = nemesis.draw(
+            seed,
+            scenario.fault_phase_ms,
+            &scenario.broker_names(),
+            &scenario.client_names(),
+        );
+        swarm = Some(draw);
+        plan.extend(events);
+    }
+    plan.sort_by_key(|e| e.at_ms);
+    (swarm, plan)
+}
+
+/// What the configuration promises, for the checkers.
+pub fn promises(scenario: &Scenario) -> Promises {
+    Promises {
+        idempotence: scenario.producer.idempotence,
+        retries: scenario.producer.retries > 0,
+        max_in_flight_above_one: scenario.producer.max_in_flight_requests_per_connection > 1,
+        acks: scenario.acks().as_str().to_string(),
+        power_loss_with_async_flush: scenario.may_lose_power()
+            && scenario.broker.log.flush_messages != Some(1),
+    }
+}
+
+fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
+    let mut names = BTreeMap::new();
+    for b in 1..=scenario.brokers {
+        names.insert(NodeId(b), format!("b{b}"));
+    }
+    for p in 1..=scenario.producers {
+        names.insert(NodeId(FIRST_PRODUCER + p), format!("producer-{p}"));
+    }
+    for c in 1..=scenario.consumers {
+        names.insert(NodeId(FIRST_CONSUMER + c), format!("consumer-{c}"));
+    }
+    names
+}
+
+/// Runs `scenario` with `seed`. The scenario must be valid (`Scenario::validate`).
+pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
+    let world = Arc::new(World::new(
+        seed,
+        node_names(scenario),
+        scenario.acks().as_str(),
+        options.keep_trace,
+    ));
+    let (swarm, plan) = fault_plan(scenario, seed);
+    let thread_world = world.clone();
+    let thread_scenario = scenario.clone();
+    let thread_plan = plan.clone();
+    let thread_swarm = swarm.clone();
+    // determinism-ok: one fresh OS thread per simulation, as DESIGN.md section 2 requires.
+    let joined = std::thread::Builder::new()
+        .name(format!("sim-seed-{seed}"))
+        .spawn(move || {
+            let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+            runtime.add_simulator::<SimDisk>();
+            runtime.set_time_limit(Duration::from_millis(thread_scenario.end_ms() + 60_000));
+            runtime.block_on(supervise(
+                thread_world,
+                thread_scenario,
+                thread_swarm,
+                thread_plan,
+            ))
+        })
+        .expect("spawning a simulation thread")
+        .join();
+    let (liveness_problems, simulated_ms, crash) = match joined {
+        Ok((problems, simulated_ms)) => (problems, simulated_ms, None),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic with a non-string payload".into());
+            let message = if message.contains("no events, all tasks will block forever") {
+                format!("deadlock: {message}")
+            } else {
+                message
+            };
+            (Vec::new(), 0, Some(message))
+        }
+    };
+    let state = match Arc::try_unwrap(world) {
+        Ok(world) => world.into_state(),
+        // The runtime is gone with its thread; a clone can only linger if a panic
+        // unwound past it, and then a copy of the state is as good.
+        Err(shared) => shared.snapshot(),
+    };
+    let anomalies = checkers::check_all(&state.history, &promises(scenario));
+    let class = if crash.is_some() {
+        OutcomeClass::Crash
+    } else if anomalies
+        .iter()
+        .any(|a| a.verdict == checkers::Verdict::Violation)
+    {
+        OutcomeClass::SafetyViolation
+    } else if !liveness_problems.is_empty() {
+        OutcomeClass::LivenessViolation
+    } else {
+        OutcomeClass::Pass
+    };
+    let mut stats = RunStats::from_net(state.net_stats);
+    stats.simulated_ms = simulated_ms;
+    stats.trace_lines = state.trace.line_count();
+    stats.history_entries = state.history.entries.len() as u64;
+    stats.sends_acknowledged = state
+        .history
+        .entries
+        .iter()
+        .filter(|e| {
+            e.op_type == crate::history::OpType::Ok
+                && matches!(e.op, crate::history::Operation::Send(_))
+        })
+        .count() as u64;
+    Outcome {
+        scenario: scenario.name.clone(),
+        seed,
+        class,
+        anomalies,
+        liveness_problems,
+        crash,
+        swarm,
+        fault_plan: plan,
+        trace_hash: state.trace.hash(),
+        trace: state.trace.into_lines(),
+        history: state.history,
+        stats,
+    }
+}
+
+/// The simulation's main task: builds the nodes, runs the nemesis, then waits (bounded)
+/// for every client to finish. Returns the liveness problems and the simulated end time.
+async fn supervise(
+    world: Arc<World>,
+    scenario: Scenario,
+    swarm: Option<SwarmDraw>,
+    plan: Vec<TimedFault>,
+) -> (Vec<String>, u64) {
+    let handle = Handle::current();
+    if let Some(swarm) = &swarm {
+        world.trace("nemesis", format_args!("{swarm}"));
+    }
+    for event in &plan {
+        world.trace(
+            "nemesis",
+            format_args!("plan @{}ms {}", event.at_ms, event.fault),
+        );
+    }
+    let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
+    let bootstrap: Vec<BrokerId> = layout.brokers.clone();
+    let mut nodes = BTreeMap::new();
+    for b in 1..=scenario.brokers {
+        let id = NodeId(b);
+        let (world, config, layout) = (world.clone(), scenario.broker.clone(), layout.clone());
+        let node = handle
+            .create_node()
+            .name(format!("b{b}"))
+            .ip(address(id).ip())
+            .init(move || {
+                run_node(
+                    world.clone(),
+                    id,
+                    BrokerRole::new(BrokerId(b), config.clone(), layout.clone()),
+                )
+            })
+            .build();
+        nodes.insert(format!("b{b}"), node.id());
+    }
+    let work = workload::draw(&scenario, world.seed);
+    for (p, items) in (1..=scenario.producers).zip(work) {
+        let id = NodeId(FIRST_PRODUCER + p);
+        let (world, config, bootstrap) =
+            (world.clone(), scenario.producer.clone(), bootstrap.clone());
+        let node = handle
+            .create_node()
+            .name(format!("producer-{p}"))
+            .ip(address(id).ip())
+            .init(move || {
+                let role = ProducerRole::new(
+                    Producer::new(config.clone(), bootstrap.clone()),
+                    items.clone(),
+                );
+                run_node(world.clone(), id, role)
+            })
+            .build();
+        nodes.insert(format!("producer-{p}"), node.id());
+    }
+    let topics = vec![scenario.workload.topic.clone()];
+    for c in 1..=scenario.consumers {
+        let id = NodeId(FIRST_CONSUMER + c);
+        let (world, config, bootstrap, topics) = (
+            world.clone(),
+            scenario.consumer.clone(),
+            bootstrap.clone(),
+            topics.clone(),
+        );
+        let node = handle
+            .create_node()
+            .name(format!("consumer-{c}"))
+            .ip(address(id).ip())
+            .init(move || {
+                let role = ConsumerRole::new(Consumer::new(
+                    config.clone(),
+                    bootstrap.clone(),
+                    topics.clone(),
+                ));
+                run_node(world.clone(), id, role)
+            })
+            .build();
+        nodes.insert(format!("consumer-{c}"), node.id());
+    }
+    Nemesis::new(world.clone(), nodes, &plan, scenario.fault_phase_ms)
+        .run()
+        .await;
+
+    // Liveness phase: everything must finish within the bound.
+    let deadline_ms = scenario.end_ms();
+    let mut quiet_since: Option<u64> = None;
+    loop {
+        let now = World::now_ms();
+        let waiting = waiting_clients(&world);
+        if waiting.is_empty() {
+            let since = *quiet_since.get_or_insert(now);
+            if now >= since + QUIET_MS {
+                world.trace(
+                    "runner",
+                    format_args!("quiescent: every send completed, every consumer caught up"),
+                );
+                return (Vec::new(), now);
+            }
+        } else {
+            quiet_since = None;
+        }
+        if now >= deadline_ms {
+            for problem in &waiting {
+                world.trace("runner", format_args!("liveness: {problem}"));
+            }
+            let problems = waiting
+                .into_iter()
+                .map(|w| format!("{w} {}ms after the heal", scenario.liveness_ms))
+                .collect();
+            return (problems, now);
+        }
+        madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
+    }
+}
+
+/// Clients not finished yet, one line each.
+fn waiting_clients(world: &World) -> Vec<String> {
+    let state = world.lock();
+    let mut waiting = Vec::new();
+    for (id, name) in world.nodes() {
+        if id.0 < FIRST_PRODUCER {
+            continue;
+        }
+        match state.clients.get(&id) {
+            None => waiting.push(format!("{name}: never started")),
+            Some(status) if status.pending_sends > 0 || !status.caught_up => {
+                waiting.push(format!("{name}: {}", status.waiting_for))
+            }
+            Some(_) => {}
+        }
+    }
+    waiting
+}

@@ -1,0 +1,360 @@
+//! A scenario: the cluster, its configuration, the workload and the faults of one kind of
+//! run. Built-in scenarios and user TOML files are both this type; `validate` turns any
+//! impossible setting into an error that names the field.
+
+use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
+use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use thiserror::Error;
+
+/// The records producers send: `records` per producer, `rate_per_s` each, keys drawn from
+/// `keys` distinct keys (0 sends keyless records, spread by the sticky partitioner).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    pub topic: String,
+    pub records: u64,
+    pub rate_per_s: u64,
+    pub keys: u64,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Workload {
+            topic: "tasks".into(),
+            records: 200,
+            rate_per_s: 100,
+            keys: 16,
+        }
+    }
+}
+
+/// Faults: a scripted list, a random nemesis, or both.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Faults {
+    pub events: Vec<TimedFault>,
+    pub nemesis: Option<NemesisSpec>,
+}
+
+/// One kind of run. Every field has a default, so a TOML file names only what differs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    pub name: String,
+    pub description: String,
+    pub brokers: u32,
+    pub topics: Vec<TopicConfig>,
+    pub producers: u32,
+    pub consumers: u32,
+    pub broker: BrokerConfig,
+    pub producer: ProducerConfig,
+    pub consumer: ConsumerConfig,
+    pub workload: Workload,
+    pub faults: Faults,
+    /// Faults strike during `[0, fault_phase_ms)`; then every fault is healed.
+    pub fault_phase_ms: u64,
+    /// After the heal, how long the cluster has to deliver every pending send and let the
+    /// consumers catch up before that counts as a liveness violation.
+    pub liveness_ms: u64,
+}
+
+impl Default for Scenario {
+    fn default() -> Self {
+        Scenario {
+            name: "custom".into(),
+            description: String::new(),
+            brokers: 3,
+            topics: vec![TopicConfig {
+                name: "tasks".into(),
+                partitions: 3,
+                replication_factor: 1,
+            }],
+            producers: 1,
+            consumers: 1,
+            broker: BrokerConfig::default(),
+            producer: ProducerConfig {
+                // Simulated networks lose messages silently: a short timeout keeps retries
+                // within the run (Kafka's default is 30 s, with TCP noticing dead peers).
+                request_timeout_ms: 3_000,
+                delivery_timeout_ms: 60_000,
+                ..ProducerConfig::default()
+            },
+            consumer: ConsumerConfig {
+                request_timeout_ms: 3_000,
+                ..ConsumerConfig::default()
+            },
+            workload: Workload::default(),
+            faults: Faults::default(),
+            fault_phase_ms: 10_000,
+            liveness_ms: 90_000,
+        }
+    }
+}
+
+/// Why a scenario cannot run.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {reason}")]
+    Unreadable { file: String, reason: String },
+    #[error("{file}: {reason}")]
+    Malformed { file: String, reason: String },
+    #[error("{file}: field `{field}`: {reason}")]
+    Invalid {
+        file: String,
+        field: String,
+        reason: String,
+    },
+    #[error("unknown scenario `{0}`: not a built-in name (see `kafka-sim list`) and no such file")]
+    Unknown(String),
+}
+
+impl Scenario {
+    pub fn broker_names(&self) -> Vec<String> {
+        (1..=self.brokers).map(|b| format!("b{b}")).collect()
+    }
+
+    pub fn client_names(&self) -> Vec<String> {
+        (1..=self.producers)
+            .map(|p| format!("producer-{p}"))
+            .chain((1..=self.consumers).map(|c| format!("consumer-{c}")))
+            .collect()
+    }
+
+    /// The end of the run at the latest (global ms).
+    pub fn end_ms(&self) -> u64 {
+        self.fault_phase_ms + self.liveness_ms
+    }
+
+    /// Reads a TOML scenario file, then validates it.
+    pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Unreadable {
+            file: file.clone(),
+            reason: e.to_string(),
+        })?;
+        Scenario::from_toml(&text, &file)
+    }
+
+    /// Parses and validates TOML; `file` names the source in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Malformed {
+            file: file.to_string(),
+            reason: one_line(&e.to_string()),
+        })?;
+        scenario.validate(file)?;
+        Ok(scenario)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// Checks every setting that would make the run meaningless or impossible.
+    pub fn validate(&self, file: &str) -> Result<(), ScenarioError> {
+        let invalid = |field: &str, reason: String| {
+            Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                field: field.to_string(),
+                reason,
+            })
+        };
+        if self.brokers == 0 || self.brokers > 99 {
+            return invalid("brokers", format!("must be 1..=99, got {}", self.brokers));
+        }
+        if self.topics.is_empty() {
+            return invalid("topics", "at least one topic is needed".into());
+        }
+        for (i, topic) in self.topics.iter().enumerate() {
+            if topic.partitions == 0 || topic.partitions > 1000 {
+                return invalid(
+                    &format!("topics[{i}].partitions"),
+                    format!("must be 1..=1000, got {}", topic.partitions),
+                );
+            }
+            if topic.replication_factor == 0 || topic.replication_factor > self.brokers {
+                return invalid(
+                    &format!("topics[{i}].replication_factor"),
+                    format!(
+                        "must be 1..=brokers ({}), got {}",
+                        self.brokers, topic.replication_factor
+                    ),
+                );
+            }
+            if topic.name.is_empty() || topic.name.contains(['/', ' ']) {
+                return invalid(
+                    &format!("topics[{i}].name"),
+                    format!("`{}` is not a valid topic name", topic.name),
+                );
+            }
+        }
+        if !self.topics.iter().any(|t| t.name == self.workload.topic) {
+            return invalid(
+                "workload.topic",
+                format!("`{}` is not one of the topics", self.workload.topic),
+            );
+        }
+        if self.producers > 50 || self.consumers > 50 {
+            return invalid("producers", "at most 50 producers and 50 consumers".into());
+        }
+        if self.workload.records > 0 && self.workload.rate_per_s == 0 {
+            return invalid(
+                "workload.rate_per_s",
+                "must be positive when records are sent".into(),
+            );
+        }
+        if self.producer.batch_size_records == 0 {
+            return invalid("producer.batch_size_records", "must be positive".into());
+        }
+        if self.producer.max_in_flight_requests_per_connection == 0 {
+            return invalid(
+                "producer.max_in_flight_requests_per_connection",
+                "must be positive".into(),
+            );
+        }
+        if self.producer.request_timeout_ms == 0 || self.consumer.request_timeout_ms == 0 {
+            return invalid(
+                "producer.request_timeout_ms",
+                "timeouts must be positive".into(),
+            );
+        }
+        if self.broker.log.segment_bytes < 64 {
+            return invalid("broker.log.segment_bytes", "must be at least 64".into());
+        }
+        if self.broker.log.flush_messages == Some(0) {
+            return invalid(
+                "broker.log.flush_messages",
+                "must be positive (omit it for async flush)".into(),
+            );
+        }
+        if self.liveness_ms == 0 {
+            return invalid(
+                "liveness_ms",
+                "must be positive: the heal phase needs time".into(),
+            );
+        }
+        if self.end_ms() > 30 * 24 * 3_600_000 {
+            return invalid(
+                "fault_phase_ms",
+                "the run may last at most 30 simulated days".into(),
+            );
+        }
+        let nodes: Vec<String> = self
+            .broker_names()
+            .into_iter()
+            .chain(self.client_names())
+            .collect();
+        for (i, event) in self.faults.events.iter().enumerate() {
+            let field = format!("faults.events[{i}]");
+            if event.at_ms >= self.fault_phase_ms {
+                return invalid(
+                    &format!("{field}.at_ms"),
+                    format!(
+                        "{} is not before fault_phase_ms ({})",
+                        event.at_ms, self.fault_phase_ms
+                    ),
+                );
+            }
+            for node in event.fault.nodes() {
+                if !nodes.contains(node) {
+                    return invalid(
+                        &field,
+                        format!("unknown node `{node}` (nodes: {})", nodes.join(", ")),
+                    );
+                }
+            }
+            if let Fault::Crash { node, .. }
+            | Fault::PowerLoss { node, .. }
+            | Fault::Pause { node, .. } = &event.fault
+            {
+                if !node.starts_with('b') {
+                    return invalid(
+                        &field,
+                        format!("`{node}`: only brokers crash, lose power or pause for now"),
+                    );
+                }
+            }
+            if let Fault::Loss { rate, .. } = &event.fault {
+                if !(0.0..=1.0).contains(rate) {
+                    return invalid(
+                        &format!("{field}.rate"),
+                        format!("must be within 0..=1, got {rate}"),
+                    );
+                }
+            }
+        }
+        if let Some(nemesis) = &self.faults.nemesis {
+            if nemesis.kinds.is_empty() {
+                return invalid(
+                    "faults.nemesis.kinds",
+                    "list at least one fault kind, or drop the nemesis".into(),
+                );
+            }
+            if nemesis.mean_interval_ms < 100 {
+                return invalid(
+                    "faults.nemesis.mean_interval_ms",
+                    "must be at least 100".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether faults can cut power (scripted or drawn).
+    pub fn may_lose_power(&self) -> bool {
+        self.faults
+            .events
+            .iter()
+            .any(|e| e.fault.kind() == FaultKind::PowerLoss)
+            || self
+                .faults
+                .nemesis
+                .as_ref()
+                .is_some_and(|n| n.kinds.contains(&FaultKind::PowerLoss))
+    }
+
+    pub fn acks(&self) -> Acks {
+        self.producer.acks
+    }
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_minimal_file_takes_defaults_and_errors_name_the_field() {
+        let scenario = Scenario::from_toml("name = \"x\"\nbrokers = 2", "x.toml").unwrap();
+        assert_eq!(scenario.brokers, 2);
+        assert_eq!(scenario.topics[0].name, "tasks");
+        let err = Scenario::from_toml("brokers = 0", "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml: field `brokers`: must be 1..=99, got 0"
+        );
+        let err = Scenario::from_toml("brokerz = 3", "x.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.toml: unknown field `brokerz`"),
+            "{err}"
+        );
+        let err = Scenario::from_toml(
+            "[[faults.events]]\nat_ms = 1\nkind = \"crash\"\nnode = \"b9\"\nrestart_after_ms = 5",
+            "y.toml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown node `b9`"), "{err}");
+    }
+
+    #[test]
+    fn a_scenario_survives_a_toml_round_trip() {
+        let scenario = Scenario::default();
+        let back = Scenario::from_toml(&scenario.to_toml(), "round-trip").unwrap();
+        assert_eq!(back, scenario);
+    }
+}

@@ -1,0 +1,321 @@
+//! The shared state of one run: node names, per-node clocks, network faults, the trace, the
+//! history and client progress. One per simulation, owned by its runtime's thread; the
+//! mutex is never contended (madsim runs one task at a time).
+
+use crate::clock::NodeClock;
+use crate::history::{AssignValue, History, OpType, Operation, PollValue, SendValue};
+use crate::network::{Fate, NetFaults};
+use crate::seed::{self, Stream};
+use crate::trace::Trace;
+use kafka_model::effect::Observation;
+use kafka_model::ids::{Millis, NodeId};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::{Mutex, MutexGuard};
+
+/// The port every simulated node listens on.
+pub const PORT: u16 = 9092;
+
+/// First node ids of each client kind (brokers are 1..=n).
+pub const FIRST_PRODUCER: u32 = 100;
+pub const FIRST_CONSUMER: u32 = 200;
+
+/// The simulated address of a node: 10.0.x.y from its id.
+pub fn address(node: NodeId) -> SocketAddr {
+    let ip = Ipv4Addr::new(10, 0, (node.0 >> 8) as u8, (node.0 & 0xff) as u8);
+    SocketAddr::new(IpAddr::V4(ip), PORT)
+}
+
+/// What clients report about their progress, for the liveness phase.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientStatus {
+    /// Sends not yet completed (ok, fail or info), including those not yet handed over.
+    pub pending_sends: u64,
+    /// A consumer that has read everything below the last high watermark it saw.
+    pub caught_up: bool,
+    /// One line on what it is waiting for, when it is not done.
+    pub waiting_for: String,
+}
+
+/// Message counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
+/// Mutable run state.
+#[derive(Debug)]
+pub struct WorldState {
+    pub trace: Trace,
+    pub history: History,
+    pub clocks: BTreeMap<NodeId, NodeClock>,
+    pub net: NetFaults,
+    net_rng: ChaCha8Rng,
+    pub incarnations: BTreeMap<NodeId, u32>,
+    pub clients: BTreeMap<NodeId, ClientStatus>,
+    pub net_stats: NetStats,
+    /// topic and key of every value sent, to complete the history's `ok` entries.
+    sends: BTreeMap<u64, (String, Option<String>)>,
+}
+
+/// One run's world.
+#[derive(Debug)]
+pub struct World {
+    pub seed: u64,
+    names: BTreeMap<NodeId, String>,
+    acks: String,
+    state: Mutex<WorldState>,
+}
+
+impl World {
+    pub fn new(seed: u64, names: BTreeMap<NodeId, String>, acks: &str, keep_trace: bool) -> Self {
+        World {
+            seed,
+            names,
+            acks: acks.to_string(),
+            state: Mutex::new(WorldState {
+                trace: Trace::new(keep_trace),
+                history: History::default(),
+                clocks: BTreeMap::new(),
+                net: NetFaults::default(),
+                net_rng: seed::stream(seed, Stream::Network),
+                incarnations: BTreeMap::new(),
+                clients: BTreeMap::new(),
+                net_stats: NetStats::default(),
+                sends: BTreeMap::new(),
+            }),
+        }
+    }
+
+    pub fn into_state(self) -> WorldState {
+        self.state
+            .into_inner()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A copy of the state, for when the world is still shared.
+    pub fn snapshot(&self) -> WorldState {
+        let state = self.lock();
+        WorldState {
+            trace: state.trace.clone(),
+            history: state.history.clone(),
+            clocks: state.clocks.clone(),
+            net: state.net.clone(),
+            net_rng: state.net_rng.clone(),
+            incarnations: state.incarnations.clone(),
+            clients: state.clients.clone(),
+            net_stats: state.net_stats,
+            sends: state.sends.clone(),
+        }
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, WorldState> {
+        // A panic inside the simulation poisons the lock; the state is still what we want
+        // to report.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn name(&self, node: NodeId) -> &str {
+        self.names.get(&node).map_or("?", String::as_str)
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeId> {
+        self.names
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(id, _)| *id)
+    }
+
+    pub fn nodes(&self) -> impl Iterator<Item = (NodeId, &str)> {
+        self.names.iter().map(|(id, name)| (*id, name.as_str()))
+    }
+
+    /// Global simulated time since the run began.
+    pub fn now_ms() -> u64 {
+        madsim::time::TimeHandle::current().elapsed().as_millis() as u64
+    }
+
+    pub fn local_ms(&self, node: NodeId, global_ms: u64) -> Millis {
+        self.lock()
+            .clocks
+            .get(&node)
+            .copied()
+            .unwrap_or_default()
+            .local_ms(global_ms)
+    }
+
+    pub fn global_wait_ms(&self, node: NodeId, global_ms: u64, local_deadline_ms: Millis) -> u64 {
+        let clock = self.lock().clocks.get(&node).copied().unwrap_or_default();
+        clock.global_wait_ms(global_ms, local_deadline_ms)
+    }
+
+    pub fn trace(&self, node: &str, event: std::fmt::Arguments<'_>) {
+        self.lock().trace.record(World::now_ms(), node, event);
+    }
+
+    /// Decides what the network does with a message, counting and tracing drops.
+    pub fn route(&self, from: NodeId, to: NodeId, kind: &str) -> Fate {
+        let now = World::now_ms();
+        let mut state = self.lock();
+        let state = &mut *state;
+        state.net_stats.sent += 1;
+        let fate = state.net.fate(from, to, now, &mut state.net_rng);
+        if let Fate::Drop(reason) = fate {
+            state.net_stats.dropped += 1;
+            state.trace.record(
+                now,
+                self.name(from),
+                format_args!("drop {kind} -> {} ({})", self.name(to), reason.as_str()),
+            );
+        }
+        fate
+    }
+
+    pub fn delivered(&self, from: NodeId, to: NodeId, kind: &str) {
+        let now = World::now_ms();
+        let mut state = self.lock();
+        state.net_stats.delivered += 1;
+        state.trace.record(
+            now,
+            self.name(to),
+            format_args!("recv {kind} <- {}", self.name(from)),
+        );
+    }
+
+    /// Turns a client's observation into a history entry (and a trace line).
+    pub fn observe(&self, node: NodeId, observation: Observation) {
+        let now = World::now_ms();
+        let process = self.name(node);
+        let mut state = self.lock();
+        let state = &mut *state;
+        let send = |state: &WorldState, value: u64| {
+            let (topic, key) = state.sends.get(&value).cloned().unwrap_or_default();
+            SendValue {
+                topic,
+                key,
+                value,
+                acks: self.acks.clone(),
+                partition: None,
+                offset: None,
+                error: None,
+            }
+        };
+        let (op_type, op) = match observation {
+            Observation::SendInvoke { topic, key, value } => {
+                state.sends.insert(value, (topic, key));
+                state
+                    .trace
+                    .record(now, process, format_args!("send v{value}"));
+                (OpType::Invoke, Operation::Send(send(state, value)))
+            }
+            Observation::SendOk { value, tp, offset } => {
+                let mut v = send(state, value);
+                v.partition = Some(tp.partition);
+                v.offset = offset.map(|o| o.0);
+                match offset {
+                    Some(o) => {
+                        state
+                            .trace
+                            .record(now, process, format_args!("ok v{value} {tp}@{}", o.0))
+                    }
+                    None => state
+                        .trace
+                        .record(now, process, format_args!("ok v{value} {tp}")),
+                }
+                (OpType::Ok, Operation::Send(v))
+            }
+            Observation::SendFail { value, error } => {
+                state
+                    .trace
+                    .record(now, process, format_args!("fail v{value}: {error}"));
+                let mut v = send(state, value);
+                v.error = Some(error);
+                (OpType::Fail, Operation::Send(v))
+            }
+            Observation::SendInfo { value, error } => {
+                state
+                    .trace
+                    .record(now, process, format_args!("info v{value}: {error}"));
+                let mut v = send(state, value);
+                v.error = Some(error);
+                (OpType::Info, Operation::Send(v))
+            }
+            Observation::PollInvoke { .. } => (
+                OpType::Invoke,
+                Operation::Poll(PollValue {
+                    records: Vec::new(),
+                    error: None,
+                }),
+            ),
+            Observation::PollOk { records } => {
+                if !records.is_empty() {
+                    let first = &records[0];
+                    state.trace.record(
+                        now,
+                        process,
+                        format_args!(
+                            "poll {} records, first {}-{}@{}",
+                            records.len(),
+                            first.topic,
+                            first.partition,
+                            first.offset
+                        ),
+                    );
+                }
+                (
+                    OpType::Ok,
+                    Operation::Poll(PollValue {
+                        records,
+                        error: None,
+                    }),
+                )
+            }
+            Observation::PollFail { error } => {
+                state
+                    .trace
+                    .record(now, process, format_args!("poll failed: {error}"));
+                (
+                    OpType::Fail,
+                    Operation::Poll(PollValue {
+                        records: Vec::new(),
+                        error: Some(error),
+                    }),
+                )
+            }
+            Observation::Assign { tp, offset, reason } => {
+                state.trace.record(
+                    now,
+                    process,
+                    format_args!("assign {tp}@{} ({reason})", offset.0),
+                );
+                (
+                    OpType::Ok,
+                    Operation::Assign(AssignValue {
+                        topic: tp.topic,
+                        partition: tp.partition,
+                        offset: offset.0,
+                        reason,
+                    }),
+                )
+            }
+        };
+        state.history.push(now, process, op_type, op);
+    }
+
+    /// Starts a new incarnation of a node (first start or restart) and returns its number.
+    pub fn next_incarnation(&self, node: NodeId) -> u32 {
+        let mut state = self.lock();
+        let incarnation = state.incarnations.entry(node).or_insert(0);
+        *incarnation += 1;
+        *incarnation
+    }
+
+    pub fn set_client_status(&self, node: NodeId, status: ClientStatus) {
+        self.lock().clients.insert(node, status);
+    }
+}
