@@ -149,7 +149,6 @@ impl fmt::Display for Fault {
 
 /// A fault at a time (global simulated ms from the start of the run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TimedFault {
     pub at_ms: u64,
     #[serde(flatten)]

@@ -141,7 +141,15 @@ impl Scenario {
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
         let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Malformed {
             file: file.to_string(),
-            reason: one_line(&e.to_string()),
+            reason: match e.span() {
+                Some(span) => {
+                    let before = &text[..span.start.min(text.len())];
+                    let line = before.matches('\n').count() + 1;
+                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                    format!("line {line}, column {column}: {}", one_line(e.message()))
+                }
+                None => one_line(e.message()),
+            },
         })?;
         scenario.validate(file)?;
         Ok(scenario)
@@ -340,7 +348,7 @@ mod tests {
         let err = Scenario::from_toml("brokerz = 3", "x.toml").unwrap_err();
         assert!(
             err.to_string()
-                .starts_with("x.toml: unknown field `brokerz`"),
+                .starts_with("x.toml: line 1, column 1: unknown field `brokerz`"),
             "{err}"
         );
         let err = Scenario::from_toml(

@@ -49,7 +49,9 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if promises.idempotence {
+    if promises.power_loss_with_async_flush {
+        (Verdict::Allowed, "power loss with async flush: a record read before the cut may be written again by a retry")
+    } else if promises.idempotence {
         (
             Verdict::Violation,
             "idempotence is on: Kafka promises each send lands once",
