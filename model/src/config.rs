@@ -72,6 +72,10 @@ pub struct BrokerConfig {
     pub fetch_max_wait_ms: u64,
     /// How many batches per producer the broker remembers to detect duplicates (Kafka: 5).
     pub producer_batches_remembered: usize,
+    /// A deliberately broken variant, for showing that the checkers catch it: `false`
+    /// appends every batch without checking producer sequences (no duplicate detection,
+    /// no out-of-order refusal), as a broker without KIP-98 would.
+    pub check_producer_sequences: bool,
 }
 
 impl Default for BrokerConfig {
@@ -80,6 +84,7 @@ impl Default for BrokerConfig {
             log: LogConfig::default(),
             fetch_max_wait_ms: 500,
             producer_batches_remembered: 5,
+            check_producer_sequences: true,
         }
     }
 }

@@ -33,7 +33,8 @@ pub struct Consumer {
     metadata_not_before_ms: Millis,
     /// `None`: unknown, to be resolved with ListOffsets.
     positions: BTreeMap<TopicPartition, Option<Offset>>,
-    high_watermarks: BTreeMap<TopicPartition, Offset>,
+    /// The last high watermark each partition's leader reported, and when (local ms).
+    high_watermarks: BTreeMap<TopicPartition, (Offset, Millis)>,
     list_offsets: BTreeMap<BrokerId, Request>,
     fetches: BTreeMap<BrokerId, FetchInFlight>,
     not_before_ms: BTreeMap<BrokerId, Millis>,
@@ -61,16 +62,22 @@ impl Consumer {
         }
     }
 
-    /// Whether the consumer has read up to the high watermark it last saw everywhere.
-    pub fn caught_up(&self) -> bool {
-        !self.positions.is_empty()
-            && self.positions.iter().all(|(tp, pos)| {
-                pos.is_some()
-                    && self
-                        .high_watermarks
-                        .get(tp)
-                        .is_some_and(|hw| Some(*hw) == *pos)
-            })
+    /// If the consumer has read up to the high watermark of every partition, the time
+    /// (local ms) of the oldest report that says so: a caller decides how fresh is fresh
+    /// enough, since a leader that stopped answering leaves its last report standing.
+    pub fn caught_up_as_of(&self) -> Option<Millis> {
+        if self.positions.is_empty() {
+            return None;
+        }
+        let mut oldest = Millis::MAX;
+        for (tp, position) in &self.positions {
+            let (hw, seen_ms) = self.high_watermarks.get(tp)?;
+            if *position != Some(*hw) {
+                return None;
+            }
+            oldest = oldest.min(*seen_ms);
+        }
+        Some(oldest)
     }
 
     /// What the consumer still lacks, in one line ("tasks-0 at 40 of 52, tasks-1 unknown").
@@ -79,7 +86,7 @@ impl Consumer {
             .positions
             .iter()
             .filter_map(
-                |(tp, position)| match (position, self.high_watermarks.get(tp)) {
+                |(tp, position)| match (position, self.high_watermarks.get(tp).map(|h| &h.0)) {
                     (Some(p), Some(hw)) if p == hw => None,
                     (Some(p), Some(hw)) => Some(format!("{tp} at {} of {}", p.0, hw.0)),
                     (Some(p), None) => Some(format!("{tp} at {}, high watermark unknown", p.0)),
@@ -214,7 +221,7 @@ impl Consumer {
             let mut position = asked.expect("checked");
             match result {
                 Ok(data) => {
-                    self.high_watermarks.insert(tp.clone(), data.high_watermark);
+                    self.high_watermarks.insert(tp.clone(), (data.high_watermark, now));
                     for batch in &data.batches {
                         for (i, record) in batch.records.iter().enumerate() {
                             let offset = Offset(batch.base_offset.0 + i as u64);

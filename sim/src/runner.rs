@@ -32,6 +32,9 @@ pub struct RunOptions {
 
 /// How often the liveness phase looks at the clients.
 const LIVENESS_POLL_MS: u64 = 250;
+/// How much older than its fetch wait a consumer's last fetch response may be for its
+/// catch-up to count (network latency, with room to spare).
+const FRESH_SLACK_MS: u64 = 500;
 /// How long everything must look finished before the run ends early.
 const QUIET_MS: u64 = 1_500;
 
@@ -262,7 +265,7 @@ async fn supervise(
     let mut quiet_since: Option<u64> = None;
     loop {
         let now = World::now_ms();
-        let waiting = waiting_clients(&world);
+        let waiting = waiting_clients(&world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
         if waiting.is_empty() {
             let since = *quiet_since.get_or_insert(now);
             if now >= since + QUIET_MS {
@@ -290,7 +293,8 @@ async fn supervise(
 }
 
 /// Clients not finished yet, one line each.
-fn waiting_clients(world: &World) -> Vec<String> {
+fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
+    let now = World::now_ms();
     let state = world.lock();
     let mut waiting = Vec::new();
     for (id, name) in world.nodes() {
@@ -299,10 +303,14 @@ fn waiting_clients(world: &World) -> Vec<String> {
         }
         match state.clients.get(&id) {
             None => waiting.push(format!("{name}: never started")),
-            Some(status) if status.pending_sends > 0 || !status.caught_up => {
-                waiting.push(format!("{name}: {}", status.waiting_for))
-            }
-            Some(_) => {}
+            Some(status) if status.pending_sends > 0 => waiting.push(format!("{name}: {}", status.waiting_for)),
+            Some(status) => match status.caught_up_as_of_ms {
+                // A caught-up consumer hears from every leader within its fetch wait; an
+                // older report may hide a leader that stopped answering.
+                Some(as_of) if as_of.saturating_add(fresh_ms) >= now => {}
+                Some(as_of) => waiting.push(format!("{name}: no fresh fetch response since {as_of}ms")),
+                None => waiting.push(format!("{name}: {}", status.waiting_for)),
+            },
         }
     }
     waiting

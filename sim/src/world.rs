@@ -32,8 +32,9 @@ pub fn address(node: NodeId) -> SocketAddr {
 pub struct ClientStatus {
     /// Sends not yet completed (ok, fail or info), including those not yet handed over.
     pub pending_sends: u64,
-    /// A consumer that has read everything below the last high watermark it saw.
-    pub caught_up: bool,
+    /// For a consumer that has read everything below the high watermarks it last saw: the
+    /// global time of the oldest of those reports. `None` while it lags.
+    pub caught_up_as_of_ms: Option<u64>,
     /// One line on what it is waiting for, when it is not done.
     pub waiting_for: String,
 }

@@ -1,1 +1,187 @@
-//! tests
+//! Shared pieces of the test suites: proptest strategies that generate fault plans and
+//! workloads, and the questions the suites ask of an outcome.
+
+use kafka_model::config::TopicConfig;
+use kafka_sim::checkers::{AnomalyKind, Verdict};
+use kafka_sim::faults::{Fault, TimedFault};
+use kafka_sim::history::{OpType, Operation};
+use kafka_sim::outcome::Outcome;
+use kafka_sim::scenario::{Scenario, Workload};
+use proptest::prelude::*;
+use std::collections::BTreeSet;
+
+/// The ordering anomalies of issue 2 (the producer side and the consumer side).
+pub const ORDERING: [AnomalyKind; 5] = [
+    AnomalyKind::NonmonotonicSend,
+    AnomalyKind::Duplicate,
+    AnomalyKind::PollSkip,
+    AnomalyKind::NonmonotonicPoll,
+    AnomalyKind::InconsistentOffsets,
+];
+
+/// Anomaly kinds an outcome shows, with any verdict.
+pub fn kinds(outcome: &Outcome) -> BTreeSet<AnomalyKind> {
+    outcome.anomalies.iter().map(|a| a.kind).collect()
+}
+
+/// Anomaly kinds an outcome shows as violations.
+pub fn violations(outcome: &Outcome) -> BTreeSet<AnomalyKind> {
+    outcome
+        .anomalies
+        .iter()
+        .filter(|a| a.verdict == Verdict::Violation)
+        .map(|a| a.kind)
+        .collect()
+}
+
+/// Values whose send was acknowledged.
+pub fn acknowledged_values(outcome: &Outcome) -> BTreeSet<u64> {
+    outcome
+        .history
+        .entries
+        .iter()
+        .filter(|e| e.op_type == OpType::Ok)
+        .filter_map(|e| match &e.op {
+            Operation::Send(send) => Some(send.value),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Values some consumer read.
+pub fn read_values(outcome: &Outcome) -> BTreeSet<u64> {
+    outcome
+        .history
+        .entries
+        .iter()
+        .filter(|e| e.op_type == OpType::Ok)
+        .flat_map(|e| match &e.op {
+            Operation::Poll(poll) => poll.records.iter().map(|r| r.value).collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// A one-line account of an outcome for assertion messages.
+pub fn explain(outcome: &Outcome) -> String {
+    let anomalies: Vec<String> = outcome
+        .anomalies
+        .iter()
+        .take(5)
+        .map(|a| format!("{} {:?}: {}", a.kind, a.verdict, a.detail))
+        .collect();
+    format!(
+        "{} seed {} -> {} | anomalies: {} | liveness: {} | crash: {:?} | replay: {}",
+        outcome.scenario,
+        outcome.seed,
+        outcome.class.as_str(),
+        anomalies.join("; "),
+        outcome.liveness_problems.join("; "),
+        outcome.crash,
+        outcome.replay_command(&outcome.scenario)
+    )
+}
+
+/// A workload and cluster shape, as proptest draws them.
+#[derive(Clone, Debug)]
+pub struct Shape {
+    pub brokers: u32,
+    pub partitions: u32,
+    pub records: u64,
+    pub rate_per_s: u64,
+    pub keys: u64,
+    pub batch_size_records: usize,
+    pub max_in_flight: u32,
+    pub linger_ms: u64,
+}
+
+pub fn shape() -> impl Strategy<Value = Shape> {
+    (1u32..=4, 1u32..=6, 10u64..150, 20u64..400, 0u64..12, 1usize..24, 1u32..=5, 0u64..20).prop_map(
+        |(brokers, partitions, records, rate_per_s, keys, batch_size_records, max_in_flight, linger_ms)| Shape {
+            brokers,
+            partitions,
+            records,
+            rate_per_s,
+            keys,
+            batch_size_records,
+            max_in_flight,
+            linger_ms,
+        },
+    )
+}
+
+/// How long the fault phase of generated scenarios lasts.
+pub const FAULT_PHASE_MS: u64 = 8_000;
+
+/// One generated fault among `brokers` brokers and the clients `producer-1`, `consumer-1`.
+pub fn fault(brokers: u32, power_loss: bool) -> impl Strategy<Value = TimedFault> {
+    let broker = (1..=brokers).prop_map(|b| format!("b{b}"));
+    let node = prop_oneof![
+        broker.clone(),
+        Just("producer-1".to_string()),
+        Just("consumer-1".to_string())
+    ];
+    let nodes = proptest::collection::btree_set(node.clone(), 1..4).prop_map(|s| s.into_iter().collect::<Vec<_>>());
+    let duration = 100u64..4_000;
+    let fault = prop_oneof![
+        (broker.clone(), duration.clone()).prop_map(|(node, restart_after_ms)| Fault::Crash { node, restart_after_ms }),
+        (broker.clone(), duration.clone(), Just(power_loss)).prop_map(|(node, restart_after_ms, power)| if power {
+            Fault::PowerLoss { node, restart_after_ms }
+        } else {
+            Fault::Crash { node, restart_after_ms }
+        }),
+        (broker.clone(), duration.clone()).prop_map(|(node, duration_ms)| Fault::Pause { node, duration_ms }),
+        (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(a, b, duration_ms)| Fault::Partition {
+            groups: vec![a, b],
+            duration_ms
+        }),
+        (nodes.clone(), nodes.clone(), duration.clone())
+            .prop_map(|(from, to, duration_ms)| Fault::PartitionOneWay { from, to, duration_ms }),
+        (nodes.clone(), nodes.clone(), 0.0f64..1.0, duration.clone())
+            .prop_map(|(from, to, rate, duration_ms)| Fault::Loss { from, to, rate, duration_ms }),
+        (nodes.clone(), nodes, 1u64..2_000, 0u64..500, duration.clone()).prop_map(
+            |(from, to, delay_ms, jitter_ms, duration_ms)| Fault::Delay {
+                from,
+                to,
+                delay_ms,
+                jitter_ms,
+                duration_ms
+            }
+        ),
+        (node.clone(), duration).prop_map(|(node, duration_ms)| Fault::Clog { node, duration_ms }),
+        (node.clone(), -120_000i64..120_000).prop_map(|(node, by_ms)| Fault::ClockJump { node, by_ms }),
+        (node, -300_000i64..300_000).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
+    ];
+    (0..FAULT_PHASE_MS, fault).prop_map(|(at_ms, fault)| TimedFault { at_ms, fault })
+}
+
+/// A scenario of the given shape under a generated fault plan (up to 12 faults).
+pub fn scenario(power_loss: bool) -> impl Strategy<Value = Scenario> {
+    shape().prop_flat_map(move |shape| {
+        let faults = proptest::collection::vec(fault(shape.brokers, power_loss), 0..12);
+        (Just(shape), faults).prop_map(|(shape, events)| {
+            let mut scenario = Scenario {
+                name: "generated".into(),
+                brokers: shape.brokers,
+                topics: vec![TopicConfig {
+                    name: "tasks".into(),
+                    partitions: shape.partitions,
+                    replication_factor: 1,
+                }],
+                workload: Workload {
+                    topic: "tasks".into(),
+                    records: shape.records,
+                    rate_per_s: shape.rate_per_s,
+                    keys: shape.keys,
+                },
+                fault_phase_ms: FAULT_PHASE_MS,
+                ..Scenario::default()
+            };
+            scenario.producer.batch_size_records = shape.batch_size_records;
+            scenario.producer.max_in_flight_requests_per_connection = shape.max_in_flight;
+            scenario.producer.linger_ms = shape.linger_ms;
+            scenario.faults.events = events;
+            scenario
+        })
+    })
+}

@@ -41,13 +41,18 @@ impl Role for ConsumerRole {
     }
 
     fn publish(&self, world: &World, me: NodeId) {
-        let caught_up = self.consumer.caught_up();
+        let global = World::now_ms();
+        let local = world.local_ms(me, global);
+        let caught_up_as_of_ms = self
+            .consumer
+            .caught_up_as_of()
+            .map(|seen| global.saturating_sub(local.saturating_sub(seen)));
         world.set_client_status(
             me,
             ClientStatus {
                 pending_sends: 0,
-                caught_up,
-                waiting_for: if caught_up {
+                caught_up_as_of_ms,
+                waiting_for: if caught_up_as_of_ms.is_some() {
                     String::new()
                 } else {
                     self.consumer.lag_summary()

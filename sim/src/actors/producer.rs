@@ -81,7 +81,7 @@ impl Role for ProducerRole {
             me,
             ClientStatus {
                 pending_sends: pending,
-                caught_up: true,
+                caught_up_as_of_ms: Some(u64::MAX),
                 waiting_for: if pending > 0 {
                     format!("{pending} sends not completed")
                 } else {
