@@ -84,4 +84,6 @@ pub enum Output {
     Send { to: NodeId, message: Message },
     Disk(DiskOp),
     Observe(Observation),
+    /// An internal decision worth a line in the trace (an epoch bump, a reset).
+    Note(String),
 }

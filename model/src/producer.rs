@@ -31,6 +31,10 @@ struct ProducerBatch {
     stamp: Option<ProducerStamp>,
     attempts: u32,
     retry_after_ms: Millis,
+    /// The last attempt timed out: the broker may have written it. A definite refusal
+    /// of a later attempt clears it (a written earlier attempt would have made the
+    /// retry a duplicate, acknowledged, not refused).
+    maybe_written: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -63,6 +67,8 @@ pub struct Producer {
     /// Set when a sequence gap can never be filled: bump the epoch once nothing is in flight.
     epoch_bump_pending: bool,
     next_sequence: BTreeMap<TopicPartition, u32>,
+    /// Per partition, one past the last sequence acknowledged in the current epoch.
+    acknowledged_sequence: BTreeMap<TopicPartition, u32>,
     unpartitioned: VecDeque<PendingRecord>,
     queues: BTreeMap<TopicPartition, VecDeque<ProducerBatch>>,
     in_flight: BTreeMap<u64, InFlightRequest>,
@@ -86,6 +92,7 @@ impl Producer {
             pid_request: None,
             epoch_bump_pending: false,
             next_sequence: BTreeMap::new(),
+            acknowledged_sequence: BTreeMap::new(),
             unpartitioned: VecDeque::new(),
             queues: BTreeMap::new(),
             in_flight: BTreeMap::new(),
@@ -229,6 +236,13 @@ impl Producer {
                 .map_or(Err(ErrorCode::RequestTimedOut), |(_, r)| *r);
             match result {
                 Ok(base) => {
+                    if let (Some(stamp), Some((_, epoch))) = (batch.stamp, self.identity) {
+                        if stamp.producer_epoch == epoch {
+                            let next = stamp.base_sequence + batch.records.len() as u32;
+                            let acked = self.acknowledged_sequence.entry(batch.tp.clone()).or_insert(0);
+                            *acked = (*acked).max(next);
+                        }
+                    }
                     for (i, record) in batch.records.iter().enumerate() {
                         out.push(Output::Observe(Observation::SendOk {
                             value: record.value,
@@ -262,9 +276,15 @@ impl Producer {
             }
             return;
         }
-        if error == ErrorCode::OutOfOrderSequence && self.is_lowest_unacked(&batch) {
+        batch.maybe_written = error == ErrorCode::RequestTimedOut;
+        if error == ErrorCode::OutOfOrderSequence && self.is_unfillable_gap(&batch) {
             // Nothing earlier can fill the gap (the broker lost it or it expired):
             // bump the epoch and restart sequences (KIP-360).
+            out.push(Output::Note(format!(
+                "{} seq {} refused as out of order with nothing earlier pending",
+                batch.tp,
+                batch.stamp.map_or(0, |s| s.base_sequence)
+            )));
             self.epoch_bump_pending = true;
         }
         batch.retry_after_ms = now + self.config.retry_backoff_ms;
@@ -286,10 +306,17 @@ impl Producer {
         }
     }
 
-    fn is_lowest_unacked(&self, batch: &ProducerBatch) -> bool {
+    /// A refused sequence is a gap nothing will fill when no earlier batch of its
+    /// partition is pending and the broker has not acknowledged up to it meanwhile (the
+    /// refusal may have overtaken the batch before it).
+    fn is_unfillable_gap(&self, batch: &ProducerBatch) -> bool {
         let Some(stamp) = batch.stamp else {
             return false;
         };
+        let acknowledged = self.acknowledged_sequence.get(&batch.tp).copied().unwrap_or(0);
+        if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e) && acknowledged == stamp.base_sequence {
+            return false;
+        }
         let earlier = |b: &ProducerBatch| {
             b.tp == batch.tp
                 && b.stamp.is_some_and(|s| {
@@ -324,7 +351,7 @@ impl Producer {
         self.partition_records();
         self.expire_batches(now, out);
         if self.epoch_bump_pending && self.in_flight.is_empty() {
-            self.bump_epoch();
+            self.bump_epoch(out);
         }
         self.drain(now, out);
     }
@@ -428,6 +455,7 @@ impl Producer {
                         stamp: None,
                         attempts: 0,
                         retry_after_ms: 0,
+                        maybe_written: false,
                     });
                 }
             }
@@ -466,14 +494,32 @@ impl Producer {
         }
     }
 
-    fn bump_epoch(&mut self) {
+    fn bump_epoch(&mut self, out: &mut Vec<Output>) {
         self.epoch_bump_pending = false;
+        out.push(Output::Note(format!("bump producer epoch from {:?}", self.identity)));
         if let Some((pid, epoch)) = self.identity {
             self.identity = Some((pid, ProducerEpoch(epoch.0 + 1)));
         }
         self.next_sequence.clear();
-        for batch in self.queues.values_mut().flatten() {
-            batch.stamp = None;
+        self.acknowledged_sequence.clear();
+        for queue in self.queues.values_mut() {
+            queue.retain(|batch| {
+                if !batch.maybe_written {
+                    return true;
+                }
+                // Sent under the old epoch and perhaps written: resending it under the new
+                // epoch could write it twice, so its outcome stays unknown.
+                for record in &batch.records {
+                    out.push(Output::Observe(Observation::SendInfo {
+                        value: record.value,
+                        error: "TimeoutException: outcome unknown when the producer epoch was bumped".into(),
+                    }));
+                }
+                false
+            });
+            for batch in queue.iter_mut() {
+                batch.stamp = None;
+            }
         }
     }
 

@@ -141,6 +141,7 @@ async fn execute(
                 DiskOp::Delete { path } => disk.delete(disk_node, &path),
             },
             Output::Observe(observation) => world.observe(me, observation),
+            Output::Note(note) => world.trace(world.name(me), format_args!("{note}")),
         }
     }
 }
