@@ -276,6 +276,20 @@ impl Producer {
             }
             return;
         }
+        if let (ErrorCode::OutOfOrderSequence, Some(stamp)) = (error, batch.stamp) {
+            let acknowledged = self.acknowledged_sequence.get(&batch.tp).copied().unwrap_or(0);
+            if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e) && stamp.base_sequence < acknowledged {
+                // A later sequence was appended, and the broker appends only in sequence:
+                // an earlier attempt was written, but the broker no longer remembers where.
+                for record in &batch.records {
+                    out.push(Output::Observe(Observation::SendInfo {
+                        value: record.value,
+                        error: "written (a later sequence was acknowledged), offset unknown".into(),
+                    }));
+                }
+                return;
+            }
+        }
         batch.maybe_written = error == ErrorCode::RequestTimedOut;
         if error == ErrorCode::OutOfOrderSequence && self.is_unfillable_gap(&batch) {
             // Nothing earlier can fill the gap (the broker lost it or it expired):

@@ -137,6 +137,7 @@ impl Nemesis {
                 {
                     let mut state = self.world.lock();
                     state.net.clear();
+                    // Drift stops; offsets stay, since stepping a clock is itself a jump.
                     for clock in state.clocks.values_mut() {
                         clock.drift_ppm = 0;
                     }

@@ -56,6 +56,18 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
     (swarm, plan)
 }
 
+/// How far the plan sets clocks back in all. Kafka computes timeouts from the wall
+/// clock, so a clock set back by X delays every pending timeout on it by X: the
+/// liveness bound grows by that much.
+pub fn clock_setback_ms(plan: &[TimedFault]) -> u64 {
+    plan.iter()
+        .map(|e| match e.fault {
+            crate::faults::Fault::ClockJump { by_ms, .. } if by_ms < 0 => by_ms.unsigned_abs(),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// What the configuration promises, for the checkers.
 pub fn promises(scenario: &Scenario) -> Promises {
     Promises {
@@ -101,7 +113,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         .spawn(move || {
             let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
             runtime.add_simulator::<SimDisk>();
-            runtime.set_time_limit(Duration::from_millis(thread_scenario.end_ms() + 60_000));
+            let bound_ms = thread_scenario.end_ms() + clock_setback_ms(&thread_plan);
+            runtime.set_time_limit(Duration::from_millis(bound_ms + 60_000));
             runtime.block_on(supervise(
                 thread_world,
                 thread_scenario,
@@ -261,7 +274,7 @@ async fn supervise(
         .await;
 
     // Liveness phase: everything must finish within the bound.
-    let deadline_ms = scenario.end_ms();
+    let deadline_ms = scenario.end_ms() + clock_setback_ms(&plan);
     let mut quiet_since: Option<u64> = None;
     loop {
         let now = World::now_ms();
@@ -284,7 +297,7 @@ async fn supervise(
             }
             let problems = waiting
                 .into_iter()
-                .map(|w| format!("{w} {}ms after the heal", scenario.liveness_ms))
+                .map(|w| format!("{w}, {}ms after the heal", deadline_ms - scenario.fault_phase_ms))
                 .collect();
             return (problems, now);
         }

@@ -62,6 +62,19 @@ pub fn read_values(outcome: &Outcome) -> BTreeSet<u64> {
         .collect()
 }
 
+/// A one-line account of a generated scenario's outcome for assertion messages: the
+/// scenario is written to a TOML file so that the printed command replays it exactly.
+pub fn explain_generated(scenario: &Scenario, outcome: &Outcome) -> String {
+    let dir = std::env::temp_dir().join("kafka-sim-failures");
+    let path = dir.join(format!("{}-{}.toml", scenario.name, outcome.seed));
+    let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, scenario.to_toml()));
+    let replay = match written {
+        Ok(()) => format!("cargo run --release -- run {} --seed {}", path.display(), outcome.seed),
+        Err(error) => format!("(could not write the scenario to {}: {error})", path.display()),
+    };
+    format!("{} | REPRODUCE WITH: {replay}", explain(outcome))
+}
+
 /// A one-line account of an outcome for assertion messages.
 pub fn explain(outcome: &Outcome) -> String {
     let anomalies: Vec<String> = outcome

@@ -5,11 +5,16 @@
 use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::runner::{run, RunOptions};
-use kafka_sim_tests::{explain, kinds, scenario, violations, ORDERING};
+use kafka_sim_tests::{explain, explain_generated, kinds, scenario, violations, ORDERING};
 use proptest::prelude::*;
 
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256).max(256)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    // 256 cases by default; PROPTEST_CASES=N runs more.
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     /// Idempotent producer, fsync on every append, every fault kind including power loss:
     /// no ordering anomaly at all, allowed or not, and every run passes.
@@ -19,8 +24,8 @@ proptest! {
         scenario.validate("generated").unwrap();
         let outcome = run(&scenario, seed, RunOptions::default());
         let found: Vec<AnomalyKind> = kinds(&outcome).into_iter().filter(|k| ORDERING.contains(k)).collect();
-        prop_assert!(found.is_empty(), "{}", explain(&outcome));
-        prop_assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
+        prop_assert!(found.is_empty(), "{}", explain_generated(&scenario, &outcome));
+        prop_assert_eq!(outcome.class.exit_code(), 0, "{}", explain_generated(&scenario, &outcome));
     }
 
     /// Idempotent producer with Kafka's default async flush: power loss may cut
@@ -29,8 +34,8 @@ proptest! {
     fn idempotence_with_async_flush_shows_no_violation(scenario in scenario(true), seed in any::<u64>()) {
         scenario.validate("generated").unwrap();
         let outcome = run(&scenario, seed, RunOptions::default());
-        prop_assert!(violations(&outcome).is_empty(), "{}", explain(&outcome));
-        prop_assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
+        prop_assert!(violations(&outcome).is_empty(), "{}", explain_generated(&scenario, &outcome));
+        prop_assert_eq!(outcome.class.exit_code(), 0, "{}", explain_generated(&scenario, &outcome));
     }
 }
 
