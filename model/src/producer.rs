@@ -35,6 +35,8 @@ struct ProducerBatch {
     /// of a later attempt clears it (a written earlier attempt would have made the
     /// retry a duplicate, acknowledged, not refused).
     maybe_written: bool,
+    /// The partition's acknowledged sequence when this attempt was sent.
+    acknowledged_when_sent: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -328,7 +330,10 @@ impl Producer {
             return false;
         };
         let acknowledged = self.acknowledged_sequence.get(&batch.tp).copied().unwrap_or(0);
-        if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e) && acknowledged == stamp.base_sequence {
+        if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e)
+            && acknowledged == stamp.base_sequence
+            && batch.acknowledged_when_sent < acknowledged
+        {
             return false;
         }
         let earlier = |b: &ProducerBatch| {
@@ -470,6 +475,7 @@ impl Producer {
                         attempts: 0,
                         retry_after_ms: 0,
                         maybe_written: false,
+                        acknowledged_when_sent: 0,
                     });
                 }
             }
@@ -590,6 +596,7 @@ impl Producer {
                 *next += batch.records.len() as u32;
             }
             batch.attempts += 1;
+            batch.acknowledged_when_sent = self.acknowledged_sequence.get(&tp).copied().unwrap_or(0);
             per_broker.entry(leader).or_default().push(batch);
         }
         for (broker, batches) in per_broker {
