@@ -258,7 +258,10 @@ impl Broker {
         if batch.records.is_empty() {
             return Ok((partition.log.log_end_offset(), false));
         }
-        if let Some(stamp) = batch.producer.filter(|_| self.config.check_producer_sequences) {
+        if let Some(stamp) = batch
+            .producer
+            .filter(|_| self.config.check_producer_sequences)
+        {
             match partition
                 .producers
                 .check(&stamp, batch.records.len() as u32)

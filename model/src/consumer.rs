@@ -85,14 +85,14 @@ impl Consumer {
         let lagging: Vec<String> = self
             .positions
             .iter()
-            .filter_map(
-                |(tp, position)| match (position, self.high_watermarks.get(tp).map(|h| &h.0)) {
+            .filter_map(|(tp, position)| {
+                match (position, self.high_watermarks.get(tp).map(|h| &h.0)) {
                     (Some(p), Some(hw)) if p == hw => None,
                     (Some(p), Some(hw)) => Some(format!("{tp} at {} of {}", p.0, hw.0)),
                     (Some(p), None) => Some(format!("{tp} at {}, high watermark unknown", p.0)),
                     (None, _) => Some(format!("{tp} position unknown")),
-                },
-            )
+                }
+            })
             .collect();
         if self.positions.is_empty() {
             "no metadata yet".into()
@@ -221,7 +221,8 @@ impl Consumer {
             let mut position = asked.expect("checked");
             match result {
                 Ok(data) => {
-                    self.high_watermarks.insert(tp.clone(), (data.high_watermark, now));
+                    self.high_watermarks
+                        .insert(tp.clone(), (data.high_watermark, now));
                     for batch in &data.batches {
                         for (i, record) in batch.records.iter().enumerate() {
                             let offset = Offset(batch.base_offset.0 + i as u64);

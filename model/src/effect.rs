@@ -81,7 +81,10 @@ pub enum Observation {
 /// One effect of handling an input.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Output {
-    Send { to: NodeId, message: Message },
+    Send {
+        to: NodeId,
+        message: Message,
+    },
     Disk(DiskOp),
     Observe(Observation),
     /// An internal decision worth a line in the trace (an epoch bump, a reset).

@@ -241,7 +241,10 @@ impl Producer {
                     if let (Some(stamp), Some((_, epoch))) = (batch.stamp, self.identity) {
                         if stamp.producer_epoch == epoch {
                             let next = stamp.base_sequence + batch.records.len() as u32;
-                            let acked = self.acknowledged_sequence.entry(batch.tp.clone()).or_insert(0);
+                            let acked = self
+                                .acknowledged_sequence
+                                .entry(batch.tp.clone())
+                                .or_insert(0);
                             *acked = (*acked).max(next);
                         }
                     }
@@ -279,8 +282,14 @@ impl Producer {
             return;
         }
         if let (ErrorCode::OutOfOrderSequence, Some(stamp)) = (error, batch.stamp) {
-            let acknowledged = self.acknowledged_sequence.get(&batch.tp).copied().unwrap_or(0);
-            if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e) && stamp.base_sequence < acknowledged {
+            let acknowledged = self
+                .acknowledged_sequence
+                .get(&batch.tp)
+                .copied()
+                .unwrap_or(0);
+            if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e)
+                && stamp.base_sequence < acknowledged
+            {
                 // A later sequence was appended, and the broker appends only in sequence:
                 // an earlier attempt was written, but the broker no longer remembers where.
                 for record in &batch.records {
@@ -329,7 +338,11 @@ impl Producer {
         let Some(stamp) = batch.stamp else {
             return false;
         };
-        let acknowledged = self.acknowledged_sequence.get(&batch.tp).copied().unwrap_or(0);
+        let acknowledged = self
+            .acknowledged_sequence
+            .get(&batch.tp)
+            .copied()
+            .unwrap_or(0);
         if Some(stamp.producer_epoch) == self.identity.map(|(_, e)| e)
             && acknowledged == stamp.base_sequence
             && batch.acknowledged_when_sent < acknowledged
@@ -516,7 +529,10 @@ impl Producer {
 
     fn bump_epoch(&mut self, out: &mut Vec<Output>) {
         self.epoch_bump_pending = false;
-        out.push(Output::Note(format!("bump producer epoch from {:?}", self.identity)));
+        out.push(Output::Note(format!(
+            "bump producer epoch from {:?}",
+            self.identity
+        )));
         if let Some((pid, epoch)) = self.identity {
             self.identity = Some((pid, ProducerEpoch(epoch.0 + 1)));
         }
@@ -532,7 +548,9 @@ impl Producer {
                 for record in &batch.records {
                     out.push(Output::Observe(Observation::SendInfo {
                         value: record.value,
-                        error: "TimeoutException: outcome unknown when the producer epoch was bumped".into(),
+                        error:
+                            "TimeoutException: outcome unknown when the producer epoch was bumped"
+                                .into(),
                     }));
                 }
                 false
@@ -596,7 +614,8 @@ impl Producer {
                 *next += batch.records.len() as u32;
             }
             batch.attempts += 1;
-            batch.acknowledged_when_sent = self.acknowledged_sequence.get(&tp).copied().unwrap_or(0);
+            batch.acknowledged_when_sent =
+                self.acknowledged_sequence.get(&tp).copied().unwrap_or(0);
             per_broker.entry(leader).or_default().push(batch);
         }
         for (broker, batches) in per_broker {

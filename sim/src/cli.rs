@@ -142,6 +142,7 @@ fn run(scenario_arg: &str, seed: u64, history: Option<PathBuf>, trace: Option<Pa
         seed,
         RunOptions {
             keep_trace: trace_file.is_some(),
+            ..RunOptions::default()
         },
     );
     if let Some(file) = history_file {

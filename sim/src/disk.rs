@@ -125,7 +125,7 @@ impl SimDisk {
                     continue;
                 }
                 let draw = tear();
-                let kept = if draw % 4 == 0 {
+                let kept = if draw.is_multiple_of(4) {
                     (draw >> 2) as usize % unsynced
                 } else {
                     0

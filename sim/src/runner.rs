@@ -28,6 +28,9 @@ use std::time::Duration;
 pub struct RunOptions {
     /// Keep the trace's lines (not only its hash).
     pub keep_trace: bool,
+    /// For testing the harness itself: a task inside the simulation panics at this
+    /// simulated time, which must end as a `Crash` outcome, not a crashed caller.
+    pub panic_at_ms: Option<u64>,
 }
 
 /// How often the liveness phase looks at the clients.
@@ -115,12 +118,15 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
             runtime.add_simulator::<SimDisk>();
             let bound_ms = thread_scenario.end_ms() + clock_setback_ms(&thread_plan);
             runtime.set_time_limit(Duration::from_millis(bound_ms + 60_000));
-            runtime.block_on(supervise(
-                thread_world,
-                thread_scenario,
-                thread_swarm,
-                thread_plan,
-            ))
+            runtime.block_on(async move {
+                if let Some(at_ms) = options.panic_at_ms {
+                    madsim::task::spawn(async move {
+                        madsim::time::sleep(Duration::from_millis(at_ms)).await;
+                        panic!("deliberate panic at {at_ms}ms (RunOptions::panic_at_ms)");
+                    });
+                }
+                supervise(thread_world, thread_scenario, thread_swarm, thread_plan).await
+            })
         })
         .expect("spawning a simulation thread")
         .join();
@@ -297,7 +303,12 @@ async fn supervise(
             }
             let problems = waiting
                 .into_iter()
-                .map(|w| format!("{w}, {}ms after the heal", deadline_ms - scenario.fault_phase_ms))
+                .map(|w| {
+                    format!(
+                        "{w}, {}ms after the heal",
+                        deadline_ms - scenario.fault_phase_ms
+                    )
+                })
                 .collect();
             return (problems, now);
         }
@@ -316,12 +327,16 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
         }
         match state.clients.get(&id) {
             None => waiting.push(format!("{name}: never started")),
-            Some(status) if status.pending_sends > 0 => waiting.push(format!("{name}: {}", status.waiting_for)),
+            Some(status) if status.pending_sends > 0 => {
+                waiting.push(format!("{name}: {}", status.waiting_for))
+            }
             Some(status) => match status.caught_up_as_of_ms {
                 // A caught-up consumer hears from every leader within its fetch wait; an
                 // older report may hide a leader that stopped answering.
                 Some(as_of) if as_of.saturating_add(fresh_ms) >= now => {}
-                Some(as_of) => waiting.push(format!("{name}: no fresh fetch response since {as_of}ms")),
+                Some(as_of) => {
+                    waiting.push(format!("{name}: no fresh fetch response since {as_of}ms"))
+                }
                 None => waiting.push(format!("{name}: {}", status.waiting_for)),
             },
         }

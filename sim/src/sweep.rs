@@ -137,7 +137,7 @@ pub fn main(scenario_arg: &str, seeds: &str, jobs: Option<usize>) -> i32 {
             if outcome.class != OutcomeClass::Pass {
                 failed.fetch_add(1, Ordering::Relaxed);
             }
-            if n % 50 == 0 || n == total {
+            if n.is_multiple_of(50) || n == total {
                 let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
                 eprintln!(
                     "  {arg}: {n}/{total} seeds, {rate:.1} seeds/s, {} failing",

@@ -67,10 +67,18 @@ pub fn read_values(outcome: &Outcome) -> BTreeSet<u64> {
 pub fn explain_generated(scenario: &Scenario, outcome: &Outcome) -> String {
     let dir = std::env::temp_dir().join("kafka-sim-failures");
     let path = dir.join(format!("{}-{}.toml", scenario.name, outcome.seed));
-    let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, scenario.to_toml()));
+    let written =
+        std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, scenario.to_toml()));
     let replay = match written {
-        Ok(()) => format!("cargo run --release -- run {} --seed {}", path.display(), outcome.seed),
-        Err(error) => format!("(could not write the scenario to {}: {error})", path.display()),
+        Ok(()) => format!(
+            "cargo run --release -- run {} --seed {}",
+            path.display(),
+            outcome.seed
+        ),
+        Err(error) => format!(
+            "(could not write the scenario to {}: {error})",
+            path.display()
+        ),
     };
     format!("{} | REPRODUCE WITH: {replay}", explain(outcome))
 }
@@ -109,18 +117,37 @@ pub struct Shape {
 }
 
 pub fn shape() -> impl Strategy<Value = Shape> {
-    (1u32..=4, 1u32..=6, 10u64..150, 20u64..400, 0u64..12, 1usize..24, 1u32..=5, 0u64..20).prop_map(
-        |(brokers, partitions, records, rate_per_s, keys, batch_size_records, max_in_flight, linger_ms)| Shape {
-            brokers,
-            partitions,
-            records,
-            rate_per_s,
-            keys,
-            batch_size_records,
-            max_in_flight,
-            linger_ms,
-        },
+    (
+        1u32..=4,
+        1u32..=6,
+        10u64..150,
+        20u64..400,
+        0u64..12,
+        1usize..24,
+        1u32..=5,
+        0u64..20,
     )
+        .prop_map(
+            |(
+                brokers,
+                partitions,
+                records,
+                rate_per_s,
+                keys,
+                batch_size_records,
+                max_in_flight,
+                linger_ms,
+            )| Shape {
+                brokers,
+                partitions,
+                records,
+                rate_per_s,
+                keys,
+                batch_size_records,
+                max_in_flight,
+                linger_ms,
+            },
+        )
 }
 
 /// How long the fault phase of generated scenarios lasts.
@@ -134,35 +161,69 @@ pub fn fault(brokers: u32, power_loss: bool) -> impl Strategy<Value = TimedFault
         Just("producer-1".to_string()),
         Just("consumer-1".to_string())
     ];
-    let nodes = proptest::collection::btree_set(node.clone(), 1..4).prop_map(|s| s.into_iter().collect::<Vec<_>>());
+    let nodes = proptest::collection::btree_set(node.clone(), 1..4)
+        .prop_map(|s| s.into_iter().collect::<Vec<_>>());
     let duration = 100u64..4_000;
     let fault = prop_oneof![
-        (broker.clone(), duration.clone()).prop_map(|(node, restart_after_ms)| Fault::Crash { node, restart_after_ms }),
-        (broker.clone(), duration.clone(), Just(power_loss)).prop_map(|(node, restart_after_ms, power)| if power {
-            Fault::PowerLoss { node, restart_after_ms }
-        } else {
-            Fault::Crash { node, restart_after_ms }
+        (broker.clone(), duration.clone()).prop_map(|(node, restart_after_ms)| Fault::Crash {
+            node,
+            restart_after_ms
         }),
-        (broker.clone(), duration.clone()).prop_map(|(node, duration_ms)| Fault::Pause { node, duration_ms }),
-        (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(a, b, duration_ms)| Fault::Partition {
-            groups: vec![a, b],
-            duration_ms
+        (broker.clone(), duration.clone(), Just(power_loss)).prop_map(
+            |(node, restart_after_ms, power)| if power {
+                Fault::PowerLoss {
+                    node,
+                    restart_after_ms,
+                }
+            } else {
+                Fault::Crash {
+                    node,
+                    restart_after_ms,
+                }
+            }
+        ),
+        (broker.clone(), duration.clone())
+            .prop_map(|(node, duration_ms)| Fault::Pause { node, duration_ms }),
+        (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(a, b, duration_ms)| {
+            Fault::Partition {
+                groups: vec![a, b],
+                duration_ms,
+            }
         }),
-        (nodes.clone(), nodes.clone(), duration.clone())
-            .prop_map(|(from, to, duration_ms)| Fault::PartitionOneWay { from, to, duration_ms }),
-        (nodes.clone(), nodes.clone(), 0.0f64..1.0, duration.clone())
-            .prop_map(|(from, to, rate, duration_ms)| Fault::Loss { from, to, rate, duration_ms }),
-        (nodes.clone(), nodes, 1u64..2_000, 0u64..500, duration.clone()).prop_map(
-            |(from, to, delay_ms, jitter_ms, duration_ms)| Fault::Delay {
+        (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(from, to, duration_ms)| {
+            Fault::PartitionOneWay {
                 from,
                 to,
-                delay_ms,
-                jitter_ms,
+                duration_ms,
+            }
+        }),
+        (nodes.clone(), nodes.clone(), 0.0f64..1.0, duration.clone()).prop_map(
+            |(from, to, rate, duration_ms)| Fault::Loss {
+                from,
+                to,
+                rate,
                 duration_ms
             }
         ),
+        (
+            nodes.clone(),
+            nodes,
+            1u64..2_000,
+            0u64..500,
+            duration.clone()
+        )
+            .prop_map(
+                |(from, to, delay_ms, jitter_ms, duration_ms)| Fault::Delay {
+                    from,
+                    to,
+                    delay_ms,
+                    jitter_ms,
+                    duration_ms
+                }
+            ),
         (node.clone(), duration).prop_map(|(node, duration_ms)| Fault::Clog { node, duration_ms }),
-        (node.clone(), -120_000i64..120_000).prop_map(|(node, by_ms)| Fault::ClockJump { node, by_ms }),
+        (node.clone(), -120_000i64..120_000)
+            .prop_map(|(node, by_ms)| Fault::ClockJump { node, by_ms }),
         (node, -300_000i64..300_000).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
     ];
     (0..FAULT_PHASE_MS, fault).prop_map(|(at_ms, fault)| TimedFault { at_ms, fault })

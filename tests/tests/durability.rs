@@ -19,11 +19,23 @@ fn acknowledged_records_survive_process_crashes() {
         let acknowledged = acknowledged_values(&outcome);
         let read = read_values(&outcome);
         let missing: Vec<_> = acknowledged.difference(&read).collect();
-        assert!(missing.is_empty(), "acknowledged but never read: {missing:?}\n{}", explain(&outcome));
-        assert_eq!(acknowledged.len() as u64, scenario.workload.records, "{}", explain(&outcome));
+        assert!(
+            missing.is_empty(),
+            "acknowledged but never read: {missing:?}\n{}",
+            explain(&outcome)
+        );
+        assert_eq!(
+            acknowledged.len() as u64,
+            scenario.workload.records,
+            "{}",
+            explain(&outcome)
+        );
         crashes += outcome.fault_plan.len();
     }
-    assert!(crashes as u64 >= SEEDS, "the scenario must actually crash brokers");
+    assert!(
+        crashes as u64 >= SEEDS,
+        "the scenario must actually crash brokers"
+    );
 }
 
 #[test]
@@ -32,14 +44,26 @@ fn power_loss_without_fsync_loses_acknowledged_records() {
     let mut lossy_seeds = 0;
     for seed in 0..SEEDS {
         let outcome = run(&scenario, seed, RunOptions::default());
-        assert_eq!(outcome.class.exit_code(), 0, "loss is allowed here: {}", explain(&outcome));
-        let lost: Vec<_> = outcome.anomalies.iter().filter(|a| a.kind == AnomalyKind::LostWrite).collect();
+        assert_eq!(
+            outcome.class.exit_code(),
+            0,
+            "loss is allowed here: {}",
+            explain(&outcome)
+        );
+        let lost: Vec<_> = outcome
+            .anomalies
+            .iter()
+            .filter(|a| a.kind == AnomalyKind::LostWrite)
+            .collect();
         assert!(lost.iter().all(|a| a.verdict == Verdict::Allowed));
         if !lost.is_empty() {
             lossy_seeds += 1;
         }
     }
-    assert!(lossy_seeds > SEEDS / 4, "only {lossy_seeds} of {SEEDS} seeds lost a write");
+    assert!(
+        lossy_seeds > SEEDS / 4,
+        "only {lossy_seeds} of {SEEDS} seeds lost a write"
+    );
 }
 
 #[test]
@@ -49,8 +73,15 @@ fn power_loss_with_fsync_on_every_append_loses_nothing() {
         let outcome = run(&scenario, seed, RunOptions::default());
         assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
         assert!(kinds(&outcome).is_empty(), "{}", explain(&outcome));
-        let missing: Vec<_> = acknowledged_values(&outcome).difference(&read_values(&outcome)).copied().collect();
-        assert!(missing.is_empty(), "lost {missing:?}: {}", explain(&outcome));
+        let missing: Vec<_> = acknowledged_values(&outcome)
+            .difference(&read_values(&outcome))
+            .copied()
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "lost {missing:?}: {}",
+            explain(&outcome)
+        );
     }
 }
 

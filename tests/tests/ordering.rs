@@ -9,7 +9,11 @@ use kafka_sim_tests::{explain, explain_generated, kinds, scenario, violations, O
 use proptest::prelude::*;
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256).max(256)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+        .max(256)
 }
 
 proptest! {
@@ -48,7 +52,14 @@ fn retries_without_idempotence_reorder_and_duplicate() {
     for seed in 0..20 {
         let outcome = run(&scenario, seed, RunOptions::default());
         assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
-        assert!(outcome.anomalies.iter().all(|a| a.verdict == Verdict::Allowed), "{}", explain(&outcome));
+        assert!(
+            outcome
+                .anomalies
+                .iter()
+                .all(|a| a.verdict == Verdict::Allowed),
+            "{}",
+            explain(&outcome)
+        );
         found.extend(kinds(&outcome));
     }
     assert!(found.contains(&AnomalyKind::NonmonotonicSend), "{found:?}");
@@ -69,7 +80,8 @@ fn a_broker_without_sequence_checks_is_caught() {
             failing += 1;
             let bad = violations(&outcome);
             assert!(
-                bad.contains(&AnomalyKind::Duplicate) || bad.contains(&AnomalyKind::NonmonotonicSend),
+                bad.contains(&AnomalyKind::Duplicate)
+                    || bad.contains(&AnomalyKind::NonmonotonicSend),
                 "{}",
                 explain(&outcome)
             );

@@ -1,0 +1,174 @@
+//! The CLI contract (DESIGN.md section 8): exit codes, one clear line for bad input, and a
+//! replay command for every failure.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn kafka_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+        .args(args)
+        .output()
+        .expect("running kafka-sim")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn scenario_file(name: &str, text: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Exit 2 with exactly one line on stderr, which must contain every `needle`.
+fn assert_bad_input(output: &Output, needles: &[&str]) {
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(output));
+    let text = stderr(output);
+    assert_eq!(text.trim_end().lines().count(), 1, "one line, got: {text}");
+    for needle in needles {
+        assert!(text.contains(needle), "`{needle}` missing from: {text}");
+    }
+    assert!(!text.contains("panicked"), "{text}");
+}
+
+#[test]
+fn list_names_every_builtin() {
+    let output = kafka_sim(&["list"]);
+    assert_eq!(output.status.code(), Some(0));
+    for name in [
+        "smoke",
+        "crash-restart",
+        "single-replica-power-loss",
+        "standard",
+    ] {
+        assert!(stdout(&output).contains(name), "{name}");
+    }
+}
+
+#[test]
+fn a_passing_run_exits_0() {
+    let output = kafka_sim(&["run", "smoke", "--seed", "7"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("result: pass"));
+}
+
+#[test]
+fn a_missing_scenario_file_is_bad_input() {
+    let output = kafka_sim(&["run", "no/such/scenario.toml", "--seed", "1"]);
+    assert_bad_input(&output, &["no/such/scenario.toml", "cannot read"]);
+}
+
+#[test]
+fn an_unknown_scenario_name_is_bad_input() {
+    let output = kafka_sim(&["run", "no-such-scenario", "--seed", "1"]);
+    assert_bad_input(&output, &["no-such-scenario", "kafka-sim list"]);
+}
+
+#[test]
+fn malformed_toml_is_bad_input_naming_file_and_line() {
+    let path = scenario_file("malformed.toml", "name = \"x\"\nbrokers = [oops\n");
+    let output = kafka_sim(&["run", path.to_str().unwrap()]);
+    assert_bad_input(&output, &["malformed.toml", "line 2"]);
+}
+
+#[test]
+fn an_invalid_field_is_bad_input_naming_the_field() {
+    let path = scenario_file(
+        "invalid.toml",
+        "brokers = 2\n[[topics]]\nname = \"tasks\"\npartitions = 0\n",
+    );
+    let output = kafka_sim(&["run", path.to_str().unwrap()]);
+    assert_bad_input(&output, &["invalid.toml", "topics[0].partitions"]);
+}
+
+#[test]
+fn garbage_bytes_are_bad_input() {
+    let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("garbage.toml");
+    std::fs::write(&path, [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    let output = kafka_sim(&["run", path.to_str().unwrap()]);
+    assert_bad_input(&output, &["garbage.toml"]);
+}
+
+#[test]
+fn bad_seed_ranges_are_bad_input() {
+    assert_bad_input(
+        &kafka_sim(&["sweep", "smoke", "--seeds", "10..5"]),
+        &["empty"],
+    );
+    assert_bad_input(&kafka_sim(&["sweep", "smoke", "--seeds", "ten"]), &["A..B"]);
+    assert_eq!(
+        kafka_sim(&["run", "smoke", "--seed", "-3"]).status.code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn an_unwritable_history_path_is_bad_input() {
+    let output = kafka_sim(&["run", "smoke", "--history", "/no/such/dir/h.jsonl"]);
+    assert_bad_input(&output, &["/no/such/dir/h.jsonl"]);
+}
+
+#[test]
+fn a_violation_exits_1_and_prints_the_replay_command() {
+    // An idempotent producer against a broker that does not check sequences, on a lossy
+    // network: duplicates are violations.
+    let path = scenario_file(
+        "broken.toml",
+        r#"
+name = "broken"
+fault_phase_ms = 10000
+[producer]
+idempotence = true
+request_timeout_ms = 300
+[broker]
+check_producer_sequences = false
+[faults.nemesis]
+kinds = ["loss", "delay"]
+mean_interval_ms = 1000
+swarm = false
+"#,
+    );
+    let path = path.to_str().unwrap();
+    let output = kafka_sim(&["run", path, "--seed", "1"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let replay = format!("cargo run --release -- run {path} --seed 1");
+    assert!(
+        stdout(&output).contains(&format!("REPRODUCE WITH: {replay}")),
+        "{}",
+        stdout(&output)
+    );
+    assert!(stderr(&output).contains(&replay));
+}
+
+#[test]
+fn run_writes_history_and_trace_files() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let history = dir.join("smoke-history.jsonl");
+    let trace = dir.join("smoke-trace.txt");
+    let output = kafka_sim(&[
+        "run",
+        "smoke",
+        "--seed",
+        "2",
+        "--history",
+        history.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    let history = std::fs::read_to_string(history).unwrap();
+    let first: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(first["type"], "meta");
+    assert_eq!(first["seed"], 2);
+    let second: serde_json::Value = serde_json::from_str(history.lines().nth(1).unwrap()).unwrap();
+    for field in ["index", "time_ms", "process", "type", "f", "value"] {
+        assert!(second.get(field).is_some(), "{field} missing in {second}");
+    }
+    let trace = std::fs::read_to_string(trace).unwrap();
+    assert!(trace.lines().count() > 100);
+}
