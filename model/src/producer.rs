@@ -76,6 +76,8 @@ pub struct Producer {
     in_flight: BTreeMap<u64, InFlightRequest>,
     next_correlation_id: u64,
     sticky: StickyPartitioner,
+    /// `now` at the last drive: deadlines at or before it are no reason to wake.
+    driven_at_ms: Millis,
 }
 
 impl Producer {
@@ -100,6 +102,7 @@ impl Producer {
             in_flight: BTreeMap::new(),
             next_correlation_id: 0,
             sticky: StickyPartitioner::default(),
+            driven_at_ms: 0,
         }
     }
 
@@ -166,9 +169,12 @@ impl Producer {
         for queue in self.queues.values() {
             for batch in queue {
                 at(batch.created_ms + self.config.delivery_timeout_ms);
-                at(batch
-                    .retry_after_ms
-                    .max(batch.created_ms + self.config.linger_ms));
+                // A batch that was ready at the last drive but stayed (in-flight limit,
+                // unknown leader, no producer id) waits for a response, not a timer.
+                let ready_ms = batch.retry_after_ms.max(batch.created_ms + self.config.linger_ms);
+                if ready_ms > self.driven_at_ms {
+                    at(ready_ms);
+                }
             }
         }
         deadline
@@ -377,6 +383,7 @@ impl Producer {
 
     /// Moves every piece of work forward that can move at `now`.
     fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.driven_at_ms = now;
         self.expire_requests(now, out);
         self.request_metadata(now, out);
         self.request_producer_id(now, out);
