@@ -171,7 +171,9 @@ impl Producer {
                 at(batch.created_ms + self.config.delivery_timeout_ms);
                 // A batch that was ready at the last drive but stayed (in-flight limit,
                 // unknown leader, no producer id) waits for a response, not a timer.
-                let ready_ms = batch.retry_after_ms.max(batch.created_ms + self.config.linger_ms);
+                let ready_ms = batch
+                    .retry_after_ms
+                    .max(batch.created_ms + self.config.linger_ms);
                 if ready_ms > self.driven_at_ms {
                     at(ready_ms);
                 }

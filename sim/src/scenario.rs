@@ -139,7 +139,7 @@ impl Scenario {
 
     /// Parses and validates TOML; `file` names the source in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let scenario: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Malformed {
+        let _checked: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Malformed {
             file: file.to_string(),
             reason: match e.span() {
                 Some(span) => {
@@ -151,6 +151,21 @@ impl Scenario {
                 None => one_line(e.message()),
             },
         })?;
+        // Parsed alone, a table such as `[producer]` takes the model's defaults for the
+        // fields it omits; laid over the scenario defaults, it keeps the harness's
+        // (shorter timeouts, for instance). The first parse only reports errors with
+        // their line.
+        let mut merged =
+            toml::Value::try_from(Scenario::default()).expect("the defaults serialize");
+        let given: toml::Value = toml::from_str(text).expect("it parsed just above");
+        overlay(&mut merged, given);
+        let scenario: Scenario =
+            merged
+                .try_into()
+                .map_err(|e: toml::de::Error| ScenarioError::Malformed {
+                    file: file.to_string(),
+                    reason: one_line(e.message()),
+                })?;
         scenario.validate(file)?;
         Ok(scenario)
     }
@@ -327,6 +342,23 @@ impl Scenario {
     }
 }
 
+/// Lays `over` onto `base`: tables merge key by key, anything else replaces.
+fn overlay(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(base), toml::Value::Table(over)) => {
+            for (key, value) in over {
+                match base.get_mut(&key) {
+                    Some(slot) => overlay(slot, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -357,6 +389,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("unknown node `b9`"), "{err}");
+    }
+
+    #[test]
+    fn a_table_keeps_the_scenario_defaults_it_does_not_name() {
+        let scenario = Scenario::from_toml("[producer]\nacks = \"1\"", "x.toml").unwrap();
+        assert_eq!(scenario.producer.acks, Acks::Leader);
+        assert_eq!(
+            scenario.producer.request_timeout_ms,
+            Scenario::default().producer.request_timeout_ms
+        );
     }
 
     #[test]
