@@ -5,14 +5,9 @@
 use crate::config::ConsumerConfig;
 use crate::effect::{Observation, ObservedRecord, Output};
 use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
+use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ErrorCode, FetchedPartition, Message};
 use std::collections::BTreeMap;
-
-#[derive(Clone, Debug)]
-struct Request {
-    correlation_id: u64,
-    sent_ms: Millis,
-}
 
 #[derive(Clone, Debug)]
 struct FetchInFlight {
@@ -24,13 +19,8 @@ struct FetchInFlight {
 #[derive(Clone, Debug)]
 pub struct Consumer {
     config: ConsumerConfig,
-    bootstrap: Vec<BrokerId>,
-    bootstrap_cursor: usize,
     topics: Vec<String>,
-    leaders: BTreeMap<TopicPartition, Option<BrokerId>>,
-    metadata_request: Option<Request>,
-    metadata_wanted: bool,
-    metadata_not_before_ms: Millis,
+    metadata: MetadataClient,
     /// `None`: unknown, to be resolved with ListOffsets.
     positions: BTreeMap<TopicPartition, Option<Offset>>,
     /// The last high watermark each partition's leader reported, and when (local ms).
@@ -43,16 +33,10 @@ pub struct Consumer {
 
 impl Consumer {
     pub fn new(config: ConsumerConfig, bootstrap: Vec<BrokerId>, topics: Vec<String>) -> Self {
-        assert!(!bootstrap.is_empty(), "a consumer needs bootstrap brokers");
         Consumer {
             config,
-            bootstrap,
-            bootstrap_cursor: 0,
             topics,
-            leaders: BTreeMap::new(),
-            metadata_request: None,
-            metadata_wanted: true,
-            metadata_not_before_ms: 0,
+            metadata: MetadataClient::new(bootstrap),
             positions: BTreeMap::new(),
             high_watermarks: BTreeMap::new(),
             list_offsets: BTreeMap::new(),
@@ -109,10 +93,8 @@ impl Consumer {
         let timeout = self.config.request_timeout_ms;
         let mut deadline: Option<Millis> = None;
         let mut at = |t: Millis| deadline = Some(deadline.map_or(t, |d| d.min(t)));
-        match &self.metadata_request {
-            Some(r) => at(r.sent_ms + timeout),
-            None if self.metadata_wanted => at(self.metadata_not_before_ms),
-            None => {}
+        if let Some(t) = self.metadata.next_deadline(timeout) {
+            at(t);
         }
         for r in self.list_offsets.values() {
             at(r.sent_ms + timeout);
@@ -143,18 +125,16 @@ impl Consumer {
                 correlation_id,
                 partitions,
                 ..
-            } if self.metadata_request.as_ref().map(|r| r.correlation_id)
-                == Some(correlation_id) =>
-            {
-                self.metadata_request = None;
-                self.metadata_wanted = false;
-                self.leaders.clear();
-                for p in partitions
+            } => {
+                let mine: Vec<_> = partitions
                     .into_iter()
                     .filter(|p| self.topics.contains(&p.tp.topic))
-                {
-                    self.positions.entry(p.tp.clone()).or_insert(None);
-                    self.leaders.insert(p.tp, p.leader);
+                    .collect();
+                let tps: Vec<TopicPartition> = mine.iter().map(|p| p.tp.clone()).collect();
+                if self.metadata.accept(correlation_id, mine) {
+                    for tp in tps {
+                        self.positions.entry(tp).or_insert(None);
+                    }
                 }
             }
             Message::ListOffsetsResponse {
@@ -180,7 +160,7 @@ impl Consumer {
                                 }));
                             }
                         }
-                        Err(_) => self.metadata_wanted = true,
+                        Err(_) => self.metadata.refresh(),
                     }
                 }
             }
@@ -247,7 +227,7 @@ impl Consumer {
                 }
                 Err(error) => {
                     errors.push(format!("{tp}: {error}"));
-                    self.metadata_wanted = true;
+                    self.metadata.refresh();
                     self.not_before_ms
                         .insert(broker, now + self.config.retry_backoff_ms);
                 }
@@ -269,14 +249,6 @@ impl Consumer {
 
     fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
         let timeout = self.config.request_timeout_ms;
-        if self
-            .metadata_request
-            .as_ref()
-            .is_some_and(|r| r.sent_ms + timeout <= now)
-        {
-            self.metadata_request = None;
-            self.metadata_wanted = true;
-        }
         self.list_offsets.retain(|_, r| r.sent_ms + timeout > now);
         let timed_out: Vec<BrokerId> = self
             .fetches
@@ -286,41 +258,24 @@ impl Consumer {
             .collect();
         for broker in timed_out {
             self.fetches.remove(&broker);
-            self.metadata_wanted = true;
+            self.metadata.refresh();
             out.push(Output::Observe(Observation::PollFail {
                 error: format!("{}: request timed out", broker),
             }));
         }
         self.not_before_ms.retain(|_, t| *t > now);
-        if self.metadata_wanted
-            && self.metadata_request.is_none()
-            && now >= self.metadata_not_before_ms
-        {
-            let correlation_id = self.next_correlation();
-            let broker = self.bootstrap[self.bootstrap_cursor % self.bootstrap.len()];
-            self.bootstrap_cursor += 1;
-            self.metadata_request = Some(Request {
-                correlation_id,
-                sent_ms: now,
-            });
-            self.metadata_not_before_ms = now + self.config.retry_backoff_ms;
-            out.push(Output::Send {
-                to: broker.node(),
-                message: Message::MetadataRequest { correlation_id },
-            });
-        }
+        let backoff_ms = self.config.retry_backoff_ms;
+        self.metadata
+            .poll(now, timeout, backoff_ms, &mut self.next_correlation_id, out);
         let mut unknown: BTreeMap<BrokerId, Vec<TopicPartition>> = BTreeMap::new();
         let mut known: BTreeMap<BrokerId, Vec<(TopicPartition, Offset)>> = BTreeMap::new();
         for (tp, position) in &self.positions {
-            let Some(Some(leader)) = self.leaders.get(tp) else {
+            let Some(leader) = self.metadata.leader(tp) else {
                 continue;
             };
             match position {
-                None => unknown.entry(*leader).or_default().push(tp.clone()),
-                Some(offset) => known
-                    .entry(*leader)
-                    .or_default()
-                    .push((tp.clone(), *offset)),
+                None => unknown.entry(leader).or_default().push(tp.clone()),
+                Some(offset) => known.entry(leader).or_default().push((tp.clone(), *offset)),
             }
         }
         for (broker, tps) in unknown {
