@@ -61,6 +61,14 @@ pub fn standard() -> Scenario {
 /// Every built-in scenario.
 pub fn all() -> Vec<Scenario> {
     let base = Scenario::default();
+    // The same power losses, with and without fsync on every append.
+    let power_losses = Faults {
+        events: vec![
+            power_loss(1_500, "b1", 1_000),
+            power_loss(4_000, "b2", 1_000),
+        ],
+        nemesis: nemesis(&[FaultKind::PowerLoss], 2_000),
+    };
     vec![
         Scenario {
             name: "smoke".into(),
@@ -83,13 +91,7 @@ pub fn all() -> Vec<Scenario> {
             description: "RF 1, default async flush: a power loss drops acknowledged records \
                           that were never fsynced (allowed: Kafka relies on replication)"
                 .into(),
-            faults: Faults {
-                events: vec![
-                    power_loss(1_500, "b1", 1_000),
-                    power_loss(4_000, "b2", 1_000),
-                ],
-                nemesis: nemesis(&[FaultKind::PowerLoss], 2_000),
-            },
+            faults: power_losses.clone(),
             ..base.clone()
         },
         Scenario {
@@ -104,13 +106,7 @@ pub fn all() -> Vec<Scenario> {
                 },
                 ..Default::default()
             },
-            faults: Faults {
-                events: vec![
-                    power_loss(1_500, "b1", 1_000),
-                    power_loss(4_000, "b2", 1_000),
-                ],
-                nemesis: nemesis(&[FaultKind::PowerLoss], 2_000),
-            },
+            faults: power_losses.clone(),
             ..base.clone()
         },
         Scenario {

@@ -9,43 +9,34 @@
 //! A position reset (an `assign` after OffsetOutOfRange) starts a new assignment, so going
 //! back across it is not reported here.
 
-use super::view::{assignments, name};
+use super::view::{name, successive_reads, Before};
 use super::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::history::History;
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     let (verdict, why) = classify(promises);
-    let mut anomalies = Vec::new();
-    for ((consumer, partition), assignments) in assignments(history) {
-        for assignment in assignments {
-            let mut previous: Option<u64> = None;
-            for read in &assignment.reads {
-                let went_back_from = match previous {
-                    Some(a) if read.offset <= a => Some(format!("offset {a}")),
-                    None => assignment
-                        .start
-                        .filter(|&s| read.offset < s)
-                        .map(|s| format!("assign at {s}")),
-                    Some(_) => None,
-                };
-                if let Some(after) = went_back_from {
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::NonmonotonicPoll,
-                        verdict,
-                        why: why.to_string(),
-                        detail: format!(
-                            "{consumer} read {} offset {} (value {}) after {after}",
-                            name(&partition),
-                            read.offset,
-                            read.value
-                        ),
-                        index: read.index,
-                    });
-                }
-                previous = Some(read.offset);
-            }
-        }
-    }
+    let mut anomalies: Vec<Anomaly> = successive_reads(history)
+        .into_iter()
+        .filter_map(|(consumer, partition, before, read)| {
+            let after = match before {
+                Before::Read(a) if read.offset <= a => format!("offset {a}"),
+                Before::Assigned(s) if read.offset < s => format!("assign at {s}"),
+                _ => return None,
+            };
+            Some(Anomaly {
+                kind: AnomalyKind::NonmonotonicPoll,
+                verdict,
+                why: why.to_string(),
+                detail: format!(
+                    "{consumer} read {} offset {} (value {}) after {after}",
+                    name(&partition),
+                    read.offset,
+                    read.value
+                ),
+                index: read.index,
+            })
+        })
+        .collect();
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
 }

@@ -8,45 +8,35 @@
 //! a consumer reads every record of its partition in order; only a power loss that meets
 //! asynchronous flush lets a truncated log reuse offsets and leave a reader a gap.
 
-use super::view::{assignments, name};
+use super::view::{name, successive_reads, Before};
 use super::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::history::History;
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     let (verdict, why) = classify(promises);
-    let mut anomalies = Vec::new();
-    for ((consumer, partition), assignments) in assignments(history) {
-        for assignment in assignments {
-            let mut previous: Option<u64> = None;
-            for read in &assignment.reads {
-                let expected = match previous {
-                    Some(a) => Some(a + 1),
-                    None => assignment.start,
-                };
-                if let Some(next) = expected.filter(|&next| read.offset > next) {
-                    let after = match previous {
-                        Some(a) => format!("offset {a}"),
-                        None => format!("assign at {next}"),
-                    };
-                    anomalies.push(Anomaly {
-                        kind: AnomalyKind::PollSkip,
-                        verdict,
-                        why: why.to_string(),
-                        detail: format!(
-                            "{consumer} read {} offset {} (value {}) after {after}, skipping \
-                             offsets {next} to {}",
-                            name(&partition),
-                            read.offset,
-                            read.value,
-                            read.offset - 1
-                        ),
-                        index: read.index,
-                    });
-                }
-                previous = Some(read.offset);
-            }
-        }
-    }
+    let mut anomalies: Vec<Anomaly> = successive_reads(history)
+        .into_iter()
+        .filter_map(|(consumer, partition, before, read)| {
+            let (next, after) = match before {
+                Before::Read(a) => (a + 1, format!("offset {a}")),
+                Before::Assigned(s) => (s, format!("assign at {s}")),
+                Before::Nothing => return None,
+            };
+            (read.offset > next).then(|| Anomaly {
+                kind: AnomalyKind::PollSkip,
+                verdict,
+                why: why.to_string(),
+                detail: format!(
+                    "{consumer} read {} offset {} (value {}) after {after}, skipping offsets {next} to {}",
+                    name(&partition),
+                    read.offset,
+                    read.value,
+                    read.offset - 1
+                ),
+                index: read.index,
+            })
+        })
+        .collect();
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
 }

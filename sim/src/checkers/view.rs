@@ -76,6 +76,34 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(String, Partition), Ve
     by_reader
 }
 
+/// What came just before a read within its assignment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Before {
+    /// Nothing: the first read, with no `assign` to start from.
+    Nothing,
+    /// The `assign` that started the assignment, at this offset.
+    Assigned(u64),
+    /// The previous read, at this offset.
+    Read(u64),
+}
+
+/// Every read with what came just before it in its assignment, for the checkers that
+/// compare successive reads: (consumer, partition, before, read).
+pub(crate) fn successive_reads(history: &History) -> Vec<(String, Partition, Before, Read)> {
+    let mut out = Vec::new();
+    for ((consumer, partition), assignments) in assignments(history) {
+        for assignment in assignments {
+            let mut before = assignment.start.map_or(Before::Nothing, Before::Assigned);
+            for read in assignment.reads {
+                let offset = read.offset;
+                out.push((consumer.clone(), partition.clone(), before, read));
+                before = Before::Read(offset);
+            }
+        }
+    }
+    out
+}
+
 /// A value the history places at (partition, offset): an acknowledged send's reported
 /// offset, or a consumer's read.
 #[derive(Clone, Debug, PartialEq, Eq)]
