@@ -8,6 +8,7 @@ use crate::outcome::OutcomeClass;
 use crate::report;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
+use crate::seeds::SeedCase;
 use crate::sweep;
 use clap::{Parser, Subcommand};
 use std::fs::File;
@@ -58,9 +59,27 @@ pub enum Command {
         /// Seeds as `A..B` (B excluded), e.g. `0..100`.
         #[arg(long, default_value = "0..100")]
         seeds: String,
+        /// Run only shard K of N (`K/N`, 1-based): every N-th seed starting with the K-th.
+        /// The N shards together run each seed once, e.g. a CI matrix or a Kubernetes
+        /// indexed Job with `--shard $((JOB_COMPLETION_INDEX + 1))/N`.
+        #[arg(long)]
+        shard: Option<String>,
         /// Parallel simulations (default: the number of cores).
         #[arg(long)]
         jobs: Option<usize>,
+        /// Print the results as JSON on stdout instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Write a seed file for every failing seed not recorded yet, into DIR.
+        #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "seeds")]
+        save_failures: Option<PathBuf>,
+    },
+    /// Replay recorded cases (seed files, see seeds/) and check their expected outcome.
+    /// Exits 0 when every case holds, 1 when one does not.
+    Replay {
+        /// Seed files or folders of them.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
     /// Measure seeds/s, simulated seconds per wall second and messages/s for the standard
     /// scenario, against madsim's bare ping-pong rate on this machine.
@@ -101,8 +120,21 @@ pub fn main() -> i32 {
         Command::Sweep {
             scenario,
             seeds,
+            shard,
             jobs,
-        } => sweep::main(&scenario, &seeds, jobs),
+            json,
+            save_failures,
+        } => sweep::main(
+            &scenario,
+            sweep::SweepOptions {
+                seeds,
+                shard,
+                jobs,
+                json,
+                save_failures,
+            },
+        ),
+        Command::Replay { files } => replay(&files),
         Command::Bench { seeds } => bench::main(seeds),
     }
 }
@@ -171,6 +203,50 @@ fn run(scenario_arg: &str, seed: u64, history: Option<PathBuf>, trace: Option<Pa
         );
     }
     outcome.class.exit_code()
+}
+
+fn replay(paths: &[PathBuf]) -> i32 {
+    let mut cases = Vec::new();
+    for path in paths {
+        let loaded = if path.is_dir() {
+            SeedCase::load_dir(path)
+        } else {
+            SeedCase::load(path).map(|case| vec![case])
+        };
+        match loaded {
+            Ok(found) => cases.extend(found),
+            Err(error) => return bad_input(error),
+        }
+    }
+    let mut differing = 0;
+    for case in &cases {
+        let outcome = runner::run(&case.scenario, case.seed, RunOptions::default());
+        let arg = case
+            .scenario_name
+            .clone()
+            .unwrap_or_else(|| case.path.display().to_string());
+        match case.expect.difference(&outcome) {
+            None => println!(
+                "holds    {} (seed {}, {})",
+                case.path.display(),
+                case.seed,
+                outcome.class.as_str()
+            ),
+            Some(difference) => {
+                differing += 1;
+                println!("DIFFERS  {}: {difference}", case.path.display());
+                println!("         note: {}", case.note.trim());
+                println!("         REPRODUCE WITH: {}", outcome.replay_command(&arg));
+            }
+        }
+    }
+    println!(
+        "{} cases, {} hold, {} differ",
+        cases.len(),
+        cases.len() - differing,
+        differing
+    );
+    i32::from(differing > 0)
 }
 
 /// The history's first line.

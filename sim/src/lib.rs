@@ -29,6 +29,7 @@ pub mod report;
 pub mod runner;
 pub mod scenario;
 pub mod seed;
+pub mod seeds;
 pub mod sweep;
 pub mod trace;
 pub mod workload;

@@ -1,16 +1,21 @@
 //! `kafka-sim sweep`: one scenario (or all built-ins) over a range of seeds, in parallel,
-//! with a summary of anomalies by kind and verdict and a replay command for the first seed
-//! of each.
+//! optionally one shard of it, with a progress bar, a summary of anomalies by kind and
+//! verdict (or JSON), a replay command for the first seed of each, and optionally a seed
+//! file in `seeds/` for every new failure.
 
 use crate::builtin;
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::cli::bad_input;
-use crate::outcome::{Outcome, OutcomeClass};
+use crate::outcome::OutcomeClass;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
+use crate::seeds::{Expectation, SeedCase};
+use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
+use serde::Serialize;
 use std::collections::BTreeMap;
 use std::ops::Range;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
@@ -33,80 +38,163 @@ pub fn parse_seeds(text: &str) -> Result<Range<u64>, String> {
     Ok(start..end)
 }
 
-/// What a sweep found for one scenario.
+/// One shard of a sweep: `K/N` takes every N-th seed of the range, starting with the
+/// K-th (1-based), so that N machines together run each seed exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    pub const WHOLE: Shard = Shard { index: 1, count: 1 };
+
+    /// Parses `K/N` (1 <= K <= N).
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) = text
+            .split_once('/')
+            .ok_or_else(|| format!("--shard `{text}`: expected K/N, e.g. 2/8"))?;
+        let index: u64 = k
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{text}`: `{k}` is not a number"))?;
+        let count: u64 = n
+            .trim()
+            .parse()
+            .map_err(|_| format!("--shard `{text}`: `{n}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("--shard `{text}`: K must be within 1..=N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// This shard's seeds of `range`.
+    pub fn seeds(self, range: Range<u64>) -> Vec<u64> {
+        let start = range.start;
+        range
+            .filter(|seed| (seed - start) % self.count == self.index - 1)
+            .collect()
+    }
+}
+
+/// What a sweep keeps of one run: small, so that memory stays flat over many seeds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SeedResult {
+    pub seed: u64,
+    pub class: OutcomeClass,
+    pub anomalies: Vec<(AnomalyKind, Verdict)>,
+    pub simulated_ms: u64,
+}
+
+/// Per scenario: counts by class and by anomaly, each with its first seed.
 #[derive(Debug, Default)]
 pub struct SweepSummary {
     pub runs: u64,
+    /// class -> (runs, first seed)
     pub by_class: BTreeMap<OutcomeClass, (u64, u64)>,
-    /// Per (kind, verdict): seeds where it was seen, and the first seed.
+    /// "kind verdict" -> (seeds, first seed)
     pub anomalies: BTreeMap<(AnomalyKind, Verdict), (u64, u64)>,
 }
 
 impl SweepSummary {
-    pub fn add(&mut self, outcome: &Outcome) {
+    pub fn add(&mut self, result: &SeedResult) {
         self.runs += 1;
         let class = self
             .by_class
-            .entry(outcome.class)
-            .or_insert((0, outcome.seed));
+            .entry(result.class)
+            .or_insert((0, result.seed));
         class.0 += 1;
-        class.1 = class.1.min(outcome.seed);
-        let mut seen: Vec<(AnomalyKind, Verdict)> = outcome
+        class.1 = class.1.min(result.seed);
+        for key in &result.anomalies {
+            let entry = self.anomalies.entry(*key).or_insert((0, result.seed));
+            entry.0 += 1;
+            entry.1 = entry.1.min(result.seed);
+        }
+    }
+
+    /// The summary as JSON (maps with compound keys become lists).
+    pub fn to_json(&self) -> serde_json::Value {
+        let classes: Vec<_> = self
+            .by_class
+            .iter()
+            .map(|(class, (runs, first))| serde_json::json!({"class": class, "runs": runs, "first_seed": first}))
+            .collect();
+        let anomalies: Vec<_> = self
             .anomalies
             .iter()
-            .map(|a| (a.kind, a.verdict))
+            .map(|((kind, verdict), (seeds, first))| {
+                serde_json::json!({"kind": kind, "verdict": verdict, "seeds": seeds, "first_seed": first})
+            })
             .collect();
-        seen.sort();
-        seen.dedup();
-        for key in seen {
-            let entry = self.anomalies.entry(key).or_insert((0, outcome.seed));
-            entry.0 += 1;
-            entry.1 = entry.1.min(outcome.seed);
-        }
+        serde_json::json!({"runs": self.runs, "classes": classes, "anomalies": anomalies})
     }
 
     /// The worst class seen, for the exit code.
     pub fn worst(&self) -> OutcomeClass {
-        let severity = |c: &OutcomeClass| match c {
-            OutcomeClass::Pass => 0,
-            OutcomeClass::LivenessViolation => 1,
-            OutcomeClass::SafetyViolation => 2,
-            OutcomeClass::Crash => 3,
-        };
         self.by_class
             .keys()
             .copied()
-            .max_by_key(severity)
+            .max_by_key(|c| severity(*c))
             .unwrap_or(OutcomeClass::Pass)
     }
 }
 
-/// Runs `scenario` for every seed, in parallel, calling `progress` after each run.
-pub fn sweep(
-    scenario: &Scenario,
-    seeds: Range<u64>,
-    progress: impl Fn(&Outcome) + Sync,
-) -> SweepSummary {
-    let outcomes: Vec<Outcome> = seeds
-        .into_par_iter()
-        .map(|seed| {
-            let mut outcome = runner::run(scenario, seed, RunOptions::default());
-            progress(&outcome);
-            // A sweep keeps verdicts, not histories: memory stays flat over many seeds.
-            outcome.history.entries = Vec::new();
-            outcome
-        })
-        .collect();
-    let mut summary = SweepSummary::default();
-    for outcome in &outcomes {
-        summary.add(outcome);
+fn severity(class: OutcomeClass) -> u8 {
+    match class {
+        OutcomeClass::Pass => 0,
+        OutcomeClass::LivenessViolation => 1,
+        OutcomeClass::SafetyViolation => 2,
+        OutcomeClass::Crash => 3,
     }
-    summary
 }
 
-pub fn main(scenario_arg: &str, seeds: &str, jobs: Option<usize>) -> i32 {
-    let seeds = match parse_seeds(seeds) {
-        Ok(seeds) => seeds,
+/// Runs `scenario` for every seed, in parallel, calling `each` after each run (with the
+/// full outcome, for progress and saving). Results come back in seed order.
+pub fn sweep(
+    scenario: &Scenario,
+    seeds: &[u64],
+    each: impl Fn(&crate::outcome::Outcome) + Sync,
+) -> Vec<SeedResult> {
+    seeds
+        .par_iter()
+        .map(|&seed| {
+            let outcome = runner::run(scenario, seed, RunOptions::default());
+            each(&outcome);
+            let mut anomalies: Vec<(AnomalyKind, Verdict)> = outcome
+                .anomalies
+                .iter()
+                .map(|a| (a.kind, a.verdict))
+                .collect();
+            anomalies.sort();
+            anomalies.dedup();
+            SeedResult {
+                seed,
+                class: outcome.class,
+                anomalies,
+                simulated_ms: outcome.stats.simulated_ms,
+            }
+        })
+        .collect()
+}
+
+/// Options of `kafka-sim sweep`.
+#[derive(Clone, Debug)]
+pub struct SweepOptions {
+    pub seeds: String,
+    pub shard: Option<String>,
+    pub jobs: Option<usize>,
+    pub json: bool,
+    /// Write a seeds/ case for every failing seed not recorded yet, into this folder.
+    pub save_failures: Option<std::path::PathBuf>,
+}
+
+pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
+    let range = match parse_seeds(&options.seeds) {
+        Ok(range) => range,
+        Err(error) => return bad_input(error),
+    };
+    let shard = match options.shard.as_deref().map(Shard::parse).transpose() {
+        Ok(shard) => shard.unwrap_or(Shard::WHOLE),
         Err(error) => return bad_input(error),
     };
     let scenarios: Vec<(String, Scenario)> = if scenario_arg == "all" {
@@ -120,47 +208,113 @@ pub fn main(scenario_arg: &str, seeds: &str, jobs: Option<usize>) -> i32 {
             Err(error) => return bad_input(error),
         }
     };
-    if let Some(jobs) = jobs {
-        // Ignored if a pool exists already (only in tests that call main twice).
+    if let Some(dir) = &options.save_failures {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            return bad_input(format!("{}: cannot create: {error}", dir.display()));
+        }
+    }
+    if let Some(jobs) = options.jobs {
+        // Ignored if a pool exists already (only when main runs twice in one process).
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(jobs.max(1))
             .build_global();
     }
+    let seeds = shard.seeds(range.clone());
     let mut worst = OutcomeClass::Pass;
-    for (arg, scenario) in scenarios {
+    let mut reports = Vec::new();
+    for (arg, scenario) in &scenarios {
         let started = Instant::now();
-        let done = AtomicU64::new(0);
-        let failed = AtomicU64::new(0);
-        let total = seeds.end - seeds.start;
-        let summary = sweep(&scenario, seeds.clone(), |outcome| {
-            let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let bar = progress_bar(arg, seeds.len() as u64);
+        let failing = AtomicU64::new(0);
+        let results = sweep(scenario, &seeds, |outcome| {
             if outcome.class != OutcomeClass::Pass {
-                failed.fetch_add(1, Ordering::Relaxed);
+                failing.fetch_add(1, Ordering::Relaxed);
+                if let Some(dir) = &options.save_failures {
+                    save_failure(dir, arg, scenario, outcome, &bar);
+                }
             }
-            if n.is_multiple_of(50) || n == total {
-                let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
-                eprintln!(
-                    "  {arg}: {n}/{total} seeds, {rate:.1} seeds/s, {} failing",
-                    failed.load(Ordering::Relaxed)
-                );
-            }
+            bar.inc(1);
+            bar.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
         });
-        print_summary(&arg, &seeds, &summary, started.elapsed().as_secs_f64());
-        let candidate = summary.worst();
-        if candidate.exit_code() != 0
-            && (worst == OutcomeClass::Pass || candidate == OutcomeClass::Crash)
-        {
-            worst = candidate;
+        bar.finish_and_clear();
+        let mut summary = SweepSummary::default();
+        results.iter().for_each(|r| summary.add(r));
+        let wall_s = started.elapsed().as_secs_f64();
+        if severity(summary.worst()) > severity(worst) {
+            worst = summary.worst();
         }
+        if options.json {
+            reports.push(serde_json::json!({
+                "scenario": arg,
+                "shard": format!("{}/{}", shard.index, shard.count),
+                "wall_s": wall_s,
+                "summary": summary.to_json(),
+                "results": results,
+            }));
+        } else {
+            print_summary(arg, &range, shard, &summary, wall_s);
+        }
+    }
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&reports).expect("reports serialize")
+        );
     }
     worst.exit_code()
 }
 
-fn print_summary(arg: &str, seeds: &Range<u64>, summary: &SweepSummary, wall_s: f64) {
+fn progress_bar(scenario: &str, total: u64) -> ProgressBar {
+    // Drawn on stderr only when it is a terminal: logs and pipes stay clean.
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix} [{bar:30}] {pos}/{len} seeds, {per_sec}, {msg}, eta {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_prefix(scenario.to_string());
+    bar
+}
+
+fn save_failure(
+    dir: &Path,
+    arg: &str,
+    scenario: &Scenario,
+    outcome: &crate::outcome::Outcome,
+    bar: &ProgressBar,
+) {
+    let path = dir.join(format!("{}-{}.toml", scenario.name, outcome.seed));
+    if path.exists() {
+        return;
+    }
+    let note = format!(
+        "Found by `kafka-sim sweep {arg}`: {} ({}). Replace this note with what the case shows.",
+        outcome.class.as_str(),
+        Expectation::observed(outcome)
+            .violations
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    match std::fs::write(&path, SeedCase::render(scenario, outcome, &note)) {
+        Ok(()) => bar.println(format!("saved {}", path.display())),
+        Err(error) => bar.println(format!("error: cannot write {}: {error}", path.display())),
+    }
+}
+
+fn print_summary(arg: &str, range: &Range<u64>, shard: Shard, summary: &SweepSummary, wall_s: f64) {
+    let shard = if shard == Shard::WHOLE {
+        String::new()
+    } else {
+        format!(" shard {}/{}", shard.index, shard.count)
+    };
     println!(
-        "sweep {arg} seeds {}..{}: {} runs in {:.1}s ({:.1} seeds/s)",
-        seeds.start,
-        seeds.end,
+        "sweep {arg} seeds {}..{}{shard}: {} runs in {:.1}s ({:.1} seeds/s)",
+        range.start,
+        range.end,
         summary.runs,
         wall_s,
         summary.runs as f64 / wall_s.max(1e-9)
@@ -185,5 +339,24 @@ fn print_summary(arg: &str, seeds: &Range<u64>, summary: &SweepSummary, wall_s: 
             "  {:<22} {verdict:<9} in {count:>5} seeds  first: cargo run --release -- run {arg} --seed {first}",
             kind.as_str()
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_range() {
+        let range = 10..47;
+        let mut all: Vec<u64> = (1..=5)
+            .flat_map(|k| Shard { index: k, count: 5 }.seeds(range.clone()))
+            .collect();
+        all.sort();
+        assert_eq!(all, range.collect::<Vec<_>>());
+        assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
+        assert!(Shard::parse("0/3").is_err());
+        assert!(Shard::parse("4/3").is_err());
+        assert!(Shard::parse("x").is_err());
     }
 }

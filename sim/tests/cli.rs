@@ -172,3 +172,46 @@ fn run_writes_history_and_trace_files() {
     let trace = std::fs::read_to_string(trace).unwrap();
     assert!(trace.lines().count() > 100);
 }
+
+#[test]
+fn replay_checks_the_corpus_and_refuses_a_bad_case() {
+    let seeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+    let output = kafka_sim(&["replay", seeds.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    assert!(stdout(&output).contains("0 differ"));
+    let bad = scenario_file(
+        "bad-case.toml",
+        "note = \"x\"\nseed = 1\nscenario = \"smoke\"\n[expect]\noutcome = \"maybe\"\n",
+    );
+    assert_bad_input(
+        &kafka_sim(&["replay", bad.to_str().unwrap()]),
+        &["bad-case.toml"],
+    );
+    let wrong = scenario_file(
+        "wrong-case.toml",
+        "note = \"x\"\nseed = 1\nscenario = \"smoke\"\n[expect]\noutcome = \"safety-violation\"\n",
+    );
+    let output = kafka_sim(&["replay", wrong.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output).contains("DIFFERS"));
+}
+
+#[test]
+fn sweep_json_and_shards() {
+    let output = kafka_sim(&[
+        "sweep", "smoke", "--seeds", "0..9", "--shard", "2/3", "--json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let seeds: Vec<u64> = report[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["seed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seeds, vec![1, 4, 7]);
+    assert_bad_input(
+        &kafka_sim(&["sweep", "smoke", "--shard", "4/3"]),
+        &["--shard"],
+    );
+}
