@@ -28,6 +28,7 @@ pub mod outcome;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scenario_builder;
 pub mod seed;
 pub mod seeds;
 pub mod sweep;
