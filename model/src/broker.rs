@@ -267,11 +267,32 @@ impl Broker {
                 .check(&stamp, batch.records.len() as u32)
             {
                 SequenceCheck::Append => {}
-                SequenceCheck::Duplicate(offset) => return Ok((offset, false)),
-                SequenceCheck::Reject(error) => return Err(error),
+                SequenceCheck::Duplicate(offset) => {
+                    out.push(Output::Note(format!(
+                        "duplicate {tp} seq {} already at offset {}: {}",
+                        stamp.base_sequence,
+                        offset.0,
+                        values(&batch)
+                    )));
+                    return Ok((offset, false));
+                }
+                SequenceCheck::Reject(error) => {
+                    out.push(Output::Note(format!(
+                        "refuse {tp} seq {}: {error}: {}",
+                        stamp.base_sequence,
+                        values(&batch)
+                    )));
+                    return Err(error);
+                }
             }
         }
+        let described = values(&batch);
         let (base, ops) = partition.log.append(batch, partition.leader_epoch);
+        out.push(Output::Note(format!(
+            "append {tp}@{}..{}: {described}",
+            base.0,
+            partition.log.log_end_offset().0 - 1
+        )));
         out.extend(ops.into_iter().map(Output::Disk));
         let stored = partition
             .log
@@ -345,4 +366,15 @@ impl Broker {
             },
         });
     }
+}
+
+/// The values of a batch as trace lines show them ("v3 v4 v5"), so that one record's
+/// life can be followed through the trace.
+fn values(batch: &crate::record::RecordBatch) -> String {
+    let values: Vec<String> = batch
+        .records
+        .iter()
+        .map(|r| format!("v{}", r.value))
+        .collect();
+    values.join(" ")
 }

@@ -74,6 +74,29 @@ pub enum Command {
         #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "seeds")]
         save_failures: Option<PathBuf>,
     },
+    /// Shrink a failing seed: remove faults and simplify the rest while the run still fails
+    /// the same way; print the minimal scenario as TOML (replay it with `run FILE --seed N`).
+    Shrink {
+        /// A built-in scenario name or a scenario TOML file.
+        scenario: String,
+        #[arg(long)]
+        seed: u64,
+        /// Also write the minimal scenario to this file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Tell the life of one record in a run: its partition, the leader's append, the
+    /// acknowledgement, each consumer's read, the faults that struck its broker, and the
+    /// anomalies it is part of.
+    Explain {
+        /// A built-in scenario name or a scenario TOML file.
+        scenario: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The record's value, as the history and trace name it (v17 or 17).
+        #[arg(long)]
+        record: String,
+    },
     /// Replay recorded cases (seed files, see seeds/) and check their expected outcome.
     /// Exits 0 when every case holds, 1 when one does not.
     Replay {
@@ -135,6 +158,16 @@ pub fn main() -> i32 {
             },
         ),
         Command::Replay { files } => replay(&files),
+        Command::Shrink {
+            scenario,
+            seed,
+            out,
+        } => shrink(&scenario, seed, out),
+        Command::Explain {
+            scenario,
+            seed,
+            record,
+        } => explain(&scenario, seed, &record),
         Command::Bench { seeds } => bench::main(seeds),
     }
 }
@@ -203,6 +236,62 @@ fn run(scenario_arg: &str, seed: u64, history: Option<PathBuf>, trace: Option<Pa
         );
     }
     outcome.class.exit_code()
+}
+
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
+    let scenario = match builtin::resolve(scenario_arg) {
+        Ok(scenario) => scenario,
+        Err(error) => return bad_input(error),
+    };
+    let report = match crate::shrink::shrink(&scenario, seed, |line| eprintln!("shrink: {line}")) {
+        Ok(report) => report,
+        Err(error) => return bad_input(error),
+    };
+    let toml = report.minimal.to_toml();
+    if let Some(path) = &out {
+        if let Err(error) = std::fs::write(path, &toml) {
+            return bad_input(format!("{}: cannot write: {error}", path.display()));
+        }
+    }
+    println!("# {}", report.minimal.description);
+    println!(
+        "# {} runs; replay with: cargo run --release -- run FILE --seed {seed}",
+        report.runs
+    );
+    print!("{toml}");
+    eprintln!(
+        "shrink: {} -> {} fault events, {}{}",
+        report.original_fault_events,
+        report.minimal_fault_events,
+        report.outcome.class.as_str(),
+        out.map(|p| format!("; written to {}", p.display()))
+            .unwrap_or_default()
+    );
+    0
+}
+
+fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {
+    let scenario = match builtin::resolve(scenario_arg) {
+        Ok(scenario) => scenario,
+        Err(error) => return bad_input(error),
+    };
+    let Ok(value) = record.trim_start_matches('v').parse::<u64>() else {
+        return bad_input(format!(
+            "--record `{record}`: expected a record value such as 17 or v17"
+        ));
+    };
+    let options = RunOptions {
+        keep_trace: true,
+        ..RunOptions::default()
+    };
+    let outcome = runner::run(&scenario, seed, options);
+    match crate::explain::explain(&scenario, &outcome, value) {
+        Ok(story) => {
+            print!("{story}");
+            0
+        }
+        Err(error) => bad_input(format!("--record {record}: {error}")),
+    }
 }
 
 fn replay(paths: &[PathBuf]) -> i32 {

@@ -71,14 +71,17 @@ pub fn clock_setback_ms(plan: &[TimedFault]) -> u64 {
         .sum()
 }
 
-/// What the configuration promises, for the checkers.
-pub fn promises(scenario: &Scenario) -> Promises {
+/// What the configuration promises, for the checkers, given the faults that actually
+/// strike (`plan`): a power loss the nemesis could have drawn but did not is no excuse.
+pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
     Promises {
         idempotence: scenario.producer.idempotence,
         retries: scenario.producer.retries > 0,
         max_in_flight_above_one: scenario.producer.max_in_flight_requests_per_connection > 1,
         acks: scenario.acks().as_str().to_string(),
-        power_loss_with_async_flush: scenario.may_lose_power()
+        power_loss_with_async_flush: plan
+            .iter()
+            .any(|e| matches!(e.fault, crate::faults::Fault::PowerLoss { .. }))
             && scenario.broker.log.flush_messages != Some(1),
     }
 }
@@ -152,7 +155,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         // unwound past it, and then a copy of the state is as good.
         Err(shared) => shared.snapshot(),
     };
-    let anomalies = checkers::check_all(&state.history, &promises(scenario));
+    let anomalies = checkers::check_all(&state.history, &promises(scenario, &plan));
     let class = if crash.is_some() {
         OutcomeClass::Crash
     } else if anomalies

@@ -2,7 +2,7 @@
 //! run. Built-in scenarios and user TOML files are both this type; `validate` turns any
 //! impossible setting into an error that names the field.
 
-use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
+use crate::faults::{Fault, NemesisSpec, TimedFault};
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -322,19 +322,6 @@ impl Scenario {
             }
         }
         Ok(())
-    }
-
-    /// Whether faults can cut power (scripted or drawn).
-    pub fn may_lose_power(&self) -> bool {
-        self.faults
-            .events
-            .iter()
-            .any(|e| e.fault.kind() == FaultKind::PowerLoss)
-            || self
-                .faults
-                .nemesis
-                .as_ref()
-                .is_some_and(|n| n.kinds.contains(&FaultKind::PowerLoss))
     }
 
     pub fn acks(&self) -> Acks {

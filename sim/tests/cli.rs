@@ -215,3 +215,75 @@ fn sweep_json_and_shards() {
         &["--shard"],
     );
 }
+
+#[test]
+fn shrink_prints_a_smaller_scenario_that_still_fails() {
+    let path = scenario_file(
+        "to-shrink.toml",
+        r#"
+name = "to-shrink"
+[producer]
+idempotence = true
+request_timeout_ms = 300
+[broker]
+check_producer_sequences = false
+[faults.nemesis]
+kinds = ["loss", "delay"]
+mean_interval_ms = 1000
+swarm = false
+"#,
+    );
+    let minimal = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrunk.toml");
+    let output = kafka_sim(&[
+        "shrink",
+        path.to_str().unwrap(),
+        "--seed",
+        "0",
+        "--out",
+        minimal.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("name = \"to-shrink-shrunk\""),
+        "{}",
+        stdout(&output)
+    );
+    let replay = kafka_sim(&["run", minimal.to_str().unwrap(), "--seed", "0"]);
+    assert_eq!(replay.status.code(), Some(1), "{}", stdout(&replay));
+    assert_bad_input(
+        &kafka_sim(&["shrink", "smoke", "--seed", "1"]),
+        &["nothing to shrink"],
+    );
+}
+
+#[test]
+fn explain_tells_a_records_life_and_refuses_an_unknown_one() {
+    let output = kafka_sim(&[
+        "explain",
+        "single-replica-power-loss",
+        "--seed",
+        "0",
+        "--record",
+        "v3",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let story = stdout(&output);
+    for needle in [
+        "send v3",
+        "append tasks-0@0..0: v3",
+        "ok v3",
+        "read v3",
+        "power-loss b1",
+        "lost-write",
+    ] {
+        assert!(story.contains(needle), "`{needle}` missing from:\n{story}");
+    }
+    assert_bad_input(
+        &kafka_sim(&["explain", "smoke", "--record", "v999999"]),
+        &["no record with value 999999"],
+    );
+    assert_bad_input(
+        &kafka_sim(&["explain", "smoke", "--record", "x"]),
+        &["--record"],
+    );
+}

@@ -90,11 +90,11 @@ fn power_loss_with_fsync_on_every_append_loses_nothing() {
 #[test]
 fn lost_writes_are_violations_where_durability_is_promised() {
     let scenario = builtin::find("single-replica-power-loss").unwrap();
-    let mut promises = kafka_sim::runner::promises(&scenario);
-    promises.power_loss_with_async_flush = false;
     let mut violations = 0;
     for seed in 0..20 {
         let outcome = run(&scenario, seed, RunOptions::default());
+        let mut promises = kafka_sim::runner::promises(&scenario, &outcome.fault_plan);
+        promises.power_loss_with_async_flush = false;
         violations += kafka_sim::checkers::check_all(&outcome.history, &promises)
             .iter()
             .filter(|a| a.kind == AnomalyKind::LostWrite && a.verdict == Verdict::Violation)

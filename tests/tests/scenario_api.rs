@@ -69,6 +69,11 @@ fn api_and_toml_build_the_same_scenario_and_trace() {
 
 #[test]
 fn the_api_refuses_what_a_file_would() {
-    let error = ScenarioBuilder::new("x").brokers(2).at_ms(1_000).crash("b5").build().unwrap_err();
+    let error = ScenarioBuilder::new("x")
+        .brokers(2)
+        .at_ms(1_000)
+        .crash("b5")
+        .build()
+        .unwrap_err();
     assert!(error.to_string().contains("unknown node `b5`"), "{error}");
 }

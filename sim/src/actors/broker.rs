@@ -50,13 +50,18 @@ impl Role for BrokerRole {
         );
         let name = world.name(self.id.node()).to_string();
         world.trace(&name, format_args!("start incarnation {incarnation}"));
+        let log_ends: std::collections::BTreeMap<_, _> =
+            broker.log_end_offsets().into_iter().collect();
         for (tp, report) in reports {
-            if report.batches > 0 || report.bytes_truncated > 0 {
+            if incarnation > 1 || report.batches > 0 || report.bytes_truncated > 0 {
                 world.trace(
                     &name,
                     format_args!(
-                        "recover {tp}: {} batches, {} bytes cut, {} segments deleted",
-                        report.batches, report.bytes_truncated, report.segments_deleted
+                        "recover {tp}: {} batches, log end {}, {} bytes cut, {} segments deleted",
+                        report.batches,
+                        log_ends.get(&tp).map_or(0, |o| o.0),
+                        report.bytes_truncated,
+                        report.segments_deleted
                     ),
                 );
             }

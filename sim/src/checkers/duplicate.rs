@@ -40,6 +40,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
             verdict,
             why: why.to_string(),
             detail: format!("value {value} is at {}", places.join(", ")),
+            values: vec![value],
             // It shows when a second position is first seen.
             index: first_seen[1].index,
         });

@@ -45,6 +45,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 name(&partition),
                 seen.join(", ")
             ),
+            values: first_seen.iter().map(|s| s.value).collect(),
             // It shows when a second value is first seen there.
             index: first_seen[1].index,
         });

@@ -109,6 +109,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 view.consumer,
                 view.start
             ),
+            values: vec![send.value],
             index,
         });
     }

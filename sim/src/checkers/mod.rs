@@ -73,6 +73,9 @@ pub struct Anomaly {
     pub why: String,
     /// What was seen, in one line (values, offsets, processes).
     pub detail: String,
+    /// The values of the records involved, to follow them (`kafka-sim explain`).
+    #[serde(default)]
+    pub values: Vec<u64>,
     /// The history index of the operation where it shows.
     pub index: u64,
 }

@@ -33,6 +33,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                     read.offset,
                     read.value
                 ),
+                values: vec![read.value],
                 index: read.index,
             })
         })

@@ -76,6 +76,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                     earlier.offset,
                     later.offset
                 ),
+                values: vec![earlier.value, later.value],
                 index: later.ok_index.max(earlier.ok_index),
             });
         }

@@ -33,6 +33,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                     read.value,
                     read.offset - 1
                 ),
+                values: vec![read.value],
                 index: read.index,
             })
         })

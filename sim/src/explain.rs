@@ -1,0 +1,148 @@
+//! `kafka-sim explain`: the life of one record in a run, told from the trace and the
+//! history: its send and partition, the append on its leader, the acknowledgement, every
+//! consumer's read, what the faults did to its broker, and what the checkers found.
+
+use crate::history::{OpType, Operation};
+use crate::outcome::Outcome;
+use crate::scenario::Scenario;
+use kafka_model::ids::TopicPartition;
+use kafka_model::layout::ClusterLayout;
+use std::fmt::Write;
+
+/// Whether a trace line names the record `v{value}` (as a whole word).
+fn names_value(line: &str, token: &str) -> bool {
+    line.split_whitespace()
+        .any(|word| word.trim_end_matches([':', ',']) == token)
+}
+
+/// The trace line's time, node and event.
+fn parse(line: &str) -> Option<(u64, &str, &str)> {
+    let line = line.trim_start();
+    let (time, rest) = line.split_once(' ')?;
+    let rest = rest.trim_start();
+    let (node, event) = rest.split_once(' ')?;
+    Some((time.parse().ok()?, node, event.trim_start()))
+}
+
+/// The story of record `value`. The outcome must have kept its trace.
+pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<String, String> {
+    let invoke = outcome.history.entries.iter().find_map(|e| match &e.op {
+        Operation::Send(send) if e.op_type == OpType::Invoke && send.value == value => {
+            Some((e, send))
+        }
+        _ => None,
+    });
+    let Some((invoke, send)) = invoke else {
+        let sent = outcome
+            .history
+            .entries
+            .iter()
+            .filter(|e| e.op_type == OpType::Invoke && matches!(e.op, Operation::Send(_)))
+            .count();
+        return Err(format!(
+            "no record with value {value} in this run ({sent} records were sent; producer p, from 1, sends values (p-1)*1000000+1, +2, ...)"
+        ));
+    };
+    let token = format!("v{value}");
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "record v{value} (key {}) of {} seed {}, sent by {} at {}ms",
+        send.key.as_deref().unwrap_or("none"),
+        outcome.scenario,
+        outcome.seed,
+        invoke.process,
+        invoke.time_ms
+    );
+    // The partition, from the acknowledgement or the leader's append.
+    let partition = outcome.history.entries.iter().find_map(|e| match &e.op {
+        Operation::Send(s) if s.value == value && e.op_type == OpType::Ok => s.partition,
+        _ => None,
+    });
+    let partition = partition.or_else(|| {
+        outcome
+            .trace
+            .iter()
+            .filter(|l| names_value(l, &token))
+            .find_map(|l| {
+                let (_, _, event) = parse(l)?;
+                let tp = event.strip_prefix("append ")?.split('@').next()?;
+                tp.rsplit_once('-')?.1.parse().ok()
+            })
+    });
+    let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
+    let leader = partition
+        .map(|p| TopicPartition::new(send.topic.clone(), p))
+        .and_then(|tp| layout.leader_of(&tp).map(|b| (tp, format!("b{}", b.0))));
+    match &leader {
+        Some((tp, broker)) => {
+            let _ = writeln!(text, "partition {tp} (murmur2 of the key), led by {broker}");
+        }
+        None => {
+            let _ = writeln!(
+                text,
+                "never placed in a partition (no metadata, or it failed first)"
+            );
+        }
+    }
+    let _ = writeln!(text, "\ntimeline:");
+    let broker = leader.as_ref().map(|(_, b)| b.as_str()).unwrap_or("");
+    let recover = format!(
+        "recover {}",
+        leader
+            .as_ref()
+            .map(|(tp, _)| tp.to_string())
+            .unwrap_or_default()
+    );
+    // (time, line): trace lines and reads, merged in time order (stable for ties).
+    let mut timeline: Vec<(u64, String)> = Vec::new();
+    for line in &outcome.trace {
+        let Some((time, node, event)) = parse(line) else {
+            continue;
+        };
+        let about_broker = !broker.is_empty()
+            && ((node == "nemesis"
+                && !event.starts_with("plan")
+                && event.split_whitespace().any(|w| w == broker))
+                || (node == broker && (event.starts_with("start") || event.starts_with(&recover))));
+        if names_value(line, &token) || about_broker {
+            timeline.push((time, line.clone()));
+        }
+    }
+    let mut reads = 0;
+    for entry in &outcome.history.entries {
+        let Operation::Poll(poll) = &entry.op else {
+            continue;
+        };
+        for record in poll.records.iter().filter(|r| r.value == value) {
+            reads += 1;
+            let line = format!(
+                "{:>8} {:<11} read v{value} at {}-{}@{}",
+                entry.time_ms, entry.process, record.topic, record.partition, record.offset
+            );
+            timeline.push((entry.time_ms, line));
+        }
+    }
+    timeline.sort_by_key(|(time, _)| *time);
+    for (_, line) in timeline {
+        let _ = writeln!(text, "  {line}");
+    }
+    if reads == 0 {
+        let _ = writeln!(text, "  (no consumer read it)");
+    }
+    let anomalies: Vec<_> = outcome
+        .anomalies
+        .iter()
+        .filter(|a| a.values.contains(&value))
+        .collect();
+    let heading = if anomalies.is_empty() { " none" } else { "" };
+    let _ = writeln!(text, "\nanomalies involving it:{heading}");
+    for anomaly in anomalies {
+        let _ = writeln!(
+            text,
+            "  {} ({:?}): {} [{}]",
+            anomaly.kind, anomaly.verdict, anomaly.detail, anomaly.why
+        );
+    }
+    Ok(text)
+}
