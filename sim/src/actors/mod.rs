@@ -3,6 +3,7 @@
 //! sends through the faulty network, disk operations on SimDisk, observations into the
 //! history.
 
+mod alarm;
 pub mod broker;
 pub mod consumer;
 pub mod producer;
@@ -10,6 +11,7 @@ pub mod producer;
 use crate::disk::SimDisk;
 use crate::network::Fate;
 use crate::world::{address, World};
+use alarm::Alarm;
 use futures::future::{select, Either};
 use kafka_model::effect::{DiskOp, Output};
 use kafka_model::ids::{Millis, NodeId};
@@ -70,6 +72,11 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
     };
     // The pending receive is kept across timer ticks: dropping it could lose a message.
     let mut receive = next_message();
+    let mut alarm = Alarm::default();
+    // Deadlines as instants on whole simulated milliseconds, so that an unchanged deadline
+    // gives the same instant and keeps its timer.
+    let time = madsim::time::TimeHandle::current();
+    let run_start = time.now_instant() - time.elapsed();
     loop {
         let global = World::now_ms();
         let local = world.local_ms(me, global);
@@ -79,8 +86,8 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
         let received = match wait_ms {
             None => Some((&mut receive).await),
             Some(wait_ms) => {
-                let timer = Box::pin(madsim::time::sleep(Duration::from_millis(wait_ms)));
-                match select(&mut receive, timer).await {
+                alarm.set(run_start + Duration::from_millis(global + wait_ms));
+                match select(&mut receive, alarm.ring()).await {
                     Either::Left((message, _)) => Some(message),
                     Either::Right(((), _)) => None,
                 }
