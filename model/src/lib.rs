@@ -11,6 +11,7 @@ pub mod controller;
 pub mod effect;
 pub mod ids;
 pub mod layout;
+pub mod leader_epoch_cache;
 pub mod log;
 pub mod metadata;
 pub mod metadata_client;
