@@ -51,6 +51,13 @@ pub enum Command {
         /// Write the compact trace (one line per event) to this file.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// Write a self-contained HTML page: a space-time diagram of the run, its faults,
+        /// per-partition offsets and the anomalies.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Write Chrome trace-event JSON that ui.perfetto.dev opens.
+        #[arg(long)]
+        perfetto: Option<PathBuf>,
     },
     /// Run a scenario over a range of seeds, in parallel, and summarize.
     Sweep {
@@ -139,7 +146,18 @@ pub fn main() -> i32 {
             seed,
             history,
             trace,
-        } => run(&scenario, seed, history, trace),
+            html,
+            perfetto,
+        } => run(
+            &scenario,
+            seed,
+            Outputs {
+                history,
+                trace,
+                html,
+                perfetto,
+            },
+        ),
         Command::Sweep {
             scenario,
             seeds,
@@ -178,54 +196,72 @@ pub fn bad_input(message: impl std::fmt::Display) -> i32 {
     EXIT_BAD_INPUT
 }
 
-fn run(scenario_arg: &str, seed: u64, history: Option<PathBuf>, trace: Option<PathBuf>) -> i32 {
+/// The files `kafka-sim run` may write.
+pub struct Outputs {
+    pub history: Option<PathBuf>,
+    pub trace: Option<PathBuf>,
+    pub html: Option<PathBuf>,
+    pub perfetto: Option<PathBuf>,
+}
+
+/// Creates the file now, so that a bad path is bad input found before the run.
+fn create(path: &Option<PathBuf>) -> Result<Option<(PathBuf, BufWriter<File>)>, String> {
+    match path {
+        None => Ok(None),
+        Some(path) => File::create(path)
+            .map(|file| Some((path.clone(), BufWriter::new(file))))
+            .map_err(|error| format!("{}: cannot write: {error}", path.display())),
+    }
+}
+
+fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
     let scenario = match builtin::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
-    // Open output files first: a bad path is bad input, found before the run.
-    let history_file = match history.as_ref().map(File::create).transpose() {
-        Ok(file) => file,
-        Err(error) => {
-            return bad_input(format!(
-                "{}: cannot write: {error}",
-                history.unwrap_or_default().display()
-            ))
+    let files = (|| {
+        Ok::<_, String>([
+            create(&outputs.history)?,
+            create(&outputs.trace)?,
+            create(&outputs.html)?,
+            create(&outputs.perfetto)?,
+        ])
+    })();
+    let [history, trace, html, perfetto] = match files {
+        Ok(files) => files,
+        Err(error) => return bad_input(error),
+    };
+    let options = RunOptions {
+        keep_trace: trace.is_some() || html.is_some() || perfetto.is_some(),
+        ..RunOptions::default()
+    };
+    let outcome = runner::run(&scenario, seed, options);
+    let write = |file: Option<(PathBuf, BufWriter<File>)>,
+                 what: &dyn Fn(&mut BufWriter<File>) -> std::io::Result<()>| {
+        if let Some((path, mut writer)) = file {
+            if let Err(error) = what(&mut writer).and_then(|_| writer.flush()) {
+                eprintln!("error: writing {}: {error}", path.display());
+            }
         }
     };
-    let trace_file = match trace.as_ref().map(File::create).transpose() {
-        Ok(file) => file,
-        Err(error) => {
-            return bad_input(format!(
-                "{}: cannot write: {error}",
-                trace.unwrap_or_default().display()
-            ))
-        }
-    };
-    let outcome = runner::run(
-        &scenario,
-        seed,
-        RunOptions {
-            keep_trace: trace_file.is_some(),
-            ..RunOptions::default()
-        },
-    );
-    if let Some(file) = history_file {
-        let meta = history_meta(&scenario, seed);
-        if let Err(error) = outcome.history.write_jsonl(&meta, BufWriter::new(file)) {
-            eprintln!("error: writing the history: {error}");
-        }
-    }
-    if let Some(file) = trace_file {
-        let mut writer = BufWriter::new(file);
-        let written: std::io::Result<()> = outcome
+    write(history, &|w| {
+        outcome
+            .history
+            .write_jsonl(&history_meta(&scenario, seed), w)
+    });
+    write(trace, &|w| {
+        outcome
             .trace
             .iter()
-            .try_for_each(|line| writeln!(writer, "{line}"));
-        if let Err(error) = written.and_then(|_| writer.flush()) {
-            eprintln!("error: writing the trace: {error}");
-        }
-    }
+            .try_for_each(|line| writeln!(w, "{line}"))
+    });
+    write(html, &|w| {
+        w.write_all(crate::timeline::html(&outcome, &scenario).as_bytes())
+    });
+    write(perfetto, &|w| {
+        serde_json::to_writer(&mut *w, &crate::perfetto::perfetto(&outcome))
+            .map_err(std::io::Error::other)
+    });
     print!("{}", report::run_report(&outcome, scenario_arg));
     if outcome.class != OutcomeClass::Pass {
         eprintln!(

@@ -287,3 +287,32 @@ fn explain_tells_a_records_life_and_refuses_an_unknown_one() {
         &["--record"],
     );
 }
+
+#[test]
+fn run_writes_an_html_page_and_a_perfetto_trace() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let html = dir.join("run.html");
+    let perfetto = dir.join("run.perfetto.json");
+    let output = kafka_sim(&[
+        "run",
+        "single-replica-power-loss",
+        "--seed",
+        "0",
+        "--html",
+        html.to_str().unwrap(),
+        "--perfetto",
+        perfetto.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let page = std::fs::read_to_string(html).unwrap();
+    for needle in ["b1", "producer-1", "consumer-1", "lost-write", "<svg"] {
+        assert!(page.contains(needle), "{needle}");
+    }
+    let trace: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(perfetto).unwrap()).unwrap();
+    assert!(!trace["traceEvents"].as_array().unwrap().is_empty());
+    assert_bad_input(
+        &kafka_sim(&["run", "smoke", "--html", "/no/such/dir/x.html"]),
+        &["/no/such/dir/x.html"],
+    );
+}

@@ -1,0 +1,193 @@
+//! The run viewers: the HTML timeline page (self-contained, escaped, every lane and anomaly on
+//! it) and the Perfetto trace-event export (a thread per node, valid sorted events).
+
+use kafka_sim::builtin;
+use kafka_sim::outcome::Outcome;
+use kafka_sim::perfetto::perfetto;
+use kafka_sim::runner::{run, RunOptions};
+use kafka_sim::scenario::Scenario;
+use kafka_sim::timeline;
+use std::collections::BTreeSet;
+
+/// A run with its trace kept; `name` is a built-in scenario or a TOML file.
+fn traced(name: &str, seed: u64) -> (Scenario, Outcome) {
+    let scenario = builtin::resolve(name).unwrap();
+    let options = RunOptions {
+        keep_trace: true,
+        ..RunOptions::default()
+    };
+    let outcome = run(&scenario, seed, options);
+    (scenario, outcome)
+}
+
+fn power_loss_run() -> (Scenario, Outcome) {
+    let (scenario, outcome) = traced("single-replica-power-loss", 0);
+    assert!(
+        !outcome.anomalies.is_empty(),
+        "seed 0 of single-replica-power-loss shows anomalies"
+    );
+    (scenario, outcome)
+}
+
+#[test]
+fn the_page_shows_every_lane_anomaly_and_the_replay_command_and_is_self_contained() {
+    let (scenario, outcome) = power_loss_run();
+    let page = timeline::html(&outcome, &scenario);
+    let lanes = ["b1", "b2", "b3", "producer-1", "consumer-1", "nemesis"];
+    assert_eq!(timeline::lanes(&outcome, Some(&scenario)), lanes);
+    for lane in lanes {
+        assert!(
+            page.contains(&format!(r#"<div class="lab">{lane}</div>"#)),
+            "lane {lane}"
+        );
+    }
+    for anomaly in &outcome.anomalies {
+        assert!(page.contains(anomaly.kind.as_str()), "{}", anomaly.kind);
+    }
+    assert!(page.contains(&outcome.replay_command(&scenario.name)));
+    assert!(page.contains("power-loss"));
+    let lower = page.to_lowercase();
+    assert!(!lower.contains("<script src"), "no external scripts");
+    assert!(!lower.contains("http"), "no network references");
+    assert!(!lower.contains("@import") && !lower.contains("url("));
+    assert_eq!(lower.matches("<script>").count(), 1);
+    assert_eq!(lower.matches("</script>").count(), 1);
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    let opened = page.matches("<svg").count();
+    assert!(opened >= 4, "diagram, axis, strip, overlay, charts");
+    assert_eq!(opened, page.matches("</svg>").count(), "balanced <svg>");
+    // What the script draws: every delivered message, a chart per partition with its leader.
+    let data = timeline::page_data(&outcome, &scenario);
+    assert_eq!(data["lanes"], serde_json::json!(lanes));
+    let messages = data["messages"].as_array().unwrap().len() as u64;
+    assert_eq!(messages, outcome.stats.messages_delivered);
+    assert_eq!(data["messagesTotal"], messages);
+    let partitions = data["partitions"].as_array().unwrap();
+    assert_eq!(partitions.len(), 3);
+    assert_eq!(partitions[0]["leaders"], serde_json::json!([[0, "b1"]]));
+    assert_eq!(partitions[2]["name"], "tasks-2");
+    assert!(!partitions[0]["positions"]["consumer-1"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let anomalies = data["anomalies"].as_array().unwrap();
+    assert_eq!(anomalies.len(), outcome.anomalies.len());
+    assert!(anomalies.iter().all(|a| a[0].as_u64().unwrap() > 0));
+    // The same run gives the same page.
+    assert_eq!(page, timeline::html(&outcome, &scenario));
+}
+
+#[test]
+fn fault_spans_follow_the_nemesis() {
+    let (_, outcome) = power_loss_run();
+    let view = timeline::fault_view(&outcome, None);
+    assert_eq!(view.heal_ms, Some(10_000));
+    let down: Vec<(&str, u64, u64)> = view
+        .spans
+        .iter()
+        .filter(|s| s.kind == "power-loss")
+        .map(|s| (s.lane.as_str(), s.start_ms, s.end_ms))
+        .collect();
+    // b3's second power loss strikes while it is down: a no-op, as the nemesis does it.
+    assert!(down.contains(&("b1", 1_500, 2_500)));
+    assert!(down.contains(&("b3", 3_129, 6_585)));
+    assert!(down.contains(&("b3", 9_705, 10_000)), "cut at the heal");
+    assert!(!down.iter().any(|d| d.1 == 4_428));
+    let series = timeline::series_log_end(&outcome, "tasks", 0);
+    assert!(!series.is_empty());
+    assert!(
+        series.windows(2).any(|w| w[1].1 < w[0].1),
+        "the truncation shows as a drop in the log end"
+    );
+}
+
+#[test]
+fn text_from_the_scenario_is_escaped() {
+    let (mut scenario, outcome) = traced("smoke", 1);
+    scenario.description = "<script>alert('x')</script> & \"quotes\"".into();
+    let page = timeline::html(&outcome, &scenario);
+    assert!(!page.contains("<script>alert"));
+    assert!(
+        page.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;quotes&quot;")
+    );
+    assert_eq!(page.to_lowercase().matches("<script").count(), 1);
+    assert_eq!(timeline::esc("a<b>&'\""), "a&lt;b&gt;&amp;&#39;&quot;");
+    // Trace text goes into the script's data: it cannot close the script.
+    let mut outcome = outcome;
+    let line = "   99999 b1          note </script><script>alert(1)</script>";
+    outcome.trace.push(line.into());
+    let page = timeline::html(&outcome, &scenario);
+    assert_eq!(page.to_lowercase().matches("<script").count(), 1);
+    assert_eq!(page.to_lowercase().matches("</script").count(), 1);
+    assert!(page.contains(r"note \u003c/script>\u003cscript>alert(1)\u003c/script>"));
+}
+
+#[test]
+fn perfetto_has_a_thread_per_node_and_valid_sorted_events() {
+    let (scenario, outcome) = power_loss_run();
+    let value = perfetto(&outcome);
+    let events = value["traceEvents"].as_array().unwrap();
+    let threads: BTreeSet<&str> = events
+        .iter()
+        .filter(|e| e["ph"] == "M" && e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .collect();
+    for node in timeline::lanes(&outcome, Some(&scenario)) {
+        assert!(threads.contains(node.as_str()), "thread for {node}");
+    }
+    assert!(threads.contains("b1 faults"));
+    let mut last = 0;
+    let mut phases = BTreeSet::new();
+    for event in events.iter().filter(|e| e["ph"] != "M") {
+        let ph = event["ph"].as_str().expect("ph is a string");
+        let ts = event["ts"].as_u64().expect("ts is a number");
+        assert!(event["pid"].is_u64() && event["tid"].is_u64(), "{event}");
+        assert!(event["name"].is_string(), "{event}");
+        assert!(ts >= last, "sorted by ts");
+        last = ts;
+        if ph == "X" {
+            assert!(event["dur"].is_u64(), "{event}");
+        }
+        phases.insert(ph.to_string());
+    }
+    for ph in ["i", "X", "s", "f"] {
+        assert!(phases.contains(ph), "some {ph} events");
+    }
+    // Each flow has its start and its end.
+    let ids = |ph: &str| -> Vec<u64> {
+        let mut ids: Vec<u64> = events
+            .iter()
+            .filter(|e| e["ph"] == ph)
+            .map(|e| e["id"].as_u64().unwrap())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids("s"), ids("f"));
+    // One event per trace line at least, and it serializes.
+    assert!(events.len() > outcome.trace.len());
+    assert_eq!(value, perfetto(&outcome));
+    assert!(serde_json::to_string(&value).is_ok());
+}
+
+/// Writes the page for a browser check (scripts/check-html.sh): the path comes from
+/// KAFKA_SIM_HTML_OUT (and the Perfetto JSON goes next to it, with a `.json` suffix). The run
+/// is `single-replica-power-loss` seed 0 unless KAFKA_SIM_SCENARIO / KAFKA_SIM_SEED say
+/// otherwise.
+#[test]
+#[ignore]
+fn write_html_for_browser() {
+    let path = std::env::var("KAFKA_SIM_HTML_OUT").expect("set KAFKA_SIM_HTML_OUT");
+    let name = std::env::var("KAFKA_SIM_SCENARIO");
+    let seed = std::env::var("KAFKA_SIM_SEED").map(|s| s.parse().expect("a seed"));
+    let (scenario, outcome) = match (name, seed) {
+        (Err(_), Err(_)) => power_loss_run(),
+        (name, seed) => traced(
+            name.as_deref().unwrap_or("single-replica-power-loss"),
+            seed.unwrap_or(0),
+        ),
+    };
+    std::fs::write(&path, timeline::html(&outcome, &scenario)).unwrap();
+    let json = serde_json::to_string(&perfetto(&outcome)).unwrap();
+    std::fs::write(format!("{path}.json"), json).unwrap();
+}
