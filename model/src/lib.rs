@@ -22,3 +22,4 @@ pub mod producer_sequences;
 pub mod producer_state;
 pub mod protocol;
 pub mod record;
+pub mod replica;
