@@ -52,12 +52,22 @@ pub fn bare_ping_pong_round_trips_per_s() -> f64 {
     .expect("ping-pong thread")
 }
 
-/// Peak resident memory of this process, from /proc (Linux), in MiB.
-pub fn peak_memory_mib() -> Option<f64> {
+/// A memory figure of this process from /proc/self/status (Linux), in MiB.
+fn proc_status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
+}
+
+/// Peak resident memory of this process, in MiB.
+pub fn peak_memory_mib() -> Option<f64> {
+    proc_status_mib("VmHWM:")
+}
+
+/// Resident memory of this process now, in MiB.
+pub fn resident_memory_mib() -> Option<f64> {
+    proc_status_mib("VmRSS:")
 }
 
 pub fn main(seeds: u64) -> i32 {
@@ -79,7 +89,11 @@ pub fn main(seeds: u64) -> i32 {
     let mut simulated_ms = 0u64;
     let mut messages = 0u64;
     let mut failing = 0u64;
+    let mut resident_after_first_quarter = None;
     for seed in 0..seeds {
+        if seed == seeds / 4 {
+            resident_after_first_quarter = resident_memory_mib();
+        }
         let outcome = runner::run(&scenario, seed, RunOptions::default());
         simulated_ms += outcome.stats.simulated_ms;
         messages += outcome.stats.messages_delivered;
@@ -105,6 +119,9 @@ pub fn main(seeds: u64) -> i32 {
     );
     if let Some(peak) = peak_memory_mib() {
         println!("peak memory:                  {peak:.0} MiB");
+    }
+    if let (Some(quarter), Some(end)) = (resident_after_first_quarter, resident_memory_mib()) {
+        println!("resident memory growth:       {:+.1} MiB over the last 3/4 of the seeds (flat: nothing leaks between runs)", end - quarter);
     }
     0
 }

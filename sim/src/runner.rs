@@ -38,6 +38,9 @@ const LIVENESS_POLL_MS: u64 = 250;
 /// How much older than its fetch wait a consumer's last fetch response may be for its
 /// catch-up to count (network latency, with room to spare).
 const FRESH_SLACK_MS: u64 = 500;
+/// How far the clock jumps at the end of a run so that every pending timer fires and every
+/// task is dropped (scenario timeouts are at most a day: see `Scenario::validate`).
+const TEARDOWN_MS: u64 = 2 * 24 * 3_600_000;
 /// How long everything must look finished before the run ends early.
 const QUIET_MS: u64 = 1_500;
 
@@ -120,7 +123,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
             let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
             runtime.add_simulator::<SimDisk>();
             let bound_ms = thread_scenario.end_ms() + clock_setback_ms(&thread_plan);
-            runtime.set_time_limit(Duration::from_millis(bound_ms + 60_000));
+            runtime.set_time_limit(Duration::from_millis(bound_ms + TEARDOWN_MS + 60_000));
             runtime.block_on(async move {
                 if let Some(at_ms) = options.panic_at_ms {
                     madsim::task::spawn(async move {
@@ -278,16 +281,34 @@ async fn supervise(
             .build();
         nodes.insert(format!("consumer-{c}"), node.id());
     }
+    let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().collect();
     Nemesis::new(world.clone(), nodes, &plan, scenario.fault_phase_ms)
         .run()
         .await;
+    let result = liveness(&world, &scenario, &plan).await;
+    tear_down(&handle, &node_ids).await;
+    result
+}
 
-    // Liveness phase: everything must finish within the bound.
-    let deadline_ms = scenario.end_ms() + clock_setback_ms(&plan);
+/// Ends every node and fires every pending timer, so that madsim drops every task. A
+/// sleeping task holds the timer that holds its waker: without this, each run's runtime,
+/// world and history would stay in memory for good (about 2.5 MB a seed in a sweep).
+async fn tear_down(handle: &Handle, nodes: &[madsim::task::NodeId]) {
+    for node in nodes {
+        handle.kill(*node);
+    }
+    madsim::time::advance(Duration::from_millis(TEARDOWN_MS));
+    madsim::time::sleep(Duration::from_millis(1)).await;
+}
+
+/// The liveness phase: waits, within the bound, for every client to finish. Returns the
+/// problems left at the bound and the simulated end time.
+async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (Vec<String>, u64) {
+    let deadline_ms = scenario.end_ms() + clock_setback_ms(plan);
     let mut quiet_since: Option<u64> = None;
     loop {
         let now = World::now_ms();
-        let waiting = waiting_clients(&world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
+        let waiting = waiting_clients(world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
         if waiting.is_empty() {
             let since = *quiet_since.get_or_insert(now);
             if now >= since + QUIET_MS {

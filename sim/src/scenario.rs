@@ -242,6 +242,32 @@ impl Scenario {
                 "timeouts must be positive".into(),
             );
         }
+        let day_ms = 24 * 3_600_000;
+        let timeouts = [
+            (
+                "producer.delivery_timeout_ms",
+                self.producer.delivery_timeout_ms,
+            ),
+            (
+                "producer.request_timeout_ms",
+                self.producer.request_timeout_ms,
+            ),
+            ("producer.retry_backoff_ms", self.producer.retry_backoff_ms),
+            ("producer.linger_ms", self.producer.linger_ms),
+            (
+                "consumer.request_timeout_ms",
+                self.consumer.request_timeout_ms,
+            ),
+            ("consumer.retry_backoff_ms", self.consumer.retry_backoff_ms),
+            (
+                "consumer.fetch_max_wait_ms",
+                self.consumer.fetch_max_wait_ms,
+            ),
+            ("broker.fetch_max_wait_ms", self.broker.fetch_max_wait_ms),
+        ];
+        if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
+            return invalid(field, format!("{value} ms is more than a day"));
+        }
         if self.broker.log.segment_bytes < 64 {
             return invalid("broker.log.segment_bytes", "must be at least 64".into());
         }
