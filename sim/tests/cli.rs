@@ -19,6 +19,11 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// A file of the repository's examples/ folder, as an absolute path.
+fn example(name: &str) -> String {
+    format!("{}/../examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn scenario_file(name: &str, text: &str) -> PathBuf {
     let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, text).unwrap();
@@ -117,23 +122,8 @@ fn an_unwritable_history_path_is_bad_input() {
 fn a_violation_exits_1_and_prints_the_replay_command() {
     // An idempotent producer against a broker that does not check sequences, on a lossy
     // network: duplicates are violations.
-    let path = scenario_file(
-        "broken.toml",
-        r#"
-name = "broken"
-fault_phase_ms = 10000
-[producer]
-idempotence = true
-request_timeout_ms = 300
-[broker]
-check_producer_sequences = false
-[faults.nemesis]
-kinds = ["loss", "delay"]
-mean_interval_ms = 1000
-swarm = false
-"#,
-    );
-    let path = path.to_str().unwrap();
+    let path = example("broker-without-sequence-checks.toml");
+    let path = path.as_str();
     let output = kafka_sim(&["run", path, "--seed", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
     let replay = format!("cargo run --release -- run {path} --seed 1");
@@ -143,34 +133,6 @@ swarm = false
         stdout(&output)
     );
     assert!(stderr(&output).contains(&replay));
-}
-
-#[test]
-fn run_writes_history_and_trace_files() {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let history = dir.join("smoke-history.jsonl");
-    let trace = dir.join("smoke-trace.txt");
-    let output = kafka_sim(&[
-        "run",
-        "smoke",
-        "--seed",
-        "2",
-        "--history",
-        history.to_str().unwrap(),
-        "--trace",
-        trace.to_str().unwrap(),
-    ]);
-    assert_eq!(output.status.code(), Some(0));
-    let history = std::fs::read_to_string(history).unwrap();
-    let first: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
-    assert_eq!(first["type"], "meta");
-    assert_eq!(first["seed"], 2);
-    let second: serde_json::Value = serde_json::from_str(history.lines().nth(1).unwrap()).unwrap();
-    for field in ["index", "time_ms", "process", "type", "f", "value"] {
-        assert!(second.get(field).is_some(), "{field} missing in {second}");
-    }
-    let trace = std::fs::read_to_string(trace).unwrap();
-    assert!(trace.lines().count() > 100);
 }
 
 #[test]
@@ -218,21 +180,7 @@ fn sweep_json_and_shards() {
 
 #[test]
 fn shrink_prints_a_smaller_scenario_that_still_fails() {
-    let path = scenario_file(
-        "to-shrink.toml",
-        r#"
-name = "to-shrink"
-[producer]
-idempotence = true
-request_timeout_ms = 300
-[broker]
-check_producer_sequences = false
-[faults.nemesis]
-kinds = ["loss", "delay"]
-mean_interval_ms = 1000
-swarm = false
-"#,
-    );
+    let path = PathBuf::from(example("broker-without-sequence-checks.toml"));
     let minimal = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("shrunk.toml");
     let output = kafka_sim(&[
         "shrink",
@@ -244,7 +192,7 @@ swarm = false
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("name = \"to-shrink-shrunk\""),
+        stdout(&output).contains("name = \"broker-without-sequence-checks-shrunk\""),
         "{}",
         stdout(&output)
     );
@@ -289,28 +237,46 @@ fn explain_tells_a_records_life_and_refuses_an_unknown_one() {
 }
 
 #[test]
-fn run_writes_an_html_page_and_a_perfetto_trace() {
+fn run_writes_history_trace_html_and_perfetto_files() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let html = dir.join("run.html");
-    let perfetto = dir.join("run.perfetto.json");
+    let [history, trace, html, perfetto] = [
+        "run.history.jsonl",
+        "run.trace.txt",
+        "run.html",
+        "run.perfetto.json",
+    ]
+    .map(|name| dir.join(name));
     let output = kafka_sim(&[
         "run",
         "single-replica-power-loss",
         "--seed",
-        "0",
+        "2",
+        "--history",
+        history.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
         "--html",
         html.to_str().unwrap(),
         "--perfetto",
         perfetto.to_str().unwrap(),
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let history = std::fs::read_to_string(history).unwrap();
+    let first: serde_json::Value = serde_json::from_str(history.lines().next().unwrap()).unwrap();
+    assert_eq!(first["type"], "meta");
+    assert_eq!(first["seed"], 2);
+    let second: serde_json::Value = serde_json::from_str(history.lines().nth(1).unwrap()).unwrap();
+    for field in ["index", "time_ms", "process", "type", "f", "value"] {
+        assert!(second.get(field).is_some(), "{field} missing in {second}");
+    }
+    assert!(std::fs::read_to_string(trace).unwrap().lines().count() > 100);
     let page = std::fs::read_to_string(html).unwrap();
     for needle in ["b1", "producer-1", "consumer-1", "lost-write", "<svg"] {
         assert!(page.contains(needle), "{needle}");
     }
-    let trace: serde_json::Value =
+    let events: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(perfetto).unwrap()).unwrap();
-    assert!(!trace["traceEvents"].as_array().unwrap().is_empty());
+    assert!(!events["traceEvents"].as_array().unwrap().is_empty());
     assert_bad_input(
         &kafka_sim(&["run", "smoke", "--html", "/no/such/dir/x.html"]),
         &["/no/such/dir/x.html"],
