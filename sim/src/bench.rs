@@ -3,6 +3,7 @@
 
 use crate::builtin;
 use crate::runner::{self, RunOptions};
+use crate::scenario::Scenario;
 use madsim::net::Endpoint;
 use madsim::runtime::Runtime;
 use std::net::SocketAddr;
@@ -69,11 +70,65 @@ pub fn resident_memory_mib() -> Option<f64> {
     proc_status_mib("VmRSS:")
 }
 
-pub fn main(seeds: u64) -> i32 {
-    let scenario = builtin::standard();
-    println!("standard scenario: {}", scenario.description);
-    println!(
-        "  ({} brokers, topic {} x{} RF {}, acks={}, idempotence={}, {} producer(s), {} consumer(s))",
+/// What one scenario measured over its seeds.
+struct Figures {
+    seeds: u64,
+    failing: u64,
+    wall_s: f64,
+    simulated_ms: u64,
+    messages: u64,
+}
+
+impl Figures {
+    fn seeds_per_s(&self) -> f64 {
+        self.seeds as f64 / self.wall_s
+    }
+
+    fn messages_per_s(&self) -> f64 {
+        self.messages as f64 / self.wall_s
+    }
+}
+
+/// Runs `scenario` for seeds `0..seeds` on this thread; `at_quarter` runs once, a quarter
+/// of the way in (to read memory there).
+fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Figures {
+    let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
+    let mut figures = Figures {
+        seeds,
+        failing: 0,
+        wall_s: 0.0,
+        simulated_ms: 0,
+        messages: 0,
+    };
+    for seed in 0..seeds {
+        if seed == seeds / 4 {
+            at_quarter();
+        }
+        let outcome = runner::run(scenario, seed, RunOptions::default());
+        figures.simulated_ms += outcome.stats.simulated_ms;
+        figures.messages += outcome.stats.messages_delivered;
+        figures.failing += u64::from(outcome.class.exit_code() != 0);
+    }
+    figures.wall_s = started.elapsed().as_secs_f64();
+    figures
+}
+
+/// The standard scenario with records, partitions and brokers each doubled (DESIGN.md
+/// section 9's scaling bench), so that the growth of cost is visible.
+pub fn doubled(standard: &Scenario) -> Scenario {
+    let mut scenario = standard.clone();
+    scenario.name = "standard-doubled".into();
+    scenario.brokers *= 2;
+    scenario.workload.records *= 2;
+    for topic in &mut scenario.topics {
+        topic.partitions *= 2;
+    }
+    scenario
+}
+
+fn describe(scenario: &Scenario) -> String {
+    format!(
+        "{} brokers, topic {} x{} RF {}, acks={}, idempotence={}, {} producer(s) x {} records, {} consumer(s)",
         scenario.brokers,
         scenario.topics[0].name,
         scenario.topics[0].partitions,
@@ -81,46 +136,61 @@ pub fn main(seeds: u64) -> i32 {
         scenario.acks().as_str(),
         scenario.producer.idempotence,
         scenario.producers,
+        scenario.workload.records,
         scenario.consumers
-    );
+    )
+}
+
+pub fn main(seeds: u64) -> i32 {
+    let scenario = builtin::standard();
     let seeds = seeds.max(1);
-    let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
-    let mut simulated_ms = 0u64;
-    let mut messages = 0u64;
-    let mut failing = 0u64;
+    println!("standard scenario: {}", scenario.description);
+    println!("  ({})", describe(&scenario));
     let mut resident_after_first_quarter = None;
-    for seed in 0..seeds {
-        if seed == seeds / 4 {
-            resident_after_first_quarter = resident_memory_mib();
-        }
-        let outcome = runner::run(&scenario, seed, RunOptions::default());
-        simulated_ms += outcome.stats.simulated_ms;
-        messages += outcome.stats.messages_delivered;
-        failing += u64::from(outcome.class.exit_code() != 0);
-    }
-    let wall_s = started.elapsed().as_secs_f64();
-    let harness_messages_per_s = messages as f64 / wall_s;
+    let standard = measure(&scenario, seeds, || {
+        resident_after_first_quarter = resident_memory_mib()
+    });
+    let resident_at_end = resident_memory_mib();
     let bare = bare_ping_pong_round_trips_per_s();
-    println!("seeds:                        {seeds} ({failing} not passing), one core");
-    println!("seeds/s:                      {:.2}", seeds as f64 / wall_s);
+    println!(
+        "seeds:                        {seeds} ({} not passing), one core",
+        standard.failing
+    );
+    println!(
+        "seeds/s:                      {:.2}",
+        standard.seeds_per_s()
+    );
     println!(
         "simulated s per wall s:       {:.1}",
-        simulated_ms as f64 / 1000.0 / wall_s
+        standard.simulated_ms as f64 / 1000.0 / standard.wall_s
     );
-    println!("simulated messages/s:         {harness_messages_per_s:.0}");
+    println!(
+        "simulated messages/s:         {:.0}",
+        standard.messages_per_s()
+    );
     println!(
         "bare madsim ping-pong:        {bare:.0} round trips/s ({:.0} messages/s)",
         bare * 2.0
     );
     println!(
         "ratio harness/bare messages:  {:.2}",
-        harness_messages_per_s / (bare * 2.0)
+        standard.messages_per_s() / (bare * 2.0)
     );
     if let Some(peak) = peak_memory_mib() {
         println!("peak memory:                  {peak:.0} MiB");
     }
-    if let (Some(quarter), Some(end)) = (resident_after_first_quarter, resident_memory_mib()) {
+    if let (Some(quarter), Some(end)) = (resident_after_first_quarter, resident_at_end) {
         println!("resident memory growth:       {:+.1} MiB over the last 3/4 of the seeds (flat: nothing leaks between runs)", end - quarter);
     }
+    let scaled = doubled(&scenario);
+    let twice = measure(&scaled, seeds, || {});
+    println!("scaling: {}", describe(&scaled));
+    println!(
+        "  seeds/s {:.2} ({:.2}x the standard's wall time per seed), messages/s {:.0}, {} not passing",
+        twice.seeds_per_s(),
+        standard.seeds_per_s() / twice.seeds_per_s(),
+        twice.messages_per_s(),
+        twice.failing
+    );
     0
 }

@@ -282,3 +282,22 @@ fn run_writes_history_trace_html_and_perfetto_files() {
         &["/no/such/dir/x.html"],
     );
 }
+
+#[test]
+fn bench_prints_its_definition_and_every_figure() {
+    let output = kafka_sim(&["bench", "--seeds", "2"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    for needle in [
+        "standard scenario:",
+        "seeds/s:",
+        "simulated s per wall s:",
+        "simulated messages/s:",
+        "bare madsim ping-pong:",
+        "ratio harness/bare messages:",
+        "peak memory:",
+        "scaling: 6 brokers, topic tasks x6",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+}
