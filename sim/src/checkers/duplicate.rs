@@ -15,7 +15,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     // value -> position -> where it was first seen there
     let mut positions: BTreeMap<u64, BTreeMap<(Partition, u64), Sighting>> = BTreeMap::new();
     for sighting in sightings(history) {
-        let position = (sighting.partition.clone(), sighting.offset);
+        let position = (sighting.partition, sighting.offset);
         positions
             .entry(sighting.value)
             .or_default()

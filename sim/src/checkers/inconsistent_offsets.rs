@@ -16,7 +16,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     // position -> value -> where it was first seen there
     let mut values: BTreeMap<(Partition, u64), BTreeMap<u64, Sighting>> = BTreeMap::new();
     for sighting in sightings(history) {
-        let position = (sighting.partition.clone(), sighting.offset);
+        let position = (sighting.partition, sighting.offset);
         values
             .entry(position)
             .or_default()

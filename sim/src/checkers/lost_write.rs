@@ -18,13 +18,13 @@ use crate::history::{History, OpType, Operation};
 use std::collections::BTreeMap;
 
 /// A consumer's last assignment of a partition: offset -> value -> first poll index.
-struct FinalView {
-    consumer: String,
+struct FinalView<'a> {
+    consumer: &'a str,
     start: u64,
     read: BTreeMap<u64, BTreeMap<u64, u64>>,
 }
 
-impl FinalView {
+impl FinalView<'_> {
     /// Where this view shows that `value` is not at `offset`: the poll that read another
     /// value there, or else the first read past it. `None` if the view holds it, or never
     /// got that far.
@@ -45,8 +45,8 @@ impl FinalView {
     }
 }
 
-fn final_views(history: &History) -> BTreeMap<Partition, Vec<FinalView>> {
-    let mut views: BTreeMap<Partition, Vec<FinalView>> = BTreeMap::new();
+fn final_views(history: &History) -> BTreeMap<Partition<'_>, Vec<FinalView<'_>>> {
+    let mut views: BTreeMap<Partition<'_>, Vec<FinalView<'_>>> = BTreeMap::new();
     for ((consumer, partition), assignments) in assignments(history) {
         let Some(last) = assignments.last() else {
             continue;
@@ -83,7 +83,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
         if send.acks == "0" {
             continue;
         }
-        let partition = (send.topic.clone(), p);
+        let partition = (send.topic.as_str(), p);
         let Some(readers) = views.get(&partition) else {
             continue;
         };

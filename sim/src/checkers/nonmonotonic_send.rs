@@ -25,15 +25,15 @@ struct AckedSend {
 }
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
-    let mut invoked_at: BTreeMap<u64, (String, u64)> = BTreeMap::new();
-    let mut acked: BTreeMap<(String, Partition), Vec<AckedSend>> = BTreeMap::new();
+    let mut invoked_at: BTreeMap<u64, (&str, u64)> = BTreeMap::new();
+    let mut acked: BTreeMap<(&str, Partition<'_>), Vec<AckedSend>> = BTreeMap::new();
     for entry in &history.entries {
         let Operation::Send(send) = &entry.op else {
             continue;
         };
         match entry.op_type {
             OpType::Invoke => {
-                invoked_at.insert(send.value, (entry.process.clone(), entry.index));
+                invoked_at.insert(send.value, (entry.process.as_str(), entry.index));
             }
             OpType::Ok => {
                 let (Some(partition), Some(offset)) = (send.partition, send.offset) else {
@@ -42,7 +42,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 let Some((producer, invoke_index)) = invoked_at.get(&send.value) else {
                     continue;
                 };
-                let key = (producer.clone(), (send.topic.clone(), partition));
+                let key = (*producer, (send.topic.as_str(), partition));
                 acked.entry(key).or_default().push(AckedSend {
                     invoke_index: *invoke_index,
                     ok_index: entry.index,

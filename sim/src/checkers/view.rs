@@ -5,11 +5,11 @@
 use crate::history::{History, OpType, Operation};
 use std::collections::BTreeMap;
 
-/// A topic-partition: (topic, partition).
-pub(crate) type Partition = (String, u32);
+/// A topic-partition: (topic, partition), borrowed from the history.
+pub(crate) type Partition<'a> = (&'a str, u32);
 
 /// "topic/partition", for anomaly details.
-pub(crate) fn name(partition: &Partition) -> String {
+pub(crate) fn name(partition: &Partition<'_>) -> String {
     format!("{}/{}", partition.0, partition.1)
 }
 
@@ -32,8 +32,8 @@ pub(crate) struct Assignment {
 }
 
 /// Assignments per (consumer process, partition), oldest first.
-pub(crate) fn assignments(history: &History) -> BTreeMap<(String, Partition), Vec<Assignment>> {
-    let mut by_reader: BTreeMap<(String, Partition), Vec<Assignment>> = BTreeMap::new();
+pub(crate) fn assignments(history: &History) -> BTreeMap<(&str, Partition<'_>), Vec<Assignment>> {
+    let mut by_reader: BTreeMap<(&str, Partition<'_>), Vec<Assignment>> = BTreeMap::new();
     for entry in &history.entries {
         if entry.op_type != OpType::Ok {
             continue;
@@ -41,8 +41,8 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(String, Partition), Ve
         match &entry.op {
             Operation::Assign(assign) => {
                 let key = (
-                    entry.process.clone(),
-                    (assign.topic.clone(), assign.partition),
+                    entry.process.as_str(),
+                    (assign.topic.as_str(), assign.partition),
                 );
                 by_reader.entry(key).or_default().push(Assignment {
                     start: Some(assign.offset),
@@ -52,8 +52,8 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(String, Partition), Ve
             Operation::Poll(poll) => {
                 for record in &poll.records {
                     let key = (
-                        entry.process.clone(),
-                        (record.topic.clone(), record.partition),
+                        entry.process.as_str(),
+                        (record.topic.as_str(), record.partition),
                     );
                     let assignments = by_reader.entry(key).or_default();
                     if assignments.is_empty() {
@@ -89,14 +89,14 @@ pub(crate) enum Before {
 
 /// Every read with what came just before it in its assignment, for the checkers that
 /// compare successive reads: (consumer, partition, before, read).
-pub(crate) fn successive_reads(history: &History) -> Vec<(String, Partition, Before, Read)> {
+pub(crate) fn successive_reads(history: &History) -> Vec<(&str, Partition<'_>, Before, Read)> {
     let mut out = Vec::new();
     for ((consumer, partition), assignments) in assignments(history) {
         for assignment in assignments {
             let mut before = assignment.start.map_or(Before::Nothing, Before::Assigned);
             for read in assignment.reads {
                 let offset = read.offset;
-                out.push((consumer.clone(), partition.clone(), before, read));
+                out.push((consumer, partition, before, read));
                 before = Before::Read(offset);
             }
         }
@@ -107,26 +107,26 @@ pub(crate) fn successive_reads(history: &History) -> Vec<(String, Partition, Bef
 /// A value the history places at (partition, offset): an acknowledged send's reported
 /// offset, or a consumer's read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Sighting {
-    pub partition: Partition,
+pub(crate) struct Sighting<'a> {
+    pub partition: Partition<'a>,
     pub offset: u64,
     pub value: u64,
-    pub process: String,
+    pub process: &'a str,
     pub index: u64,
 }
 
 /// Every sighting, in history order.
-pub(crate) fn sightings(history: &History) -> Vec<Sighting> {
+pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
     let mut found = Vec::new();
     for entry in &history.entries {
         if entry.op_type != OpType::Ok {
             continue;
         }
-        let sighting = |topic: &str, partition: u32, offset: u64, value: u64| Sighting {
-            partition: (topic.to_string(), partition),
+        let sighting = |topic, partition, offset, value| Sighting {
+            partition: (topic, partition),
             offset,
             value,
-            process: entry.process.clone(),
+            process: entry.process.as_str(),
             index: entry.index,
         };
         match &entry.op {
@@ -241,7 +241,7 @@ mod tests {
         assign(&mut h, "consumer-1", 0, 0);
         poll(&mut h, "consumer-1", &[(0, 0, 10), (1, 0, 11)]);
         let views = assignments(&h);
-        let p0 = &views[&("consumer-1".to_string(), ("t".to_string(), 0))];
+        let p0 = &views[&("consumer-1", ("t", 0))];
         assert_eq!(p0.len(), 2);
         assert_eq!((p0[0].start, p0[0].reads[0].offset), (None, 3));
         assert_eq!((p0[1].start, p0[1].reads[0].value), (Some(0), 10));
