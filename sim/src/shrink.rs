@@ -206,6 +206,7 @@ impl<P: FnMut(&str)> Shrinker<'_, P> {
         let before = self.best.clone();
         self.remove_events();
         self.shorten_faults();
+        self.advance_events();
         self.shrink_workload();
         self.shorten_fault_phase();
         self.budget_left() && self.best != before
@@ -251,6 +252,15 @@ impl<P: FnMut(&str)> Shrinker<'_, P> {
             };
             let get = |s: &Scenario| get(s, i).map_or(0, |(_, ms)| ms);
             self.lower(&format!("faults.events[{i}].{field}"), 1, 1, get, set);
+        }
+    }
+
+    /// Moves each event earlier, so that the workload and the fault phase can shrink too.
+    fn advance_events(&mut self) {
+        for i in 0..self.best.faults.events.len() {
+            let get = |s: &Scenario| s.faults.events[i].at_ms;
+            let set = |s: &mut Scenario, ms| s.faults.events[i].at_ms = ms;
+            self.lower(&format!("faults.events[{i}].at_ms"), 0, 1, get, set);
         }
     }
 
