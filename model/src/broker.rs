@@ -118,17 +118,23 @@ impl Broker {
     }
 
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
-        let (due, waiting): (Vec<_>, Vec<_>) =
-            self.parked.drain(..).partition(|p| p.deadline_ms <= now);
-        self.parked = waiting;
-        for fetch in due {
-            self.answer_fetch(
-                fetch.from,
-                fetch.correlation_id,
-                &fetch.partitions,
-                fetch.max_records,
-                out,
-            );
+        self.answer_parked(|_, fetch| fetch.deadline_ms <= now, out);
+    }
+
+    /// Answers the parked fetches `due` picks, in arrival order; the rest stay parked.
+    fn answer_parked(&mut self, due: impl Fn(&Self, &ParkedFetch) -> bool, out: &mut Vec<Output>) {
+        for fetch in std::mem::take(&mut self.parked) {
+            if due(self, &fetch) {
+                self.answer_fetch(
+                    fetch.from,
+                    fetch.correlation_id,
+                    &fetch.partitions,
+                    fetch.max_records,
+                    out,
+                );
+            } else {
+                self.parked.push(fetch);
+            }
         }
     }
 
@@ -313,20 +319,10 @@ impl Broker {
     }
 
     fn wake_parked_fetches(&mut self, out: &mut Vec<Output>) {
-        let parked = std::mem::take(&mut self.parked);
-        for fetch in parked {
-            if self.has_data_or_error(&fetch.partitions) {
-                self.answer_fetch(
-                    fetch.from,
-                    fetch.correlation_id,
-                    &fetch.partitions,
-                    fetch.max_records,
-                    out,
-                );
-            } else {
-                self.parked.push(fetch);
-            }
-        }
+        self.answer_parked(
+            |broker, fetch| broker.has_data_or_error(&fetch.partitions),
+            out,
+        );
     }
 
     fn answer_fetch(

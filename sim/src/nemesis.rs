@@ -154,16 +154,9 @@ impl Nemesis {
 
     fn inject(&mut self, now: u64, fault: Fault) {
         match fault {
-            Fault::Crash {
-                node,
-                restart_after_ms,
-            }
-            | Fault::PowerLoss {
-                node,
-                restart_after_ms,
-            } if self.down.contains(&node) => {
-                let _ = restart_after_ms;
-            }
+            // A node that is down already cannot crash again.
+            Fault::Crash { node, .. } | Fault::PowerLoss { node, .. }
+                if self.down.contains(&node) => {}
             Fault::Crash {
                 node,
                 restart_after_ms,

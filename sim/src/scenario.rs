@@ -129,28 +129,13 @@ impl Scenario {
 
     /// Reads a TOML scenario file, then validates it.
     pub fn from_file(path: &Path) -> Result<Scenario, ScenarioError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
+        let (file, text) = read_text(path)?;
         Scenario::from_toml(&text, &file)
     }
 
     /// Parses and validates TOML; `file` names the source in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
-        let _checked: Scenario = toml::from_str(text).map_err(|e| ScenarioError::Malformed {
-            file: file.to_string(),
-            reason: match e.span() {
-                Some(span) => {
-                    let before = &text[..span.start.min(text.len())];
-                    let line = before.matches('\n').count() + 1;
-                    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-                    format!("line {line}, column {column}: {}", one_line(e.message()))
-                }
-                None => one_line(e.message()),
-            },
-        })?;
+        let _checked: Scenario = toml::from_str(text).map_err(|e| malformed(file, text, &e))?;
         // Parsed alone, a table such as `[producer]` takes the model's defaults for the
         // fields it omits; laid over the scenario defaults, it keeps the harness's
         // (shorter timeouts, for instance). The first parse only reports errors with
@@ -352,6 +337,38 @@ impl Scenario {
 
     pub fn acks(&self) -> Acks {
         self.producer.acks
+    }
+}
+
+/// The text of a file, and its name for error messages.
+pub(crate) fn read_text(path: &Path) -> Result<(String, String), ScenarioError> {
+    let file = path.display().to_string();
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok((file, text)),
+        Err(e) => Err(ScenarioError::Unreadable {
+            file,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// A TOML error in `text` (read from `file`) as one line naming its line and column.
+pub(crate) fn malformed(file: &str, text: &str, error: &toml::de::Error) -> ScenarioError {
+    let reason = match error.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(
+                "line {line}, column {column}: {}",
+                one_line(error.message())
+            )
+        }
+        None => one_line(error.message()),
+    };
+    ScenarioError::Malformed {
+        file: file.to_string(),
+        reason,
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::builtin;
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::outcome::{Outcome, OutcomeClass};
-use crate::scenario::{Scenario, ScenarioError};
+use crate::scenario::{malformed, read_text, Scenario, ScenarioError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -104,15 +104,8 @@ struct SeedFile {
 
 impl SeedCase {
     pub fn load(path: &Path) -> Result<SeedCase, ScenarioError> {
-        let file = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Unreadable {
-            file: file.clone(),
-            reason: e.to_string(),
-        })?;
-        let raw: SeedFile = toml::from_str(&text).map_err(|e| ScenarioError::Malformed {
-            file: file.clone(),
-            reason: e.message().split_whitespace().collect::<Vec<_>>().join(" "),
-        })?;
+        let (file, text) = read_text(path)?;
+        let raw: SeedFile = toml::from_str(&text).map_err(|e| malformed(&file, &text, &e))?;
         let (scenario_name, scenario) = match raw.scenario {
             toml::Value::String(name) => {
                 // A relative scenario file is relative to the seed file.
