@@ -66,7 +66,11 @@ impl Broker {
         let mut partitions = BTreeMap::new();
         let mut reports = Vec::new();
         let mut files = files;
-        for tp in layout.partitions_of(id) {
+        let mine: Vec<TopicPartition> = layout
+            .partitions()
+            .filter(|tp| layout.preferred_leader(tp) == Some(id))
+            .collect();
+        for tp in mine {
             let prefix = format!("{}/", Log::dir(&tp));
             let (mine, rest): (Vec<_>, Vec<_>) = files
                 .into_iter()
@@ -151,7 +155,15 @@ impl Broker {
                 message: Message::MetadataResponse {
                     correlation_id,
                     brokers: self.layout.brokers.clone(),
-                    partitions: self.layout.metadata(),
+                    partitions: self
+                        .layout
+                        .partitions()
+                        .map(|tp| crate::protocol::PartitionMetadata {
+                            leader: self.layout.preferred_leader(&tp),
+                            leader_epoch: LeaderEpoch(0),
+                            tp,
+                        })
+                        .collect(),
                 },
             }),
             Message::InitProducerIdRequest { correlation_id } => {
@@ -172,6 +184,7 @@ impl Broker {
                 correlation_id,
                 acks,
                 batches,
+                ..
             } => {
                 let mut results = Vec::with_capacity(batches.len());
                 let mut appended = false;
@@ -243,6 +256,7 @@ impl Broker {
             | Message::ProduceResponse { .. }
             | Message::ListOffsetsResponse { .. }
             | Message::FetchResponse { .. } => {}
+            _ => {}
         }
     }
 
@@ -255,7 +269,7 @@ impl Broker {
         out: &mut Vec<Output>,
     ) -> Result<(Offset, bool), ErrorCode> {
         let Some(partition) = self.partitions.get_mut(tp) else {
-            return Err(if self.layout.leader_of(tp).is_some() {
+            return Err(if self.layout.preferred_leader(tp).is_some() {
                 ErrorCode::NotLeaderOrFollower
             } else {
                 ErrorCode::UnknownTopicOrPartition

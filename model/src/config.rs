@@ -33,7 +33,8 @@ impl Acks {
 pub struct TopicConfig {
     pub name: String,
     pub partitions: u32,
-    /// The replication factor. The single-replica model uses only the first replica.
+    /// The replication factor: partition `p`'s replicas are `rf` brokers in a row from
+    /// broker `p % brokers + 1`, the first being the preferred leader.
     #[serde(default = "one")]
     pub replication_factor: u32,
 }
@@ -76,6 +77,19 @@ pub struct BrokerConfig {
     /// appends every batch without checking producer sequences (no duplicate detection,
     /// no out-of-order refusal), as a broker without KIP-98 would.
     pub check_producer_sequences: bool,
+    /// `min.insync.replicas`: an `acks=all` write needs an ISR at least this large.
+    pub min_insync_replicas: usize,
+    /// `replica.lag.time.max.ms`: a follower that has not caught up for this long leaves
+    /// the ISR.
+    pub replica_lag_time_max_ms: u64,
+    /// `replica.fetch.wait.max.ms`: how long a leader parks a follower fetch with no data.
+    pub replica_fetch_wait_max_ms: u64,
+    /// How many records a follower fetch returns at most.
+    pub replica_fetch_max_records: usize,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat_interval_ms: u64,
+    /// How long a broker waits for a controller or leader to answer before asking again.
+    pub inter_broker_request_timeout_ms: u64,
 }
 
 impl Default for BrokerConfig {
@@ -85,6 +99,12 @@ impl Default for BrokerConfig {
             fetch_max_wait_ms: 500,
             producer_batches_remembered: 5,
             check_producer_sequences: true,
+            min_insync_replicas: 1,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_max_records: 1_000,
+            heartbeat_interval_ms: 2_000,
+            inter_broker_request_timeout_ms: 30_000,
         }
     }
 }

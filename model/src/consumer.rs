@@ -187,6 +187,7 @@ impl Consumer {
         out: &mut Vec<Output>,
     ) {
         let mut records = Vec::new();
+        let mut high_watermarks = Vec::new();
         let mut errors = Vec::new();
         for (tp, result) in results {
             let asked = fetch
@@ -203,6 +204,7 @@ impl Consumer {
                 Ok(data) => {
                     self.high_watermarks
                         .insert(tp.clone(), (data.high_watermark, now));
+                    high_watermarks.push((tp.clone(), data.high_watermark));
                     for batch in &data.batches {
                         for (i, record) in batch.records.iter().enumerate() {
                             let offset = Offset(batch.base_offset.0 + i as u64);
@@ -238,7 +240,10 @@ impl Consumer {
                 error: errors.join(", "),
             }));
         } else {
-            out.push(Output::Observe(Observation::PollOk { records }));
+            out.push(Output::Observe(Observation::PollOk {
+                records,
+                high_watermarks,
+            }));
         }
     }
 

@@ -1,7 +1,7 @@
 //! What a state machine asks its driver to do: send, write to disk, record an observation.
 
-use crate::ids::NodeId;
-use crate::ids::{Offset, TopicPartition};
+use crate::ids::{BrokerId, LeaderEpoch, NodeId, Offset, TopicPartition};
+use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
 use serde::{Deserialize, Serialize};
 
@@ -65,6 +65,9 @@ pub enum Observation {
     },
     PollOk {
         records: Vec<ObservedRecord>,
+        /// The high watermark each partition's leader reported in this fetch
+        /// (MonotonicHighWatermark is checked on these).
+        high_watermarks: Vec<(TopicPartition, Offset)>,
     },
     PollFail {
         error: String,
@@ -75,6 +78,59 @@ pub enum Observation {
         tp: TopicPartition,
         offset: Offset,
         reason: String,
+    },
+}
+
+/// One record as a replica's log holds it, for the cluster invariants: its value (unique per
+/// run) and the leader epoch it was written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplicaRecord {
+    pub value: u64,
+    pub epoch: LeaderEpoch,
+}
+
+/// A change of one replica's state. The harness mirrors these to check the cluster
+/// invariants (LogMatching, StrongIsr, SingleLeader...) after every change.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicaEvent {
+    /// The broker started and recovered this log from its disk: the whole content, from
+    /// `log_start`.
+    Recovered {
+        tp: TopicPartition,
+        log_start: Offset,
+        records: Vec<ReplicaRecord>,
+    },
+    /// Records written at `base` (appended as leader, or copied from the leader).
+    Appended {
+        tp: TopicPartition,
+        base: Offset,
+        records: Vec<ReplicaRecord>,
+    },
+    /// The log was cut to end at `log_end` (a divergent suffix removed).
+    Truncated { tp: TopicPartition, log_end: Offset },
+    /// The replica became leader of `epoch`, with this ISR, its log ending at `log_end`.
+    BecameLeader {
+        tp: TopicPartition,
+        epoch: LeaderEpoch,
+        isr: Vec<BrokerId>,
+        log_end: Offset,
+    },
+    /// The replica follows `leader` (or nobody) in `epoch`.
+    BecameFollower {
+        tp: TopicPartition,
+        epoch: LeaderEpoch,
+        leader: Option<BrokerId>,
+    },
+    /// The leader's ISR changed (the controller committed it).
+    IsrChanged {
+        tp: TopicPartition,
+        epoch: LeaderEpoch,
+        isr: Vec<BrokerId>,
+    },
+    /// The replica's high watermark moved.
+    HighWatermark {
+        tp: TopicPartition,
+        high_watermark: Offset,
     },
 }
 
@@ -89,4 +145,8 @@ pub enum Output {
     Observe(Observation),
     /// An internal decision worth a line in the trace (an epoch bump, a reset).
     Note(String),
+    /// A replica's state changed (brokers only).
+    Replica(ReplicaEvent),
+    /// The controller wrote this record to the metadata log.
+    Metadata(MetadataRecord),
 }

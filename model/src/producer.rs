@@ -473,6 +473,7 @@ impl Producer {
                 message: Message::ProduceRequest {
                     correlation_id,
                     acks: self.config.acks,
+                    timeout_ms: self.config.request_timeout_ms,
                     batches: batches
                         .iter()
                         .map(|b| (b.tp.clone(), b.to_wire()))

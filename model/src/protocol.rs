@@ -1,7 +1,9 @@
 //! The wire protocol between clients and brokers: requests, responses and error codes.
 
 use crate::config::{Acks, OffsetReset};
+use crate::controller::AlterPartitionError;
 use crate::ids::{BrokerId, LeaderEpoch, Offset, ProducerEpoch, ProducerId, TopicPartition};
+use crate::metadata::MetadataRecord;
 use crate::record::RecordBatch;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -23,6 +25,20 @@ pub enum ErrorCode {
     NotEnoughReplicas,
     #[error("REQUEST_TIMED_OUT")]
     RequestTimedOut,
+    /// The write reached the leader's log but the ISR shrank below `min.insync.replicas`
+    /// before it was replicated: the producer retries (and idempotence dedups).
+    #[error("NOT_ENOUGH_REPLICAS_AFTER_APPEND")]
+    NotEnoughReplicasAfterAppend,
+    /// The request names an older leader epoch than this replica's (KIP-320).
+    #[error("FENCED_LEADER_EPOCH")]
+    FencedLeaderEpoch,
+    /// The request names a newer leader epoch than this replica knows: it is stale.
+    #[error("UNKNOWN_LEADER_EPOCH")]
+    UnknownLeaderEpoch,
+    /// A new leader does not know the committed end yet (its high watermark is below the
+    /// start of its epoch): clients retry shortly (Kafka's OFFSET_NOT_AVAILABLE).
+    #[error("OFFSET_NOT_AVAILABLE")]
+    OffsetNotAvailable,
 }
 
 impl ErrorCode {
@@ -35,7 +51,10 @@ impl ErrorCode {
     pub fn needs_metadata_refresh(self) -> bool {
         matches!(
             self,
-            ErrorCode::NotLeaderOrFollower | ErrorCode::UnknownTopicOrPartition
+            ErrorCode::NotLeaderOrFollower
+                | ErrorCode::UnknownTopicOrPartition
+                | ErrorCode::FencedLeaderEpoch
+                | ErrorCode::UnknownLeaderEpoch
         )
     }
 }
@@ -56,6 +75,29 @@ pub struct FetchedPartition {
     pub batches: Vec<RecordBatch>,
     pub high_watermark: Offset,
     pub log_start_offset: Offset,
+}
+
+/// One partition of a follower's fetch (KIP-320: it names the leader epoch it believes in
+/// and the epoch of the last records it has, so that the leader can fence it or tell it
+/// where its log diverges).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetchPartition {
+    pub tp: TopicPartition,
+    /// The follower's log end.
+    pub fetch_offset: Offset,
+    pub last_fetched_epoch: Option<LeaderEpoch>,
+    pub current_leader_epoch: LeaderEpoch,
+}
+
+/// What a leader returns to a follower for one partition.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaFetched {
+    /// Whole batches from the fetch offset, up to the leader's log end.
+    pub batches: Vec<RecordBatch>,
+    pub high_watermark: Offset,
+    /// KIP-320's `divergingEpoch`: the follower's log diverges; it truncates to the end
+    /// offset (or its own log end, if shorter) and fetches again. No batches then.
+    pub diverging: Option<(LeaderEpoch, Offset)>,
 }
 
 /// Every message exchanged in the simulated cluster. `correlation_id` pairs a response
@@ -81,6 +123,9 @@ pub enum Message {
     ProduceRequest {
         correlation_id: u64,
         acks: Acks,
+        /// How long the leader may wait for the ISR (acks=all) before it answers
+        /// REQUEST_TIMED_OUT (Kafka's produce `timeout_ms`).
+        timeout_ms: u64,
         batches: Vec<(TopicPartition, RecordBatch)>,
     },
     ProduceResponse {
@@ -108,6 +153,47 @@ pub enum Message {
         correlation_id: u64,
         results: Vec<(TopicPartition, Result<FetchedPartition, ErrorCode>)>,
     },
+    /// Broker to controller: I am alive as `incarnation`, and have applied the metadata
+    /// log up to `metadata_offset` (exclusive).
+    BrokerHeartbeatRequest {
+        broker: BrokerId,
+        incarnation: u32,
+        metadata_offset: u64,
+    },
+    /// Controller to broker: metadata records from index `first_index`, as the answer to
+    /// a heartbeat or pushed when the log grows. A broker applies them only if they
+    /// continue what it has.
+    MetadataUpdate {
+        first_index: u64,
+        records: Vec<MetadataRecord>,
+    },
+    /// A leader asks the controller to change a partition's ISR.
+    AlterPartitionRequest {
+        correlation_id: u64,
+        broker: BrokerId,
+        tp: TopicPartition,
+        leader_epoch: LeaderEpoch,
+        partition_epoch: u32,
+        new_isr: Vec<BrokerId>,
+    },
+    /// The committed ISR and partition epoch, or why not.
+    AlterPartitionResponse {
+        correlation_id: u64,
+        tp: TopicPartition,
+        result: Result<(Vec<BrokerId>, u32), AlterPartitionError>,
+    },
+    /// A follower fetches from its leader.
+    ReplicaFetchRequest {
+        correlation_id: u64,
+        replica: BrokerId,
+        max_wait_ms: u64,
+        max_records: usize,
+        partitions: Vec<ReplicaFetchPartition>,
+    },
+    ReplicaFetchResponse {
+        correlation_id: u64,
+        results: Vec<(TopicPartition, Result<ReplicaFetched, ErrorCode>)>,
+    },
 }
 
 impl Message {
@@ -124,6 +210,12 @@ impl Message {
             Message::ListOffsetsResponse { .. } => "ListOffsetsResp",
             Message::FetchRequest { .. } => "FetchReq",
             Message::FetchResponse { .. } => "FetchResp",
+            Message::BrokerHeartbeatRequest { .. } => "HeartbeatReq",
+            Message::MetadataUpdate { .. } => "MetadataUpdate",
+            Message::AlterPartitionRequest { .. } => "AlterPartitionReq",
+            Message::AlterPartitionResponse { .. } => "AlterPartitionResp",
+            Message::ReplicaFetchRequest { .. } => "ReplicaFetchReq",
+            Message::ReplicaFetchResponse { .. } => "ReplicaFetchResp",
         }
     }
 }

@@ -73,7 +73,11 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
     let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
     let leader = partition
         .map(|p| TopicPartition::new(send.topic.clone(), p))
-        .and_then(|tp| layout.leader_of(&tp).map(|b| (tp, format!("b{}", b.0))));
+        .and_then(|tp| {
+            layout
+                .preferred_leader(&tp)
+                .map(|b| (tp, format!("b{}", b.0)))
+        });
     match &leader {
         Some((tp, broker)) => {
             let _ = writeln!(text, "partition {tp} (murmur2 of the key), led by {broker}");

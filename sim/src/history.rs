@@ -36,8 +36,19 @@ pub struct SendValue {
 pub struct PollValue {
     #[serde(default)]
     pub records: Vec<ObservedRecord>,
+    /// On `ok`: the high watermark each fetched partition's leader reported.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub high_watermarks: Vec<HighWatermarkSeen>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// A partition's high watermark as a fetch response reported it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HighWatermarkSeen {
+    pub topic: String,
+    pub partition: u32,
+    pub high_watermark: u64,
 }
 
 /// An `assign`: the consumer's position for a partition was set (start, or reset after

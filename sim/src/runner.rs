@@ -86,6 +86,7 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
             .iter()
             .any(|e| matches!(e.fault, crate::faults::Fault::PowerLoss { .. }))
             && scenario.broker.log.flush_messages != Some(1),
+        unclean_election: scenario.controller.unclean_leader_election,
     }
 }
 

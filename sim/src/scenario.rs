@@ -4,6 +4,7 @@
 
 use crate::faults::{Fault, NemesisSpec, TimedFault};
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
+use kafka_model::controller::ControllerConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
@@ -49,6 +50,9 @@ pub struct Scenario {
     pub producers: u32,
     pub consumers: u32,
     pub broker: BrokerConfig,
+    /// The controller's settings: the broker session timeout and
+    /// `unclean.leader.election.enable`.
+    pub controller: ControllerConfig,
     pub producer: ProducerConfig,
     pub consumer: ConsumerConfig,
     pub workload: Workload,
@@ -73,7 +77,18 @@ impl Default for Scenario {
             }],
             producers: 1,
             consumers: 1,
-            broker: BrokerConfig::default(),
+            // Kafka's timeouts are tens of seconds, sized for real networks; runs last
+            // tens of simulated seconds, so the harness scales them down together.
+            broker: BrokerConfig {
+                replica_lag_time_max_ms: 3_000,
+                heartbeat_interval_ms: 500,
+                inter_broker_request_timeout_ms: 3_000,
+                ..BrokerConfig::default()
+            },
+            controller: ControllerConfig {
+                session_timeout_ms: 3_000,
+                ..ControllerConfig::default()
+            },
             producer: ProducerConfig {
                 // Simulated networks lose messages silently: a short timeout keeps retries
                 // within the run (Kafka's default is 30 s, with TCP noticing dead peers).
@@ -168,8 +183,8 @@ impl Scenario {
                 reason,
             })
         };
-        if self.brokers == 0 || self.brokers > 99 {
-            return invalid("brokers", format!("must be 1..=99, got {}", self.brokers));
+        if self.brokers == 0 || self.brokers > 89 {
+            return invalid("brokers", format!("must be 1..=89, got {}", self.brokers));
         }
         if self.topics.is_empty() {
             return invalid("topics", "at least one topic is needed".into());
@@ -249,9 +264,63 @@ impl Scenario {
                 self.consumer.fetch_max_wait_ms,
             ),
             ("broker.fetch_max_wait_ms", self.broker.fetch_max_wait_ms),
+            (
+                "broker.replica_lag_time_max_ms",
+                self.broker.replica_lag_time_max_ms,
+            ),
+            (
+                "broker.replica_fetch_wait_max_ms",
+                self.broker.replica_fetch_wait_max_ms,
+            ),
+            (
+                "broker.inter_broker_request_timeout_ms",
+                self.broker.inter_broker_request_timeout_ms,
+            ),
+            (
+                "controller.session_timeout_ms",
+                self.controller.session_timeout_ms,
+            ),
         ];
         if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
             return invalid(field, format!("{value} ms is more than a day"));
+        }
+        let max_rf = self
+            .topics
+            .iter()
+            .map(|t| t.replication_factor as usize)
+            .max()
+            .unwrap_or(1);
+        if self.broker.min_insync_replicas == 0 || self.broker.min_insync_replicas > max_rf {
+            return invalid(
+                "broker.min_insync_replicas",
+                format!(
+                    "must be 1..=replication_factor ({max_rf}), got {}: acks=all writes \
+                     could never succeed",
+                    self.broker.min_insync_replicas
+                ),
+            );
+        }
+        if self.broker.heartbeat_interval_ms == 0
+            || self.broker.heartbeat_interval_ms >= self.controller.session_timeout_ms
+        {
+            return invalid(
+                "broker.heartbeat_interval_ms",
+                format!(
+                    "must be positive and below controller.session_timeout_ms ({}), got {}",
+                    self.controller.session_timeout_ms, self.broker.heartbeat_interval_ms
+                ),
+            );
+        }
+        if self.broker.replica_lag_time_max_ms == 0
+            || self.broker.inter_broker_request_timeout_ms == 0
+            || self.broker.replica_fetch_max_records == 0
+        {
+            return invalid(
+                "broker.replica_lag_time_max_ms",
+                "replica_lag_time_max_ms, inter_broker_request_timeout_ms and \
+                 replica_fetch_max_records must be positive"
+                    .into(),
+            );
         }
         if self.broker.log.segment_bytes < 64 {
             return invalid("broker.log.segment_bytes", "must be at least 64".into());

@@ -3,7 +3,9 @@
 //! mutex is never contended (madsim runs one task at a time).
 
 use crate::clock::NodeClock;
-use crate::history::{AssignValue, History, OpType, Operation, PollValue, SendValue};
+use crate::history::{
+    AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
+};
 use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
@@ -250,10 +252,14 @@ impl World {
                 OpType::Invoke,
                 Operation::Poll(PollValue {
                     records: Vec::new(),
+                    high_watermarks: Vec::new(),
                     error: None,
                 }),
             ),
-            Observation::PollOk { records } => {
+            Observation::PollOk {
+                records,
+                high_watermarks,
+            } => {
                 if !records.is_empty() {
                     let first = &records[0];
                     state.trace.record(
@@ -272,6 +278,14 @@ impl World {
                     OpType::Ok,
                     Operation::Poll(PollValue {
                         records,
+                        high_watermarks: high_watermarks
+                            .into_iter()
+                            .map(|(tp, hw)| HighWatermarkSeen {
+                                topic: tp.topic,
+                                partition: tp.partition,
+                                high_watermark: hw.0,
+                            })
+                            .collect(),
                         error: None,
                     }),
                 )
@@ -284,6 +298,7 @@ impl World {
                     OpType::Fail,
                     Operation::Poll(PollValue {
                         records: Vec::new(),
+                        high_watermarks: Vec::new(),
                         error: Some(error),
                     }),
                 )

@@ -149,6 +149,7 @@ async fn execute(
             },
             Output::Observe(observation) => world.observe(me, observation),
             Output::Note(note) => world.trace(world.name(me), format_args!("{note}")),
+            Output::Replica(_) | Output::Metadata(_) => {}
         }
     }
 }

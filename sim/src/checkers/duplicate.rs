@@ -50,8 +50,8 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if promises.power_loss_with_async_flush {
-        (Verdict::Allowed, "power loss with async flush: a record read before the cut may be written again by a retry")
+    if let Some(excuse) = promises.committed_loss_excuse() {
+        (Verdict::Allowed, excuse)
     } else if promises.idempotence {
         (
             Verdict::Violation,

@@ -119,13 +119,16 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 
 fn classify(acks: &str, promises: &Promises) -> (Verdict, &'static str) {
     match acks {
-        "all" | "-1" if promises.power_loss_with_async_flush => (
+        "all" | "-1" => match promises.committed_loss_excuse() {
+            Some(excuse) => (Verdict::Allowed, excuse),
+            None => (
+                Verdict::Violation,
+                "acks=all: Kafka promises an acknowledged write survives",
+            ),
+        },
+        "0" => (
             Verdict::Allowed,
-            "power loss with async flush: acks=all writes not yet fsynced may vanish",
-        ),
-        "all" | "-1" => (
-            Verdict::Violation,
-            "acks=all: Kafka promises an acknowledged write survives",
+            "acks=0: the producer never hears whether a write arrived",
         ),
         _ => (
             Verdict::Allowed,

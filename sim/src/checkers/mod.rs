@@ -24,16 +24,43 @@ pub enum AnomalyKind {
     NonmonotonicPoll,
     InconsistentOffsets,
     LostWrite,
+    /// A record that was below some leader's high watermark is not in the final log.
+    CommittedRecordLost,
+    /// A consumer read a record that is not in the final log.
+    ConsistentRead,
+    /// Two replicas disagree below the smaller of their high watermarks.
+    LogMatching,
+    /// An ISR member lacks the leader's records below the high watermark.
+    StrongIsr,
+    /// Two brokers led one partition in the same leader epoch.
+    SingleLeader,
+    /// A partition's leader epoch went backwards.
+    MonotonicEpoch,
+    /// A consumer saw a partition's high watermark go backwards.
+    MonotonicHighWatermark,
+    /// A partition's leader was not in its ISR.
+    LeaderInIsr,
+    /// A new leader lacked a record below the previous leader's high watermark.
+    LeaderCompleteness,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 6] = [
+    pub const ALL: [AnomalyKind; 15] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
         AnomalyKind::NonmonotonicPoll,
         AnomalyKind::InconsistentOffsets,
         AnomalyKind::LostWrite,
+        AnomalyKind::CommittedRecordLost,
+        AnomalyKind::ConsistentRead,
+        AnomalyKind::LogMatching,
+        AnomalyKind::StrongIsr,
+        AnomalyKind::SingleLeader,
+        AnomalyKind::MonotonicEpoch,
+        AnomalyKind::MonotonicHighWatermark,
+        AnomalyKind::LeaderInIsr,
+        AnomalyKind::LeaderCompleteness,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -44,6 +71,15 @@ impl AnomalyKind {
             AnomalyKind::NonmonotonicPoll => "nonmonotonic-poll",
             AnomalyKind::InconsistentOffsets => "inconsistent-offsets",
             AnomalyKind::LostWrite => "lost-write",
+            AnomalyKind::CommittedRecordLost => "committed-record-lost",
+            AnomalyKind::ConsistentRead => "consistent-read",
+            AnomalyKind::LogMatching => "log-matching",
+            AnomalyKind::StrongIsr => "strong-isr",
+            AnomalyKind::SingleLeader => "single-leader",
+            AnomalyKind::MonotonicEpoch => "monotonic-epoch",
+            AnomalyKind::MonotonicHighWatermark => "monotonic-high-watermark",
+            AnomalyKind::LeaderInIsr => "leader-in-isr",
+            AnomalyKind::LeaderCompleteness => "leader-completeness",
         }
     }
 }
@@ -94,6 +130,25 @@ pub struct Promises {
     /// Power losses happen and appends are not fsynced: un-fsynced acknowledged records
     /// may vanish, and offsets may be reused.
     pub power_loss_with_async_flush: bool,
+    /// `unclean.leader.election.enable`: an out-of-sync replica may become leader, so
+    /// committed records may vanish and offsets be reused.
+    #[serde(default)]
+    pub unclean_election: bool,
+}
+
+impl Promises {
+    /// Why this configuration allows committed records to vanish (and so offsets to be
+    /// reused, replicas to diverge below the high watermark, reads to disappear), if it
+    /// does: DESIGN.md section 6.
+    pub fn committed_loss_excuse(&self) -> Option<&'static str> {
+        if self.unclean_election {
+            Some("unclean leader election is on: an out-of-sync replica may lead")
+        } else if self.power_loss_with_async_flush {
+            Some("a power loss met async flush: un-fsynced records of every replica may vanish")
+        } else {
+            None
+        }
+    }
 }
 
 /// Runs every checker over the history.

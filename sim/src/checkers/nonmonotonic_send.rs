@@ -86,11 +86,8 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if promises.power_loss_with_async_flush {
-        (
-            Verdict::Allowed,
-            "power loss with async flush: a truncated log gives later sends lower offsets",
-        )
+    if let Some(excuse) = promises.committed_loss_excuse() {
+        (Verdict::Allowed, excuse)
     } else if promises.idempotence {
         (
             Verdict::Violation,

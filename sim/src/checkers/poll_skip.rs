@@ -43,11 +43,8 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if promises.power_loss_with_async_flush {
-        (
-            Verdict::Allowed,
-            "power loss with async flush: a truncated log may reuse offsets and leave gaps",
-        )
+    if let Some(excuse) = promises.committed_loss_excuse() {
+        (Verdict::Allowed, excuse)
     } else {
         (
             Verdict::Violation,

@@ -214,6 +214,7 @@ pub(crate) mod build {
             .collect();
         let invoke = PollValue {
             records: Vec::new(),
+            high_watermarks: Vec::new(),
             error: None,
         };
         push(h, consumer, OpType::Invoke, Operation::Poll(invoke));
@@ -223,6 +224,7 @@ pub(crate) mod build {
             OpType::Ok,
             Operation::Poll(PollValue {
                 records,
+                high_watermarks: Vec::new(),
                 error: None,
             }),
         );
