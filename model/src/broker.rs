@@ -1,5 +1,7 @@
-//! A broker: leads its partitions, appends produce requests to their logs, answers fetches
-//! (parking empty ones for `fetch.max.wait.ms`), and hands out producer ids.
+//! A broker: hosts partition replicas, leads or follows each as the controller's metadata
+//! says, answers producers (with `acks=all` writes waiting in a purgatory until the ISR has
+//! them), consumers and followers, fetches from the leaders it follows, and heartbeats to
+//! the controller. Metadata reaches it as records of the controller's log, applied in order.
 
 use crate::config::{Acks, BrokerConfig, OffsetReset};
 use crate::effect::Output;
@@ -8,26 +10,17 @@ use crate::ids::{
 };
 use crate::layout::ClusterLayout;
 use crate::log::{Log, RecoveryReport};
-use crate::producer_state::{ProducerStateTable, SequenceCheck};
-use crate::protocol::{ErrorCode, FetchedPartition, Message};
+use crate::metadata::{MetadataImage, MetadataRecord};
+use crate::metadata_client::InFlight;
+use crate::partition::Partition;
+use crate::protocol::{ErrorCode, Message, PartitionMetadata};
+use crate::purgatory::{DelayedProduce, Purgatory, Standing, WaitingPartition};
+use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
-/// One partition hosted by this broker.
-#[derive(Clone, Debug)]
-struct PartitionReplica {
-    log: Log,
-    producers: ProducerStateTable,
-    leader_epoch: LeaderEpoch,
-}
+mod replication;
 
-impl PartitionReplica {
-    /// The single-replica high watermark: everything the leader has is "replicated".
-    fn high_watermark(&self) -> Offset {
-        self.log.log_end_offset()
-    }
-}
-
-/// A fetch that found nothing new and waits for data or its deadline.
+/// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]
 struct ParkedFetch {
     from: NodeId,
@@ -37,70 +30,89 @@ struct ParkedFetch {
     deadline_ms: Millis,
 }
 
+/// A follower fetch that found nothing new.
+#[derive(Clone, Debug)]
+struct ParkedReplicaFetch {
+    from: NodeId,
+    request: Message,
+    deadline_ms: Millis,
+}
+
+/// How long a follower waits after an error before fetching again.
+const REPLICA_FETCH_BACKOFF_MS: u64 = 100;
+
 /// The broker state machine.
 #[derive(Clone, Debug)]
 pub struct Broker {
     id: BrokerId,
     config: BrokerConfig,
-    layout: ClusterLayout,
-    partitions: BTreeMap<TopicPartition, PartitionReplica>,
+    controller: NodeId,
+    image: MetadataImage,
+    partitions: BTreeMap<TopicPartition, Partition>,
     /// Producer ids are `broker << 40 | incarnation << 20 | counter`, unique across restarts
     /// without a disk write.
     incarnation: u32,
     producer_ids_issued: u64,
     parked: Vec<ParkedFetch>,
+    parked_replica: Vec<ParkedReplicaFetch>,
+    purgatory: Purgatory,
+    fetcher: ReplicaFetcher,
+    alter_partition_in_flight: BTreeMap<TopicPartition, InFlight>,
+    next_heartbeat_ms: Millis,
+    next_isr_check_ms: Millis,
+    last_correlation_id: u64,
 }
 
 impl Broker {
     /// Starts a broker from whatever its disk holds (`files`: path and bytes, as the
-    /// process sees them after a crash). Returns the disk operations recovery needs
-    /// (cutting torn tails) and what it found per partition.
+    /// process sees them after a crash). The layout says which replicas it hosts; who
+    /// leads them it learns from the controller. Returns what recovery found.
+    #[allow(clippy::too_many_arguments)] // a broker's whole starting state, named
     pub fn start(
         id: BrokerId,
         incarnation: u32,
         config: BrokerConfig,
-        layout: ClusterLayout,
+        layout: &ClusterLayout,
+        controller: NodeId,
         files: Vec<(String, Vec<u8>)>,
+        now: Millis,
         out: &mut Vec<Output>,
     ) -> (Broker, Vec<(TopicPartition, RecoveryReport)>) {
         let mut partitions = BTreeMap::new();
         let mut reports = Vec::new();
         let mut files = files;
-        let mine: Vec<TopicPartition> = layout
+        let hosted: Vec<TopicPartition> = layout
             .partitions()
-            .filter(|tp| layout.preferred_leader(tp) == Some(id))
+            .filter(|tp| layout.replicas_of(tp).contains(&id))
             .collect();
-        for tp in mine {
+        for tp in hosted {
             let prefix = format!("{}/", Log::dir(&tp));
             let (mine, rest): (Vec<_>, Vec<_>) = files
                 .into_iter()
                 .partition(|(path, _)| path.starts_with(&prefix));
             files = rest;
-            let (log, ops, report) = Log::recover(tp.clone(), config.log.clone(), mine);
-            out.extend(ops.into_iter().map(Output::Disk));
-            let mut producers = ProducerStateTable::new(config.producer_batches_remembered);
-            for batch in log.batches() {
-                producers.update(batch);
-            }
+            let (partition, report) = Partition::recover(id, tp.clone(), &config, mine, out);
             reports.push((tp.clone(), report));
-            partitions.insert(
-                tp,
-                PartitionReplica {
-                    log,
-                    producers,
-                    leader_epoch: LeaderEpoch(0),
-                },
-            );
+            partitions.insert(tp, partition);
         }
-        let broker = Broker {
+        let mut broker = Broker {
             id,
             config,
-            layout,
+            controller,
+            image: MetadataImage::default(),
             partitions,
             incarnation,
             producer_ids_issued: 0,
             parked: Vec::new(),
+            parked_replica: Vec::new(),
+            purgatory: Purgatory::default(),
+            fetcher: ReplicaFetcher::default(),
+            alter_partition_in_flight: BTreeMap::new(),
+            next_heartbeat_ms: now,
+            next_isr_check_ms: now,
+            last_correlation_id: 0,
         };
+        broker.drive(now, out);
         (broker, reports)
     }
 
@@ -108,38 +120,98 @@ impl Broker {
         self.id
     }
 
-    /// The log end offset of each hosted partition, for checkers and traces.
+    /// The log end offset of each hosted partition, for traces.
     pub fn log_end_offsets(&self) -> Vec<(TopicPartition, Offset)> {
         self.partitions
             .iter()
-            .map(|(tp, p)| (tp.clone(), p.log.log_end_offset()))
+            .map(|(tp, p)| (tp.clone(), p.log_end()))
             .collect()
     }
 
-    /// The earliest parked fetch deadline: the driver must call `tick` then.
+    /// When `tick` must run next.
     pub fn next_deadline(&self) -> Option<Millis> {
-        self.parked.iter().map(|p| p.deadline_ms).min()
+        let timeout_ms = self.config.inter_broker_request_timeout_ms;
+        [
+            Some(self.next_heartbeat_ms),
+            self.parked.iter().map(|p| p.deadline_ms).min(),
+            self.parked_replica.iter().map(|p| p.deadline_ms).min(),
+            self.purgatory.next_deadline(),
+            self.fetcher.next_deadline(timeout_ms),
+            self.alter_partition_in_flight
+                .values()
+                .map(|r| r.sent_ms + timeout_ms)
+                .min(),
+            self.partitions
+                .values()
+                .any(Partition::is_leader)
+                .then_some(self.next_isr_check_ms),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn tick(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.answer_parked(|_, fetch| fetch.deadline_ms <= now, out);
-    }
-
-    /// Answers the parked fetches `due` picks, in arrival order; the rest stay parked.
-    fn answer_parked(&mut self, due: impl Fn(&Self, &ParkedFetch) -> bool, out: &mut Vec<Output>) {
-        for fetch in std::mem::take(&mut self.parked) {
-            if due(self, &fetch) {
-                self.answer_fetch(
-                    fetch.from,
-                    fetch.correlation_id,
-                    &fetch.partitions,
-                    fetch.max_records,
-                    out,
-                );
+        for parked in std::mem::take(&mut self.parked_replica) {
+            if parked.deadline_ms <= now {
+                self.serve_replica_fetch(now, parked.from, parked.request, false, out);
             } else {
-                self.parked.push(fetch);
+                self.parked_replica.push(parked);
             }
         }
+        self.drive(now, out);
+    }
+
+    /// Moves the broker's own work forward: heartbeats, follower fetches, ISR checks, and
+    /// the purgatory's timeouts.
+    fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if now >= self.next_heartbeat_ms {
+            out.push(Output::Send {
+                to: self.controller,
+                message: Message::BrokerHeartbeatRequest {
+                    broker: self.id,
+                    incarnation: self.incarnation,
+                    metadata_offset: self.image.applied,
+                },
+            });
+            self.next_heartbeat_ms = now + self.config.heartbeat_interval_ms;
+        }
+        let timeout_ms = self.config.inter_broker_request_timeout_ms;
+        let expired: Vec<TopicPartition> = self
+            .alter_partition_in_flight
+            .iter()
+            .filter(|(_, r)| r.timed_out(now, timeout_ms))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in expired {
+            self.alter_partition_in_flight.remove(&tp);
+            if let Some(p) = self.partitions.get_mut(&tp) {
+                p.isr_change_refused();
+            }
+        }
+        if now >= self.next_isr_check_ms {
+            // Kafka checks ISR expiry every half lag time.
+            self.next_isr_check_ms = now + (self.config.replica_lag_time_max_ms / 2).max(1);
+            let led: Vec<TopicPartition> = self
+                .partitions
+                .iter()
+                .filter(|(_, p)| p.is_leader())
+                .map(|(tp, _)| tp.clone())
+                .collect();
+            for tp in led {
+                self.maybe_alter_isr(&tp, now, out);
+            }
+        }
+        self.fetcher.poll(
+            self.id,
+            now,
+            &self.config,
+            &self.partitions,
+            &mut self.last_correlation_id,
+            out,
+        );
+        self.complete_delayed_produces(now, out);
     }
 
     pub fn on_message(
@@ -154,14 +226,21 @@ impl Broker {
                 to: from,
                 message: Message::MetadataResponse {
                     correlation_id,
-                    brokers: self.layout.brokers.clone(),
+                    brokers: self
+                        .image
+                        .brokers
+                        .iter()
+                        .filter(|(_, b)| !b.fenced)
+                        .map(|(id, _)| *id)
+                        .collect(),
                     partitions: self
-                        .layout
-                        .partitions()
-                        .map(|tp| crate::protocol::PartitionMetadata {
-                            leader: self.layout.preferred_leader(&tp),
-                            leader_epoch: LeaderEpoch(0),
-                            tp,
+                        .image
+                        .partitions
+                        .iter()
+                        .map(|(tp, p)| PartitionMetadata {
+                            tp: tp.clone(),
+                            leader: p.leader,
+                            leader_epoch: p.leader_epoch,
                         })
                         .collect(),
                 },
@@ -183,29 +262,9 @@ impl Broker {
             Message::ProduceRequest {
                 correlation_id,
                 acks,
+                timeout_ms,
                 batches,
-                ..
-            } => {
-                let mut results = Vec::with_capacity(batches.len());
-                let mut appended = false;
-                for (tp, batch) in batches {
-                    let result = self.append(&tp, batch, out);
-                    appended |= matches!(result, Ok((_, true)));
-                    results.push((tp, result.map(|(offset, _)| offset)));
-                }
-                if acks != Acks::None {
-                    out.push(Output::Send {
-                        to: from,
-                        message: Message::ProduceResponse {
-                            correlation_id,
-                            results,
-                        },
-                    });
-                }
-                if appended {
-                    self.wake_parked_fetches(out);
-                }
-            }
+            } => self.produce(now, from, correlation_id, acks, timeout_ms, batches, out),
             Message::ListOffsetsRequest {
                 correlation_id,
                 partitions,
@@ -215,10 +274,10 @@ impl Broker {
                     .map(|(tp, reset)| {
                         let result = match self.partitions.get(&tp) {
                             None => Err(ErrorCode::NotLeaderOrFollower),
-                            Some(p) => Ok(match reset {
-                                OffsetReset::Earliest => p.log.log_start_offset(),
-                                OffsetReset::Latest => p.high_watermark(),
-                            }),
+                            Some(p) => match reset {
+                                OffsetReset::Earliest => p.committed_end().map(|_| p.log_start()),
+                                OffsetReset::Latest => p.committed_end(),
+                            },
                         };
                         (tp, result)
                     })
@@ -237,7 +296,7 @@ impl Broker {
                 max_records,
                 partitions,
             } => {
-                if self.has_data_or_error(&partitions) || max_wait_ms == 0 {
+                if self.has_news_for_consumer(&partitions) || max_wait_ms == 0 {
                     self.answer_fetch(from, correlation_id, &partitions, max_records, out);
                 } else {
                     let wait_ms = max_wait_ms.min(self.config.fetch_max_wait_ms);
@@ -250,93 +309,281 @@ impl Broker {
                     });
                 }
             }
-            // Responses are for clients; a broker that gets one drops it.
-            Message::MetadataResponse { .. }
+            Message::MetadataUpdate {
+                first_index,
+                records,
+            } => self.apply_metadata(now, first_index, records, out),
+            Message::AlterPartitionResponse {
+                correlation_id,
+                tp,
+                result,
+            } => {
+                if self
+                    .alter_partition_in_flight
+                    .get(&tp)
+                    .is_some_and(|r| r.correlation_id == correlation_id)
+                {
+                    self.alter_partition_in_flight.remove(&tp);
+                    if let Some(p) = self.partitions.get_mut(&tp) {
+                        match result {
+                            Ok((isr, partition_epoch)) => {
+                                p.isr_committed(isr, partition_epoch, out)
+                            }
+                            Err(error) => {
+                                out.push(Output::Note(format!(
+                                    "AlterPartition {tp} refused: {error}"
+                                )));
+                                p.isr_change_refused();
+                            }
+                        }
+                    }
+                    self.after_high_watermark_change(now, out);
+                }
+            }
+            request @ Message::ReplicaFetchRequest { .. } => {
+                self.serve_replica_fetch(now, from, request, true, out)
+            }
+            Message::ReplicaFetchResponse {
+                correlation_id,
+                results,
+            } => self.on_replica_fetch_response(now, from, correlation_id, results, out),
+            // Requests for the controller, and responses for clients: a broker that gets
+            // one (misrouted, or from a confused peer) drops it.
+            Message::BrokerHeartbeatRequest { .. }
+            | Message::AlterPartitionRequest { .. }
+            | Message::MetadataResponse { .. }
             | Message::InitProducerIdResponse { .. }
             | Message::ProduceResponse { .. }
             | Message::ListOffsetsResponse { .. }
             | Message::FetchResponse { .. } => {}
-            _ => {}
+        }
+        self.drive(now, out);
+    }
+
+    /// Applies the controller's records if they continue what this broker has, then
+    /// takes up the roles they give it.
+    fn apply_metadata(
+        &mut self,
+        now: Millis,
+        first_index: u64,
+        records: Vec<MetadataRecord>,
+        out: &mut Vec<Output>,
+    ) {
+        if first_index > self.image.applied {
+            return; // a gap: the next heartbeat's answer fills it
+        }
+        let skip = (self.image.applied - first_index) as usize;
+        if skip >= records.len() {
+            return;
+        }
+        for record in &records[skip..] {
+            self.image.apply(record);
+        }
+        let mut lost_leadership = false;
+        for (tp, partition) in self.partitions.iter_mut() {
+            if let Some(registration) = self.image.partitions.get(tp) {
+                lost_leadership |= partition.reconcile(self.id, registration, now, out);
+            }
+        }
+        if lost_leadership {
+            self.answer_parked(
+                |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+                out,
+            );
+        }
+        self.after_high_watermark_change(now, out);
+    }
+
+    /// Asks the controller for the ISR this leader wants, if it wants a change and has no
+    /// request in flight for the partition.
+    fn maybe_alter_isr(&mut self, tp: &TopicPartition, now: Millis, out: &mut Vec<Output>) {
+        if self.alter_partition_in_flight.contains_key(tp) {
+            return;
+        }
+        let Some(partition) = self.partitions.get_mut(tp) else {
+            return;
+        };
+        let log_end = partition.log_end();
+        let Some(new_isr) =
+            partition
+                .replica()
+                .wanted_isr(now, self.config.replica_lag_time_max_ms, log_end)
+        else {
+            return;
+        };
+        let Some((_, partition_epoch)) = partition.replica().leader_isr() else {
+            return;
+        };
+        let leader_epoch = partition.leader_epoch();
+        partition.replica_mut().isr_change_sent(new_isr.clone());
+        self.last_correlation_id += 1;
+        let correlation_id = self.last_correlation_id;
+        out.push(Output::Note(format!(
+            "AlterPartition {tp} isr -> {}",
+            brokers(&new_isr)
+        )));
+        out.push(Output::Send {
+            to: self.controller,
+            message: Message::AlterPartitionRequest {
+                correlation_id,
+                broker: self.id,
+                tp: tp.clone(),
+                leader_epoch,
+                partition_epoch,
+                new_isr,
+            },
+        });
+        self.alter_partition_in_flight.insert(
+            tp.clone(),
+            InFlight {
+                correlation_id,
+                sent_ms: now,
+            },
+        );
+    }
+
+    /// After the high watermark may have moved: answer waiting producers and consumers.
+    fn after_high_watermark_change(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.complete_delayed_produces(now, out);
+        self.answer_parked(
+            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+            out,
+        );
+    }
+
+    fn complete_delayed_produces(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if self.purgatory.is_empty() {
+            return;
+        }
+        let min_insync = self.config.min_insync_replicas;
+        let partitions = &self.partitions;
+        let done = self.purgatory.complete(now, |tp, last| {
+            let Some(p) = partitions.get(tp).filter(|p| p.is_leader()) else {
+                return Standing::Failed(ErrorCode::NotLeaderOrFollower);
+            };
+            if p.high_watermark() <= last {
+                return Standing::Waiting;
+            }
+            match p.replica().leader_isr() {
+                Some((isr, _)) if isr.len() >= min_insync => Standing::Committed,
+                _ => Standing::Failed(ErrorCode::NotEnoughReplicasAfterAppend),
+            }
+        });
+        for completed in done {
+            out.push(Output::Send {
+                to: completed.to,
+                message: Message::ProduceResponse {
+                    correlation_id: completed.correlation_id,
+                    results: completed.results,
+                },
+            });
         }
     }
 
-    /// Appends one partition's batch; `Ok((offset, appended))`, where a duplicate is
-    /// acknowledged at its original offset without appending.
+    #[allow(clippy::too_many_arguments)]
+    fn produce(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        correlation_id: u64,
+        acks: Acks,
+        timeout_ms: u64,
+        batches: Vec<(TopicPartition, crate::record::RecordBatch)>,
+        out: &mut Vec<Output>,
+    ) {
+        let mut waiting = Vec::with_capacity(batches.len());
+        for (tp, batch) in batches {
+            let result = self.append(&tp, acks, batch, out);
+            waiting.push(WaitingPartition {
+                tp,
+                result,
+                decided: false,
+            });
+        }
+        self.maybe_wake_followers(now, out);
+        match acks {
+            Acks::None => {}
+            Acks::Leader => out.push(Output::Send {
+                to: from,
+                message: Message::ProduceResponse {
+                    correlation_id,
+                    results: waiting
+                        .into_iter()
+                        .map(|p| (p.tp, p.result.map(|a| a.base)))
+                        .collect(),
+                },
+            }),
+            Acks::All => {
+                self.purgatory.add(DelayedProduce {
+                    from,
+                    correlation_id,
+                    deadline_ms: now + timeout_ms,
+                    partitions: waiting,
+                });
+                self.complete_delayed_produces(now, out);
+            }
+        }
+        self.answer_parked(
+            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+            out,
+        );
+    }
+
+    /// Appends one partition's batch as its leader.
     fn append(
         &mut self,
         tp: &TopicPartition,
+        acks: Acks,
         batch: crate::record::RecordBatch,
         out: &mut Vec<Output>,
-    ) -> Result<(Offset, bool), ErrorCode> {
-        let Some(partition) = self.partitions.get_mut(tp) else {
-            return Err(if self.layout.preferred_leader(tp).is_some() {
+    ) -> Result<crate::partition::Appended, ErrorCode> {
+        let Some(partition) = self.partitions.get_mut(tp).filter(|p| p.is_leader()) else {
+            return Err(if self.image.partitions.contains_key(tp) {
                 ErrorCode::NotLeaderOrFollower
             } else {
                 ErrorCode::UnknownTopicOrPartition
             });
         };
-        if batch.records.is_empty() {
-            return Ok((partition.log.log_end_offset(), false));
-        }
-        if let Some(stamp) = batch
-            .producer
-            .filter(|_| self.config.check_producer_sequences)
-        {
-            match partition
-                .producers
-                .check(&stamp, batch.records.len() as u32)
-            {
-                SequenceCheck::Append => {}
-                SequenceCheck::Duplicate(offset) => {
-                    out.push(Output::Note(format!(
-                        "duplicate {tp} seq {} already at offset {}: {}",
-                        stamp.base_sequence,
-                        offset.0,
-                        values(&batch)
-                    )));
-                    return Ok((offset, false));
-                }
-                SequenceCheck::Reject(error) => {
-                    out.push(Output::Note(format!(
-                        "refuse {tp} seq {}: {error}: {}",
-                        stamp.base_sequence,
-                        values(&batch)
-                    )));
-                    return Err(error);
-                }
+        if acks == Acks::All {
+            let isr_size = partition
+                .replica()
+                .leader_isr()
+                .map_or(0, |(isr, _)| isr.len());
+            if isr_size < self.config.min_insync_replicas {
+                out.push(Output::Note(format!(
+                    "refuse {tp}: ISR of {isr_size} is below min.insync.replicas {}",
+                    self.config.min_insync_replicas
+                )));
+                return Err(ErrorCode::NotEnoughReplicas);
             }
         }
-        let described = values(&batch);
-        let (base, ops) = partition.log.append(batch, partition.leader_epoch);
-        out.push(Output::Note(format!(
-            "append {tp}@{}..{}: {described}",
-            base.0,
-            partition.log.log_end_offset().0 - 1
-        )));
-        out.extend(ops.into_iter().map(Output::Disk));
-        let stored = partition
-            .log
-            .batches()
-            .last()
-            .expect("the batch was just appended");
-        partition.producers.update(stored);
-        Ok((base, true))
+        partition.append_as_leader(batch, self.config.check_producer_sequences, out)
     }
 
-    fn has_data_or_error(&self, partitions: &[(TopicPartition, Offset)]) -> bool {
+    fn has_news_for_consumer(&self, partitions: &[(TopicPartition, Offset)]) -> bool {
         partitions
             .iter()
             .any(|(tp, offset)| match self.partitions.get(tp) {
                 None => true,
-                Some(p) => *offset != p.high_watermark(),
+                Some(p) => p.has_news_for_consumer(*offset),
             })
     }
 
-    fn wake_parked_fetches(&mut self, out: &mut Vec<Output>) {
-        self.answer_parked(
-            |broker, fetch| broker.has_data_or_error(&fetch.partitions),
-            out,
-        );
+    /// Answers the parked consumer fetches `due` picks, in arrival order.
+    fn answer_parked(&mut self, due: impl Fn(&Self, &ParkedFetch) -> bool, out: &mut Vec<Output>) {
+        for fetch in std::mem::take(&mut self.parked) {
+            if due(self, &fetch) {
+                self.answer_fetch(
+                    fetch.from,
+                    fetch.correlation_id,
+                    &fetch.partitions,
+                    fetch.max_records,
+                    out,
+                );
+            } else {
+                self.parked.push(fetch);
+            }
+        }
     }
 
     fn answer_fetch(
@@ -352,18 +599,7 @@ impl Broker {
             .map(|(tp, offset)| {
                 let result = match self.partitions.get(tp) {
                     None => Err(ErrorCode::NotLeaderOrFollower),
-                    Some(p) => {
-                        let hw = p.high_watermark();
-                        if *offset > hw || *offset < p.log.log_start_offset() {
-                            Err(ErrorCode::OffsetOutOfRange)
-                        } else {
-                            Ok(FetchedPartition {
-                                batches: p.log.read(*offset, hw, max_records),
-                                high_watermark: hw,
-                                log_start_offset: p.log.log_start_offset(),
-                            })
-                        }
-                    }
+                    Some(p) => p.read_for_consumer(*offset, max_records),
                 };
                 (tp.clone(), result)
             })
@@ -376,15 +612,15 @@ impl Broker {
             },
         });
     }
+
+    /// The leader epoch this broker's metadata gives `tp`, for fencing.
+    pub fn metadata_epoch(&self, tp: &TopicPartition) -> Option<LeaderEpoch> {
+        self.image.partitions.get(tp).map(|p| p.leader_epoch)
+    }
 }
 
-/// The values of a batch as trace lines show them ("v3 v4 v5"), so that one record's
-/// life can be followed through the trace.
-fn values(batch: &crate::record::RecordBatch) -> String {
-    let values: Vec<String> = batch
-        .records
-        .iter()
-        .map(|r| format!("v{}", r.value))
-        .collect();
-    values.join(" ")
+/// "[b1, b2]" for trace lines.
+pub(crate) fn brokers(ids: &[BrokerId]) -> String {
+    let names: Vec<String> = ids.iter().map(|b| format!("b{}", b.0)).collect();
+    format!("[{}]", names.join(", "))
 }

@@ -160,7 +160,11 @@ impl Consumer {
                                 }));
                             }
                         }
-                        Err(_) => self.metadata.refresh(),
+                        Err(_) => {
+                            self.metadata.refresh();
+                            self.not_before_ms
+                                .insert(broker, now + self.config.retry_backoff_ms);
+                        }
                     }
                 }
             }

@@ -2,7 +2,7 @@
 //! Metadata requests to the bootstrap brokers in turn, one at a time, with a backoff.
 
 use crate::effect::Output;
-use crate::ids::{BrokerId, Millis, TopicPartition};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, TopicPartition};
 use crate::protocol::{Message, PartitionMetadata};
 use std::collections::BTreeMap;
 
@@ -24,7 +24,7 @@ impl InFlight {
 pub struct MetadataClient {
     bootstrap: Vec<BrokerId>,
     bootstrap_cursor: usize,
-    leaders: BTreeMap<TopicPartition, Option<BrokerId>>,
+    leaders: BTreeMap<TopicPartition, (Option<BrokerId>, LeaderEpoch)>,
     request: Option<InFlight>,
     wanted: bool,
     not_before_ms: Millis,
@@ -51,11 +51,12 @@ impl MetadataClient {
     }
 
     pub fn leader(&self, tp: &TopicPartition) -> Option<BrokerId> {
-        self.leaders.get(tp).copied().flatten()
+        self.leaders.get(tp).and_then(|(leader, _)| *leader)
     }
 
-    pub fn leaders(&self) -> &BTreeMap<TopicPartition, Option<BrokerId>> {
-        &self.leaders
+    /// Every known partition with its leader (if any).
+    pub fn leaders(&self) -> impl Iterator<Item = (&TopicPartition, Option<BrokerId>)> {
+        self.leaders.iter().map(|(tp, (leader, _))| (tp, *leader))
     }
 
     /// Asks for a refresh (after NotLeaderOrFollower, a timeout...).
@@ -95,14 +96,28 @@ impl MetadataClient {
     }
 
     /// Takes a Metadata response if it answers the request in flight; returns whether
-    /// the view changed.
+    /// it did. A partition's entry is replaced only by one of the same or a newer leader
+    /// epoch (KIP-320): a broker with stale metadata cannot send the client back to a
+    /// deposed leader. A broker that knows nothing yet (just restarted) changes nothing,
+    /// and the client asks again, as it does while some partition has no leader.
     pub fn accept(&mut self, correlation_id: u64, partitions: Vec<PartitionMetadata>) -> bool {
         if self.request.map(|r| r.correlation_id) != Some(correlation_id) {
             return false;
         }
         self.request = None;
-        self.wanted = false;
-        self.leaders = partitions.into_iter().map(|p| (p.tp, p.leader)).collect();
+        let empty = partitions.is_empty();
+        for p in partitions {
+            let newer = self
+                .leaders
+                .get(&p.tp)
+                .is_none_or(|(_, known)| p.leader_epoch >= *known);
+            if newer {
+                self.leaders.insert(p.tp, (p.leader, p.leader_epoch));
+            }
+        }
+        // A partition without a leader is being elected: ask again (after the backoff)
+        // rather than wait for an error that will never come.
+        self.wanted = empty || self.leaders.values().any(|(leader, _)| leader.is_none());
         true
     }
 
@@ -119,7 +134,6 @@ impl MetadataClient {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ids::LeaderEpoch;
 
     #[test]
     fn one_request_at_a_time_round_robin_with_backoff_and_timeout() {
@@ -138,10 +152,23 @@ mod tests {
         let partitions = vec![PartitionMetadata {
             tp: tp.clone(),
             leader: Some(BrokerId(2)),
-            leader_epoch: LeaderEpoch(0),
+            leader_epoch: LeaderEpoch(1),
         }];
         assert!(client.accept(8, partitions));
         assert_eq!(client.leader(&tp), Some(BrokerId(2)));
         assert_eq!(client.next_deadline(1_000), None);
+        client.refresh();
+        client.poll(2_000, 1_000, 100, &mut ids, &mut out);
+        let stale = vec![PartitionMetadata {
+            tp: tp.clone(),
+            leader: Some(BrokerId(1)),
+            leader_epoch: LeaderEpoch(0),
+        }];
+        assert!(client.accept(ids, stale));
+        assert_eq!(
+            client.leader(&tp),
+            Some(BrokerId(2)),
+            "an older epoch does not send the client back to a deposed leader"
+        );
     }
 }

@@ -146,12 +146,15 @@ impl Producer {
                 partitions,
                 ..
             } => {
-                let counts = partitions.iter().fold(BTreeMap::new(), |mut counts, p| {
-                    *counts.entry(p.tp.topic.clone()).or_default() += 1;
-                    counts
-                });
-                if self.metadata.accept(correlation_id, partitions) {
-                    self.partition_counts = counts;
+                let accepted = self.metadata.accept(correlation_id, partitions);
+                if accepted {
+                    self.partition_counts =
+                        self.metadata
+                            .leaders()
+                            .fold(BTreeMap::new(), |mut counts, (tp, _)| {
+                                *counts.entry(tp.topic.clone()).or_default() += 1;
+                                counts
+                            });
                 }
             }
             Message::InitProducerIdResponse {
@@ -232,7 +235,9 @@ impl Producer {
                 self.sequences.request_bump();
             }
         }
-        batch.maybe_written = error == ErrorCode::RequestTimedOut;
+        // Once an attempt may have been written, the batch stays "maybe written": a later
+        // refusal of a retry does not undo the earlier attempt.
+        batch.maybe_written |= error.may_have_been_written();
         batch.retry_after_ms = now + self.config.retry_backoff_ms;
         let queue = self.queues.entry(batch.tp.clone()).or_default();
         match batch.stamp {

@@ -15,9 +15,9 @@ pub struct ProducerBatch {
     pub stamp: Option<ProducerStamp>,
     pub attempts: u32,
     pub retry_after_ms: Millis,
-    /// The last attempt timed out: the broker may have written it. A definite refusal
-    /// of a later attempt clears it (a written earlier attempt would have made the
-    /// retry a duplicate, acknowledged, not refused).
+    /// Some attempt timed out: a broker may have written it. A later refusal does not
+    /// clear it: a broker that has the batch but no longer remembers it among the last
+    /// five (or a new leader whose window moved on) refuses a retry as out of order.
     pub maybe_written: bool,
     /// The partition's acknowledged sequence when this attempt was sent.
     pub acknowledged_when_sent: u32,

@@ -47,6 +47,19 @@ impl ErrorCode {
         !matches!(self, ErrorCode::InvalidProducerEpoch)
     }
 
+    /// Whether a produce that failed with this error may still be in the log: the leader
+    /// appends before it waits for the ISR, and then answers a timeout, a shrunk ISR or a
+    /// lost leadership with these (a refused append gets NotLeaderOrFollower too, and the
+    /// producer cannot tell the two apart).
+    pub fn may_have_been_written(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::RequestTimedOut
+                | ErrorCode::NotEnoughReplicasAfterAppend
+                | ErrorCode::NotLeaderOrFollower
+        )
+    }
+
     /// Whether the client's view of leadership is stale and metadata must be refreshed.
     pub fn needs_metadata_refresh(self) -> bool {
         matches!(

@@ -15,6 +15,23 @@ pub struct FollowerProgress {
     /// The last time the follower had everything the leader had (replica.lag.time.max.ms
     /// is measured from here).
     pub caught_up_ms: Millis,
+    /// The leader's log end when the follower last fetched, and when that was: a follower
+    /// that reaches what its previous fetch could see is caught up as of that fetch
+    /// (Kafka's `lastFetchLeaderLogEndOffset`), so steady production does not push a
+    /// healthy follower out of the ISR.
+    pub last_fetch_leader_log_end: Offset,
+    pub last_fetch_ms: Millis,
+}
+
+impl FollowerProgress {
+    fn new(now: Millis) -> Self {
+        FollowerProgress {
+            log_end: Offset(0),
+            caught_up_ms: now,
+            last_fetch_leader_log_end: Offset(0),
+            last_fetch_ms: now,
+        }
+    }
 }
 
 /// The partition's role on this broker.
@@ -86,6 +103,22 @@ impl ReplicaState {
         &self.epochs
     }
 
+    /// The ISR and partition epoch this leader works with; `None` on a follower.
+    pub fn leader_isr(&self) -> Option<(&[BrokerId], u32)> {
+        match &self.role {
+            Role::Leader {
+                isr,
+                partition_epoch,
+                ..
+            } => Some((isr, *partition_epoch)),
+            Role::Follower { .. } => None,
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader { .. })
+    }
+
     pub fn leader_epoch(&self) -> LeaderEpoch {
         match &self.role {
             Role::Leader { epoch, .. } | Role::Follower { epoch, .. } => *epoch,
@@ -107,15 +140,7 @@ impl ReplicaState {
         let followers = replicas
             .iter()
             .filter(|b| **b != self.me)
-            .map(|b| {
-                (
-                    *b,
-                    FollowerProgress {
-                        log_end: Offset(0),
-                        caught_up_ms: now,
-                    },
-                )
-            })
+            .map(|b| (*b, FollowerProgress::new(now)))
             .collect();
         self.role = Role::Leader {
             epoch,
@@ -171,24 +196,36 @@ impl ReplicaState {
                 }
             }
         }
-        let progress = followers.entry(follower).or_insert(FollowerProgress {
-            log_end: Offset(0),
-            caught_up_ms: now,
-        });
+        let progress = followers
+            .entry(follower)
+            .or_insert(FollowerProgress::new(now));
         progress.log_end = fetch_offset;
         if fetch_offset >= log_end {
             progress.caught_up_ms = now;
+        } else if fetch_offset >= progress.last_fetch_leader_log_end {
+            progress.caught_up_ms = progress.caught_up_ms.max(progress.last_fetch_ms);
         }
+        progress.last_fetch_leader_log_end = log_end;
+        progress.last_fetch_ms = now;
         self.advance_high_watermark(log_end);
         FollowerFetch::Read
     }
 
-    /// The leader's high watermark: the smallest log end across the ISR. It never goes
+    /// The leader's high watermark: the smallest log end across the ISR, counting a member
+    /// an AlterPartition in flight would add (KIP-497's maximal ISR: until the controller
+    /// answers, either ISR may be the one a new leader is elected from). It never goes
     /// back on a leader.
     pub fn advance_high_watermark(&mut self, log_end: Offset) -> Offset {
-        if let Role::Leader { isr, followers, .. } = &self.role {
+        if let Role::Leader {
+            isr,
+            followers,
+            pending_isr,
+            ..
+        } = &self.role
+        {
             let lowest = isr
                 .iter()
+                .chain(pending_isr.iter().flatten())
                 .map(|b| {
                     if *b == self.me {
                         log_end

@@ -26,6 +26,28 @@ fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     }
 }
 
+fn partition(at_ms: u64, groups: &[&[&str]], duration_ms: u64) -> TimedFault {
+    TimedFault {
+        at_ms,
+        fault: Fault::Partition {
+            groups: groups
+                .iter()
+                .map(|g| g.iter().map(|n| n.to_string()).collect())
+                .collect(),
+            duration_ms,
+        },
+    }
+}
+
+/// One partition's topic at replication factor `rf`.
+fn tasks(rf: u32) -> Vec<kafka_model::config::TopicConfig> {
+    vec![kafka_model::config::TopicConfig {
+        name: "tasks".into(),
+        partitions: 3,
+        replication_factor: rf,
+    }]
+}
+
 fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
     Some(NemesisSpec {
         kinds: kinds.to_vec(),
@@ -34,15 +56,16 @@ fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
     })
 }
 
-/// The standard scenario of DESIGN.md section 9 (RF 1 until replication exists). Keep it
-/// fixed: benchmark figures compare across versions.
+/// The standard scenario of DESIGN.md section 9. Keep it fixed: benchmark figures compare
+/// across versions.
 pub fn standard() -> Scenario {
     Scenario {
         name: "standard".into(),
         description:
-            "3 brokers, tasks x3, acks=all, idempotent producer, 1,000 keyed records at 100/s, \
-                      two consumers, swarm nemesis for 30 s, then heal"
+            "3 brokers, tasks x3 at RF 3, acks=all, idempotent producer, 1,000 keyed records \
+                      at 100/s, two consumers, swarm nemesis for 30 s, then heal"
                 .into(),
+        topics: tasks(3),
         consumers: 2,
         workload: Workload {
             records: 1_000,
@@ -58,9 +81,167 @@ pub fn standard() -> Scenario {
     }
 }
 
+/// The replicated scenarios: RF 3, `min.insync.replicas=2`.
+fn replicated() -> Scenario {
+    let base = Scenario::default();
+    Scenario {
+        topics: tasks(3),
+        broker: kafka_model::config::BrokerConfig {
+            min_insync_replicas: 2,
+            ..base.broker.clone()
+        },
+        fault_phase_ms: 20_000,
+        ..base
+    }
+}
+
+/// A producer without idempotence at `acks` (Kafka turns idempotence off unless acks=all).
+fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
+    kafka_model::config::ProducerConfig {
+        acks,
+        idempotence: false,
+        ..Scenario::default().producer
+    }
+}
+
+/// The scenarios of replication, acks levels and failover (issue 3).
+fn replication_scenarios() -> Vec<Scenario> {
+    let replicated = replicated();
+    let failover_faults = Faults {
+        events: Vec::new(),
+        nemesis: nemesis(
+            &[
+                FaultKind::Crash,
+                FaultKind::Partition,
+                FaultKind::PartitionOneWay,
+                FaultKind::Pause,
+            ],
+            1_500,
+        ),
+    };
+    // Every replica loses power at once, twice: what no disk had fsynced is gone everywhere.
+    let correlated_power_loss = Faults {
+        events: ["b1", "b2", "b3"]
+            .iter()
+            .flat_map(|b| [power_loss(4_000, b, 1_000), power_loss(11_000, b, 1_500)])
+            .collect(),
+        nemesis: nemesis(&[FaultKind::Crash, FaultKind::Pause], 3_000),
+    };
+    let fsync_every_append = kafka_model::config::BrokerConfig {
+        log: LogConfig {
+            flush_messages: Some(1),
+            ..LogConfig::default()
+        },
+        ..replicated.broker.clone()
+    };
+    vec![
+        Scenario {
+            name: "acks-all-failover".into(),
+            description: "RF 3, min.insync.replicas=2, acks=all, idempotent producer; brokers \
+                          crash, pause and get cut off: leaders fail over, and no \
+                          acknowledged write is lost"
+                .into(),
+            faults: failover_faults.clone(),
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "acks1-failover".into(),
+            description: "the same failovers with acks=1: a write only the old leader had \
+                          is acknowledged, then truncated when it follows the new leader \
+                          (allowed)"
+                .into(),
+            producer: producer_with(Acks::Leader),
+            faults: failover_faults,
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "acks0-lossy".into(),
+            description: "acks=0 on a lossy network: the producer never hears of a lost \
+                          write, and never resends it (allowed)"
+                .into(),
+            producer: producer_with(Acks::None),
+            faults: Faults {
+                events: Vec::new(),
+                nemesis: Some(NemesisSpec {
+                    kinds: vec![FaultKind::Loss],
+                    mean_interval_ms: 1_000,
+                    swarm: false,
+                }),
+            },
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "power-loss-async-flush".into(),
+            description: "every replica loses power at once, with Kafka's default async \
+                          flush: acknowledged acks=all writes vanish, and their offsets are \
+                          reused (allowed: Kafka relies on replicas failing independently)"
+                .into(),
+            faults: correlated_power_loss.clone(),
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "power-loss-fsync".into(),
+            description: "the same correlated power losses with flush.messages=1: every \
+                          replica fsyncs before it acknowledges, so nothing acknowledged is \
+                          lost"
+                .into(),
+            broker: fsync_every_append,
+            faults: correlated_power_loss,
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "unclean-election".into(),
+            description: "unclean.leader.election.enable=true, min.insync.replicas=1: the \
+                          followers are cut off until the ISR is the leader alone, then the \
+                          leader dies and an out-of-sync follower takes over; writes only \
+                          the old leader had are lost (allowed)"
+                .into(),
+            broker: kafka_model::config::BrokerConfig {
+                min_insync_replicas: 1,
+                ..replicated.broker.clone()
+            },
+            controller: kafka_model::controller::ControllerConfig {
+                unclean_leader_election: true,
+                ..replicated.controller.clone()
+            },
+            faults: Faults {
+                events: vec![
+                    partition(
+                        2_000,
+                        &[
+                            &["b1", "controller", "producer-1", "consumer-1"],
+                            &["b2", "b3"],
+                        ],
+                        6_000,
+                    ),
+                    crash(7_000, "b1", 6_000),
+                    partition(
+                        12_000,
+                        &[
+                            &["b2", "controller", "producer-1", "consumer-1"],
+                            &["b1", "b3"],
+                        ],
+                        4_000,
+                    ),
+                    crash(14_000, "b2", 3_000),
+                ],
+                nemesis: nemesis(&[FaultKind::Crash, FaultKind::Partition], 4_000),
+            },
+            ..replicated
+        },
+    ]
+}
+
 /// Every built-in scenario.
 pub fn all() -> Vec<Scenario> {
-    let base = Scenario::default();
+    let base = Scenario {
+        topics: tasks(3),
+        ..Scenario::default()
+    };
+    let single_replica = Scenario {
+        topics: tasks(1),
+        ..Scenario::default()
+    };
     // The same power losses, with and without fsync on every append.
     let power_losses = Faults {
         events: vec![
@@ -92,7 +273,7 @@ pub fn all() -> Vec<Scenario> {
                           that were never fsynced (allowed: Kafka relies on replication)"
                 .into(),
             faults: power_losses.clone(),
-            ..base.clone()
+            ..single_replica.clone()
         },
         Scenario {
             name: "single-replica-power-loss-fsync".into(),
@@ -107,7 +288,7 @@ pub fn all() -> Vec<Scenario> {
                 ..Default::default()
             },
             faults: power_losses.clone(),
-            ..base.clone()
+            ..single_replica.clone()
         },
         Scenario {
             name: "retries-without-idempotence".into(),
@@ -132,6 +313,9 @@ pub fn all() -> Vec<Scenario> {
         },
         standard(),
     ]
+    .into_iter()
+    .chain(replication_scenarios())
+    .collect()
 }
 
 pub fn names() -> Vec<String> {

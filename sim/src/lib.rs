@@ -5,6 +5,8 @@
 //! what was not fsynced. A [`scenario::Scenario`] says what cluster to build and which
 //! faults to throw at it; [`runner::run`] runs it for one seed and returns an
 //! [`outcome::Outcome`]: the trace, the history, and the anomalies the [`checkers`] found.
+//! [`invariants::ClusterInvariants`] checks the replicated brokers' safety properties on a
+//! mirror of every replica, after every replica change.
 
 #[cfg(not(madsim))]
 compile_error!(
@@ -23,6 +25,7 @@ pub mod disk;
 pub mod explain;
 pub mod faults;
 pub mod history;
+pub mod invariants;
 pub mod nemesis;
 pub mod network;
 pub mod outcome;

@@ -4,6 +4,7 @@
 
 use crate::actors::broker::BrokerRole;
 use crate::actors::consumer::ConsumerRole;
+use crate::actors::controller::ControllerRole;
 use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
 use crate::checkers::{self, Promises};
@@ -13,7 +14,7 @@ use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
 use crate::workload;
-use crate::world::{address, World, FIRST_CONSUMER, FIRST_PRODUCER};
+use crate::world::{address, World, CONTROLLER, CONTROLLER_NAME, FIRST_CONSUMER, FIRST_PRODUCER};
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
@@ -49,11 +50,17 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
     let mut plan = scenario.faults.events.clone();
     let mut swarm = None;
     if let Some(nemesis) = &scenario.faults.nemesis {
+        // Network faults may cut the controller off too (a leader it cannot hear is
+        // fenced while it still serves); process faults strike brokers only.
+        let others: Vec<String> = [CONTROLLER_NAME.to_string()]
+            .into_iter()
+            .chain(scenario.client_names())
+            .collect();
         let (draw, events) = nemesis.draw(
             seed,
             scenario.fault_phase_ms,
             &scenario.broker_names(),
-            &scenario.client_names(),
+            &others,
         );
         swarm = Some(draw);
         plan.extend(events);
@@ -92,6 +99,7 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
 
 fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
     let mut names = BTreeMap::new();
+    names.insert(CONTROLLER, CONTROLLER_NAME.to_string());
     for b in 1..=scenario.brokers {
         names.insert(NodeId(b), format!("b{b}"));
     }
@@ -106,13 +114,14 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
 
 /// Runs `scenario` with `seed`. The scenario must be valid (`Scenario::validate`).
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
+    let (swarm, plan) = fault_plan(scenario, seed);
+    let promised = promises(scenario, &plan);
     let world = Arc::new(World::new(
         seed,
         node_names(scenario),
-        scenario.acks().as_str(),
+        promised.clone(),
         options.keep_trace,
     ));
-    let (swarm, plan) = fault_plan(scenario, seed);
     let thread_world = world.clone();
     let thread_scenario = scenario.clone();
     let thread_plan = plan.clone();
@@ -159,7 +168,9 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         // unwound past it, and then a copy of the state is as good.
         Err(shared) => shared.snapshot(),
     };
-    let anomalies = checkers::check_all(&state.history, &promises(scenario, &plan));
+    let mut anomalies = checkers::check_all(&state.history, &promised);
+    anomalies.extend(state.invariants.finish(&state.history));
+    anomalies.sort_by_key(|a| a.index);
     let class = if crash.is_some() {
         OutcomeClass::Crash
     } else if anomalies
@@ -222,6 +233,22 @@ async fn supervise(
     let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
     let mut nodes = BTreeMap::new();
+    {
+        let (world, config, layout) = (world.clone(), scenario.controller.clone(), layout.clone());
+        let node = handle
+            .create_node()
+            .name(CONTROLLER_NAME)
+            .ip(address(CONTROLLER).ip())
+            .init(move || {
+                run_node(
+                    world.clone(),
+                    CONTROLLER,
+                    ControllerRole::new(config.clone(), layout.clone()),
+                )
+            })
+            .build();
+        nodes.insert(CONTROLLER_NAME.to_string(), node.id());
+    }
     for b in 1..=scenario.brokers {
         let id = NodeId(b);
         let (world, config, layout) = (world.clone(), scenario.broker.clone(), layout.clone());

@@ -346,6 +346,7 @@ impl Scenario {
         let nodes: Vec<String> = self
             .broker_names()
             .into_iter()
+            .chain([crate::world::CONTROLLER_NAME.to_string()])
             .chain(self.client_names())
             .collect();
         for (i, event) in self.faults.events.iter().enumerate() {

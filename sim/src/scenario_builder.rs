@@ -43,8 +43,8 @@ impl ScenarioBuilder {
         }
     }
 
-    /// The broker that initially leads `partition` in a cluster of `brokers` (partition
-    /// `p` starts on broker `p % brokers + 1`).
+    /// The broker that initially leads `partition` in a cluster of `brokers`: its
+    /// preferred leader, broker `p % brokers + 1` (later elections may move it).
     pub fn leader_of(brokers: u32, partition: u32) -> String {
         format!("b{}", partition % brokers.max(1) + 1)
     }
@@ -140,6 +140,7 @@ impl ScenarioBuilder {
             .scenario
             .broker_names()
             .into_iter()
+            .chain([crate::world::CONTROLLER_NAME.to_string()])
             .chain(self.scenario.client_names())
             .filter(|n| n != node)
             .collect();

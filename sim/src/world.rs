@@ -2,15 +2,18 @@
 //! history and client progress. One per simulation, owned by its runtime's thread; the
 //! mutex is never contended (madsim runs one task at a time).
 
+use crate::checkers::Promises;
 use crate::clock::NodeClock;
 use crate::history::{
     AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
 };
+use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
-use kafka_model::effect::Observation;
-use kafka_model::ids::{Millis, NodeId};
+use kafka_model::effect::{Observation, ReplicaEvent};
+use kafka_model::ids::{BrokerId, Millis, NodeId};
+use kafka_model::metadata::MetadataRecord;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -18,6 +21,12 @@ use std::sync::{Mutex, MutexGuard};
 
 /// The port every simulated node listens on.
 pub const PORT: u16 = 9092;
+
+/// The controller's node id: brokers are 1..=89, and issue 7's controller quorum takes
+/// the ids from 90 up.
+pub const CONTROLLER: NodeId = NodeId(90);
+/// The controller's name in traces and fault plans.
+pub const CONTROLLER_NAME: &str = "controller";
 
 /// First node ids of each client kind (brokers are 1..=n).
 pub const FIRST_PRODUCER: u32 = 100;
@@ -60,6 +69,8 @@ pub struct WorldState {
     pub incarnations: BTreeMap<NodeId, u32>,
     pub clients: BTreeMap<NodeId, ClientStatus>,
     pub net_stats: NetStats,
+    /// The mirror of every replica that the cluster invariants are checked on.
+    pub invariants: ClusterInvariants,
     /// topic and key of every value sent, to complete the history's `ok` entries.
     sends: BTreeMap<u64, (String, Option<String>)>,
 }
@@ -74,11 +85,17 @@ pub struct World {
 }
 
 impl World {
-    pub fn new(seed: u64, names: BTreeMap<NodeId, String>, acks: &str, keep_trace: bool) -> Self {
+    pub fn new(
+        seed: u64,
+        names: BTreeMap<NodeId, String>,
+        promises: Promises,
+        keep_trace: bool,
+    ) -> Self {
+        let acks = promises.acks.clone();
         World {
             seed,
             names,
-            acks: acks.to_string(),
+            acks,
             state: Mutex::new(WorldState {
                 trace: Trace::new(keep_trace),
                 history: History::default(),
@@ -88,6 +105,7 @@ impl World {
                 incarnations: BTreeMap::new(),
                 clients: BTreeMap::new(),
                 net_stats: NetStats::default(),
+                invariants: ClusterInvariants::new(promises),
                 sends: BTreeMap::new(),
             }),
         }
@@ -111,6 +129,7 @@ impl World {
             incarnations: state.incarnations.clone(),
             clients: state.clients.clone(),
             net_stats: state.net_stats,
+            invariants: state.invariants.clone(),
             sends: state.sends.clone(),
         }
     }
@@ -188,6 +207,22 @@ impl World {
             self.name(to),
             format_args!("recv {kind} <- {}", self.name(from)),
         );
+    }
+
+    /// A broker's replica changed: mirror it and check the invariants it could break.
+    pub fn replica_event(&self, node: NodeId, event: &ReplicaEvent) {
+        let mut state = self.lock();
+        let index = state.history.entries.len() as u64;
+        state
+            .invariants
+            .on_replica_event(index, BrokerId(node.0), event);
+    }
+
+    /// The controller wrote a metadata record.
+    pub fn metadata_written(&self, record: &MetadataRecord) {
+        let mut state = self.lock();
+        let index = state.history.entries.len() as u64;
+        state.invariants.on_metadata(index, record);
     }
 
     /// Turns a client's observation into a history entry (and a trace line).

@@ -1,9 +1,9 @@
 //! The broker role: recovers the broker's logs from SimDisk at each start, then hands it
-//! every request.
+//! message and timer tick.
 
 use super::Role;
 use crate::disk::SimDisk;
-use crate::world::World;
+use crate::world::{World, CONTROLLER};
 use kafka_model::broker::Broker;
 use kafka_model::config::BrokerConfig;
 use kafka_model::effect::Output;
@@ -37,15 +37,17 @@ impl BrokerRole {
 }
 
 impl Role for BrokerRole {
-    fn start(&mut self, world: &World, _local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
+    fn start(&mut self, world: &World, local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
         let incarnation = world.next_incarnation(self.id.node());
         let files = madsim::plugin::simulator::<SimDisk>().read_all(madsim::plugin::node());
         let (broker, reports) = Broker::start(
             self.id,
             incarnation,
             self.config.clone(),
-            self.layout.clone(),
+            &self.layout,
+            CONTROLLER,
             files,
+            local_ms,
             out,
         );
         let name = world.name(self.id.node()).to_string();

@@ -6,6 +6,7 @@
 mod alarm;
 pub mod broker;
 pub mod consumer;
+pub mod controller;
 pub mod producer;
 
 use crate::disk::SimDisk;
@@ -149,7 +150,8 @@ async fn execute(
             },
             Output::Observe(observation) => world.observe(me, observation),
             Output::Note(note) => world.trace(world.name(me), format_args!("{note}")),
-            Output::Replica(_) | Output::Metadata(_) => {}
+            Output::Replica(event) => world.replica_event(me, &event),
+            Output::Metadata(record) => world.metadata_written(&record),
         }
     }
 }

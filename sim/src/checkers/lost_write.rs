@@ -1,5 +1,7 @@
-//! lost-write: an acknowledged send (acks "1" or "all", so it has an offset) whose record is
-//! gone from the consumers' final view of its partition.
+//! lost-write: an acknowledged send whose record is gone from the consumers' final view of
+//! its partition. With acks "1" or "all" the send has an offset, and a reader that got past
+//! it without it shows the loss; with acks=0 there is no offset, and a reader of the whole
+//! partition that kept reading after the send and never saw it shows the loss.
 //!
 //! Source: the `lost-write` anomaly of Jepsen's Kafka workload (jepsen.tests.kafka), as
 //! defined in the analyses "Jepsen: Redpanda 21.10.1" and "Jepsen: Kafka 3.x": a write is
@@ -25,6 +27,21 @@ struct FinalView<'a> {
 }
 
 impl FinalView<'_> {
+    /// For a write without an offset (acks=0) sent at history index `sent_index`: the
+    /// first read of this view after it, if the view covers the partition from its start
+    /// and never holds `value`.
+    fn never_saw(&self, sent_index: u64, value: u64) -> Option<u64> {
+        if self.start > 0 || self.read.values().any(|v| v.contains_key(&value)) {
+            return None;
+        }
+        self.read
+            .values()
+            .flat_map(|values| values.values())
+            .copied()
+            .filter(|index| *index > sent_index)
+            .min()
+    }
+
     /// Where this view shows that `value` is not at `offset`: the poll that read another
     /// value there, or else the first read past it. `None` if the view holds it, or never
     /// got that far.
@@ -77,20 +94,31 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
         let (OpType::Ok, Operation::Send(send)) = (entry.op_type, &entry.op) else {
             continue;
         };
-        let (Some(p), Some(offset)) = (send.partition, send.offset) else {
+        let Some(p) = send.partition else {
             continue;
         };
-        if send.acks == "0" {
-            continue;
-        }
         let partition = (send.topic.as_str(), p);
         let Some(readers) = views.get(&partition) else {
             continue;
         };
-        let evidence = readers
-            .iter()
-            .filter_map(|view| view.misses(offset, send.value).map(|m| (m, view)))
-            .min_by_key(|((index, _), _)| *index);
+        let evidence = match send.offset {
+            Some(offset) => readers
+                .iter()
+                .filter_map(|view| view.misses(offset, send.value).map(|m| (m, view)))
+                .min_by_key(|((index, _), _)| *index),
+            // acks=0 gives no offset: the write is lost if a reader of the whole
+            // partition kept reading after it was sent and never saw it.
+            None => readers
+                .iter()
+                .filter_map(|view| {
+                    view.never_saw(entry.index, send.value)
+                        .map(|index| ((index, "read the whole partition".to_string()), view))
+                })
+                .min_by_key(|((index, _), _)| *index),
+        };
+        let offset = send
+            .offset
+            .map_or_else(|| "? (acks=0)".to_string(), |o| o.to_string());
         let Some(((index, what), view)) = evidence else {
             continue;
         };
@@ -190,6 +218,13 @@ mod tests {
             vec![Verdict::Allowed, Verdict::Violation],
             "{found:?}"
         );
+        // The acks=0 write: consumer-1 started at offset 2, so it cannot tell.
+        assign(&mut h, "consumer-2", 0, 0);
+        poll(&mut h, "consumer-2", &[(0, 0, 7), (0, 1, 8)]);
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[2].values == vec![3] && found[2].verdict == Verdict::Allowed);
+        assert!(found[2].why.contains("acks=0"), "{}", found[2].why);
         assert!(
             found[0].detail.contains("read on to offset 5"),
             "{}",

@@ -9,10 +9,11 @@ use std::fmt;
 pub mod duplicate;
 pub mod inconsistent_offsets;
 pub mod lost_write;
+pub mod monotonic_high_watermark;
 pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
 pub mod poll_skip;
-mod view;
+pub(crate) mod view;
 
 /// Jepsen's queue anomaly taxonomy, as used by its Kafka workload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -160,5 +161,6 @@ pub fn check_all(history: &History, promises: &Promises) -> Vec<Anomaly> {
     anomalies.extend(nonmonotonic_poll::check(history, promises));
     anomalies.extend(inconsistent_offsets::check(history, promises));
     anomalies.extend(lost_write::check(history, promises));
+    anomalies.extend(monotonic_high_watermark::check(history, promises));
     anomalies
 }

@@ -113,6 +113,8 @@ pub(crate) struct Sighting<'a> {
     pub value: u64,
     pub process: &'a str,
     pub index: u64,
+    /// The `acks` of the send that reported it; `None` for a consumer's read.
+    pub acks: Option<&'a str>,
 }
 
 /// Every sighting, in history order.
@@ -122,22 +124,29 @@ pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
         if entry.op_type != OpType::Ok {
             continue;
         }
-        let sighting = |topic, partition, offset, value| Sighting {
+        let sighting = |topic, partition, offset, value, acks| Sighting {
             partition: (topic, partition),
             offset,
             value,
             process: entry.process.as_str(),
             index: entry.index,
+            acks,
         };
         match &entry.op {
             Operation::Send(send) => {
                 if let (Some(partition), Some(offset)) = (send.partition, send.offset) {
-                    found.push(sighting(&send.topic, partition, offset, send.value));
+                    found.push(sighting(
+                        &send.topic,
+                        partition,
+                        offset,
+                        send.value,
+                        Some(send.acks.as_str()),
+                    ));
                 }
             }
             Operation::Poll(poll) => {
                 for r in &poll.records {
-                    found.push(sighting(&r.topic, r.partition, r.offset, r.value));
+                    found.push(sighting(&r.topic, r.partition, r.offset, r.value, None));
                 }
             }
             Operation::Assign(_) => {}
@@ -149,7 +158,9 @@ pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
 /// Hand-built histories for the checkers' tests. Topic is always "t"; time is the index.
 #[cfg(test)]
 pub(crate) mod build {
-    use crate::history::{AssignValue, History, OpType, Operation, PollValue, SendValue};
+    use crate::history::{
+        AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
+    };
     use kafka_model::effect::ObservedRecord;
 
     fn send_value(value: u64, acks: &str, at: Option<(u32, Option<u64>)>) -> Operation {
@@ -202,6 +213,16 @@ pub(crate) mod build {
 
     /// A poll (invoke and ok) returning `records` as (partition, offset, value).
     pub fn poll(h: &mut History, consumer: &str, records: &[(u32, u64, u64)]) {
+        poll_reporting(h, consumer, records, &[]);
+    }
+
+    /// A poll as [`poll`], whose fetch also reported `high_watermarks` as (partition, HW).
+    pub fn poll_reporting(
+        h: &mut History,
+        consumer: &str,
+        records: &[(u32, u64, u64)],
+        high_watermarks: &[(u32, u64)],
+    ) {
         let records = records
             .iter()
             .map(|&(partition, offset, value)| ObservedRecord {
@@ -224,7 +245,14 @@ pub(crate) mod build {
             OpType::Ok,
             Operation::Poll(PollValue {
                 records,
-                high_watermarks: Vec::new(),
+                high_watermarks: high_watermarks
+                    .iter()
+                    .map(|&(partition, high_watermark)| HighWatermarkSeen {
+                        topic: "t".into(),
+                        partition,
+                        high_watermark,
+                    })
+                    .collect(),
                 error: None,
             }),
         );

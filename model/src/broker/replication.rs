@@ -1,0 +1,183 @@
+//! The broker's side of replication: as leader, serving follower fetches (fencing them by
+//! epoch and telling them where they diverge, KIP-320) and moving the high watermark; as
+//! follower, taking the leader's answers (append, or truncate a divergent suffix).
+
+use super::{Broker, ParkedReplicaFetch, REPLICA_FETCH_BACKOFF_MS};
+use crate::effect::Output;
+use crate::ids::{BrokerId, Millis, NodeId, TopicPartition};
+use crate::protocol::{ErrorCode, Message, ReplicaFetched};
+use crate::replica::FollowerFetch;
+
+impl Broker {
+    /// Answers a follower's fetch, or parks it while there is nothing to send (`may_park`
+    /// is false when its wait is over).
+    pub(super) fn serve_replica_fetch(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        request: Message,
+        may_park: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Message::ReplicaFetchRequest {
+            correlation_id,
+            replica,
+            max_wait_ms,
+            max_records,
+            ref partitions,
+        } = request
+        else {
+            return;
+        };
+        let mut results = Vec::with_capacity(partitions.len());
+        let mut hw_moved = false;
+        let mut anything = false;
+        for asked in partitions {
+            let result = match self.partitions.get_mut(&asked.tp) {
+                None => Err(ErrorCode::NotLeaderOrFollower),
+                Some(p) => {
+                    let log_end = p.log_end();
+                    let answer = p.replica_mut().on_follower_fetch(
+                        replica,
+                        asked.fetch_offset,
+                        asked.last_fetched_epoch,
+                        asked.current_leader_epoch,
+                        log_end,
+                        now,
+                    );
+                    hw_moved |= p.advance_high_watermark(out);
+                    match answer {
+                        FollowerFetch::Read => {
+                            let batches = p.read_for_follower(asked.fetch_offset, max_records);
+                            Ok(ReplicaFetched {
+                                batches,
+                                high_watermark: p.high_watermark(),
+                                diverging: None,
+                            })
+                        }
+                        FollowerFetch::Diverging { epoch, end_offset } => Ok(ReplicaFetched {
+                            batches: Vec::new(),
+                            high_watermark: p.high_watermark(),
+                            diverging: Some((epoch, end_offset)),
+                        }),
+                        FollowerFetch::FencedLeaderEpoch => Err(ErrorCode::FencedLeaderEpoch),
+                        FollowerFetch::UnknownLeaderEpoch => Err(ErrorCode::UnknownLeaderEpoch),
+                        FollowerFetch::NotLeader => Err(ErrorCode::NotLeaderOrFollower),
+                    }
+                }
+            };
+            anything |= match &result {
+                Ok(fetched) => !fetched.batches.is_empty() || fetched.diverging.is_some(),
+                Err(_) => true,
+            };
+            results.push((asked.tp.clone(), result));
+        }
+        let tps: Vec<TopicPartition> = partitions.iter().map(|p| p.tp.clone()).collect();
+        for tp in &tps {
+            self.maybe_alter_isr(tp, now, out);
+        }
+        if hw_moved {
+            self.after_high_watermark_change(now, out);
+        }
+        if !anything && may_park && max_wait_ms > 0 {
+            let wait_ms = max_wait_ms.min(self.config.replica_fetch_wait_max_ms);
+            self.parked_replica.push(ParkedReplicaFetch {
+                from,
+                request,
+                deadline_ms: now + wait_ms,
+            });
+            return;
+        }
+        out.push(Output::Send {
+            to: from,
+            message: Message::ReplicaFetchResponse {
+                correlation_id,
+                results,
+            },
+        });
+    }
+
+    /// New records in some led partition: parked follower fetches have something now.
+    pub(super) fn maybe_wake_followers(&mut self, now: Millis, out: &mut Vec<Output>) {
+        for parked in std::mem::take(&mut self.parked_replica) {
+            let has_news = match &parked.request {
+                Message::ReplicaFetchRequest { partitions, .. } => {
+                    partitions
+                        .iter()
+                        .any(|asked| match self.partitions.get(&asked.tp) {
+                            Some(p) => !p.is_leader() || p.log_end() > asked.fetch_offset,
+                            None => true,
+                        })
+                }
+                _ => true,
+            };
+            if has_news {
+                self.serve_replica_fetch(now, parked.from, parked.request, false, out);
+            } else {
+                self.parked_replica.push(parked);
+            }
+        }
+    }
+
+    /// A leader answered this follower's fetch.
+    pub(super) fn on_replica_fetch_response(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        correlation_id: u64,
+        results: Vec<(TopicPartition, Result<ReplicaFetched, ErrorCode>)>,
+        out: &mut Vec<Output>,
+    ) {
+        let leader = BrokerId(from.0);
+        let Some(asked) = self.fetcher.take_response(leader, correlation_id) else {
+            return;
+        };
+        let mut failed = false;
+        for (tp, result) in results {
+            let Some(question) = asked.iter().find(|a| a.tp == tp) else {
+                continue;
+            };
+            let Some(partition) = self.partitions.get_mut(&tp) else {
+                continue;
+            };
+            // The role or the log changed since the fetch left: its answer is stale.
+            if partition.following() != Some((leader, question.epoch))
+                || partition.log_end() != question.fetch_offset
+            {
+                continue;
+            }
+            match result {
+                Ok(ReplicaFetched {
+                    diverging: Some((_, end_offset)),
+                    ..
+                }) => partition.truncate_divergent(
+                    end_offset,
+                    self.config.producer_batches_remembered,
+                    out,
+                ),
+                Ok(fetched) => {
+                    if let Err(error) =
+                        partition.append_as_follower(fetched.batches, fetched.high_watermark, out)
+                    {
+                        out.push(Output::Note(format!(
+                            "{tp}: leader b{} sent unusable batches: {error}",
+                            leader.0
+                        )));
+                        failed = true;
+                    }
+                }
+                Err(error) => {
+                    out.push(Output::Note(format!(
+                        "fetch {tp} from b{}: {error}",
+                        leader.0
+                    )));
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            self.fetcher
+                .back_off(leader, now + REPLICA_FETCH_BACKOFF_MS);
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! One partition replica hosted by a broker: its log, its memory of idempotent producers and
+//! its replication state, kept consistent with each other. Every change it makes is also
+//! reported as a `ReplicaEvent`, so that the harness can check the cluster invariants.
+
+use crate::config::BrokerConfig;
+use crate::effect::{Output, ReplicaEvent, ReplicaRecord};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, Offset, TopicPartition};
+use crate::leader_epoch_cache::LeaderEpochCache;
+use crate::log::{Log, LogError, RecoveryReport};
+use crate::metadata::PartitionRegistration;
+use crate::producer_state::{ProducerStateTable, SequenceCheck};
+use crate::protocol::{ErrorCode, FetchedPartition};
+use crate::record::RecordBatch;
+use crate::replica::ReplicaState;
+
+/// Where an appended (or deduplicated) batch sits in the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub base: Offset,
+    pub last: Offset,
+}
+
+/// A partition replica.
+#[derive(Clone, Debug)]
+pub struct Partition {
+    tp: TopicPartition,
+    log: Log,
+    producers: ProducerStateTable,
+    replica: ReplicaState,
+    /// This leader's log end when it took its epoch: until the high watermark reaches it,
+    /// the leader cannot tell consumers where the committed log ends.
+    epoch_start: Offset,
+}
+
+impl Partition {
+    /// Rebuilds a replica from the segment files its broker found on disk (`files` under
+    /// this partition's directory; none for a new replica).
+    pub fn recover(
+        me: BrokerId,
+        tp: TopicPartition,
+        config: &BrokerConfig,
+        files: Vec<(String, Vec<u8>)>,
+        out: &mut Vec<Output>,
+    ) -> (Partition, RecoveryReport) {
+        let (log, ops, report) = Log::recover(tp.clone(), config.log.clone(), files);
+        out.extend(ops.into_iter().map(Output::Disk));
+        let epochs =
+            LeaderEpochCache::from_batches(log.batches().map(|b| (b.leader_epoch, b.base_offset)));
+        let mut partition = Partition {
+            tp: tp.clone(),
+            producers: ProducerStateTable::new(config.producer_batches_remembered),
+            replica: ReplicaState::new(me, epochs, Offset(0)),
+            epoch_start: Offset(0),
+            log,
+        };
+        partition.rebuild_producer_state(config.producer_batches_remembered);
+        out.push(Output::Replica(ReplicaEvent::Recovered {
+            tp,
+            log_start: partition.log.log_start_offset(),
+            records: replica_records(partition.log.batches()),
+        }));
+        (partition, report)
+    }
+
+    fn rebuild_producer_state(&mut self, remembered: usize) {
+        self.producers = ProducerStateTable::new(remembered);
+        for batch in self.log.batches() {
+            self.producers.update(batch);
+        }
+    }
+
+    pub fn log_end(&self) -> Offset {
+        self.log.log_end_offset()
+    }
+
+    pub fn log_start(&self) -> Offset {
+        self.log.log_start_offset()
+    }
+
+    pub fn high_watermark(&self) -> Offset {
+        self.replica.high_watermark()
+    }
+
+    pub fn replica(&self) -> &ReplicaState {
+        &self.replica
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.replica.is_leader()
+    }
+
+    pub fn leader_epoch(&self) -> LeaderEpoch {
+        self.replica.leader_epoch()
+    }
+
+    /// The leader this follower fetches from, in which epoch.
+    pub fn following(&self) -> Option<(BrokerId, LeaderEpoch)> {
+        match self.replica.role() {
+            crate::replica::Role::Follower {
+                leader: Some(leader),
+                epoch,
+            } => Some((*leader, *epoch)),
+            _ => None,
+        }
+    }
+
+    /// Brings the role in line with the metadata's registration of this partition.
+    /// Returns true if this broker stopped leading it.
+    pub fn reconcile(
+        &mut self,
+        me: BrokerId,
+        registration: &PartitionRegistration,
+        now: Millis,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let was_leader = self.is_leader();
+        let epoch = registration.leader_epoch;
+        if registration.leader == Some(me) {
+            if !was_leader || self.leader_epoch() != epoch {
+                self.replica.become_leader(
+                    epoch,
+                    registration.partition_epoch,
+                    registration.isr.clone(),
+                    &registration.replicas,
+                    self.log_end(),
+                    now,
+                );
+                self.epoch_start = self.log_end();
+                out.push(Output::Replica(ReplicaEvent::BecameLeader {
+                    tp: self.tp.clone(),
+                    epoch,
+                    isr: registration.isr.clone(),
+                    log_end: self.log_end(),
+                }));
+                self.advance_high_watermark(out);
+            } else if self.replica.leader_isr().map(|(_, pe)| pe)
+                < Some(registration.partition_epoch)
+            {
+                self.isr_committed(registration.isr.clone(), registration.partition_epoch, out);
+            }
+            return false;
+        }
+        if was_leader || self.following() != registration.leader.zip(Some(epoch)) {
+            self.replica.become_follower(registration.leader, epoch);
+            out.push(Output::Replica(ReplicaEvent::BecameFollower {
+                tp: self.tp.clone(),
+                epoch,
+                leader: registration.leader,
+            }));
+        }
+        was_leader
+    }
+
+    /// The controller committed an ISR (by AlterPartition answer or metadata).
+    pub fn isr_committed(
+        &mut self,
+        isr: Vec<BrokerId>,
+        partition_epoch: u32,
+        out: &mut Vec<Output>,
+    ) {
+        if self.replica.leader_isr().map(|(_, pe)| pe) >= Some(partition_epoch) {
+            return;
+        }
+        self.replica
+            .isr_change_answered(Some((isr.clone(), partition_epoch)), self.log_end());
+        out.push(Output::Replica(ReplicaEvent::IsrChanged {
+            tp: self.tp.clone(),
+            epoch: self.leader_epoch(),
+            isr,
+        }));
+        self.advance_high_watermark(out);
+    }
+
+    /// An AlterPartition was refused or lost: the leader may ask again.
+    pub fn isr_change_refused(&mut self) {
+        self.replica.isr_change_answered(None, self.log_end());
+    }
+
+    pub fn replica_mut(&mut self) -> &mut ReplicaState {
+        &mut self.replica
+    }
+
+    /// Recomputes the leader's high watermark; reports it if it moved.
+    pub fn advance_high_watermark(&mut self, out: &mut Vec<Output>) -> bool {
+        let before = self.replica.high_watermark();
+        let after = self.replica.advance_high_watermark(self.log_end());
+        self.report_high_watermark(before, after, out)
+    }
+
+    fn report_high_watermark(&self, before: Offset, after: Offset, out: &mut Vec<Output>) -> bool {
+        if before != after {
+            out.push(Output::Replica(ReplicaEvent::HighWatermark {
+                tp: self.tp.clone(),
+                high_watermark: after,
+            }));
+        }
+        before != after
+    }
+
+    /// Appends a producer's batch as leader, checking its sequence if asked to. A
+    /// duplicate is answered with where it already is.
+    pub fn append_as_leader(
+        &mut self,
+        batch: RecordBatch,
+        check_sequences: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<Appended, ErrorCode> {
+        if batch.records.is_empty() {
+            let end = self.log_end();
+            return Ok(Appended {
+                base: end,
+                last: Offset(end.0.saturating_sub(1)),
+            });
+        }
+        let count = batch.records.len() as u64;
+        if let Some(stamp) = batch.producer.filter(|_| check_sequences) {
+            match self.producers.check(&stamp, count as u32) {
+                SequenceCheck::Append => {}
+                SequenceCheck::Duplicate(base) => {
+                    out.push(Output::Note(format!(
+                        "duplicate {} seq {} already at offset {}: {}",
+                        self.tp,
+                        stamp.base_sequence,
+                        base.0,
+                        values(&batch)
+                    )));
+                    return Ok(Appended {
+                        base,
+                        last: Offset(base.0 + count - 1),
+                    });
+                }
+                SequenceCheck::Reject(error) => {
+                    out.push(Output::Note(format!(
+                        "refuse {} seq {}: {error}: {}",
+                        self.tp,
+                        stamp.base_sequence,
+                        values(&batch)
+                    )));
+                    return Err(error);
+                }
+            }
+        }
+        let described = values(&batch);
+        let (base, ops) = self.log.append(batch, self.leader_epoch());
+        out.push(Output::Note(format!(
+            "append {}@{}..{}: {described}",
+            self.tp,
+            base.0,
+            self.log_end().0 - 1
+        )));
+        out.extend(ops.into_iter().map(Output::Disk));
+        self.after_append(out);
+        self.advance_high_watermark(out);
+        Ok(Appended {
+            base,
+            last: Offset(base.0 + count - 1),
+        })
+    }
+
+    /// Bookkeeping shared by leader and follower appends, for the batch just written.
+    fn after_append(&mut self, out: &mut Vec<Output>) {
+        let stored = self
+            .log
+            .batches()
+            .last()
+            .expect("a batch was just appended");
+        self.producers.update(stored);
+        self.replica
+            .follower_appended(stored.leader_epoch, stored.base_offset);
+        out.push(Output::Replica(ReplicaEvent::Appended {
+            tp: self.tp.clone(),
+            base: stored.base_offset,
+            records: replica_records(std::iter::once(stored)),
+        }));
+    }
+
+    /// A follower copies its leader's batches and takes its high watermark.
+    pub fn append_as_follower(
+        &mut self,
+        batches: Vec<RecordBatch>,
+        leader_high_watermark: Offset,
+        out: &mut Vec<Output>,
+    ) -> Result<(), LogError> {
+        for batch in batches {
+            if batch.next_offset() <= self.log_end() {
+                // The leader sends whole batches; the part we have is skipped.
+                continue;
+            }
+            let ops = self.log.append_replicated(batch)?;
+            out.extend(ops.into_iter().map(Output::Disk));
+            self.after_append(out);
+        }
+        let before = self.replica.high_watermark();
+        self.replica
+            .follow_high_watermark(leader_high_watermark, self.log_end());
+        let after = self.replica.high_watermark();
+        self.report_high_watermark(before, after, out);
+        Ok(())
+    }
+
+    /// The leader said this follower's log diverges from the end of `epoch` at
+    /// `end_offset` (KIP-279): cut the divergent suffix.
+    pub fn truncate_divergent(
+        &mut self,
+        end_offset: Offset,
+        remembered: usize,
+        out: &mut Vec<Output>,
+    ) {
+        let log_end = self.log_end();
+        let to = self.replica.truncation_for(end_offset, log_end);
+        if to >= log_end {
+            return;
+        }
+        out.push(Output::Note(format!(
+            "truncate {} from {} to {} (diverging from the leader)",
+            self.tp, log_end.0, to.0
+        )));
+        let ops = self.log.truncate_to(to);
+        out.extend(ops.into_iter().map(Output::Disk));
+        self.rebuild_producer_state(remembered);
+        out.push(Output::Replica(ReplicaEvent::Truncated {
+            tp: self.tp.clone(),
+            log_end: self.log_end(),
+        }));
+    }
+
+    /// What a consumer may read from `offset`: only committed records (below the high
+    /// watermark), and nothing until this leader knows where committed ends.
+    pub fn read_for_consumer(
+        &self,
+        offset: Offset,
+        max_records: usize,
+    ) -> Result<FetchedPartition, ErrorCode> {
+        self.check_consumer_offset(offset)?;
+        let hw = self.high_watermark();
+        Ok(FetchedPartition {
+            batches: self.log.read(offset, hw, max_records),
+            high_watermark: hw,
+            log_start_offset: self.log_start(),
+        })
+    }
+
+    /// Why a consumer fetch at `offset` cannot be served now, if it cannot.
+    pub fn check_consumer_offset(&self, offset: Offset) -> Result<(), ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if self.high_watermark() < self.epoch_start {
+            return Err(ErrorCode::OffsetNotAvailable);
+        }
+        // Between the high watermark and the log end the answer is "nothing yet", as in
+        // Kafka: a consumer ahead of a new leader's high watermark waits, it is not reset.
+        if offset > self.log_end() || offset < self.log_start() {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        Ok(())
+    }
+
+    /// Whether a consumer parked at `offset` has something to take now.
+    pub fn has_news_for_consumer(&self, offset: Offset) -> bool {
+        self.check_consumer_offset(offset).is_err() || offset < self.high_watermark()
+    }
+
+    /// The committed end, for ListOffsets(latest), or why it is not known.
+    pub fn committed_end(&self) -> Result<Offset, ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if self.high_watermark() < self.epoch_start {
+            return Err(ErrorCode::OffsetNotAvailable);
+        }
+        Ok(self.high_watermark())
+    }
+
+    /// Batches for a follower, from `offset` to the log end.
+    pub fn read_for_follower(&self, offset: Offset, max_records: usize) -> Vec<RecordBatch> {
+        self.log.batches_from(offset, max_records)
+    }
+
+    /// The epoch of this replica's last record, for its fetches (KIP-320).
+    pub fn last_fetched_epoch(&self) -> Option<LeaderEpoch> {
+        self.replica.epochs().latest_epoch()
+    }
+
+    pub fn tp(&self) -> &TopicPartition {
+        &self.tp
+    }
+}
+
+fn replica_records<'a>(batches: impl Iterator<Item = &'a RecordBatch>) -> Vec<ReplicaRecord> {
+    batches
+        .flat_map(|b| {
+            b.records.iter().map(|r| ReplicaRecord {
+                value: r.value,
+                epoch: b.leader_epoch,
+            })
+        })
+        .collect()
+}
+
+/// The values of a batch as trace lines show them ("v3 v4 v5"), so that one record's
+/// life can be followed through the trace.
+pub fn values(batch: &RecordBatch) -> String {
+    let values: Vec<String> = batch
+        .records
+        .iter()
+        .map(|r| format!("v{}", r.value))
+        .collect();
+    values.join(" ")
+}
