@@ -91,6 +91,13 @@ fn replicated() -> Scenario {
             ..base.broker.clone()
         },
         fault_phase_ms: 20_000,
+        // Writes keep coming through the whole fault phase, so that a write lost in a
+        // failover has later writes above it for readers to get past.
+        workload: Workload {
+            records: 600,
+            rate_per_s: 30,
+            ..Workload::default()
+        },
         ..base
     }
 }

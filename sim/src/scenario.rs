@@ -475,7 +475,21 @@ mod tests {
         let err = Scenario::from_toml("brokers = 0", "x.toml").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "x.toml: field `brokers`: must be 1..=99, got 0"
+            "x.toml: field `brokers`: must be 1..=89, got 0"
+        );
+        let err = Scenario::from_toml("[broker]\nmin_insync_replicas = 2", "x.toml").unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "x.toml: field `broker.min_insync_replicas`: must be 1..=replication_factor (1)"
+            ),
+            "{err}"
+        );
+        let err =
+            Scenario::from_toml("[controller]\nsession_timeout_ms = 100", "x.toml").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.toml: field `broker.heartbeat_interval_ms`"),
+            "{err}"
         );
         let err = Scenario::from_toml("brokerz = 3", "x.toml").unwrap_err();
         assert!(

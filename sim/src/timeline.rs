@@ -318,20 +318,58 @@ pub fn series_positions(
     series
 }
 
-/// Series hook for replication: the leader over time. With one replica, partition `p` lives
-/// on broker `p % brokers + 1` for the whole run.
-pub fn series_leader(scenario: &Scenario, partition: u32) -> Vec<(u64, String)> {
-    vec![(0, format!("b{}", partition % scenario.brokers.max(1) + 1))]
+/// The controller's partition changes for one partition, from its trace lines
+/// ("metadata 7: tasks-0 leader b1 epoch 1 isr [b1, b2, b3]"): (time, leader, ISR).
+fn partition_changes<'a>(
+    outcome: &'a Outcome,
+    topic: &str,
+    partition: u32,
+) -> impl Iterator<Item = (u64, &'a str, Vec<String>)> + 'a {
+    let prefix = format!("{topic}-{partition} leader ");
+    outcome.trace.iter().filter_map(move |l| {
+        let line = parse(l)?;
+        if line.node != crate::world::CONTROLLER_NAME {
+            return None;
+        }
+        let (_, change) = line.event.split_once(": ")?;
+        let rest = change.strip_prefix(prefix.as_str())?;
+        let (leader, rest) = rest.split_once(' ')?;
+        let isr = rest.split_once("isr [")?.1.trim_end_matches(']');
+        let isr = isr.split(", ").filter(|b| !b.is_empty()).map(String::from);
+        Some((line.time_ms, leader, isr.collect()))
+    })
 }
 
-/// Series hook for replication: the high watermark over time (none until replication lands).
-pub fn series_high_watermark(_outcome: &Outcome, _topic: &str, _p: u32) -> Vec<(u64, u64)> {
-    Vec::new()
+/// Series: the partition's leader over time, as the controller elected it ("none" while
+/// it has none).
+pub fn series_leader(outcome: &Outcome, topic: &str, partition: u32) -> Vec<(u64, String)> {
+    let mut series: Vec<(u64, String)> = Vec::new();
+    for (time_ms, leader, _) in partition_changes(outcome, topic, partition) {
+        if series.last().is_none_or(|(_, last)| last != leader) {
+            series.push((time_ms, leader.to_string()));
+        }
+    }
+    series
 }
 
-/// Series hook for replication: the in-sync replicas over time (none until replication lands).
-pub fn series_isr(_outcome: &Outcome, _topic: &str, _p: u32) -> Vec<(u64, Vec<String>)> {
-    Vec::new()
+/// Series: the high watermark of the partition as consumers' fetches reported it.
+pub fn series_high_watermark(outcome: &Outcome, topic: &str, partition: u32) -> Vec<(u64, u64)> {
+    let at = |e: &HistoryEntry| match &e.op {
+        Operation::Poll(poll) => poll
+            .high_watermarks
+            .iter()
+            .find(|h| h.topic == topic && h.partition == partition)
+            .map(|h| (e.time_ms, h.high_watermark)),
+        _ => None,
+    };
+    ok_entries(outcome).filter_map(at).collect()
+}
+
+/// Series: the in-sync replicas over time, as the controller committed them.
+pub fn series_isr(outcome: &Outcome, topic: &str, partition: u32) -> Vec<(u64, Vec<String>)> {
+    partition_changes(outcome, topic, partition)
+        .map(|(time_ms, _, isr)| (time_ms, isr))
+        .collect()
 }
 
 /// Escapes text for HTML content and attribute values.
@@ -460,7 +498,7 @@ pub fn page_data(outcome: &Outcome, scenario: &Scenario) -> Value {
     let partitions = (0..topic_config.map_or(0, |t| t.partitions)).map(|p| {
         json!({
             "name": format!("{topic}-{p}"),
-            "leaders": series_leader(scenario, p),
+            "leaders": series_leader(outcome, topic, p),
             "isr": series_isr(outcome, topic, p),
             "logEnd": series_log_end(outcome, topic, p),
             "highWatermark": series_high_watermark(outcome, topic, p),

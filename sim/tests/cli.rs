@@ -210,7 +210,7 @@ fn explain_tells_a_records_life_and_refuses_an_unknown_one() {
         "explain",
         "single-replica-power-loss",
         "--seed",
-        "0",
+        "1",
         "--record",
         "v3",
     ]);
@@ -218,7 +218,7 @@ fn explain_tells_a_records_life_and_refuses_an_unknown_one() {
     let story = stdout(&output);
     for needle in [
         "send v3",
-        "append tasks-0@0..0: v3",
+        "append tasks-0@1..1: v3",
         "ok v3",
         "read v3",
         "power-loss b1",

@@ -25,7 +25,7 @@ rate_per_s = 100
 [[faults.events]]
 at_ms = 5000
 kind = "partition"
-groups = [["b1"], ["b2", "b3", "producer-1", "consumer-1"]]
+groups = [["b1"], ["b2", "b3", "controller", "producer-1", "consumer-1"]]
 duration_ms = 3000
 
 [[faults.events]]

@@ -33,7 +33,7 @@ fn every_recorded_case_holds() {
 
 #[test]
 fn a_wrong_expectation_is_reported() {
-    let mut case = SeedCase::load(&corpus().join("single-replica-power-loss-0.toml")).unwrap();
+    let mut case = SeedCase::load(&corpus().join("single-replica-power-loss-1.toml")).unwrap();
     let outcome = run(&case.scenario, case.seed, RunOptions::default());
     assert_eq!(case.expect.difference(&outcome), None);
     case.expect.allowed.remove(&AnomalyKind::LostWrite);

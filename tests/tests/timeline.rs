@@ -33,7 +33,15 @@ fn power_loss_run() -> (Scenario, Outcome) {
 fn the_page_shows_every_lane_anomaly_and_the_replay_command_and_is_self_contained() {
     let (scenario, outcome) = power_loss_run();
     let page = timeline::html(&outcome, &scenario);
-    let lanes = ["b1", "b2", "b3", "producer-1", "consumer-1", "nemesis"];
+    let lanes = [
+        "b1",
+        "b2",
+        "b3",
+        "producer-1",
+        "consumer-1",
+        "controller",
+        "nemesis",
+    ];
     assert_eq!(timeline::lanes(&outcome, Some(&scenario)), lanes);
     for lane in lanes {
         assert!(
@@ -64,7 +72,10 @@ fn the_page_shows_every_lane_anomaly_and_the_replay_command_and_is_self_containe
     assert_eq!(data["messagesTotal"], messages);
     let partitions = data["partitions"].as_array().unwrap();
     assert_eq!(partitions.len(), 3);
-    assert_eq!(partitions[0]["leaders"], serde_json::json!([[0, "b1"]]));
+    assert_eq!(
+        partitions[0]["leaders"][0][1], "b1",
+        "the controller first elects the preferred leader"
+    );
     assert_eq!(partitions[2]["name"], "tasks-2");
     assert!(!partitions[0]["positions"]["consumer-1"]
         .as_array()

@@ -16,15 +16,20 @@ use crate::history::History;
 use std::collections::BTreeMap;
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
-    // position -> value -> where it was first seen there
-    let mut values: BTreeMap<(Partition, u64), BTreeMap<u64, Sighting>> = BTreeMap::new();
+    // position -> value -> where it was first seen there, and whether a consumer read it
+    // or acks=all acknowledged it there (so it was committed there)
+    let mut values: BTreeMap<(Partition, u64), BTreeMap<u64, (Sighting, bool)>> = BTreeMap::new();
     for sighting in sightings(history) {
         let position = (sighting.partition, sighting.offset);
-        values
+        let committed = sighting
+            .acks
+            .is_none_or(|acks| acks == "all" || acks == "-1");
+        let seen = values
             .entry(position)
             .or_default()
             .entry(sighting.value)
-            .or_insert(sighting);
+            .or_insert((sighting, false));
+        seen.1 |= committed;
     }
 
     let mut anomalies = Vec::new();
@@ -32,14 +37,11 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
         if at.len() < 2 {
             continue;
         }
-        let mut first_seen: Vec<&Sighting> = at.values().collect();
-        first_seen.sort_by_key(|sighting| sighting.index);
         // Consumers read only committed records, and acks=all acknowledges only those:
         // more than one such value at an offset is never excused by acks=1.
-        let committed_values = first_seen
-            .iter()
-            .filter(|s| s.acks.is_none_or(|acks| acks == "all" || acks == "-1"))
-            .count();
+        let committed_values = at.values().filter(|(_, committed)| *committed).count();
+        let mut first_seen: Vec<&Sighting> = at.values().map(|(s, _)| s).collect();
+        first_seen.sort_by_key(|sighting| sighting.index);
         let (verdict, why) = classify(promises, committed_values);
         let seen: Vec<String> = first_seen
             .iter()

@@ -114,4 +114,25 @@ mod tests {
         assert_eq!(kinds(&found), vec![super::RULE.kind], "{found:?}");
         assert_eq!(found[0].verdict, Verdict::Allowed);
     }
+
+    #[test]
+    fn a_deposed_leader_taking_up_an_old_epoch_late_is_not_asked_for_newer_commits() {
+        // b2 was elected for epoch 2 while paused; the controller moved on to b3 in epoch 3,
+        // which committed a record; b2 wakes up and takes up epoch 2 without it.
+        let mut run = Run::new(Promises::default());
+        run.change(Some(1), &[1, 2, 3], 1, 1)
+            .lead(1, 1, &[1, 2, 3], 0)
+            .follow(3, 1, 1);
+        run.append(1, 0, &[(1, 1)]).append(3, 0, &[(1, 1)]);
+        run.change(Some(2), &[2, 3], 2, 2)
+            .change(Some(3), &[3], 3, 3)
+            .lead(3, 3, &[3], 1);
+        run.append(3, 1, &[(2, 3)]).at(3).hw(3, 2);
+        run.at(4).lead(2, 2, &[2, 3], 0);
+        let found = run.finish();
+        assert!(
+            !kinds(&found).contains(&super::RULE.kind),
+            "a deposed leader is not a new leader: {found:?}"
+        );
+    }
 }

@@ -275,7 +275,15 @@ fn apply(
             );
             found
                 .extend(leader_in_isr::check(broker, isr, &who).map(|b| (&leader_in_isr::RULE, b)));
-            let open = p.open(leader_completeness::RULE.kind);
+            // A broker that was paused or cut off may take up a leadership the controller
+            // has already given away: a deposed leader of an old epoch, which can commit
+            // nothing (its ISR follows the newer leader), so records committed since are
+            // not asked of it.
+            let deposed = p
+                .controller
+                .as_ref()
+                .is_some_and(|latest| latest.leader_epoch > *epoch);
+            let open = p.open(leader_completeness::RULE.kind) && !deposed;
             let replica = p.replicas.entry(broker).or_default();
             replica.role = Role::Leader {
                 epoch: *epoch,
