@@ -19,6 +19,8 @@ use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
 mod replication;
+#[cfg(test)]
+mod tests;
 
 /// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]

@@ -1,0 +1,215 @@
+//! Broker tests: replication as the outputs of one broker, driven by hand-built messages.
+
+use super::*;
+use crate::config::TopicConfig;
+use crate::controller::{Controller, ControllerConfig};
+use crate::protocol::{ReplicaFetchPartition, ReplicaFetched};
+use crate::record::{Record, RecordBatch};
+
+const CONTROLLER: NodeId = NodeId(90);
+const PRODUCER: NodeId = NodeId(101);
+
+fn layout() -> ClusterLayout {
+    ClusterLayout::new(
+        3,
+        vec![TopicConfig {
+            name: "t".into(),
+            partitions: 1,
+            replication_factor: 3,
+        }],
+    )
+}
+
+fn tp() -> TopicPartition {
+    TopicPartition::new("t", 0)
+}
+
+/// Broker 1, leading t-0 with ISR [b1, b2, b3] in epoch 1 (the controller's records).
+fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
+    let config = BrokerConfig {
+        min_insync_replicas,
+        ..BrokerConfig::default()
+    };
+    let mut out = Vec::new();
+    let (mut broker, _) = Broker::start(
+        BrokerId(1),
+        1,
+        config,
+        &layout(),
+        CONTROLLER,
+        vec![],
+        0,
+        &mut out,
+    );
+    let mut controller = Controller::new(ControllerConfig::default());
+    for b in 1..=3 {
+        controller.heartbeat(0, BrokerId(b), 1);
+    }
+    controller.create_partitions(layout().assignments());
+    let records = controller.log().to_vec();
+    broker.on_message(
+        0,
+        CONTROLLER,
+        Message::MetadataUpdate {
+            first_index: 0,
+            records,
+        },
+        &mut out,
+    );
+    assert!(broker.partitions[&tp()].is_leader());
+    (broker, controller)
+}
+
+fn batch(values: &[u64]) -> RecordBatch {
+    RecordBatch {
+        base_offset: Offset(0),
+        leader_epoch: LeaderEpoch(0),
+        producer: None,
+        records: values
+            .iter()
+            .map(|v| Record {
+                key: None,
+                value: *v,
+                timestamp_ms: 0,
+            })
+            .collect(),
+    }
+}
+
+fn produce(acks: Acks, values: &[u64]) -> Message {
+    Message::ProduceRequest {
+        correlation_id: 7,
+        acks,
+        timeout_ms: 1_000,
+        batches: vec![(tp(), batch(values))],
+    }
+}
+
+fn fetch_from(replica: u32, offset: u64, epoch: u32) -> Message {
+    Message::ReplicaFetchRequest {
+        correlation_id: 3,
+        replica: BrokerId(replica),
+        max_wait_ms: 0,
+        max_records: 100,
+        partitions: vec![ReplicaFetchPartition {
+            tp: tp(),
+            fetch_offset: Offset(offset),
+            last_fetched_epoch: (offset > 0).then_some(LeaderEpoch(1)),
+            current_leader_epoch: LeaderEpoch(epoch),
+        }],
+    }
+}
+
+fn produce_responses(out: &[Output]) -> Vec<Vec<(TopicPartition, Result<Offset, ErrorCode>)>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                message: Message::ProduceResponse { results, .. },
+                ..
+            } => Some(results.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn acks_all_is_answered_only_once_every_isr_member_has_the_write() {
+    let (mut broker, _) = leader(2);
+    let mut out = Vec::new();
+    broker.on_message(1, PRODUCER, produce(Acks::All, &[1, 2]), &mut out);
+    assert!(produce_responses(&out).is_empty(), "waiting for the ISR");
+    broker.on_message(2, NodeId(2), fetch_from(2, 2, 1), &mut out);
+    assert!(produce_responses(&out).is_empty(), "b3 has not fetched yet");
+    broker.on_message(3, NodeId(3), fetch_from(3, 2, 1), &mut out);
+    assert_eq!(produce_responses(&out), vec![vec![(tp(), Ok(Offset(0)))]]);
+}
+
+#[test]
+fn acks_1_is_answered_after_the_leaders_append_and_acks_0_never() {
+    let (mut broker, _) = leader(2);
+    let mut out = Vec::new();
+    broker.on_message(1, PRODUCER, produce(Acks::Leader, &[1]), &mut out);
+    assert_eq!(produce_responses(&out), vec![vec![(tp(), Ok(Offset(0)))]]);
+    out.clear();
+    broker.on_message(2, PRODUCER, produce(Acks::None, &[2]), &mut out);
+    assert!(produce_responses(&out).is_empty());
+    assert_eq!(broker.partitions[&tp()].log_end(), Offset(2));
+}
+
+#[test]
+fn a_shrunk_isr_below_min_insync_refuses_acks_all_and_times_out_what_waits() {
+    let (mut broker, mut controller) = leader(2);
+    let mut out = Vec::new();
+    broker.on_message(1, PRODUCER, produce(Acks::All, &[1]), &mut out);
+    // b2 and b3 go silent: the controller fences them and the ISR is b1 alone.
+    controller.heartbeat(9_000, BrokerId(1), 1);
+    controller.tick(9_500);
+    let first_index = 0;
+    broker.on_message(
+        9_500,
+        CONTROLLER,
+        Message::MetadataUpdate {
+            first_index,
+            records: controller.log().to_vec(),
+        },
+        &mut out,
+    );
+    assert_eq!(
+        produce_responses(&out),
+        vec![vec![(tp(), Err(ErrorCode::NotEnoughReplicasAfterAppend))]],
+        "the high watermark passed the write with only the leader holding it"
+    );
+    out.clear();
+    broker.on_message(9_600, PRODUCER, produce(Acks::All, &[2]), &mut out);
+    assert_eq!(
+        produce_responses(&out),
+        vec![vec![(tp(), Err(ErrorCode::NotEnoughReplicas))]]
+    );
+    assert_eq!(
+        broker.partitions[&tp()].log_end(),
+        Offset(1),
+        "not appended"
+    );
+}
+
+#[test]
+fn followers_are_fenced_by_epoch_and_told_where_they_diverge() {
+    let (mut broker, _) = leader(1);
+    let mut out = Vec::new();
+    broker.on_message(1, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
+    let answer = |broker: &mut Broker, request: Message| {
+        let mut out = Vec::new();
+        broker.on_message(2, NodeId(2), request, &mut out);
+        out.into_iter()
+            .find_map(|o| match o {
+                Output::Send {
+                    message: Message::ReplicaFetchResponse { mut results, .. },
+                    ..
+                } => Some(results.remove(0).1),
+                _ => None,
+            })
+            .expect("answered at once")
+    };
+    assert_eq!(
+        answer(&mut broker, fetch_from(2, 0, 0)),
+        Err(ErrorCode::FencedLeaderEpoch)
+    );
+    assert_eq!(
+        answer(&mut broker, fetch_from(2, 0, 5)),
+        Err(ErrorCode::UnknownLeaderEpoch)
+    );
+    // b2 claims 5 records of epoch 1 where the leader has 2: it must cut back to 2.
+    assert_eq!(
+        answer(&mut broker, fetch_from(2, 5, 1)),
+        Ok(ReplicaFetched {
+            batches: Vec::new(),
+            high_watermark: Offset(0),
+            diverging: Some((LeaderEpoch(1), Offset(2))),
+        })
+    );
+    let Ok(fetched) = answer(&mut broker, fetch_from(2, 0, 1)) else {
+        panic!("a follower in the current epoch reads");
+    };
+    assert_eq!(fetched.batches.len(), 1);
+    assert_eq!(fetched.batches[0].leader_epoch, LeaderEpoch(1));
+}
