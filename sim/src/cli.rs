@@ -247,7 +247,7 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
     write(history, &|w| {
         outcome
             .history
-            .write_jsonl(&history_meta(&scenario, seed), w)
+            .write_jsonl(&history_meta(&scenario, &outcome), w)
     });
     write(trace, &|w| {
         outcome
@@ -375,11 +375,15 @@ fn replay(paths: &[PathBuf]) -> i32 {
 }
 
 /// The history's first line.
-pub fn history_meta(scenario: &Scenario, seed: u64) -> HistoryMeta {
+/// The history's first line: the run's seed and configuration, how it ended and what the
+/// checkers found (with each anomaly's verdict).
+pub fn history_meta(scenario: &Scenario, outcome: &crate::outcome::Outcome) -> HistoryMeta {
     HistoryMeta {
         kind: "meta".into(),
-        seed,
+        seed: outcome.seed,
         scenario: scenario.name.clone(),
         config: serde_json::to_value(scenario).unwrap_or(serde_json::Value::Null),
+        outcome: Some(outcome.class.as_str().to_string()),
+        anomalies: outcome.anomalies.clone(),
     }
 }

@@ -91,6 +91,12 @@ pub struct HistoryMeta {
     pub seed: u64,
     pub scenario: String,
     pub config: serde_json::Value,
+    /// How the run ended ("pass", "safety violation"...), when written after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    /// What the checkers found, each with its verdict (allowed or violation) and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anomalies: Vec<crate::checkers::Anomaly>,
 }
 
 /// A run's history.
@@ -175,6 +181,8 @@ mod tests {
             seed: 1,
             scenario: "x".into(),
             config: serde_json::json!({}),
+            outcome: Some("pass".into()),
+            anomalies: Vec::new(),
         };
         let mut bytes = Vec::new();
         history.write_jsonl(&meta, &mut bytes).unwrap();

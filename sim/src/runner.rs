@@ -368,11 +368,16 @@ async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (V
     }
 }
 
-/// Clients not finished yet, one line each.
+/// Partitions without a leader and clients not finished yet, one line each.
 fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
     let now = World::now_ms();
     let state = world.lock();
-    let mut waiting = Vec::new();
+    let mut waiting: Vec<String> = state
+        .invariants
+        .leaderless()
+        .into_iter()
+        .map(|tp| format!("{tp}: no leader"))
+        .collect();
     for (id, name) in world.nodes() {
         if id.0 < FIRST_PRODUCER {
             continue;

@@ -171,6 +171,15 @@ impl ClusterInvariants {
         }
     }
 
+    /// Partitions the controller last left without a leader, for the liveness phase.
+    pub fn leaderless(&self) -> Vec<TopicPartition> {
+        self.partitions
+            .iter()
+            .filter(|(_, p)| p.controller.as_ref().is_some_and(|c| c.leader.is_none()))
+            .map(|(tp, _)| tp.clone())
+            .collect()
+    }
+
     /// The end-of-run validations over the final logs and the history, plus everything found
     /// during the run, ordered by history index.
     pub fn finish(mut self, history: &History) -> Vec<Anomaly> {
@@ -415,5 +424,26 @@ mod tests {
         );
         assert!(found.iter().all(|a| a.verdict == Verdict::Violation));
         assert_eq!(found[1].index, 5);
+    }
+
+    #[test]
+    fn a_partition_the_controller_left_without_a_leader_is_reported_for_liveness() {
+        use kafka_model::ids::{BrokerId, LeaderEpoch, TopicPartition};
+        use kafka_model::metadata::MetadataRecord;
+        let mut invariants = super::ClusterInvariants::new(Promises::default());
+        let tp = TopicPartition::new("t", 0);
+        let change = |leader: Option<u32>, epoch: u32| MetadataRecord::PartitionChange {
+            tp: tp.clone(),
+            leader: leader.map(BrokerId),
+            isr: vec![BrokerId(1)],
+            leader_epoch: LeaderEpoch(epoch),
+            partition_epoch: epoch,
+        };
+        invariants.on_metadata(0, &change(Some(1), 1));
+        assert!(invariants.leaderless().is_empty());
+        invariants.on_metadata(1, &change(None, 2));
+        assert_eq!(invariants.leaderless(), vec![tp.clone()]);
+        invariants.on_metadata(2, &change(Some(1), 3));
+        assert!(invariants.leaderless().is_empty());
     }
 }
