@@ -71,16 +71,19 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
             })
     });
     let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
-    let leader = partition
-        .map(|p| TopicPartition::new(send.topic.clone(), p))
-        .and_then(|tp| {
-            layout
-                .preferred_leader(&tp)
-                .map(|b| (tp, format!("b{}", b.0)))
-        });
-    match &leader {
-        Some((tp, broker)) => {
-            let _ = writeln!(text, "partition {tp} (murmur2 of the key), led by {broker}");
+    let placed = partition.map(|p| TopicPartition::new(send.topic.clone(), p));
+    let replicas: Vec<String> = placed
+        .iter()
+        .flat_map(|tp| layout.replicas_of(tp))
+        .map(|b| format!("b{}", b.0))
+        .collect();
+    match &placed {
+        Some(tp) => {
+            let _ = writeln!(
+                text,
+                "partition {tp} (murmur2 of the key), replicas {} (preferred leader first)",
+                replicas.join(", ")
+            );
         }
         None => {
             let _ = writeln!(
@@ -90,13 +93,11 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
         }
     }
     let _ = writeln!(text, "\ntimeline:");
-    let broker = leader.as_ref().map(|(_, b)| b.as_str()).unwrap_or("");
-    let recover = format!(
-        "recover {}",
-        leader
-            .as_ref()
-            .map(|(tp, _)| tp.to_string())
-            .unwrap_or_default()
+    let tp = placed.map(|tp| tp.to_string()).unwrap_or_default();
+    let (recover, truncate, leadership) = (
+        format!("recover {tp}:"),
+        format!("truncate {tp} "),
+        format!(": {tp} leader "),
     );
     // (time, line): trace lines and reads, merged in time order (stable for ties).
     let mut timeline: Vec<(u64, String)> = Vec::new();
@@ -104,12 +105,21 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
         let Some((time, node, event)) = parse(line) else {
             continue;
         };
-        let about_broker = !broker.is_empty()
+        let is_replica = |name: &str| replicas.iter().any(|r| r == name);
+        // What happened to the partition's replicas and leadership: their faults,
+        // restarts and recoveries, its truncations and the controller's elections.
+        let about_partition = !tp.is_empty()
             && ((node == "nemesis"
                 && !event.starts_with("plan")
-                && event.split_whitespace().any(|w| w == broker))
-                || (node == broker && (event.starts_with("start") || event.starts_with(&recover))));
-        if names_value(line, &token) || about_broker {
+                && event
+                    .split(|c: char| !(c.is_alphanumeric() || c == '-'))
+                    .any(is_replica))
+                || (is_replica(node)
+                    && (event.starts_with("start")
+                        || event.starts_with(&recover)
+                        || event.starts_with(&truncate)))
+                || (node == crate::world::CONTROLLER_NAME && event.contains(&leadership)));
+        if names_value(line, &token) || about_partition {
             timeline.push((time, line.clone()));
         }
     }
