@@ -5,9 +5,7 @@
 
 use crate::config::{Acks, BrokerConfig, OffsetReset};
 use crate::effect::Output;
-use crate::ids::{
-    BrokerId, LeaderEpoch, Millis, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition,
-};
+use crate::ids::{BrokerId, Millis, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::layout::ClusterLayout;
 use crate::log::{Log, RecoveryReport};
 use crate::metadata::{MetadataImage, MetadataRecord};
@@ -422,7 +420,7 @@ impl Broker {
         let correlation_id = self.last_correlation_id;
         out.push(Output::Note(format!(
             "AlterPartition {tp} isr -> {}",
-            brokers(&new_isr)
+            crate::ids::broker_list(&new_isr)
         )));
         out.push(Output::Send {
             to: self.controller,
@@ -614,15 +612,4 @@ impl Broker {
             },
         });
     }
-
-    /// The leader epoch this broker's metadata gives `tp`, for fencing.
-    pub fn metadata_epoch(&self, tp: &TopicPartition) -> Option<LeaderEpoch> {
-        self.image.partitions.get(tp).map(|p| p.leader_epoch)
-    }
-}
-
-/// "[b1, b2]" for trace lines.
-pub(crate) fn brokers(ids: &[BrokerId]) -> String {
-    let names: Vec<String> = ids.iter().map(|b| format!("b{}", b.0)).collect();
-    format!("[{}]", names.join(", "))
 }

@@ -239,10 +239,7 @@ fn parse_log(bytes: &[u8]) -> (Vec<MetadataRecord>, usize) {
 
 /// One record, for the trace.
 fn describe(record: &MetadataRecord) -> String {
-    let list = |brokers: &[BrokerId]| {
-        let names: Vec<String> = brokers.iter().map(BrokerId::to_string).collect();
-        format!("[{}]", names.join(", "))
-    };
+    let list = crate::ids::broker_list;
     match record {
         MetadataRecord::RegisterBroker {
             broker,

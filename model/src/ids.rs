@@ -76,6 +76,12 @@ impl TopicPartition {
     }
 }
 
+/// "[b1, b2]": a list of brokers as traces write it.
+pub fn broker_list(brokers: &[BrokerId]) -> String {
+    let names: Vec<String> = brokers.iter().map(BrokerId::to_string).collect();
+    format!("[{}]", names.join(", "))
+}
+
 impl fmt::Display for TopicPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}-{}", self.topic, self.partition)

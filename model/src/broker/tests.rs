@@ -3,6 +3,7 @@
 use super::*;
 use crate::config::TopicConfig;
 use crate::controller::{Controller, ControllerConfig};
+use crate::ids::LeaderEpoch;
 use crate::protocol::{ReplicaFetchPartition, ReplicaFetched};
 use crate::record::{Record, RecordBatch};
 
