@@ -210,6 +210,7 @@ impl Consumer {
                         .insert(tp.clone(), (data.high_watermark, now));
                     high_watermarks.push((tp.clone(), data.high_watermark));
                     for batch in &data.batches {
+                        self.metadata.observe_epoch(&tp, batch.leader_epoch);
                         for (i, record) in batch.records.iter().enumerate() {
                             let offset = Offset(batch.base_offset.0 + i as u64);
                             if offset < position || records.len() >= self.config.max_poll_records {

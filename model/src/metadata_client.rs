@@ -59,6 +59,15 @@ impl MetadataClient {
         self.leaders.iter().map(|(tp, (leader, _))| (tp, *leader))
     }
 
+    /// Records read from `tp` were written in `epoch`: a leader of an older epoch is
+    /// deposed, so metadata naming one is stale (KIP-320: the consumer validates its
+    /// position against the epoch of what it consumed).
+    pub fn observe_epoch(&mut self, tp: &TopicPartition, epoch: LeaderEpoch) {
+        if let Some((_, known)) = self.leaders.get_mut(tp) {
+            *known = (*known).max(epoch);
+        }
+    }
+
     /// Asks for a refresh (after NotLeaderOrFollower, a timeout...).
     pub fn refresh(&mut self) {
         self.wanted = true;
@@ -170,5 +179,16 @@ mod tests {
             Some(BrokerId(2)),
             "an older epoch does not send the client back to a deposed leader"
         );
+        // Records of epoch 3 were read: a broker still claiming epoch 2 is deposed.
+        client.observe_epoch(&tp, LeaderEpoch(3));
+        client.refresh();
+        client.poll(3_000, 1_000, 100, &mut ids, &mut out);
+        let deposed = vec![PartitionMetadata {
+            tp: tp.clone(),
+            leader: Some(BrokerId(1)),
+            leader_epoch: LeaderEpoch(2),
+        }];
+        assert!(client.accept(ids, deposed));
+        assert_eq!(client.leader(&tp), Some(BrokerId(2)));
     }
 }
