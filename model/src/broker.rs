@@ -382,7 +382,13 @@ impl Broker {
         let mut lost_leadership = false;
         for (tp, partition) in self.partitions.iter_mut() {
             if let Some(registration) = self.image.partitions.get(tp) {
-                lost_leadership |= partition.reconcile(self.id, registration, now, out);
+                lost_leadership |= partition.reconcile(
+                    self.id,
+                    registration,
+                    self.config.replication_protocol,
+                    now,
+                    out,
+                );
             }
         }
         if lost_leadership {

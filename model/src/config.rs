@@ -64,6 +64,21 @@ impl Default for LogConfig {
     }
 }
 
+/// The replication protocol brokers speak: today's, or a historical one whose bug the
+/// harness can rediscover (DESIGN.md section 7).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReplicationProtocol {
+    /// Leader epochs (KIP-101) with KIP-279's lookup and KIP-320's fencing.
+    #[default]
+    Modern,
+    /// Before KIP-101: a replica that becomes a follower truncates its log to its own high
+    /// watermark, which lags the leader's by a fetch, and fetches without any epoch check.
+    /// Two quick leader changes then lose committed records (KIP-101's first scenario;
+    /// hachikuji/kafka-specification, KafkaTruncateToHighWatermark.tla).
+    TruncateToHighWatermark,
+}
+
 /// Broker settings beyond the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -77,6 +92,8 @@ pub struct BrokerConfig {
     /// appends every batch without checking producer sequences (no duplicate detection,
     /// no out-of-order refusal), as a broker without KIP-98 would.
     pub check_producer_sequences: bool,
+    /// The replication protocol: `modern`, or a historical variant.
+    pub replication_protocol: ReplicationProtocol,
     /// `min.insync.replicas`: an `acks=all` write needs an ISR at least this large.
     pub min_insync_replicas: usize,
     /// `replica.lag.time.max.ms`: a follower that has not caught up for this long leaves
@@ -99,6 +116,7 @@ impl Default for BrokerConfig {
             fetch_max_wait_ms: 500,
             producer_batches_remembered: 5,
             check_producer_sequences: true,
+            replication_protocol: ReplicationProtocol::Modern,
             min_insync_replicas: 1,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,

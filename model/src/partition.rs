@@ -2,7 +2,7 @@
 //! its replication state, kept consistent with each other. Every change it makes is also
 //! reported as a `ReplicaEvent`, so that the harness can check the cluster invariants.
 
-use crate::config::BrokerConfig;
+use crate::config::{BrokerConfig, ReplicationProtocol};
 use crate::effect::{Output, ReplicaEvent, ReplicaRecord};
 use crate::ids::{BrokerId, LeaderEpoch, Millis, Offset, TopicPartition};
 use crate::leader_epoch_cache::LeaderEpochCache;
@@ -27,6 +27,8 @@ pub struct Partition {
     log: Log,
     producers: ProducerStateTable,
     replica: ReplicaState,
+    /// How many batches per producer the producer state remembers.
+    producer_batches_remembered: usize,
     /// This leader's log end when it took its epoch: until the high watermark reaches it,
     /// the leader cannot tell consumers where the committed log ends.
     epoch_start: Offset,
@@ -51,9 +53,10 @@ impl Partition {
             producers: ProducerStateTable::new(config.producer_batches_remembered),
             replica: ReplicaState::new(me, epochs, Offset(0)),
             epoch_start: Offset(0),
+            producer_batches_remembered: config.producer_batches_remembered,
             log,
         };
-        partition.rebuild_producer_state(config.producer_batches_remembered);
+        partition.rebuild_producer_state();
         out.push(Output::Replica(ReplicaEvent::Recovered {
             tp,
             log_start: partition.log.log_start_offset(),
@@ -62,8 +65,8 @@ impl Partition {
         (partition, report)
     }
 
-    fn rebuild_producer_state(&mut self, remembered: usize) {
-        self.producers = ProducerStateTable::new(remembered);
+    fn rebuild_producer_state(&mut self) {
+        self.producers = ProducerStateTable::new(self.producer_batches_remembered);
         for batch in self.log.batches() {
             self.producers.update(batch);
         }
@@ -110,6 +113,7 @@ impl Partition {
         &mut self,
         me: BrokerId,
         registration: &PartitionRegistration,
+        protocol: ReplicationProtocol,
         now: Millis,
         out: &mut Vec<Output>,
     ) -> bool {
@@ -147,6 +151,10 @@ impl Partition {
                 epoch,
                 leader: registration.leader,
             }));
+            if protocol == ReplicationProtocol::TruncateToHighWatermark {
+                let high_watermark = self.high_watermark();
+                self.truncate(high_watermark, "to its high watermark (pre-KIP-101)", out);
+            }
         }
         was_leader
     }
@@ -300,24 +308,25 @@ impl Partition {
 
     /// The leader said this follower's log diverges from the end of `epoch` at
     /// `end_offset` (KIP-279): cut the divergent suffix.
-    pub fn truncate_divergent(
-        &mut self,
-        end_offset: Offset,
-        remembered: usize,
-        out: &mut Vec<Output>,
-    ) {
+    pub fn truncate_divergent(&mut self, end_offset: Offset, out: &mut Vec<Output>) {
+        self.truncate(end_offset, "(diverging from the leader)", out);
+    }
+
+    /// Cuts the log at `end_offset` (or leaves it, if shorter), with the producer state
+    /// and epoch cache that go with it.
+    fn truncate(&mut self, end_offset: Offset, why: &str, out: &mut Vec<Output>) {
         let log_end = self.log_end();
         let to = self.replica.truncation_for(end_offset, log_end);
         if to >= log_end {
             return;
         }
         out.push(Output::Note(format!(
-            "truncate {} from {} to {} (diverging from the leader)",
+            "truncate {} from {} to {} {why}",
             self.tp, log_end.0, to.0
         )));
         let ops = self.log.truncate_to(to);
         out.extend(ops.into_iter().map(Output::Disk));
-        self.rebuild_producer_state(remembered);
+        self.rebuild_producer_state();
         out.push(Output::Replica(ReplicaEvent::Truncated {
             tp: self.tp.clone(),
             log_end: self.log_end(),

@@ -47,6 +47,14 @@ impl Broker {
                     );
                     hw_moved |= p.advance_high_watermark(out);
                     match answer {
+                        // A follower ahead of the leader's log end (possible only when it
+                        // names no epoch) is told to cut back to it, as Kafka answered
+                        // OFFSET_OUT_OF_RANGE before KIP-101.
+                        FollowerFetch::Read if asked.fetch_offset > log_end => Ok(ReplicaFetched {
+                            batches: Vec::new(),
+                            high_watermark: p.high_watermark(),
+                            diverging: Some((p.leader_epoch(), log_end)),
+                        }),
                         FollowerFetch::Read => {
                             let batches = p.read_for_follower(asked.fetch_offset, max_records);
                             Ok(ReplicaFetched {
@@ -150,11 +158,7 @@ impl Broker {
                 Ok(ReplicaFetched {
                     diverging: Some((_, end_offset)),
                     ..
-                }) => partition.truncate_divergent(
-                    end_offset,
-                    self.config.producer_batches_remembered,
-                    out,
-                ),
+                }) => partition.truncate_divergent(end_offset, out),
                 Ok(fetched) => {
                     if let Err(error) =
                         partition.append_as_follower(fetched.batches, fetched.high_watermark, out)
