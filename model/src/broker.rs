@@ -187,7 +187,7 @@ impl Broker {
         for tp in expired {
             self.alter_partition_in_flight.remove(&tp);
             if let Some(p) = self.partitions.get_mut(&tp) {
-                p.isr_change_refused();
+                p.isr_change_refused(out);
             }
         }
         if now >= self.next_isr_check_ms {
@@ -333,7 +333,7 @@ impl Broker {
                                 out.push(Output::Note(format!(
                                     "AlterPartition {tp} refused: {error}"
                                 )));
-                                p.isr_change_refused();
+                                p.isr_change_refused(out);
                             }
                         }
                     }

@@ -169,6 +169,7 @@ impl Partition {
         if self.replica.leader_isr().map(|(_, pe)| pe) >= Some(partition_epoch) {
             return;
         }
+        let before = self.high_watermark();
         self.replica
             .isr_change_answered(Some((isr.clone(), partition_epoch)), self.log_end());
         out.push(Output::Replica(ReplicaEvent::IsrChanged {
@@ -176,12 +177,36 @@ impl Partition {
             epoch: self.leader_epoch(),
             isr,
         }));
-        self.advance_high_watermark(out);
+        self.report_high_watermark(before, self.high_watermark(), out);
     }
 
     /// An AlterPartition was refused or lost: the leader may ask again.
-    pub fn isr_change_refused(&mut self) {
+    pub fn isr_change_refused(&mut self, out: &mut Vec<Output>) {
+        let before = self.high_watermark();
         self.replica.isr_change_answered(None, self.log_end());
+        self.report_high_watermark(before, self.high_watermark(), out);
+    }
+
+    /// A follower fetched from this leader: its progress may move the high watermark
+    /// (reported, with whether it moved).
+    pub fn follower_fetched(
+        &mut self,
+        fetch: &crate::protocol::ReplicaFetchPartition,
+        follower: BrokerId,
+        now: Millis,
+        out: &mut Vec<Output>,
+    ) -> (crate::replica::FollowerFetch, bool) {
+        let before = self.high_watermark();
+        let answer = self.replica.on_follower_fetch(
+            follower,
+            fetch.fetch_offset,
+            fetch.last_fetched_epoch,
+            fetch.current_leader_epoch,
+            self.log_end(),
+            now,
+        );
+        let moved = self.report_high_watermark(before, self.high_watermark(), out);
+        (answer, moved)
     }
 
     pub fn replica_mut(&mut self) -> &mut ReplicaState {

@@ -37,15 +37,8 @@ impl Broker {
                 None => Err(ErrorCode::NotLeaderOrFollower),
                 Some(p) => {
                     let log_end = p.log_end();
-                    let answer = p.replica_mut().on_follower_fetch(
-                        replica,
-                        asked.fetch_offset,
-                        asked.last_fetched_epoch,
-                        asked.current_leader_epoch,
-                        log_end,
-                        now,
-                    );
-                    hw_moved |= p.advance_high_watermark(out);
+                    let (answer, moved) = p.follower_fetched(asked, replica, now, out);
+                    hw_moved |= moved;
                     match answer {
                         // A follower ahead of the leader's log end (possible only when it
                         // names no epoch) is told to cut back to it, as Kafka answered
