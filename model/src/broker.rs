@@ -4,6 +4,7 @@
 //! the controller. Metadata reaches it as records of the controller's log, applied in order.
 
 use crate::config::{Acks, BrokerConfig, OffsetReset};
+use crate::controller::AlterPartitionError;
 use crate::effect::Output;
 use crate::ids::{BrokerId, Millis, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition};
 use crate::layout::ClusterLayout;
@@ -186,9 +187,7 @@ impl Broker {
             .collect();
         for tp in expired {
             self.alter_partition_in_flight.remove(&tp);
-            if let Some(p) = self.partitions.get_mut(&tp) {
-                p.isr_change_refused(out);
-            }
+            self.maybe_alter_isr(&tp, now, out);
         }
         if now >= self.next_isr_check_ms {
             // Kafka checks ISR expiry every half lag time.
@@ -333,7 +332,16 @@ impl Broker {
                                 out.push(Output::Note(format!(
                                     "AlterPartition {tp} refused: {error}"
                                 )));
-                                p.isr_change_refused(out);
+                                // A stale epoch means the partition changed, maybe by
+                                // this very request: the metadata will say how. Other
+                                // refusals changed nothing.
+                                if !matches!(
+                                    error,
+                                    AlterPartitionError::InvalidUpdateVersion
+                                        | AlterPartitionError::FencedLeaderEpoch
+                                ) {
+                                    p.isr_change_refused(out);
+                                }
                             }
                         }
                     }
@@ -401,7 +409,9 @@ impl Broker {
     }
 
     /// Asks the controller for the ISR this leader wants, if it wants a change and has no
-    /// request in flight for the partition.
+    /// request in flight for the partition. A change whose answer never came is asked
+    /// again, unchanged: the controller may have committed it, so until the answer or the
+    /// metadata says, the high watermark keeps counting the larger ISR (KIP-497).
     fn maybe_alter_isr(&mut self, tp: &TopicPartition, now: Millis, out: &mut Vec<Output>) {
         if self.alter_partition_in_flight.contains_key(tp) {
             return;
@@ -410,12 +420,13 @@ impl Broker {
             return;
         };
         let log_end = partition.log_end();
-        let Some(new_isr) =
-            partition
-                .replica()
-                .wanted_isr(now, self.config.replica_lag_time_max_ms, log_end)
-        else {
-            return;
+        let replica = partition.replica();
+        let new_isr = match replica.pending_isr() {
+            Some(pending) => pending.to_vec(),
+            None => match replica.wanted_isr(now, self.config.replica_lag_time_max_ms, log_end) {
+                Some(wanted) => wanted,
+                None => return,
+            },
         };
         let Some((_, partition_epoch)) = partition.replica().leader_isr() else {
             return;

@@ -115,6 +115,15 @@ impl ReplicaState {
         }
     }
 
+    /// The ISR an AlterPartition in flight asks for, until the controller's answer or
+    /// metadata settles it.
+    pub fn pending_isr(&self) -> Option<&[BrokerId]> {
+        match &self.role {
+            Role::Leader { pending_isr, .. } => pending_isr.as_deref(),
+            Role::Follower { .. } => None,
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader { .. })
     }

@@ -214,3 +214,64 @@ fn followers_are_fenced_by_epoch_and_told_where_they_diverge() {
     assert_eq!(fetched.batches.len(), 1);
     assert_eq!(fetched.batches[0].leader_epoch, LeaderEpoch(1));
 }
+
+fn alter_partition_requests(out: &[Output]) -> Vec<Vec<BrokerId>> {
+    out.iter()
+        .filter_map(|o| match o {
+            Output::Send {
+                message: Message::AlterPartitionRequest { new_isr, .. },
+                ..
+            } => Some(new_isr.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_meanwhile() {
+    let (mut broker, mut controller) = leader(1);
+    // b2 and b3 fall silent and leave the ISR; then they come back, out of sync.
+    controller.heartbeat(9_000, BrokerId(1), 1);
+    controller.tick(9_500);
+    controller.heartbeat(9_600, BrokerId(2), 1);
+    controller.heartbeat(9_600, BrokerId(3), 1);
+    let mut out = Vec::new();
+    broker.on_message(
+        9_600,
+        CONTROLLER,
+        Message::MetadataUpdate {
+            first_index: 0,
+            records: controller.log().to_vec(),
+        },
+        &mut out,
+    );
+    broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
+    assert_eq!(
+        broker.partitions[&tp()].high_watermark(),
+        Offset(2),
+        "ISR [b1]"
+    );
+    out.clear();
+    broker.on_message(9_800, NodeId(2), fetch_from(2, 2, 1), &mut out);
+    assert_eq!(
+        alter_partition_requests(&out),
+        vec![vec![BrokerId(1), BrokerId(2)]]
+    );
+    broker.on_message(9_900, PRODUCER, produce(Acks::Leader, &[3]), &mut out);
+    assert_eq!(
+        broker.partitions[&tp()].high_watermark(),
+        Offset(2),
+        "b2 may already be in the ISR the controller committed: it must have v3 first"
+    );
+    // No answer: after the timeout the same change is asked again, still counted.
+    out.clear();
+    broker.tick(
+        9_800 + BrokerConfig::default().inter_broker_request_timeout_ms,
+        &mut out,
+    );
+    assert_eq!(
+        alter_partition_requests(&out),
+        vec![vec![BrokerId(1), BrokerId(2)]]
+    );
+    assert_eq!(broker.partitions[&tp()].high_watermark(), Offset(2));
+}
