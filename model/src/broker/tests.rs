@@ -1,6 +1,7 @@
 //! Broker tests: replication as the outputs of one broker, driven by hand-built messages.
 
 use super::*;
+use crate::config::Acks;
 use crate::config::TopicConfig;
 use crate::controller::{Controller, ControllerConfig};
 use crate::ids::LeaderEpoch;

@@ -1,0 +1,121 @@
+//! The broker's produce path: appending as leader (refusing acks=all below
+//! `min.insync.replicas`), answering acks=0/1 at once, and holding acks=all requests in the
+//! purgatory until the high watermark passes them.
+
+use super::Broker;
+use crate::config::Acks;
+use crate::effect::Output;
+use crate::ids::{Millis, NodeId, TopicPartition};
+use crate::partition::Appended;
+use crate::protocol::{ErrorCode, Message};
+use crate::purgatory::{DelayedProduce, Standing, WaitingPartition};
+use crate::record::RecordBatch;
+
+impl Broker {
+    pub(super) fn complete_delayed_produces(&mut self, now: Millis, out: &mut Vec<Output>) {
+        if self.purgatory.is_empty() {
+            return;
+        }
+        let min_insync = self.config.min_insync_replicas;
+        let partitions = &self.partitions;
+        let done = self.purgatory.complete(now, |tp, last| {
+            let Some(p) = partitions.get(tp).filter(|p| p.is_leader()) else {
+                return Standing::Failed(ErrorCode::NotLeaderOrFollower);
+            };
+            if p.high_watermark() <= last {
+                return Standing::Waiting;
+            }
+            match p.replica().leader_isr() {
+                Some((isr, _)) if isr.len() >= min_insync => Standing::Committed,
+                _ => Standing::Failed(ErrorCode::NotEnoughReplicasAfterAppend),
+            }
+        });
+        for completed in done {
+            out.push(Output::Send {
+                to: completed.to,
+                message: Message::ProduceResponse {
+                    correlation_id: completed.correlation_id,
+                    results: completed.results,
+                },
+            });
+        }
+    }
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn produce(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        correlation_id: u64,
+        acks: Acks,
+        timeout_ms: u64,
+        batches: Vec<(TopicPartition, RecordBatch)>,
+        out: &mut Vec<Output>,
+    ) {
+        let mut waiting = Vec::with_capacity(batches.len());
+        for (tp, batch) in batches {
+            let result = self.append(&tp, acks, batch, out);
+            waiting.push(WaitingPartition {
+                tp,
+                result,
+                decided: false,
+            });
+        }
+        self.maybe_wake_followers(now, out);
+        match acks {
+            Acks::None => {}
+            Acks::Leader => out.push(Output::Send {
+                to: from,
+                message: Message::ProduceResponse {
+                    correlation_id,
+                    results: waiting
+                        .into_iter()
+                        .map(|p| (p.tp, p.result.map(|a| a.base)))
+                        .collect(),
+                },
+            }),
+            Acks::All => {
+                self.purgatory.add(DelayedProduce {
+                    from,
+                    correlation_id,
+                    deadline_ms: now + timeout_ms,
+                    partitions: waiting,
+                });
+                self.complete_delayed_produces(now, out);
+            }
+        }
+        self.answer_parked(
+            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+            out,
+        );
+    }
+    /// Appends one partition's batch as its leader.
+    pub(super) fn append(
+        &mut self,
+        tp: &TopicPartition,
+        acks: Acks,
+        batch: RecordBatch,
+        out: &mut Vec<Output>,
+    ) -> Result<Appended, ErrorCode> {
+        let Some(partition) = self.partitions.get_mut(tp).filter(|p| p.is_leader()) else {
+            return Err(if self.image.partitions.contains_key(tp) {
+                ErrorCode::NotLeaderOrFollower
+            } else {
+                ErrorCode::UnknownTopicOrPartition
+            });
+        };
+        if acks == Acks::All {
+            let isr_size = partition
+                .replica()
+                .leader_isr()
+                .map_or(0, |(isr, _)| isr.len());
+            if isr_size < self.config.min_insync_replicas {
+                out.push(Output::Note(format!(
+                    "refuse {tp}: ISR of {isr_size} is below min.insync.replicas {}",
+                    self.config.min_insync_replicas
+                )));
+                return Err(ErrorCode::NotEnoughReplicas);
+            }
+        }
+        partition.append_as_leader(batch, self.config.check_producer_sequences, out)
+    }
+}
