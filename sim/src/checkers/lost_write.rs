@@ -147,13 +147,9 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 
 fn classify(acks: &str, promises: &Promises) -> (Verdict, &'static str) {
     match acks {
-        "all" | "-1" => match promises.committed_loss_excuse() {
-            Some(excuse) => (Verdict::Allowed, excuse),
-            None => (
-                Verdict::Violation,
-                "acks=all: Kafka promises an acknowledged write survives",
-            ),
-        },
+        "all" | "-1" => {
+            promises.unless_loss_excused("acks=all: Kafka promises an acknowledged write survives")
+        }
         "0" => (
             Verdict::Allowed,
             "acks=0: the producer never hears whether a write arrived",

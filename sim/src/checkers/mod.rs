@@ -138,6 +138,15 @@ pub struct Promises {
 }
 
 impl Promises {
+    /// The verdict on an anomaly whose absence Kafka promises (`promise`) except where
+    /// committed records may vanish: allowed with that excuse, else a violation.
+    pub fn unless_loss_excused(&self, promise: &'static str) -> (Verdict, &'static str) {
+        match self.committed_loss_excuse() {
+            Some(excuse) => (Verdict::Allowed, excuse),
+            None => (Verdict::Violation, promise),
+        }
+    }
+
     /// Why this configuration allows committed records to vanish (and so offsets to be
     /// reused, replicas to diverge below the high watermark, reads to disappear), if it
     /// does: DESIGN.md section 6.

@@ -56,14 +56,9 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if let Some(excuse) = promises.committed_loss_excuse() {
-        (Verdict::Allowed, excuse)
-    } else {
-        (
-            Verdict::Violation,
-            "Kafka promises a partition's high watermark never goes back (KIP-207)",
-        )
-    }
+    promises.unless_loss_excused(
+        "Kafka promises a partition's high watermark never goes back (KIP-207)",
+    )
 }
 
 #[cfg(test)]

@@ -43,14 +43,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if let Some(excuse) = promises.committed_loss_excuse() {
-        (Verdict::Allowed, excuse)
-    } else {
-        (
-            Verdict::Violation,
-            "Kafka promises a consumer reads its partition in offset order",
-        )
-    }
+    promises.unless_loss_excused("Kafka promises a consumer reads its partition in offset order")
 }
 
 #[cfg(test)]

@@ -100,17 +100,14 @@ impl ClusterInvariants {
         let tp = event_partition(event);
         let partition = partition_mut(&mut self.partitions, tp);
         let found = apply(partition, broker, life, event, history_index);
-        for (rule, breach) in found {
-            report(
-                &mut self.anomalies,
-                &self.promises,
-                partition,
-                tp,
-                rule,
-                history_index,
-                breach,
-            );
-        }
+        report(
+            &mut self.anomalies,
+            &self.promises,
+            partition,
+            tp,
+            history_index,
+            found,
+        );
     }
 
     /// Follows the controller's metadata log: leaders, ISRs and epochs as the controller
@@ -158,17 +155,14 @@ impl ClusterInvariants {
             leader_epoch: *leader_epoch,
             partition_epoch: *partition_epoch,
         });
-        for (rule, breach) in found {
-            report(
-                &mut self.anomalies,
-                &self.promises,
-                partition,
-                tp,
-                rule,
-                history_index,
-                breach,
-            );
-        }
+        report(
+            &mut self.anomalies,
+            &self.promises,
+            partition,
+            tp,
+            history_index,
+            found,
+        );
     }
 
     /// Partitions the controller last left without a leader, for the liveness phase.
@@ -206,7 +200,7 @@ impl ClusterInvariants {
                 found.push((&consistent_read::RULE, index, breach));
             }
             for (rule, index, breach) in found {
-                report(
+                report_one(
                     &mut self.anomalies,
                     &self.promises,
                     partition,
@@ -375,6 +369,19 @@ fn report(
     promises: &Promises,
     partition: &mut Partition,
     tp: &TopicPartition,
+    index: u64,
+    found: Found,
+) {
+    for (rule, breach) in found {
+        report_one(anomalies, promises, partition, tp, rule, index, breach);
+    }
+}
+
+fn report_one(
+    anomalies: &mut Vec<Anomaly>,
+    promises: &Promises,
+    partition: &mut Partition,
+    tp: &TopicPartition,
     rule: &Rule,
     index: u64,
     breach: Breach,
@@ -382,9 +389,10 @@ fn report(
     if !partition.reported.insert(rule.kind) {
         return;
     }
-    let (verdict, why) = match promises.committed_loss_excuse() {
-        Some(excuse) if rule.excusable => (Verdict::Allowed, excuse),
-        _ => (Verdict::Violation, rule.promise),
+    let (verdict, why) = if rule.excusable {
+        promises.unless_loss_excused(rule.promise)
+    } else {
+        (Verdict::Violation, rule.promise)
     };
     anomalies.push(Anomaly {
         kind: rule.kind,
