@@ -65,18 +65,73 @@ impl Default for LogConfig {
 }
 
 /// The replication protocol brokers speak: today's, or a historical one whose bug the
-/// harness can rediscover (DESIGN.md section 7).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+/// harness can rediscover (DESIGN.md section 7). Each variant is Kafka as it was before one
+/// fix; the variants are cumulative, oldest first: each lacks its fix and every later one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum ReplicationProtocol {
     /// Leader epochs (KIP-101) with KIP-279's lookup and KIP-320's fencing.
     #[default]
     Modern,
-    /// Before KIP-101: a replica that becomes a follower truncates its log to its own high
-    /// watermark, which lags the leader's by a fetch, and fetches without any epoch check.
-    /// Two quick leader changes then lose committed records (KIP-101's first scenario;
-    /// hachikuji/kafka-specification, KafkaTruncateToHighWatermark.tla).
+    /// Before KIP-101 (Kafka < 0.11): a replica that becomes a follower truncates its log
+    /// to its own high watermark, which lags the leader's by a fetch, and fetches without
+    /// any epoch check. Two quick leader changes then lose committed records (KIP-101's
+    /// first scenario; hachikuji/kafka-specification, KafkaTruncateToHighWatermark.tla).
     TruncateToHighWatermark,
+    /// KIP-101 without KIP-279 (Kafka 0.11 to 1.1): on becoming a follower, a replica asks
+    /// the leader once where its latest epoch ends, and truncates there. The leader answers
+    /// with an offset only; when the follower's latest epoch is one the leader never had
+    /// (back-to-back leader changes), that offset is the start of the leader's next epoch,
+    /// past where the two logs part, and they silently diverge (KIP-279, "fast leader
+    /// failover"; KAFKA-6361).
+    EpochLookupWithoutKip279,
+    /// KIP-101 and KIP-279 without KIP-320 (Kafka 2.0 to 2.0.x): the epoch lookup is right
+    /// but happens only on becoming a follower, and fetches carry no leader epoch. A
+    /// follower that missed a leader change keeps fetching from a broker that has meanwhile
+    /// truncated and been re-elected, and appends that broker's new records after its own
+    /// stale ones: the logs diverge below the high watermark (KIP-320, KAFKA-6880).
+    NoEpochFencing,
+}
+
+impl ReplicationProtocol {
+    /// Every variant, for sweeps and the guarantee matrix.
+    pub const ALL: [ReplicationProtocol; 4] = [
+        ReplicationProtocol::Modern,
+        ReplicationProtocol::TruncateToHighWatermark,
+        ReplicationProtocol::EpochLookupWithoutKip279,
+        ReplicationProtocol::NoEpochFencing,
+    ];
+
+    /// KIP-101: followers find their divergence from leader epochs, not their HW.
+    pub fn looks_up_epochs(self) -> bool {
+        self != ReplicationProtocol::TruncateToHighWatermark
+    }
+
+    /// KIP-279: the leader names the epoch its answer is for, and the follower also
+    /// bounds its truncation by where that epoch ends in its own log.
+    pub fn follower_checks_answer_epoch(self) -> bool {
+        matches!(
+            self,
+            ReplicationProtocol::Modern | ReplicationProtocol::NoEpochFencing
+        )
+    }
+
+    /// KIP-320: every fetch names the leader epoch (stale or future ones are refused) and
+    /// the epoch of the last fetched record, so divergence is caught at any fetch, not
+    /// only on becoming a follower.
+    pub fn fences_fetches(self) -> bool {
+        self == ReplicationProtocol::Modern
+    }
+
+    /// The name used in configs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplicationProtocol::Modern => "modern",
+            ReplicationProtocol::TruncateToHighWatermark => "truncate-to-high-watermark",
+            ReplicationProtocol::EpochLookupWithoutKip279 => "epoch-lookup-without-kip-279",
+            ReplicationProtocol::NoEpochFencing => "no-epoch-fencing",
+        }
+    }
 }
 
 /// Broker settings beyond the log.

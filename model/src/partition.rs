@@ -32,6 +32,9 @@ pub struct Partition {
     /// This leader's log end when it took its epoch: until the high watermark reaches it,
     /// the leader cannot tell consumers where the committed log ends.
     epoch_start: Offset,
+    /// Before KIP-320 a follower looked up where its log diverges only on becoming a
+    /// follower, then fetched without epochs: true until that lookup is answered.
+    epoch_lookup_pending: bool,
 }
 
 impl Partition {
@@ -53,6 +56,7 @@ impl Partition {
             producers: ProducerStateTable::new(config.producer_batches_remembered),
             replica: ReplicaState::new(me, epochs, Offset(0)),
             epoch_start: Offset(0),
+            epoch_lookup_pending: false,
             producer_batches_remembered: config.producer_batches_remembered,
             log,
         };
@@ -151,9 +155,11 @@ impl Partition {
                 epoch,
                 leader: registration.leader,
             }));
-            if protocol == ReplicationProtocol::TruncateToHighWatermark {
+            if protocol.looks_up_epochs() {
+                self.epoch_lookup_pending = true;
+            } else {
                 let high_watermark = self.high_watermark();
-                self.truncate(high_watermark, "to its high watermark (pre-KIP-101)", out);
+                self.truncate(None, high_watermark, "to its high watermark (pre-KIP-101)", out);
             }
         }
         was_leader
@@ -193,15 +199,22 @@ impl Partition {
         &mut self,
         fetch: &crate::protocol::ReplicaFetchPartition,
         follower: BrokerId,
+        protocol: ReplicationProtocol,
         now: Millis,
         out: &mut Vec<Output>,
     ) -> (crate::replica::FollowerFetch, bool) {
         let before = self.high_watermark();
+        // Before KIP-320 a fetch named no leader epoch: a leader served whoever asked.
+        let current_leader_epoch = if protocol.fences_fetches() {
+            fetch.current_leader_epoch
+        } else {
+            self.leader_epoch()
+        };
         let answer = self.replica.on_follower_fetch(
             follower,
             fetch.fetch_offset,
             fetch.last_fetched_epoch,
-            fetch.current_leader_epoch,
+            current_leader_epoch,
             self.log_end(),
             now,
         );
@@ -332,16 +345,48 @@ impl Partition {
     }
 
     /// The leader said this follower's log diverges from the end of `epoch` at
-    /// `end_offset` (KIP-279): cut the divergent suffix.
-    pub fn truncate_divergent(&mut self, end_offset: Offset, out: &mut Vec<Output>) {
-        self.truncate(end_offset, "(diverging from the leader)", out);
+    /// `end_offset`: cut the divergent suffix. With KIP-279 the follower checks the
+    /// answer against its own end of `epoch`, and asks again until the leader serves it;
+    /// before, it took the offset as it came, once.
+    pub fn truncate_divergent(
+        &mut self,
+        epoch: LeaderEpoch,
+        end_offset: Offset,
+        protocol: ReplicationProtocol,
+        out: &mut Vec<Output>,
+    ) {
+        let checked_epoch = Some(epoch).filter(|_| protocol.follower_checks_answer_epoch());
+        if checked_epoch.is_none() {
+            self.epoch_lookup_pending = false;
+        }
+        self.truncate(checked_epoch, end_offset, "(diverging from the leader)", out);
+    }
+
+    /// The leader served this follower's fetch: no divergence was found at its offset.
+    pub fn fetch_served(&mut self) {
+        self.epoch_lookup_pending = false;
+    }
+
+    /// The epoch to name as the last fetched in a replica fetch, so the leader can tell
+    /// where this log diverges: with every fetch under KIP-320, only in the first fetch
+    /// after becoming a follower before it, never before KIP-101.
+    pub fn epoch_to_validate(&self, protocol: ReplicationProtocol) -> Option<LeaderEpoch> {
+        let validate = protocol.fences_fetches()
+            || (protocol.looks_up_epochs() && self.epoch_lookup_pending);
+        self.last_fetched_epoch().filter(|_| validate)
     }
 
     /// Cuts the log at `end_offset` (or leaves it, if shorter), with the producer state
     /// and epoch cache that go with it.
-    fn truncate(&mut self, end_offset: Offset, why: &str, out: &mut Vec<Output>) {
+    fn truncate(
+        &mut self,
+        diverging_epoch: Option<LeaderEpoch>,
+        end_offset: Offset,
+        why: &str,
+        out: &mut Vec<Output>,
+    ) {
         let log_end = self.log_end();
-        let to = self.replica.truncation_for(end_offset, log_end);
+        let to = self.replica.truncation_for(diverging_epoch, end_offset, log_end);
         if to >= log_end {
             return;
         }

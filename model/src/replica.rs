@@ -341,10 +341,25 @@ impl ReplicaState {
         matches!(&self.role, Role::Leader { isr, .. } if isr.len() >= min_insync_replicas)
     }
 
-    /// A follower told its log diverges: the offset to truncate to (KIP-279: the end of
-    /// the diverging epoch, or its own log end if shorter).
-    pub fn truncation_for(&mut self, diverging_end: Offset, log_end: Offset) -> Offset {
-        let truncate_to = diverging_end.min(log_end);
+    /// A follower told its log diverges: the offset to truncate to. The leader's end of
+    /// the diverging epoch bounds it; with KIP-279 (`diverging_epoch` given) so does the
+    /// end of that epoch in this follower's own log, which is what stops two logs that
+    /// parted inside an epoch only one of them had from staying parted. A follower that
+    /// knows no epoch that old keeps nothing.
+    pub fn truncation_for(
+        &mut self,
+        diverging_epoch: Option<LeaderEpoch>,
+        diverging_end: Offset,
+        log_end: Offset,
+    ) -> Offset {
+        let own_end = match diverging_epoch {
+            None => log_end,
+            Some(epoch) => self
+                .epochs
+                .end_offset_for(epoch, log_end)
+                .map_or(Offset(0), |(_, end)| end),
+        };
+        let truncate_to = diverging_end.min(own_end).min(log_end);
         self.epochs.truncate_from_end(truncate_to);
         self.high_watermark = self.high_watermark.min(truncate_to);
         truncate_to
@@ -411,6 +426,37 @@ mod tests {
     }
 
     #[test]
+    fn kip_279_bounds_truncation_by_the_followers_own_end_of_the_answered_epoch() {
+        // KIP-279's fast failover: b2 wrote offset 1 in epoch 2, which the leader never
+        // had; the leader's epoch 1 ends at 2 (it wrote offset 1 in epoch 1, then epoch 3).
+        let follower_log = || {
+            ReplicaState::new(
+                B2,
+                LeaderEpochCache::from_batches([
+                    (LeaderEpoch(1), Offset(0)),
+                    (LeaderEpoch(2), Offset(1)),
+                ]),
+                Offset(1),
+            )
+        };
+        assert_eq!(
+            follower_log().truncation_for(Some(LeaderEpoch(1)), Offset(2), Offset(2)),
+            Offset(1),
+            "with KIP-279 the follower cuts where its own epoch 1 ends"
+        );
+        assert_eq!(
+            follower_log().truncation_for(None, Offset(2), Offset(2)),
+            Offset(2),
+            "without it the follower keeps its epoch-2 record at offset 1: divergence"
+        );
+        assert_eq!(
+            follower_log().truncation_for(Some(LeaderEpoch(0)), Offset(2), Offset(2)),
+            Offset(0),
+            "a follower with no epoch that old keeps nothing"
+        );
+    }
+
+    #[test]
     fn a_follower_ahead_in_an_old_epoch_is_told_where_it_diverges() {
         // The leader wrote epoch 1 up to offset 10, then became leader again in epoch 3 at 10.
         let mut epochs = LeaderEpochCache::default();
@@ -441,7 +487,7 @@ mod tests {
             ]),
             Offset(8),
         );
-        assert_eq!(follower.truncation_for(Offset(10), Offset(14)), Offset(10));
+        assert_eq!(follower.truncation_for(Some(LeaderEpoch(1)), Offset(10), Offset(14)), Offset(10));
         assert_eq!(follower.epochs().latest_epoch(), Some(LeaderEpoch(1)));
         // Once truncated it fetches normally.
         assert_eq!(

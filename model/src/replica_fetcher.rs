@@ -2,7 +2,7 @@
 //! every partition it follows there, each with its log end and epochs (KIP-320), sent again
 //! as soon as the answer is in (the leader parks a fetch that finds nothing new).
 
-use crate::config::{BrokerConfig, ReplicationProtocol};
+use crate::config::BrokerConfig;
 use crate::effect::Output;
 use crate::ids::{BrokerId, LeaderEpoch, Millis, Offset, TopicPartition};
 use crate::metadata_client::InFlight;
@@ -83,11 +83,8 @@ impl ReplicaFetcher {
                         .map(|p| ReplicaFetchPartition {
                             tp: p.tp().clone(),
                             fetch_offset: p.log_end(),
-                            // Before KIP-101 a fetch named no epoch: nothing could tell
-                            // the follower where its log diverged.
-                            last_fetched_epoch: p.last_fetched_epoch().filter(|_| {
-                                config.replication_protocol == ReplicationProtocol::Modern
-                            }),
+                            last_fetched_epoch: p
+                                .epoch_to_validate(config.replication_protocol),
                             current_leader_epoch: p.leader_epoch(),
                         })
                         .collect(),

@@ -37,7 +37,7 @@ impl Broker {
                 None => Err(ErrorCode::NotLeaderOrFollower),
                 Some(p) => {
                     let log_end = p.log_end();
-                    let (answer, moved) = p.follower_fetched(asked, replica, now, out);
+                    let (answer, moved) = p.follower_fetched(asked, replica, self.config.replication_protocol, now, out);
                     hw_moved |= moved;
                     match answer {
                         // A follower ahead of the leader's log end (possible only when it
@@ -149,10 +149,16 @@ impl Broker {
             }
             match result {
                 Ok(ReplicaFetched {
-                    diverging: Some((_, end_offset)),
+                    diverging: Some((epoch, end_offset)),
                     ..
-                }) => partition.truncate_divergent(end_offset, out),
+                }) => partition.truncate_divergent(
+                    epoch,
+                    end_offset,
+                    self.config.replication_protocol,
+                    out,
+                ),
                 Ok(fetched) => {
+                    partition.fetch_served();
                     if let Err(error) =
                         partition.append_as_follower(fetched.batches, fetched.high_watermark, out)
                     {
