@@ -12,7 +12,7 @@ use crate::log::{Log, RecoveryReport};
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::metadata_client::InFlight;
 use crate::partition::Partition;
-use crate::protocol::{ErrorCode, Message, PartitionMetadata};
+use crate::protocol::{ConsumerFetchPartition, ErrorCode, Message, PartitionMetadata};
 use crate::purgatory::Purgatory;
 use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
@@ -28,7 +28,7 @@ struct ParkedFetch {
     from: NodeId,
     correlation_id: u64,
     max_records: usize,
-    partitions: Vec<(TopicPartition, Offset)>,
+    partitions: Vec<ConsumerFetchPartition>,
     deadline_ms: Millis,
 }
 
@@ -469,12 +469,13 @@ impl Broker {
         );
     }
 
-    fn has_news_for_consumer(&self, partitions: &[(TopicPartition, Offset)]) -> bool {
+    fn has_news_for_consumer(&self, partitions: &[ConsumerFetchPartition]) -> bool {
+        let protocol = self.config.replication_protocol;
         partitions
             .iter()
-            .any(|(tp, offset)| match self.partitions.get(tp) {
+            .any(|asked| match self.partitions.get(&asked.tp) {
                 None => true,
-                Some(p) => p.has_news_for_consumer(*offset),
+                Some(p) => p.has_news_for_consumer(asked, protocol),
             })
     }
 
@@ -499,18 +500,19 @@ impl Broker {
         &self,
         to: NodeId,
         correlation_id: u64,
-        partitions: &[(TopicPartition, Offset)],
+        partitions: &[ConsumerFetchPartition],
         max_records: usize,
         out: &mut Vec<Output>,
     ) {
+        let protocol = self.config.replication_protocol;
         let results = partitions
             .iter()
-            .map(|(tp, offset)| {
-                let result = match self.partitions.get(tp) {
+            .map(|asked| {
+                let result = match self.partitions.get(&asked.tp) {
                     None => Err(ErrorCode::NotLeaderOrFollower),
-                    Some(p) => p.read_for_consumer(*offset, max_records),
+                    Some(p) => p.read_for_consumer(asked, protocol, max_records),
                 };
-                (tp.clone(), result)
+                (asked.tp.clone(), result)
             })
             .collect();
         out.push(Output::Send {

@@ -6,7 +6,7 @@ use crate::config::ConsumerConfig;
 use crate::effect::{Observation, ObservedRecord, Output};
 use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
 use crate::metadata_client::{InFlight as Request, MetadataClient};
-use crate::protocol::{ErrorCode, FetchedPartition, Message};
+use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
 use std::collections::BTreeMap;
 
 #[derive(Clone, Debug)]
@@ -323,7 +323,14 @@ impl Consumer {
                     correlation_id,
                     max_wait_ms: self.config.fetch_max_wait_ms,
                     max_records: self.config.max_poll_records,
-                    partitions: positions.clone(),
+                    partitions: positions
+                        .iter()
+                        .map(|(tp, offset)| ConsumerFetchPartition {
+                            tp: tp.clone(),
+                            fetch_offset: *offset,
+                            current_leader_epoch: self.metadata.epoch(tp).unwrap_or_default(),
+                        })
+                        .collect(),
                 },
             });
             self.fetches.insert(

@@ -54,6 +54,11 @@ impl MetadataClient {
         self.leaders.get(tp).and_then(|(leader, _)| *leader)
     }
 
+    /// The leader epoch the client believes current for `tp`.
+    pub fn epoch(&self, tp: &TopicPartition) -> Option<LeaderEpoch> {
+        self.leaders.get(tp).map(|(_, epoch)| *epoch)
+    }
+
     /// Every known partition with its leader (if any).
     pub fn leaders(&self) -> impl Iterator<Item = (&TopicPartition, Option<BrokerId>)> {
         self.leaders.iter().map(|(tp, (leader, _))| (tp, *leader))

@@ -9,7 +9,7 @@ use crate::leader_epoch_cache::LeaderEpochCache;
 use crate::log::{Log, LogError, RecoveryReport};
 use crate::metadata::PartitionRegistration;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
-use crate::protocol::{ErrorCode, FetchedPartition};
+use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition};
 use crate::record::RecordBatch;
 use crate::replica::ReplicaState;
 
@@ -407,23 +407,37 @@ impl Partition {
     /// watermark), and nothing until this leader knows where committed ends.
     pub fn read_for_consumer(
         &self,
-        offset: Offset,
+        asked: &ConsumerFetchPartition,
+        protocol: ReplicationProtocol,
         max_records: usize,
     ) -> Result<FetchedPartition, ErrorCode> {
-        self.check_consumer_offset(offset)?;
+        self.check_consumer_fetch(asked, protocol)?;
         let hw = self.high_watermark();
         Ok(FetchedPartition {
-            batches: self.log.read(offset, hw, max_records),
+            batches: self.log.read(asked.fetch_offset, hw, max_records),
             high_watermark: hw,
             log_start_offset: self.log_start(),
         })
     }
 
     /// Why a consumer fetch at `offset` cannot be served now, if it cannot.
-    pub fn check_consumer_offset(&self, offset: Offset) -> Result<(), ErrorCode> {
+    pub fn check_consumer_fetch(
+        &self,
+        asked: &ConsumerFetchPartition,
+        protocol: ReplicationProtocol,
+    ) -> Result<(), ErrorCode> {
         if !self.is_leader() {
             return Err(ErrorCode::NotLeaderOrFollower);
         }
+        if protocol.fences_fetches() {
+            if asked.current_leader_epoch < self.leader_epoch() {
+                return Err(ErrorCode::FencedLeaderEpoch);
+            }
+            if asked.current_leader_epoch > self.leader_epoch() {
+                return Err(ErrorCode::UnknownLeaderEpoch);
+            }
+        }
+        let offset = asked.fetch_offset;
         if self.high_watermark() < self.epoch_start {
             return Err(ErrorCode::OffsetNotAvailable);
         }
@@ -436,8 +450,13 @@ impl Partition {
     }
 
     /// Whether a consumer parked at `offset` has something to take now.
-    pub fn has_news_for_consumer(&self, offset: Offset) -> bool {
-        self.check_consumer_offset(offset).is_err() || offset < self.high_watermark()
+    pub fn has_news_for_consumer(
+        &self,
+        asked: &ConsumerFetchPartition,
+        protocol: ReplicationProtocol,
+    ) -> bool {
+        self.check_consumer_fetch(asked, protocol).is_err()
+            || asked.fetch_offset < self.high_watermark()
     }
 
     /// The committed end, for ListOffsets(latest), or why it is not known.

@@ -102,6 +102,16 @@ pub struct ReplicaFetchPartition {
     pub current_leader_epoch: LeaderEpoch,
 }
 
+/// One partition of a consumer's fetch: where to read, and the leader epoch the consumer
+/// believes current (KIP-320), so that a deposed leader, or one newer than the consumer's
+/// metadata, refuses it rather than serving a log the consumer has moved past.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerFetchPartition {
+    pub tp: TopicPartition,
+    pub fetch_offset: Offset,
+    pub current_leader_epoch: LeaderEpoch,
+}
+
 /// What a leader returns to a follower for one partition.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaFetched {
@@ -160,7 +170,7 @@ pub enum Message {
         correlation_id: u64,
         max_wait_ms: u64,
         max_records: usize,
-        partitions: Vec<(TopicPartition, Offset)>,
+        partitions: Vec<ConsumerFetchPartition>,
     },
     FetchResponse {
         correlation_id: u64,

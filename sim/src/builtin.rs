@@ -322,6 +322,7 @@ pub fn all() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(replication_scenarios())
+    .chain(crate::catalog::scenarios())
     .collect()
 }
 

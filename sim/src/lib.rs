@@ -18,6 +18,7 @@ compile_error!(
 pub mod actors;
 pub mod bench;
 pub mod builtin;
+pub mod catalog;
 pub mod checkers;
 pub mod cli;
 pub mod clock;

@@ -1,0 +1,151 @@
+//! The catalog of historical Kafka replication bugs (DESIGN.md section 7): one built-in
+//! scenario per bug, each running the protocol variant or configuration that had it under
+//! the faults that find it from a random seed sweep. The bugs' stories are told in the
+//! pinned seeds under seeds/ and in README.md.
+
+use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
+use crate::scenario::{Faults, Scenario, Workload};
+use kafka_model::config::{Acks, BrokerConfig, ReplicationProtocol, TopicConfig};
+
+/// RF 3, `min.insync.replicas=2`, acks=all with an idempotent producer: the setting whose
+/// promise each historical bug broke.
+fn durable(protocol: ReplicationProtocol) -> Scenario {
+    let base = Scenario::default();
+    Scenario {
+        topics: vec![TopicConfig {
+            name: "tasks".into(),
+            partitions: 3,
+            replication_factor: 3,
+        }],
+        broker: BrokerConfig {
+            min_insync_replicas: 2,
+            replication_protocol: protocol,
+            ..base.broker.clone()
+        },
+        fault_phase_ms: 20_000,
+        workload: Workload {
+            records: 600,
+            rate_per_s: 30,
+            ..Workload::default()
+        },
+        ..base
+    }
+}
+
+fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
+    Faults {
+        events: Vec::new(),
+        nemesis: Some(NemesisSpec {
+            kinds: kinds.to_vec(),
+            mean_interval_ms,
+            swarm: true,
+        }),
+    }
+}
+
+fn timed(at_ms: u64, fault: Fault) -> TimedFault {
+    TimedFault { at_ms, fault }
+}
+
+/// The historical bugs, as built-in scenarios.
+pub fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            name: "pre-kip-101-truncate-to-hw".into(),
+            description: "the protocol before KIP-101 (Kafka < 0.11): a new follower \
+                          truncates to its own high watermark, which lags the leader's; \
+                          two quick leader changes lose committed records (violation)"
+                .into(),
+            faults: swarm(&[FaultKind::Crash, FaultKind::Pause], 1_500),
+            ..durable(ReplicationProtocol::TruncateToHighWatermark)
+        },
+        Scenario {
+            name: "pre-kip-279-fast-failover".into(),
+            description: "KIP-101 without KIP-279 (Kafka 0.11 to 1.1): after back-to-back \
+                          leader changes a follower's latest epoch is one the leader never \
+                          had, the leader's answer points past where their logs part, and \
+                          the replicas diverge below the high watermark (violation)"
+                .into(),
+            faults: swarm(
+                &[
+                    FaultKind::Crash,
+                    FaultKind::Pause,
+                    FaultKind::PartitionOneWay,
+                    FaultKind::Partition,
+                ],
+                700,
+            ),
+            ..durable(ReplicationProtocol::EpochLookupWithoutKip279)
+        },
+        Scenario {
+            name: "pre-kip-320-stale-fetch".into(),
+            description: "KIP-101 and KIP-279 without KIP-320 (Kafka 2.0): fetches carry no \
+                          leader epoch, so a follower that missed a leader change keeps \
+                          fetching from a broker that truncated and led again since; the \
+                          replicas diverge below the high watermark (violation)"
+                .into(),
+            faults: swarm(
+                &[
+                    FaultKind::Partition,
+                    FaultKind::PartitionOneWay,
+                    FaultKind::Pause,
+                    FaultKind::Crash,
+                ],
+                1_000,
+            ),
+            ..durable(ReplicationProtocol::NoEpochFencing)
+        },
+        last_replica_standing(),
+    ]
+}
+
+/// KIP-966's motivating case: with `min.insync.replicas=1` the ISR shrinks to the leader
+/// alone, which keeps acknowledging acks=all writes; a power loss takes its un-fsynced
+/// tail, and as the last ISR member it is elected again, cleanly, without those writes.
+fn last_replica_standing() -> Scenario {
+    let mut scenario = durable(ReplicationProtocol::Modern);
+    scenario.name = "last-replica-standing".into();
+    scenario.description = "min.insync.replicas=1 and async flush: b2 and b3 are cut off \
+                            until every ISR is b1 alone, b1 loses power, and as the last \
+                            ISR member it leads again without its un-fsynced tail; \
+                            acknowledged acks=all writes are lost under clean election \
+                            (allowed: KIP-966 motivates the fix)"
+        .into();
+    scenario.broker.min_insync_replicas = 1;
+    scenario.producer.acks = Acks::All;
+    let isolated = || {
+        vec![
+            vec![
+                "b1".to_string(),
+                "controller".to_string(),
+                "producer-1".to_string(),
+                "consumer-1".to_string(),
+            ],
+            vec!["b2".to_string(), "b3".to_string()],
+        ]
+    };
+    scenario.faults = Faults {
+        events: vec![
+            timed(
+                2_000,
+                Fault::Partition {
+                    groups: isolated(),
+                    duration_ms: 10_000,
+                },
+            ),
+            timed(
+                8_000,
+                Fault::PowerLoss {
+                    node: "b1".into(),
+                    restart_after_ms: 1_000,
+                },
+            ),
+        ],
+        nemesis: Some(NemesisSpec {
+            kinds: vec![FaultKind::Pause, FaultKind::Delay],
+            mean_interval_ms: 4_000,
+            swarm: true,
+        }),
+    };
+    scenario
+}
