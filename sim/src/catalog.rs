@@ -75,6 +75,9 @@ pub fn scenarios() -> Vec<Scenario> {
                 ],
                 700,
             ),
+            // Two producers, so that two leaders of one offset hold different records,
+            // not the same retried batch.
+            producers: 2,
             ..durable(ReplicationProtocol::EpochLookupWithoutKip279)
         },
         Scenario {
@@ -84,15 +87,20 @@ pub fn scenarios() -> Vec<Scenario> {
                           fetching from a broker that truncated and led again since; the \
                           replicas diverge below the high watermark (violation)"
                 .into(),
-            faults: swarm(
-                &[
-                    FaultKind::Partition,
-                    FaultKind::PartitionOneWay,
-                    FaultKind::Pause,
-                    FaultKind::Crash,
-                ],
-                1_000,
-            ),
+            // b3 hears nothing from the controller for 12 s: it is fenced, yet keeps
+            // fetching from whoever led when it last heard, while the nemesis moves
+            // leadership among b1 and b2.
+            faults: Faults {
+                events: vec![timed(
+                    2_000,
+                    Fault::Partition {
+                        groups: vec![vec!["b3".into()], vec!["controller".into()]],
+                        duration_ms: 12_000,
+                    },
+                )],
+                ..swarm(&[FaultKind::Crash, FaultKind::Pause, FaultKind::Partition], 1_500)
+            },
+            producers: 2,
             ..durable(ReplicationProtocol::NoEpochFencing)
         },
         last_replica_standing(),
