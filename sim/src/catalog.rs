@@ -4,32 +4,15 @@
 //! pinned seeds under seeds/ and in README.md.
 
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario, Workload};
-use kafka_model::config::{Acks, BrokerConfig, ReplicationProtocol, TopicConfig};
+use crate::scenario::{Faults, Scenario};
+use kafka_model::config::{Acks, ReplicationProtocol};
 
-/// RF 3, `min.insync.replicas=2`, acks=all with an idempotent producer: the setting whose
-/// promise each historical bug broke.
+/// The replicated baseline (RF 3, `min.insync.replicas=2`, acks=all with an idempotent
+/// producer: the setting whose promise each historical bug broke) on `protocol`.
 fn durable(protocol: ReplicationProtocol) -> Scenario {
-    let base = Scenario::default();
-    Scenario {
-        topics: vec![TopicConfig {
-            name: "tasks".into(),
-            partitions: 3,
-            replication_factor: 3,
-        }],
-        broker: BrokerConfig {
-            min_insync_replicas: 2,
-            replication_protocol: protocol,
-            ..base.broker.clone()
-        },
-        fault_phase_ms: 20_000,
-        workload: Workload {
-            records: 600,
-            rate_per_s: 30,
-            ..Workload::default()
-        },
-        ..base
-    }
+    let mut scenario = crate::builtin::replicated();
+    scenario.broker.replication_protocol = protocol;
+    scenario
 }
 
 fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
