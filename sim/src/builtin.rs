@@ -331,8 +331,12 @@ pub fn names() -> Vec<String> {
     all().into_iter().map(|s| s.name).collect()
 }
 
+/// A built-in scenario, or a guarantee matrix cell (`matrix/<configuration>/<faults>`).
 pub fn find(name: &str) -> Option<Scenario> {
-    all().into_iter().find(|s| s.name == name)
+    all()
+        .into_iter()
+        .find(|s| s.name == name)
+        .or_else(|| crate::matrix::find(name))
 }
 
 /// A built-in name or a TOML file path.

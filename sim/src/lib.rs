@@ -27,6 +27,8 @@ pub mod explain;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod matrix;
+pub mod matrix_report;
 pub mod nemesis;
 pub mod network;
 pub mod outcome;

@@ -177,6 +177,16 @@ pub fn sweep(
         .collect()
 }
 
+/// Runs sweeps on `jobs` threads (default: one per core). Ignored if the pool exists
+/// already (only when a command runs twice in one process).
+pub fn use_jobs(jobs: Option<usize>) {
+    if let Some(jobs) = jobs {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global();
+    }
+}
+
 /// Options of `kafka-sim sweep`.
 #[derive(Clone, Debug)]
 pub struct SweepOptions {
@@ -213,12 +223,7 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
             return bad_input(format!("{}: cannot create: {error}", dir.display()));
         }
     }
-    if let Some(jobs) = options.jobs {
-        // Ignored if a pool exists already (only when main runs twice in one process).
-        let _ = rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs.max(1))
-            .build_global();
-    }
+    use_jobs(options.jobs);
     let seeds = shard.seeds(range.clone());
     let mut worst = OutcomeClass::Pass;
     let mut reports = Vec::new();
