@@ -167,26 +167,3 @@ fn under_clean_election_no_consumer_reads_a_record_that_later_disappears() {
         );
     }
 }
-
-#[test]
-fn the_pre_kip_101_protocol_loses_committed_writes_where_the_modern_one_does_not() {
-    use kafka_model::config::ReplicationProtocol;
-    let mut scenario = builtin::find("acks-all-failover").unwrap();
-    scenario.broker.replication_protocol = ReplicationProtocol::TruncateToHighWatermark;
-    let seeds: Vec<u64> = (0..100).collect();
-    let results = sweep(&scenario, &seeds, |_| {});
-    let broken = |kind| first_with(&results, kind, Verdict::Violation).is_some();
-    for kind in [
-        AnomalyKind::LostWrite,
-        AnomalyKind::StrongIsr,
-        AnomalyKind::LeaderCompleteness,
-        AnomalyKind::CommittedRecordLost,
-    ] {
-        assert!(
-            broken(kind),
-            "truncating to the high watermark on becoming follower must show {kind}"
-        );
-    }
-    let modern = sweep_builtin("acks-all-failover", 0..100);
-    assert!(modern.iter().all(|r| r.anomalies.is_empty()));
-}
