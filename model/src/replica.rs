@@ -21,6 +21,9 @@ pub struct FollowerProgress {
     /// healthy follower out of the ISR.
     pub last_fetch_leader_log_end: Offset,
     pub last_fetch_ms: Millis,
+    /// Whether the follower fetched from this leader at all: until it has, its log end
+    /// is unknown (Kafka's -1), and an empty leader must not take it for caught up.
+    pub fetched: bool,
 }
 
 impl FollowerProgress {
@@ -30,6 +33,7 @@ impl FollowerProgress {
             caught_up_ms: now,
             last_fetch_leader_log_end: Offset(0),
             last_fetch_ms: now,
+            fetched: false,
         }
     }
 }
@@ -216,6 +220,7 @@ impl ReplicaState {
         }
         progress.last_fetch_leader_log_end = log_end;
         progress.last_fetch_ms = now;
+        progress.fetched = true;
         self.advance_high_watermark(log_end);
         FollowerFetch::Read
     }
@@ -294,6 +299,7 @@ impl ReplicaState {
             // Only followers outside the current ISR join: one just dropped for lagging
             // must not come straight back.
             if !isr.contains(follower)
+                && progress.fetched
                 && progress.log_end >= self.high_watermark
                 && progress.log_end >= epoch_start
             {
@@ -423,6 +429,15 @@ mod tests {
             replica.on_follower_fetch(B3, Offset(0), None, LeaderEpoch(2), Offset(0), 1),
             FollowerFetch::NotLeader
         );
+    }
+
+    #[test]
+    fn a_follower_that_never_fetched_does_not_join_the_isr_of_an_empty_leader() {
+        let mut replica = ReplicaState::new(B1, LeaderEpochCache::default(), Offset(0));
+        replica.become_leader(LeaderEpoch(2), 1, vec![B1], &[B1, B2], Offset(0), 0);
+        assert_eq!(replica.wanted_isr(10, 3_000, Offset(0)), None);
+        replica.on_follower_fetch(B2, Offset(0), None, LeaderEpoch(2), Offset(0), 20);
+        assert_eq!(replica.wanted_isr(30, 3_000, Offset(0)), Some(vec![B1, B2]));
     }
 
     #[test]
