@@ -1,0 +1,1 @@
+pub struct RaftInvariants; pub struct RaftViolation;
