@@ -30,7 +30,7 @@ mod replication;
 pub mod role;
 
 pub use config::{RaftConfig, RaftConfigError, RaftVariant};
-pub use invariants::{RaftInvariants, RaftViolation};
+pub use invariants::{FinalLog, RaftInvariants, RaftViolation};
 pub use message::{FetchResult, LogEntry, RaftError, RaftMessage, RaftRecord};
 pub use node::{Payload, ProposeError, RaftNode};
 pub use output::{RaftEvent, RaftOutput};
