@@ -122,7 +122,12 @@ impl<T: Payload> RaftNode<T> {
         self.answer_begin_epoch(leader, None, out);
     }
 
-    fn answer_begin_epoch(&self, to: NodeId, error: Option<RaftError>, out: &mut Vec<RaftOutput<T>>) {
+    fn answer_begin_epoch(
+        &self,
+        to: NodeId,
+        error: Option<RaftError>,
+        out: &mut Vec<RaftOutput<T>>,
+    ) {
         let msg = RaftMessage::BeginQuorumEpochResponse {
             epoch: self.quorum.epoch,
             leader: self.leader_id(),
@@ -150,7 +155,12 @@ impl<T: Payload> RaftNode<T> {
 
     /// Stands for election in the next epoch: votes for itself (durably) and asks the
     /// other voters. A single voter wins at once.
-    pub(super) fn become_candidate(&mut self, now: Millis, random: u64, out: &mut Vec<RaftOutput<T>>) {
+    pub(super) fn become_candidate(
+        &mut self,
+        now: Millis,
+        random: u64,
+        out: &mut Vec<RaftOutput<T>>,
+    ) {
         if !self.is_voter() {
             return;
         }
@@ -164,7 +174,13 @@ impl<T: Payload> RaftNode<T> {
             leader: None,
         };
         self.persist(out);
-        self.report(RaftEvent::EpochChanged { node: self.id, epoch }, out);
+        self.report(
+            RaftEvent::EpochChanged {
+                node: self.id,
+                epoch,
+            },
+            out,
+        );
         out.push(RaftOutput::Note(format!(
             "{}: stands for election in epoch {}",
             self.id, epoch.0
@@ -209,7 +225,9 @@ impl<T: Payload> RaftNode<T> {
         self.role = Role::Leader(leader);
         let record = RaftRecord::LeaderChange { leader: self.id };
         if let Err(reason) = self.append_as_leader(record, out) {
-            out.push(RaftOutput::Note(format!("{node}: cannot write LeaderChange: {reason}")));
+            out.push(RaftOutput::Note(format!(
+                "{node}: cannot write LeaderChange: {reason}"
+            )));
         }
         self.send_begin_epoch(voters, out);
     }

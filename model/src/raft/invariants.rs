@@ -34,7 +34,11 @@ pub enum RaftViolation {
         to: LeaderEpoch,
     },
     #[error("MonotonicHighWatermark: {node}'s high watermark went from {from} to {to}")]
-    MonotonicHighWatermark { node: NodeId, from: Offset, to: Offset },
+    MonotonicHighWatermark {
+        node: NodeId,
+        from: Offset,
+        to: Offset,
+    },
     #[error(
         "MajorityReachedHighWatermark: leader {leader} of epoch {} set its high watermark to \
          {offset} but only {holders:?} hold its log that far ({majority} needed)", epoch.0
@@ -210,7 +214,10 @@ impl RaftInvariants {
     }
 
     fn high_watermark_moves(&mut self, node: NodeId, epoch: LeaderEpoch, offset: Offset) {
-        let from = self.high_watermarks.insert(node, offset).unwrap_or_default();
+        let from = self
+            .high_watermarks
+            .insert(node, offset)
+            .unwrap_or_default();
         if offset < from {
             self.violate(RaftViolation::MonotonicHighWatermark {
                 node,
@@ -265,7 +272,9 @@ impl RaftInvariants {
         covered: &[LeaderEpoch],
     ) {
         let reached = |log: &Vec<LeaderEpoch>| {
-            log.len() as u64 >= offset.0 && covered.len() as u64 == offset.0 && log.starts_with(covered)
+            log.len() as u64 >= offset.0
+                && covered.len() as u64 == offset.0
+                && log.starts_with(covered)
         };
         let holders: Vec<NodeId> = self
             .voters

@@ -52,13 +52,10 @@ impl LeaderState {
         self.unacknowledged.remove(&replica);
         let progress = match self.voters.get_mut(&replica) {
             Some(progress) => progress,
-            None => self
-                .observers
-                .entry(replica)
-                .or_insert(ReplicaProgress {
-                    end_offset: None,
-                    last_fetch_ms: now,
-                }),
+            None => self.observers.entry(replica).or_insert(ReplicaProgress {
+                end_offset: None,
+                last_fetch_ms: now,
+            }),
         };
         progress.last_fetch_ms = progress.last_fetch_ms.max(now);
         if end_offset.is_some() {

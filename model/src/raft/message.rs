@@ -11,7 +11,9 @@ pub enum RaftRecord<T> {
     /// Written by a new leader at the start of its epoch (Kafka's LeaderChangeMessage). Its
     /// commit is what lets the leader's high watermark move: entries of older epochs are
     /// committed only indirectly, by this one or a later entry of the current epoch.
-    LeaderChange { leader: NodeId },
+    LeaderChange {
+        leader: NodeId,
+    },
     Data(T),
 }
 

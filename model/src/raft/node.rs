@@ -185,7 +185,10 @@ impl<T: Payload> RaftNode<T> {
     }
 
     /// The leader's view of a replica's progress (`None` on other nodes).
-    pub fn replica_progress(&self, replica: NodeId) -> Option<super::leader_state::ReplicaProgress> {
+    pub fn replica_progress(
+        &self,
+        replica: NodeId,
+    ) -> Option<super::leader_state::ReplicaProgress> {
         match &self.role {
             Role::Leader(leader) => leader.progress(replica),
             _ => None,
@@ -344,9 +347,12 @@ impl<T: Payload> RaftNode<T> {
             Role::Unattached { .. } => self.election_deadline_ms,
             Role::Candidate(candidate) => candidate
                 .next_request_ms(timeout_ms)
-                .map_or(self.election_deadline_ms, |t| t.min(self.election_deadline_ms)),
+                .map_or(self.election_deadline_ms, |t| {
+                    t.min(self.election_deadline_ms)
+                }),
             Role::Leader(leader) => {
-                let check = leader.check_quorum_deadline(&self.config, self.check_quorum_window_ms());
+                let check =
+                    leader.check_quorum_deadline(&self.config, self.check_quorum_window_ms());
                 let begin = leader.next_begin_epoch_ms(timeout_ms);
                 check.into_iter().chain(begin).min().unwrap_or(Millis::MAX)
             }
@@ -394,7 +400,13 @@ impl<T: Payload> RaftNode<T> {
                 leader: None,
             };
             self.persist(out);
-            self.report(RaftEvent::EpochChanged { node: self.id, epoch }, out);
+            self.report(
+                RaftEvent::EpochChanged {
+                    node: self.id,
+                    epoch,
+                },
+                out,
+            );
         }
         self.role = Role::Unattached {
             next_discovery_ms: now,
@@ -423,7 +435,13 @@ impl<T: Payload> RaftNode<T> {
             self.persist(out);
         }
         if newer {
-            self.report(RaftEvent::EpochChanged { node: self.id, epoch }, out);
+            self.report(
+                RaftEvent::EpochChanged {
+                    node: self.id,
+                    epoch,
+                },
+                out,
+            );
         }
         out.push(RaftOutput::Note(format!(
             "{}: follows {leader} in epoch {}",
@@ -492,7 +510,14 @@ impl<T: Payload> RaftNode<T> {
         if offset > self.high_watermark {
             self.high_watermark = offset;
             let (node, epoch) = (self.id, self.quorum.epoch);
-            self.report(RaftEvent::HighWatermark { node, epoch, offset }, out);
+            self.report(
+                RaftEvent::HighWatermark {
+                    node,
+                    epoch,
+                    offset,
+                },
+                out,
+            );
         }
     }
 

@@ -10,7 +10,10 @@ use crate::ids::{LeaderEpoch, NodeId, Offset};
 /// promises what the fsync made durable (a vote, a fetch offset).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RaftOutput<T> {
-    Send { to: NodeId, msg: RaftMessage<T> },
+    Send {
+        to: NodeId,
+        msg: RaftMessage<T>,
+    },
     Disk(DiskOp),
     Event(RaftEvent),
     /// A decision worth a line in the trace.
@@ -30,8 +33,14 @@ pub enum RaftEvent {
         epochs: Vec<LeaderEpoch>,
     },
     /// The node moved to a newer epoch (persisted before this is reported).
-    EpochChanged { node: NodeId, epoch: LeaderEpoch },
-    BecameLeader { node: NodeId, epoch: LeaderEpoch },
+    EpochChanged {
+        node: NodeId,
+        epoch: LeaderEpoch,
+    },
+    BecameLeader {
+        node: NodeId,
+        epoch: LeaderEpoch,
+    },
     /// The node's high watermark moved to `offset` while it was in `epoch`.
     HighWatermark {
         node: NodeId,
@@ -45,7 +54,10 @@ pub enum RaftEvent {
         epochs: Vec<LeaderEpoch>,
     },
     /// The log was cut to end at `to`.
-    Truncated { node: NodeId, to: Offset },
+    Truncated {
+        node: NodeId,
+        to: Offset,
+    },
     /// The cut went below the node's high watermark: committed entries were removed. The
     /// correct protocol never does this (debug builds assert it); broken variants may.
     TruncatedBelowHighWatermark {

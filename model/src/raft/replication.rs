@@ -103,7 +103,11 @@ impl<T: Payload> RaftNode<T> {
         }
         leader.record_fetch(replica, Some(fetch_offset), now);
         self.advance_leader_high_watermark(out);
-        let to = Offset(fetch_offset.0.saturating_add(self.config.max_fetch_entries as u64));
+        let to = Offset(
+            fetch_offset
+                .0
+                .saturating_add(self.config.max_fetch_entries as u64),
+        );
         let high_watermark = match &self.role {
             Role::Leader(leader) => leader.high_watermark,
             _ => None,
@@ -125,7 +129,13 @@ impl<T: Payload> RaftNode<T> {
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) {
+        let before = self.leader();
         self.observe_epoch(epoch, leader, now, out);
+        // An error that named a new leader has done its work: the new follower fetches.
+        let moved = self.leader() != before;
+        if moved && matches!(result, FetchResult::Error(_)) {
+            return;
+        }
         let config = &self.config;
         let current = epoch == self.quorum.epoch
             && matches!(&self.role, Role::Follower(f) if f.leader == from);

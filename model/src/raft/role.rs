@@ -84,7 +84,10 @@ impl CandidateState {
     }
 
     pub fn next_request_ms(&self, request_timeout_ms: Millis) -> Option<Millis> {
-        self.unanswered.values().min().map(|t| t + request_timeout_ms)
+        self.unanswered
+            .values()
+            .min()
+            .map(|t| t + request_timeout_ms)
     }
 }
 
@@ -105,7 +108,9 @@ pub struct FollowerState {
 pub enum Role {
     /// No leader known. Voters wait for the election timer; observers ask a voter where the
     /// leader is every so often (`next_discovery_ms`).
-    Unattached { next_discovery_ms: Millis },
+    Unattached {
+        next_discovery_ms: Millis,
+    },
     Candidate(CandidateState),
     Leader(LeaderState),
     Follower(FollowerState),

@@ -35,7 +35,10 @@ pub(super) fn quorum_file(epoch: u32, voted_for: Option<u32>, leader: Option<u32
 fn node_with_log(id: u32, epochs: &[u32], epoch: u32) -> RaftNode<u64> {
     let files = vec![
         (log::LOG_PATH.to_string(), log_file(epochs)),
-        (QUORUM_STATE_PATH.to_string(), quorum_file(epoch, None, None)),
+        (
+            QUORUM_STATE_PATH.to_string(),
+            quorum_file(epoch, None, None),
+        ),
     ];
     RaftNode::start(n(id), config(&[1, 2, 3]), files, 0, &mut Vec::new()).unwrap()
 }
@@ -71,13 +74,33 @@ fn a_single_voter_elects_itself_and_commits_its_leader_change_at_start() {
     assert!(node.is_leader());
     assert_eq!(node.leader(), Some((n(1), e(1))));
     assert_eq!(node.high_watermark(), o(1));
-    assert!(matches!(node.committed()[0].record, RaftRecord::LeaderChange { leader } if leader == n(1)));
+    assert!(
+        matches!(node.committed()[0].record, RaftRecord::LeaderChange { leader } if leader == n(1))
+    );
     let expected = vec![
-        RaftEvent::Recovered { node: n(1), epoch: e(0), epochs: vec![] },
-        RaftEvent::EpochChanged { node: n(1), epoch: e(1) },
-        RaftEvent::BecameLeader { node: n(1), epoch: e(1) },
-        RaftEvent::Appended { node: n(1), base: o(0), epochs: vec![e(1)] },
-        RaftEvent::HighWatermark { node: n(1), epoch: e(1), offset: o(1) },
+        RaftEvent::Recovered {
+            node: n(1),
+            epoch: e(0),
+            epochs: vec![],
+        },
+        RaftEvent::EpochChanged {
+            node: n(1),
+            epoch: e(1),
+        },
+        RaftEvent::BecameLeader {
+            node: n(1),
+            epoch: e(1),
+        },
+        RaftEvent::Appended {
+            node: n(1),
+            base: o(0),
+            epochs: vec![e(1)],
+        },
+        RaftEvent::HighWatermark {
+            node: n(1),
+            epoch: e(1),
+            offset: o(1),
+        },
     ];
     assert_eq!(events(&out), expected);
     assert_eq!(sends(&out), vec![], "nobody to ask");
@@ -86,17 +109,29 @@ fn a_single_voter_elects_itself_and_commits_its_leader_change_at_start() {
 #[test]
 fn a_voter_grants_one_vote_per_epoch_and_makes_it_durable_before_answering() {
     let mut out = Vec::new();
-    let mut node = RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), Vec::new(), 0, &mut out).unwrap();
+    let mut node =
+        RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), Vec::new(), 0, &mut out).unwrap();
     out.clear();
     node.handle(n(1), vote_request(1, 4, 0, 0), 10, &mut out);
     assert_eq!(answers(&out), vec![(true, None)]);
-    assert_eq!((node.epoch(), node.voted_for(), node.role()), (e(4), Some(n(1)), RaftRole::Voted));
+    assert_eq!(
+        (node.epoch(), node.voted_for(), node.role()),
+        (e(4), Some(n(1)), RaftRole::Voted)
+    );
     let last_fsync = out
         .iter()
-        .rposition(|o| matches!(o, RaftOutput::Disk(DiskOp::Fsync { path }) if path == QUORUM_STATE_PATH))
+        .rposition(
+            |o| matches!(o, RaftOutput::Disk(DiskOp::Fsync { path }) if path == QUORUM_STATE_PATH),
+        )
         .unwrap();
-    let answer = out.iter().position(|o| matches!(o, RaftOutput::Send { .. })).unwrap();
-    assert!(last_fsync < answer, "the vote is fsynced before it is sent: {out:?}");
+    let answer = out
+        .iter()
+        .position(|o| matches!(o, RaftOutput::Send { .. }))
+        .unwrap();
+    assert!(
+        last_fsync < answer,
+        "the vote is fsynced before it is sent: {out:?}"
+    );
     let mut files = Files::default();
     files.apply(&out);
     let (recovered, _) = QuorumState::recover(&files.0[QUORUM_STATE_PATH]);
@@ -104,11 +139,22 @@ fn a_voter_grants_one_vote_per_epoch_and_makes_it_durable_before_answering() {
 
     out.clear();
     node.handle(n(3), vote_request(3, 4, 9, 99), 20, &mut out);
-    assert_eq!(answers(&out), vec![(false, None)], "one vote per epoch, however good the log");
+    assert_eq!(
+        answers(&out),
+        vec![(false, None)],
+        "one vote per epoch, however good the log"
+    );
     out.clear();
     node.handle(n(1), vote_request(1, 4, 0, 0), 30, &mut out);
-    assert_eq!(answers(&out), vec![(true, None)], "a resent request gets the same vote");
-    assert!(!out.iter().any(|o| matches!(o, RaftOutput::Disk(_))), "nothing new to persist");
+    assert_eq!(
+        answers(&out),
+        vec![(true, None)],
+        "a resent request gets the same vote"
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, RaftOutput::Disk(_))),
+        "nothing new to persist"
+    );
 }
 
 #[test]
@@ -133,26 +179,45 @@ fn stale_and_foreign_vote_requests_are_refused() {
     let mut node = node_with_log(2, &[1], 3);
     let mut out = Vec::new();
     node.handle(n(1), vote_request(1, 2, 1, 1), 0, &mut out);
-    assert_eq!(answers(&out), vec![(false, Some(RaftError::FencedLeaderEpoch))]);
+    assert_eq!(
+        answers(&out),
+        vec![(false, Some(RaftError::FencedLeaderEpoch))]
+    );
     out.clear();
     node.handle(n(7), vote_request(7, 9, 9, 9), 0, &mut out);
-    assert_eq!(answers(&out), vec![(false, Some(RaftError::NotVoter))], "7 is no voter");
+    assert_eq!(
+        answers(&out),
+        vec![(false, Some(RaftError::NotVoter))],
+        "7 is no voter"
+    );
     out.clear();
     node.handle(n(3), vote_request(1, 9, 9, 9), 0, &mut out);
-    assert_eq!(out, vec![], "a request naming another candidate than its sender is ignored");
+    assert_eq!(
+        out,
+        vec![],
+        "a request naming another candidate than its sender is ignored"
+    );
     assert_eq!(node.epoch(), e(3));
 
-    let mut observer = RaftNode::<u64>::start(n(9), config(&[1, 2, 3]), Vec::new(), 0, &mut Vec::new()).unwrap();
+    let mut observer =
+        RaftNode::<u64>::start(n(9), config(&[1, 2, 3]), Vec::new(), 0, &mut Vec::new()).unwrap();
     out.clear();
     observer.handle(n(1), vote_request(1, 1, 0, 0), 0, &mut out);
-    assert_eq!(answers(&out), vec![(false, Some(RaftError::NotVoter))], "observers do not vote");
+    assert_eq!(
+        answers(&out),
+        vec![(false, Some(RaftError::NotVoter))],
+        "observers do not vote"
+    );
 }
 
 #[test]
 fn a_candidate_wins_with_a_majority_and_the_voters_follow_it() {
     let mut net = Manual::new(config(&[1, 2, 3]), &[]);
     net.expire(1, 0);
-    assert_eq!((net.node(1).role(), net.node(1).epoch()), (RaftRole::Candidate, e(1)));
+    assert_eq!(
+        (net.node(1).role(), net.node(1).epoch()),
+        (RaftRole::Candidate, e(1))
+    );
     let asked: Vec<NodeId> = net.queue.iter().map(|(_, to, _)| *to).collect();
     assert_eq!(asked, vec![n(2), n(3)]);
     // Node 3 never hears anything: node 2's vote is enough.
@@ -164,7 +229,10 @@ fn a_candidate_wins_with_a_majority_and_the_voters_follow_it() {
     // The leader tells node 3 again after a request timeout.
     net.now += net.config.request_timeout_ms;
     net.tick(1, 0);
-    assert!(net.queue.iter().any(|(_, to, m)| *to == n(3) && matches!(m, RaftMessage::BeginQuorumEpoch { .. })));
+    assert!(net
+        .queue
+        .iter()
+        .any(|(_, to, m)| *to == n(3) && matches!(m, RaftMessage::BeginQuorumEpoch { .. })));
     net.deliver_all();
     assert_eq!(net.node(3).leader(), Some((n(1), e(1))));
     net.assert_no_violation();
@@ -172,7 +240,10 @@ fn a_candidate_wins_with_a_majority_and_the_voters_follow_it() {
 
 #[test]
 fn a_duplicated_grant_counts_twice_only_in_the_broken_variant() {
-    for (variant, wins) in [(RaftVariant::Correct, false), (RaftVariant::CountVoteTwice, true)] {
+    for (variant, wins) in [
+        (RaftVariant::Correct, false),
+        (RaftVariant::CountVoteTwice, true),
+    ] {
         let mut cfg = config(&[1, 2, 3, 4, 5]);
         cfg.variant = variant;
         let mut net = Manual::new(cfg, &[]);
@@ -196,7 +267,11 @@ fn a_higher_epoch_makes_a_leader_step_down_and_a_restarted_leader_does_not_resum
     let mut net = Manual::new(config(&[1, 2, 3]), &[]);
     net.elect(1);
     net.restart(1);
-    assert_eq!(net.node(1).role(), RaftRole::Voted, "it keeps its vote for itself, not the lead");
+    assert_eq!(
+        net.node(1).role(),
+        RaftRole::Voted,
+        "it keeps its vote for itself, not the lead"
+    );
     assert_eq!((net.node(1).epoch(), net.node(1).leader()), (e(1), None));
     // Node 2's fetches now fail (1 leads no more): at its fetch timeout it stands, and
     // wins epoch 2 with everybody's vote, node 1's included (a new epoch, a new vote).
@@ -213,9 +288,19 @@ fn a_higher_epoch_makes_a_leader_step_down_and_a_restarted_leader_does_not_resum
     net.elect(1);
     let mut out = Vec::new();
     let now = net.now;
-    net.nodes.get_mut(&n(1)).unwrap().handle(n(3), vote_request(3, 5, 0, 0), now, &mut out);
-    assert_eq!(answers(&out), vec![(false, None)], "3's log lacks the LeaderChange entry");
-    assert_eq!((net.node(1).epoch(), net.node(1).role()), (e(5), RaftRole::Unattached));
+    net.nodes
+        .get_mut(&n(1))
+        .unwrap()
+        .handle(n(3), vote_request(3, 5, 0, 0), now, &mut out);
+    assert_eq!(
+        answers(&out),
+        vec![(false, None)],
+        "3's log lacks the LeaderChange entry"
+    );
+    assert_eq!(
+        (net.node(1).epoch(), net.node(1).role()),
+        (e(5), RaftRole::Unattached)
+    );
 }
 
 #[test]
@@ -237,6 +322,10 @@ fn a_leader_that_no_majority_fetches_from_resigns() {
         net.tick(1, 0);
         net.queue.clear();
     }
-    assert_eq!(net.node(1).role(), RaftRole::Voted, "resigned, still voted for itself");
+    assert_eq!(
+        net.node(1).role(),
+        RaftRole::Voted,
+        "resigned, still voted for itself"
+    );
     assert_eq!(net.node(1).epoch(), e(1));
 }

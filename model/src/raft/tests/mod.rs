@@ -40,12 +40,16 @@ impl Files {
         for output in out {
             if let RaftOutput::Disk(op) = output {
                 match op {
-                    crate::effect::DiskOp::Append { path, bytes } => {
-                        self.0.entry(path.clone()).or_default().extend_from_slice(bytes)
-                    }
-                    crate::effect::DiskOp::Truncate { path, len } => {
-                        self.0.entry(path.clone()).or_default().truncate(*len as usize)
-                    }
+                    crate::effect::DiskOp::Append { path, bytes } => self
+                        .0
+                        .entry(path.clone())
+                        .or_default()
+                        .extend_from_slice(bytes),
+                    crate::effect::DiskOp::Truncate { path, len } => self
+                        .0
+                        .entry(path.clone())
+                        .or_default()
+                        .truncate(*len as usize),
                     crate::effect::DiskOp::Delete { path } => {
                         self.0.remove(path);
                     }
@@ -107,10 +111,18 @@ impl Manual {
             events: Vec::new(),
             now: 0,
         };
-        let ids: Vec<NodeId> = config.voters.iter().copied().chain(observers.iter().map(|o| n(*o))).collect();
-        let mut disks: BTreeMap<NodeId, Files> = disks.into_iter().map(|(id, f)| (n(id), f)).collect();
+        let ids: Vec<NodeId> = config
+            .voters
+            .iter()
+            .copied()
+            .chain(observers.iter().map(|o| n(*o)))
+            .collect();
+        let mut disks: BTreeMap<NodeId, Files> =
+            disks.into_iter().map(|(id, f)| (n(id), f)).collect();
         for id in ids {
-            manual.files.insert(id, disks.remove(&id).unwrap_or_default());
+            manual
+                .files
+                .insert(id, disks.remove(&id).unwrap_or_default());
             manual.restart(id.0);
         }
         manual
@@ -147,7 +159,10 @@ impl Manual {
     pub fn tick(&mut self, id: u32, random: u64) {
         let mut out = Vec::new();
         let now = self.now;
-        self.nodes.get_mut(&n(id)).unwrap().tick(now, random, &mut out);
+        self.nodes
+            .get_mut(&n(id))
+            .unwrap()
+            .tick(now, random, &mut out);
         self.absorb(n(id), out);
     }
 
@@ -187,12 +202,15 @@ impl Manual {
         self.deliver_where(|_, _, _| true);
     }
 
-    /// Lets `ms` pass, ticks every node (random 0) and delivers everything.
+    /// Lets `ms` pass, ticks every node and delivers everything. Each node gets its own
+    /// random number, varying with time, so that two voters' election timeouts differ
+    /// and an observer asks another voter each time.
     pub fn advance(&mut self, ms: Millis) {
         self.now += ms;
         let ids: Vec<u32> = self.nodes.keys().map(|id| id.0).collect();
         for id in ids {
-            self.tick(id, 0);
+            let random = u64::from(id) * 311 + self.now / 100 * 7_919;
+            self.tick(id, random);
         }
         self.deliver_all();
     }
