@@ -299,8 +299,11 @@ impl RaftInvariants {
     /// are among those a voter committed.
     pub fn check_final<T: PartialEq + Debug>(&mut self, logs: &[FinalLog<'_, T>]) {
         let is_voter = |log: &&FinalLog<'_, T>| self.voters.contains(&log.node);
+        // The first voter with the longest committed prefix is the reference (reversed,
+        // as `max_by_key` keeps the last of equals).
         let reference: &[LogEntry<T>] = logs
             .iter()
+            .rev()
             .filter(is_voter)
             .map(FinalLog::committed)
             .max_by_key(|entries| entries.len())
