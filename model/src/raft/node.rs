@@ -408,10 +408,16 @@ impl<T: Payload> RaftNode<T> {
                 out,
             );
         }
+        // A running election timer keeps going: restarting it for every candidate that
+        // shows a newer epoch would let a voter with a stale log, which cannot win, keep
+        // the others from standing (Raft restarts it only on a granted vote or a leader).
+        let timer_running = matches!(self.role, Role::Unattached { .. } | Role::Candidate(_));
         self.role = Role::Unattached {
             next_discovery_ms: now,
         };
-        self.restart_election_timer(now, None);
+        if !timer_running {
+            self.restart_election_timer(now, None);
+        }
     }
 
     /// Follows `leader` in `epoch` (not older than the current one). Persisted; the first
