@@ -28,6 +28,7 @@ pub mod output;
 pub mod quorum_state;
 mod replication;
 pub mod role;
+mod timers;
 
 pub use config::{RaftConfig, RaftConfigError, RaftVariant};
 pub use invariants::{FinalLog, RaftInvariants, RaftViolation};

@@ -325,3 +325,76 @@ fn commit_without_majority_commits_on_the_leader_alone_and_is_caught() {
         .collect();
     assert!(found.contains(&"MajorityReachedHighWatermark"), "{found:?}");
 }
+
+#[test]
+fn a_follower_fsyncs_what_it_appended_before_its_next_fetch_reports_it() {
+    let mut net = Manual::new(config(&[1, 2, 3]), &[]);
+    net.elect(1);
+    net.propose(1, 7);
+    net.now += 50;
+    net.tick(2, 0);
+    net.deliver_one(); // 2's fetch reaches the leader
+    let (from, _, answer) = net.queue.pop_front().unwrap();
+    let mut out = Vec::new();
+    let now = net.now;
+    net.nodes
+        .get_mut(&n(2))
+        .unwrap()
+        .handle(from, answer, now, &mut out);
+    let is_log = |path: &String| path == log::LOG_PATH;
+    let append = out
+        .iter()
+        .position(|o| matches!(o, RaftOutput::Disk(DiskOp::Append { path, .. }) if is_log(path)));
+    let fsync = out
+        .iter()
+        .position(|o| matches!(o, RaftOutput::Disk(DiskOp::Fsync { path }) if is_log(path)));
+    let fetch = out.iter().position(|o| {
+        matches!(
+            o,
+            RaftOutput::Send {
+                msg: RaftMessage::FetchRequest { .. },
+                ..
+            }
+        )
+    });
+    assert!(
+        append < fsync && fsync < fetch && append.is_some(),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn a_truncation_below_the_high_watermark_is_reported_when_a_variant_commits_too_early() {
+    // Five voters commit without a majority: 1 commits value 7 with only 2 holding it;
+    // 3 wins epoch 2 with 4 and 5, and 2 must cut the committed entry.
+    let mut cfg = config(&[1, 2, 3, 4, 5]);
+    cfg.variant = RaftVariant::CommitWithoutMajority;
+    let mut net = Manual::new(cfg, &[]);
+    net.elect(1);
+    net.advance(50);
+    net.propose(1, 7);
+    net.now += 50;
+    net.tick(2, 0);
+    net.deliver_where(|from, to, _| [from, to].iter().all(|x| *x == n(1) || *x == n(2)));
+    net.nodes.remove(&n(1));
+    assert_eq!(net.node(2).high_watermark(), o(2));
+    net.now += net.config.fetch_timeout_ms;
+    net.tick(3, 0);
+    net.deliver_all();
+    assert_eq!(net.node(3).leader(), Some((n(3), e(2))));
+    let reported = net.events.iter().any(|ev| {
+        matches!(ev, RaftEvent::TruncatedBelowHighWatermark { node, to, high_watermark }
+            if *node == n(2) && *to == o(1) && *high_watermark == o(2))
+    });
+    assert!(reported, "{:?}", net.events);
+    let found: Vec<&str> = net
+        .invariants
+        .violations()
+        .iter()
+        .map(|v| v.invariant())
+        .collect();
+    assert!(
+        found.contains(&"NoTruncationBelowHighWatermark"),
+        "{found:?}"
+    );
+}
