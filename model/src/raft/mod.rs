@@ -32,9 +32,12 @@ mod timers;
 
 pub use config::{RaftConfig, RaftConfigError, RaftVariant};
 pub use invariants::{FinalLog, RaftInvariants, RaftViolation};
+pub use leader_state::ReplicaProgress;
+pub use log::LOG_PATH;
 pub use message::{FetchResult, LogEntry, RaftError, RaftMessage, RaftRecord};
 pub use node::{Payload, ProposeError, RaftNode};
 pub use output::{RaftEvent, RaftOutput};
+pub use quorum_state::QUORUM_STATE_PATH;
 pub use role::RaftRole;
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! API and the role changes.
 
 use super::config::{RaftConfig, RaftConfigError};
+use super::leader_state::ReplicaProgress;
 use super::log::{RaftLog, LOG_PATH};
 use super::message::{LogEntry, RaftMessage, RaftRecord};
 use super::output::{RaftEvent, RaftOutput};
@@ -186,10 +187,7 @@ impl<T: Payload> RaftNode<T> {
     }
 
     /// The leader's view of a replica's progress (`None` on other nodes).
-    pub fn replica_progress(
-        &self,
-        replica: NodeId,
-    ) -> Option<super::leader_state::ReplicaProgress> {
+    pub fn replica_progress(&self, replica: NodeId) -> Option<ReplicaProgress> {
         match &self.role {
             Role::Leader(leader) => leader.progress(replica),
             _ => None,

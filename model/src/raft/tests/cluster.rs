@@ -104,6 +104,8 @@ pub(super) struct Report {
     pub converged: bool,
     pub committed: Offset,
     pub elections: usize,
+    /// Restarts that found a torn or unparsable file tail and cut it.
+    pub torn_tails: usize,
     pub trace_tail: Vec<String>,
 }
 
@@ -125,6 +127,7 @@ pub(super) struct Cluster {
     invariants: RaftInvariants,
     next_value: u64,
     elections: usize,
+    torn_tails: usize,
     stable_at: Option<Millis>,
     trace: VecDeque<String>,
 }
@@ -151,6 +154,7 @@ impl Cluster {
             healed: false,
             next_value: 0,
             elections: 0,
+            torn_tails: 0,
             stable_at: None,
             trace: VecDeque::new(),
             ids,
@@ -234,7 +238,12 @@ impl Cluster {
                     self.invariants.observe(&event);
                     self.note(format!("{event:?}"));
                 }
-                RaftOutput::Note(line) => self.note(line),
+                RaftOutput::Note(line) => {
+                    if line.contains("torn or unparsable") {
+                        self.torn_tails += 1;
+                    }
+                    self.note(line);
+                }
             }
         }
         if cut.is_some() {
@@ -457,6 +466,7 @@ impl Cluster {
             converged,
             committed,
             elections: self.elections,
+            torn_tails: self.torn_tails,
             trace_tail: self.trace.into_iter().collect(),
         }
     }
