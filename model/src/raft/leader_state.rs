@@ -72,7 +72,7 @@ impl LeaderState {
     pub fn due_begin_epoch(&mut self, now: Millis, request_timeout_ms: Millis) -> Vec<NodeId> {
         let mut due = Vec::new();
         for (voter, told_ms) in &mut self.unacknowledged {
-            if *told_ms + request_timeout_ms <= now {
+            if told_ms.saturating_add(request_timeout_ms) <= now {
                 *told_ms = now;
                 due.push(*voter);
             }
@@ -90,7 +90,7 @@ impl LeaderState {
         self.unacknowledged
             .values()
             .min()
-            .map(|t| t + request_timeout_ms)
+            .map(|t| t.saturating_add(request_timeout_ms))
     }
 
     /// When the check-quorum condition fails unless more fetches arrive: the time at
@@ -103,7 +103,7 @@ impl LeaderState {
         }
         let mut times: Vec<Millis> = self.voters.values().map(|p| p.last_fetch_ms).collect();
         times.sort_unstable_by(|a, b| b.cmp(a));
-        times.get(needed - 1).map(|t| t + window_ms)
+        times.get(needed - 1).map(|t| t.saturating_add(window_ms))
     }
 
     /// The high watermark the replicas support, if it may be the leader's: the largest

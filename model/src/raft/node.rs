@@ -358,7 +358,7 @@ impl<T: Payload> RaftNode<T> {
         )));
         self.role = Role::Follower(FollowerState {
             leader,
-            fetch_deadline_ms: now + self.config.fetch_timeout_ms,
+            fetch_deadline_ms: now.saturating_add(self.config.fetch_timeout_ms),
             next_fetch_ms: now,
             in_flight_since_ms: None,
         });

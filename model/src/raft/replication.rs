@@ -29,7 +29,7 @@ impl<T: Payload> RaftNode<T> {
             return;
         };
         let due = match follower.in_flight_since_ms {
-            Some(sent_ms) => now >= sent_ms + timeout_ms,
+            Some(sent_ms) => now >= sent_ms.saturating_add(timeout_ms),
             None => now >= follower.next_fetch_ms,
         };
         if due {
@@ -142,7 +142,8 @@ impl<T: Payload> RaftNode<T> {
         if !current {
             // An observer looking for the leader got no useful hint: ask another voter soon.
             if let Role::Unattached { next_discovery_ms } = &mut self.role {
-                *next_discovery_ms = (*next_discovery_ms).min(now + config.fetch_interval_ms);
+                *next_discovery_ms =
+                    (*next_discovery_ms).min(now.saturating_add(config.fetch_interval_ms));
             }
             return;
         }
@@ -153,7 +154,7 @@ impl<T: Payload> RaftNode<T> {
         // A successful answer (entries or a divergence) proves the leader alive; an error
         // does not, so it leaves the fetch deadline running.
         let (next_fetch_ms, success) = match result {
-            FetchResult::Error(_) => (now + interval_ms, false),
+            FetchResult::Error(_) => (now.saturating_add(interval_ms), false),
             FetchResult::Diverging { epoch, end_offset } => {
                 let before = self.log.end();
                 let to = match self.log.end_offset_for(epoch) {
@@ -166,7 +167,7 @@ impl<T: Payload> RaftNode<T> {
                 let next_ms = if self.log.end() < before {
                     now
                 } else {
-                    now + interval_ms
+                    now.saturating_add(interval_ms)
                 };
                 (next_ms, true)
             }
@@ -192,14 +193,21 @@ impl<T: Payload> RaftNode<T> {
                 if let Some(leader_hw) = high_watermark {
                     self.raise_high_watermark(leader_hw.min(self.log.end()), out);
                 }
-                (if got { now } else { now + interval_ms }, true)
+                (
+                    if got {
+                        now
+                    } else {
+                        now.saturating_add(interval_ms)
+                    },
+                    true,
+                )
             }
         };
         if let Role::Follower(follower) = &mut self.role {
             follower.in_flight_since_ms = None;
             follower.next_fetch_ms = next_fetch_ms;
             if success {
-                follower.fetch_deadline_ms = now + fetch_timeout_ms;
+                follower.fetch_deadline_ms = now.saturating_add(fetch_timeout_ms);
             }
         }
     }

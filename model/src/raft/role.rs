@@ -70,7 +70,7 @@ impl CandidateState {
     pub fn due_requests(&mut self, now: Millis, request_timeout_ms: Millis) -> Vec<NodeId> {
         let mut due = Vec::new();
         for (voter, asked_ms) in &mut self.unanswered {
-            if *asked_ms + request_timeout_ms <= now {
+            if asked_ms.saturating_add(request_timeout_ms) <= now {
                 *asked_ms = now;
                 due.push(*voter);
             }
@@ -87,7 +87,7 @@ impl CandidateState {
         self.unanswered
             .values()
             .min()
-            .map(|t| t + request_timeout_ms)
+            .map(|t| t.saturating_add(request_timeout_ms))
     }
 }
 

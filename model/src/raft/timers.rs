@@ -11,7 +11,8 @@ impl<T: Payload> RaftNode<T> {
     /// it draws the random part of an election timeout, and which voter an observer asks.
     pub fn tick(&mut self, now: Millis, random: u64, out: &mut Vec<RaftOutput<T>>) {
         if self.jitter_pending {
-            self.election_deadline_ms += random % self.config.election_timeout_ms;
+            let jitter_ms = random % self.config.election_timeout_ms;
+            self.election_deadline_ms = self.election_deadline_ms.saturating_add(jitter_ms);
             self.jitter_pending = false;
         }
         let voter = self.is_voter();
@@ -21,7 +22,7 @@ impl<T: Payload> RaftNode<T> {
                 if voter && now >= self.election_deadline_ms {
                     self.become_candidate(now, random, out);
                 } else if !voter && now >= *next_discovery_ms {
-                    *next_discovery_ms = now + self.config.request_timeout_ms;
+                    *next_discovery_ms = now.saturating_add(self.config.request_timeout_ms);
                     let voters = &self.config.voters;
                     let to = voters[(random % voters.len() as u64) as usize];
                     out.push(RaftOutput::Send {
@@ -90,7 +91,7 @@ impl<T: Payload> RaftNode<T> {
             }
             Role::Follower(follower) => {
                 let next_fetch = match follower.in_flight_since_ms {
-                    Some(sent_ms) => sent_ms + timeout_ms,
+                    Some(sent_ms) => sent_ms.saturating_add(timeout_ms),
                     None => follower.next_fetch_ms,
                 };
                 next_fetch.min(follower.fetch_deadline_ms)
@@ -100,7 +101,9 @@ impl<T: Payload> RaftNode<T> {
 
     /// KIP-595's check-quorum window: one and a half fetch timeouts.
     pub(super) fn check_quorum_window_ms(&self) -> Millis {
-        self.config.fetch_timeout_ms + self.config.fetch_timeout_ms / 2
+        self.config
+            .fetch_timeout_ms
+            .saturating_add(self.config.fetch_timeout_ms / 2)
     }
 
     /// A leader that lost touch with its majority steps down but keeps its epoch (and its
@@ -122,7 +125,8 @@ impl<T: Payload> RaftNode<T> {
     /// from the next tick's random number when there is none at hand.
     pub(super) fn restart_election_timer(&mut self, now: Millis, random: Option<u64>) {
         let timeout_ms = self.config.election_timeout_ms;
-        self.election_deadline_ms = now + timeout_ms + random.map_or(0, |r| r % timeout_ms);
+        let jitter_ms = random.map_or(0, |r| r % timeout_ms);
+        self.election_deadline_ms = now.saturating_add(timeout_ms).saturating_add(jitter_ms);
         self.jitter_pending = random.is_none();
     }
 }

@@ -10,6 +10,7 @@ mod election;
 mod invariants_check;
 mod recovery;
 mod replication;
+mod robustness;
 mod sweep;
 
 pub(super) type Out = Vec<RaftOutput<u64>>;
