@@ -140,7 +140,8 @@ impl<T: Payload> RaftNode<T> {
         let current = epoch == self.quorum.epoch
             && matches!(&self.role, Role::Follower(f) if f.leader == from);
         if !current {
-            // An observer looking for the leader got no useful hint: ask another voter soon.
+            // Not from the leader this node follows. An observer looking for the leader got
+            // no useful hint: it asks another voter soon.
             if let Role::Unattached { next_discovery_ms } = &mut self.role {
                 *next_discovery_ms =
                     (*next_discovery_ms).min(now.saturating_add(config.fetch_interval_ms));
@@ -193,14 +194,13 @@ impl<T: Payload> RaftNode<T> {
                 if let Some(leader_hw) = high_watermark {
                     self.raise_high_watermark(leader_hw.min(self.log.end()), out);
                 }
-                (
-                    if got {
-                        now
-                    } else {
-                        now.saturating_add(interval_ms)
-                    },
-                    true,
-                )
+                // A caught-up follower waits; one that got entries asks for more at once.
+                let next_ms = if got {
+                    now
+                } else {
+                    now.saturating_add(interval_ms)
+                };
+                (next_ms, true)
             }
         };
         if let Role::Follower(follower) = &mut self.role {
