@@ -24,6 +24,7 @@ pub mod producer_sequences;
 pub mod producer_state;
 pub mod protocol;
 pub mod purgatory;
+pub mod raft;
 pub mod record;
 pub mod replica;
 pub mod replica_fetcher;

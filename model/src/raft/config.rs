@@ -1,0 +1,131 @@
+//! The configuration of one KRaft-style quorum member: who votes, its timeouts, and which
+//! protocol variant (the correct one, or a deliberately broken one for the checkers).
+
+use crate::ids::{Millis, NodeId};
+use thiserror::Error;
+
+/// Which protocol the node runs. The broken variants exist so that tests can show the
+/// invariants in [`super::invariants`] catch what they break; nothing else should use them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RaftVariant {
+    /// KRaft as KIP-595 specifies it.
+    #[default]
+    Correct,
+    /// A candidate counts vote answers instead of voters: a granted vote that arrives twice
+    /// (a duplicated message, or the answer to a resent request) counts twice, so a
+    /// candidate can win with a minority. Two leaders of one epoch, or a leader that lacks
+    /// committed entries, follow (SingleLeader, ConsistentCommittedData).
+    CountVoteTwice,
+    /// The leader's high watermark follows its own log end: entries count as committed
+    /// before any follower holds them (MajorityReachedHighWatermark), and a new leader may
+    /// then truncate them (ConsistentCommittedData).
+    CommitWithoutMajority,
+}
+
+/// A quorum member's configuration (Kafka's `controller.quorum.*` settings).
+///
+/// `voters` may have any size; an even size is allowed but buys nothing: 4 voters need 3
+/// for a majority and so tolerate one failure, like 3 voters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftConfig {
+    /// The voters, by node id. A node not listed here is an observer: it replicates the
+    /// log but neither votes nor counts towards the high watermark.
+    pub voters: Vec<NodeId>,
+    /// A voter that knows no leader starts an election after this long, plus a random part
+    /// of up to the same length (`controller.quorum.election.timeout.ms`).
+    pub election_timeout_ms: Millis,
+    /// A follower that gets no successful fetch answer for this long stops following:
+    /// a voter stands for election, an observer looks for the leader again
+    /// (`controller.quorum.fetch.timeout.ms`). A leader that no majority fetched from for
+    /// one and a half times this long resigns (KIP-595's check-quorum).
+    pub fetch_timeout_ms: Millis,
+    /// A follower that is caught up waits this long before its next fetch. (Kafka parks the
+    /// fetch at the leader instead; a pull interval keeps the model free of parked state.)
+    pub fetch_interval_ms: Millis,
+    /// An unanswered request (fetch, vote, begin-epoch) is sent again after this long.
+    pub request_timeout_ms: Millis,
+    /// The most entries one fetch answer carries.
+    pub max_fetch_entries: usize,
+    pub variant: RaftVariant,
+}
+
+impl RaftConfig {
+    /// Kafka's defaults for the given voters.
+    pub fn new(voters: Vec<NodeId>) -> RaftConfig {
+        RaftConfig {
+            voters,
+            election_timeout_ms: 1_000,
+            fetch_timeout_ms: 2_000,
+            fetch_interval_ms: 50,
+            request_timeout_ms: 500,
+            max_fetch_entries: 64,
+            variant: RaftVariant::Correct,
+        }
+    }
+
+    /// Checks the configuration; a node is only built from a valid one.
+    pub fn validate(&self) -> Result<(), RaftConfigError> {
+        if self.voters.is_empty() {
+            return Err(RaftConfigError::NoVoters);
+        }
+        for (index, voter) in self.voters.iter().enumerate() {
+            if self.voters[..index].contains(voter) {
+                return Err(RaftConfigError::DuplicateVoter(*voter));
+            }
+        }
+        let timeouts = [
+            ("election_timeout_ms", self.election_timeout_ms),
+            ("fetch_timeout_ms", self.fetch_timeout_ms),
+            ("fetch_interval_ms", self.fetch_interval_ms),
+            ("request_timeout_ms", self.request_timeout_ms),
+        ];
+        if let Some((name, _)) = timeouts.iter().find(|(_, ms)| *ms == 0) {
+            return Err(RaftConfigError::ZeroTimeout(name));
+        }
+        // A follower must get several fetch answers within its fetch timeout, or it would
+        // stand for election against a healthy leader.
+        if self.fetch_interval_ms.max(self.request_timeout_ms) >= self.fetch_timeout_ms {
+            return Err(RaftConfigError::FetchTimeoutTooShort {
+                fetch_timeout_ms: self.fetch_timeout_ms,
+                fetch_interval_ms: self.fetch_interval_ms,
+                request_timeout_ms: self.request_timeout_ms,
+            });
+        }
+        if self.max_fetch_entries == 0 {
+            return Err(RaftConfigError::ZeroFetchEntries);
+        }
+        Ok(())
+    }
+
+    pub fn is_voter(&self, node: NodeId) -> bool {
+        self.voters.contains(&node)
+    }
+
+    /// How many voters make a majority.
+    pub fn majority(&self) -> usize {
+        self.voters.len() / 2 + 1
+    }
+}
+
+/// Why a [`RaftConfig`] cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum RaftConfigError {
+    #[error("the voter set is empty: a quorum needs at least one voter")]
+    NoVoters,
+    #[error("voter {0} is listed twice")]
+    DuplicateVoter(NodeId),
+    #[error("{0} is 0: it must be positive")]
+    ZeroTimeout(&'static str),
+    #[error(
+        "fetch_timeout_ms ({fetch_timeout_ms}) must exceed fetch_interval_ms \
+         ({fetch_interval_ms}) and request_timeout_ms ({request_timeout_ms}), or followers \
+         give up on a healthy leader"
+    )]
+    FetchTimeoutTooShort {
+        fetch_timeout_ms: Millis,
+        fetch_interval_ms: Millis,
+        request_timeout_ms: Millis,
+    },
+    #[error("max_fetch_entries is 0: fetches could never make progress")]
+    ZeroFetchEntries,
+}
