@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// List the built-in scenarios.
+    /// List the built-in scenarios: today's protocol, then the historical bug catalog.
     List,
     /// Run one scenario with one seed and report what the checkers found.
     Run {
@@ -62,7 +62,9 @@ pub enum Command {
     },
     /// Run a scenario over a range of seeds, in parallel, and summarize.
     Sweep {
-        /// A built-in scenario name, `all` for every built-in, or a scenario TOML file.
+        /// A built-in scenario name, `all` for every built-in of today's protocol,
+        /// `catalog` for the historical bug catalog (whose violations are the point), or a
+        /// scenario TOML file.
         scenario: String,
         /// Seeds as `A..B` (B excluded), e.g. `0..100`.
         #[arg(long, default_value = "0..100")]
@@ -158,9 +160,16 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::List => {
-            for scenario in builtin::all() {
+            for scenario in builtin::current() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
+            println!("\nthe historical bug catalog (`sweep catalog`; their violations are the point):");
+            for scenario in crate::catalog::scenarios() {
+                println!("{:<34} {}", scenario.name, scenario.description);
+            }
+            println!(
+                "\nand the guarantee matrix's cells, matrix/<configuration>/<faults> (see `matrix --help`)"
+            );
             0
         }
         Command::Run {

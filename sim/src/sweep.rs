@@ -207,11 +207,13 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         Ok(shard) => shard.unwrap_or(Shard::WHOLE),
         Err(error) => return bad_input(error),
     };
-    let scenarios: Vec<(String, Scenario)> = if scenario_arg == "all" {
-        builtin::all()
-            .into_iter()
-            .map(|s| (s.name.clone(), s))
-            .collect()
+    let group = match scenario_arg {
+        "all" => Some(builtin::current()),
+        "catalog" => Some(crate::catalog::scenarios()),
+        _ => None,
+    };
+    let scenarios: Vec<(String, Scenario)> = if let Some(group) = group {
+        group.into_iter().map(|s| (s.name.clone(), s)).collect()
     } else {
         match builtin::resolve(scenario_arg) {
             Ok(scenario) => vec![(scenario_arg.to_string(), scenario)],
