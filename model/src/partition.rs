@@ -159,7 +159,12 @@ impl Partition {
                 self.epoch_lookup_pending = true;
             } else {
                 let high_watermark = self.high_watermark();
-                self.truncate(None, high_watermark, "to its high watermark (pre-KIP-101)", out);
+                self.truncate(
+                    None,
+                    high_watermark,
+                    "to its high watermark (pre-KIP-101)",
+                    out,
+                );
             }
         }
         was_leader
@@ -359,7 +364,12 @@ impl Partition {
         if checked_epoch.is_none() {
             self.epoch_lookup_pending = false;
         }
-        self.truncate(checked_epoch, end_offset, "(diverging from the leader)", out);
+        self.truncate(
+            checked_epoch,
+            end_offset,
+            "(diverging from the leader)",
+            out,
+        );
     }
 
     /// The leader served this follower's fetch: no divergence was found at its offset.
@@ -371,8 +381,8 @@ impl Partition {
     /// where this log diverges: with every fetch under KIP-320, only in the first fetch
     /// after becoming a follower before it, never before KIP-101.
     pub fn epoch_to_validate(&self, protocol: ReplicationProtocol) -> Option<LeaderEpoch> {
-        let validate = protocol.fences_fetches()
-            || (protocol.looks_up_epochs() && self.epoch_lookup_pending);
+        let validate =
+            protocol.fences_fetches() || (protocol.looks_up_epochs() && self.epoch_lookup_pending);
         self.last_fetched_epoch().filter(|_| validate)
     }
 
@@ -386,7 +396,9 @@ impl Partition {
         out: &mut Vec<Output>,
     ) {
         let log_end = self.log_end();
-        let to = self.replica.truncation_for(diverging_epoch, end_offset, log_end);
+        let to = self
+            .replica
+            .truncation_for(diverging_epoch, end_offset, log_end);
         if to >= log_end {
             return;
         }

@@ -502,7 +502,10 @@ mod tests {
             ]),
             Offset(8),
         );
-        assert_eq!(follower.truncation_for(Some(LeaderEpoch(1)), Offset(10), Offset(14)), Offset(10));
+        assert_eq!(
+            follower.truncation_for(Some(LeaderEpoch(1)), Offset(10), Offset(14)),
+            Offset(10)
+        );
         assert_eq!(follower.epochs().latest_epoch(), Some(LeaderEpoch(1)));
         // Once truncated it fetches normally.
         assert_eq!(

@@ -83,8 +83,7 @@ impl ReplicaFetcher {
                         .map(|p| ReplicaFetchPartition {
                             tp: p.tp().clone(),
                             fetch_offset: p.log_end(),
-                            last_fetched_epoch: p
-                                .epoch_to_validate(config.replication_protocol),
+                            last_fetched_epoch: p.epoch_to_validate(config.replication_protocol),
                             current_leader_epoch: p.leader_epoch(),
                         })
                         .collect(),

@@ -81,7 +81,10 @@ pub fn scenarios() -> Vec<Scenario> {
                         duration_ms: 12_000,
                     },
                 )],
-                ..swarm(&[FaultKind::Crash, FaultKind::Pause, FaultKind::Partition], 1_500)
+                ..swarm(
+                    &[FaultKind::Crash, FaultKind::Pause, FaultKind::Partition],
+                    1_500,
+                )
             },
             producers: 2,
             ..durable(ReplicationProtocol::NoEpochFencing)

@@ -163,7 +163,9 @@ pub fn main() -> i32 {
             for scenario in builtin::current() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
-            println!("\nthe historical bug catalog (`sweep catalog`; their violations are the point):");
+            println!(
+                "\nthe historical bug catalog (`sweep catalog`; their violations are the point):"
+            );
             for scenario in crate::catalog::scenarios() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }

@@ -85,7 +85,10 @@ fn the_last_replica_standing_loses_acknowledged_writes_unless_it_fsyncs() {
     let lossy = sweep_seeds(&scenario, 0..10);
     let lost = lossy
         .iter()
-        .filter(|r| r.anomalies.contains(&(AnomalyKind::LostWrite, Verdict::Allowed)))
+        .filter(|r| {
+            r.anomalies
+                .contains(&(AnomalyKind::LostWrite, Verdict::Allowed))
+        })
         .count();
     // The story is scripted; the nemesis's noise on top rarely lets b1 flush in time.
     assert!(

@@ -148,8 +148,8 @@ fn under_clean_election_no_consumer_reads_a_record_that_later_disappears() {
             "single-replica-power-loss",
             "last-replica-standing",
         ];
-        let historical =
-            scenario.broker.replication_protocol != kafka_model::config::ReplicationProtocol::Modern;
+        let historical = scenario.broker.replication_protocol
+            != kafka_model::config::ReplicationProtocol::Modern;
         if excused.contains(&scenario.name.as_str()) || historical {
             continue;
         }

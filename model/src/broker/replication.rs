@@ -37,7 +37,13 @@ impl Broker {
                 None => Err(ErrorCode::NotLeaderOrFollower),
                 Some(p) => {
                     let log_end = p.log_end();
-                    let (answer, moved) = p.follower_fetched(asked, replica, self.config.replication_protocol, now, out);
+                    let (answer, moved) = p.follower_fetched(
+                        asked,
+                        replica,
+                        self.config.replication_protocol,
+                        now,
+                        out,
+                    );
                     hw_moved |= moved;
                     match answer {
                         // A follower ahead of the leader's log end (possible only when it
