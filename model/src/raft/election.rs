@@ -6,7 +6,6 @@ use super::leader_state::LeaderState;
 use super::message::{RaftError, RaftMessage, RaftRecord};
 use super::node::{Payload, RaftNode};
 use super::output::{RaftEvent, RaftOutput};
-use super::quorum_state::QuorumState;
 use super::role::{CandidateState, Role};
 use crate::ids::{LeaderEpoch, Millis, NodeId, Offset};
 
@@ -168,19 +167,7 @@ impl<T: Payload> RaftNode<T> {
             out.push(RaftOutput::Note(format!("{}: epochs exhausted", self.id)));
             return;
         };
-        self.quorum = QuorumState {
-            epoch,
-            voted_for: Some(self.id),
-            leader: None,
-        };
-        self.persist(out);
-        self.report(
-            RaftEvent::EpochChanged {
-                node: self.id,
-                epoch,
-            },
-            out,
-        );
+        self.enter_epoch(epoch, Some(self.id), out);
         out.push(RaftOutput::Note(format!(
             "{}: stands for election in epoch {}",
             self.id, epoch.0

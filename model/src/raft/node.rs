@@ -289,6 +289,29 @@ impl<T: Payload> RaftNode<T> {
     }
 
     /// Moves to `epoch` (if newer) with no leader known. Persisted.
+
+    /// Moves to `epoch` with no known leader (and `voted_for`, a candidate's own vote),
+    /// durably before anything acts on it.
+    pub(super) fn enter_epoch(
+        &mut self,
+        epoch: LeaderEpoch,
+        voted_for: Option<NodeId>,
+        out: &mut Vec<RaftOutput<T>>,
+    ) {
+        self.quorum = QuorumState {
+            epoch,
+            voted_for,
+            leader: None,
+        };
+        self.persist(out);
+        self.report(
+            RaftEvent::EpochChanged {
+                node: self.id,
+                epoch,
+            },
+            out,
+        );
+    }
     pub(super) fn become_unattached(
         &mut self,
         epoch: LeaderEpoch,
@@ -297,19 +320,7 @@ impl<T: Payload> RaftNode<T> {
     ) {
         let newer = epoch > self.quorum.epoch;
         if newer {
-            self.quorum = QuorumState {
-                epoch,
-                voted_for: None,
-                leader: None,
-            };
-            self.persist(out);
-            self.report(
-                RaftEvent::EpochChanged {
-                    node: self.id,
-                    epoch,
-                },
-                out,
-            );
+            self.enter_epoch(epoch, None, out);
         }
         // A running election timer keeps going: restarting it for every candidate that
         // shows a newer epoch would let a voter with a stale log, which cannot win, keep
