@@ -48,7 +48,11 @@ const REPLICA_FETCH_BACKOFF_MS: u64 = 100;
 pub struct Broker {
     id: BrokerId,
     config: BrokerConfig,
+    /// The controller quorum's nodes, and the one this broker takes for the active one.
+    controllers: Vec<NodeId>,
     controller: NodeId,
+    /// When the active controller last answered: a silent one is replaced by the next.
+    controller_answered_ms: Millis,
     image: MetadataImage,
     partitions: BTreeMap<TopicPartition, Partition>,
     /// Producer ids are `broker << 40 | incarnation << 20 | counter`, unique across restarts
@@ -75,7 +79,7 @@ impl Broker {
         incarnation: u32,
         config: BrokerConfig,
         layout: &ClusterLayout,
-        controller: NodeId,
+        controllers: &[NodeId],
         files: Vec<(String, Vec<u8>)>,
         now: Millis,
         out: &mut Vec<Output>,
@@ -100,7 +104,9 @@ impl Broker {
         let mut broker = Broker {
             id,
             config,
-            controller,
+            controllers: controllers.to_vec(),
+            controller: controllers[0],
+            controller_answered_ms: now,
             image: MetadataImage::default(),
             partitions,
             incarnation,
@@ -165,9 +171,26 @@ impl Broker {
         self.drive(now, out);
     }
 
+    /// Turns to `next` as the active controller, or to the next one of the quorum when
+    /// the answer named none, and heartbeats it at once.
+    fn switch_controller(&mut self, now: Millis, next: Option<NodeId>) {
+        let position = self.controllers.iter().position(|c| *c == self.controller);
+        let following = self.controllers[position.map_or(0, |p| (p + 1) % self.controllers.len())];
+        self.controller = next.unwrap_or(following);
+        self.controller_answered_ms = now;
+        // A named leader is asked at once; while the quorum has none, at the usual pace.
+        if next.is_some() {
+            self.next_heartbeat_ms = now;
+        }
+    }
+
     /// Moves the broker's own work forward: heartbeats, follower fetches, ISR checks, and
     /// the purgatory's timeouts.
     fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let silent_ms = now.saturating_sub(self.controller_answered_ms);
+        if self.controllers.len() > 1 && silent_ms > self.config.inter_broker_request_timeout_ms {
+            self.switch_controller(now, None);
+        }
         if now >= self.next_heartbeat_ms {
             out.push(Output::Send {
                 to: self.controller,
@@ -312,7 +335,16 @@ impl Broker {
             Message::MetadataUpdate {
                 first_index,
                 records,
-            } => self.apply_metadata(now, first_index, records, out),
+            } => {
+                if from == self.controller {
+                    self.controller_answered_ms = now;
+                }
+                self.apply_metadata(now, first_index, records, out)
+            }
+            Message::NotController { leader } => {
+                let next = leader.filter(|l| self.controllers.contains(l));
+                self.switch_controller(now, next);
+            }
             Message::AlterPartitionResponse {
                 correlation_id,
                 tp,
@@ -360,6 +392,7 @@ impl Broker {
             // one (misrouted, or from a confused peer) drops it.
             Message::BrokerHeartbeatRequest { .. }
             | Message::AlterPartitionRequest { .. }
+            | Message::Raft(_)
             | Message::MetadataResponse { .. }
             | Message::InitProducerIdResponse { .. }
             | Message::ProduceResponse { .. }
@@ -386,6 +419,10 @@ impl Broker {
             return;
         }
         for record in &records[skip..] {
+            out.push(Output::Metadata {
+                index: self.image.applied,
+                record: record.clone(),
+            });
             self.image.apply(record);
         }
         let mut lost_leadership = false;

@@ -8,8 +8,9 @@
 //! records (`MetadataImage`) plus heartbeat times, which are soft state rebuilt from
 //! heartbeats after a failover.
 
-use crate::ids::{BrokerId, LeaderEpoch, Millis, TopicPartition};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, TopicPartition};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionRegistration};
+use crate::raft::{RaftConfig, RaftVariant};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -22,6 +23,15 @@ pub struct ControllerConfig {
     pub session_timeout_ms: u64,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
+    /// How many controllers vote in the KRaft quorum (`controller.quorum.voters`): 1, 3
+    /// or 5.
+    pub voters: u32,
+    /// `controller.quorum.election.timeout.ms`.
+    pub election_timeout_ms: u64,
+    /// `controller.quorum.fetch.timeout.ms`.
+    pub fetch_timeout_ms: u64,
+    /// The quorum protocol: `correct`, or a deliberately broken variant for the checkers.
+    pub quorum_protocol: RaftVariant,
 }
 
 impl Default for ControllerConfig {
@@ -29,6 +39,22 @@ impl Default for ControllerConfig {
         ControllerConfig {
             session_timeout_ms: 9_000,
             unclean_leader_election: false,
+            voters: 1,
+            election_timeout_ms: 1_000,
+            fetch_timeout_ms: 2_000,
+            quorum_protocol: RaftVariant::Correct,
+        }
+    }
+}
+
+impl ControllerConfig {
+    /// The Raft settings of a quorum whose voters are `voters`.
+    pub fn raft_config(&self, voters: Vec<NodeId>) -> RaftConfig {
+        RaftConfig {
+            election_timeout_ms: self.election_timeout_ms,
+            fetch_timeout_ms: self.fetch_timeout_ms,
+            variant: self.quorum_protocol,
+            ..RaftConfig::new(voters)
         }
     }
 }
@@ -299,6 +325,7 @@ mod tests {
         let mut controller = Controller::new(ControllerConfig {
             session_timeout_ms: 1_000,
             unclean_leader_election: unclean,
+            ..ControllerConfig::default()
         });
         for b in 1..=3 {
             controller.heartbeat(0, BrokerId(b), 1);

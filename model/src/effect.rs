@@ -3,6 +3,7 @@
 use crate::ids::{BrokerId, LeaderEpoch, NodeId, Offset, TopicPartition};
 use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
+use crate::raft::RaftEvent;
 use serde::{Deserialize, Serialize};
 
 /// A disk operation on the node's own disk. Paths are relative to the node's data dir.
@@ -147,6 +148,12 @@ pub enum Output {
     Note(String),
     /// A replica's state changed (brokers only).
     Replica(ReplicaEvent),
-    /// The controller wrote this record to the metadata log.
-    Metadata(MetadataRecord),
+    /// The metadata record at `index` of the committed metadata log: committed, as a
+    /// controller learns it, or applied, as a broker does.
+    Metadata {
+        index: u64,
+        record: MetadataRecord,
+    },
+    /// A controller's quorum state changed.
+    Raft(RaftEvent),
 }

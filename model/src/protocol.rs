@@ -2,8 +2,11 @@
 
 use crate::config::{Acks, OffsetReset};
 use crate::controller::AlterPartitionError;
-use crate::ids::{BrokerId, LeaderEpoch, Offset, ProducerEpoch, ProducerId, TopicPartition};
+use crate::ids::{
+    BrokerId, LeaderEpoch, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition,
+};
 use crate::metadata::MetadataRecord;
+use crate::raft::RaftMessage;
 use crate::record::RecordBatch;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -190,6 +193,12 @@ pub enum Message {
         first_index: u64,
         records: Vec<MetadataRecord>,
     },
+    /// A controller that is not the active one, to a broker: ask `leader` (if known).
+    NotController {
+        leader: Option<NodeId>,
+    },
+    /// Between controllers: the KRaft quorum's own protocol.
+    Raft(RaftMessage<MetadataRecord>),
     /// A leader asks the controller to change a partition's ISR.
     AlterPartitionRequest {
         correlation_id: u64,
@@ -235,6 +244,8 @@ impl Message {
             Message::FetchResponse { .. } => "FetchResp",
             Message::BrokerHeartbeatRequest { .. } => "HeartbeatReq",
             Message::MetadataUpdate { .. } => "MetadataUpdate",
+            Message::NotController { .. } => "NotController",
+            Message::Raft(msg) => msg.name(),
             Message::AlterPartitionRequest { .. } => "AlterPartitionReq",
             Message::AlterPartitionResponse { .. } => "AlterPartitionResp",
             Message::ReplicaFetchRequest { .. } => "ReplicaFetchReq",

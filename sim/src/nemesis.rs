@@ -88,10 +88,30 @@ impl Nemesis {
             .expect("scenario validation checked node names")
     }
 
+    /// Node names with `controller` standing for every controller of a quorum.
+    fn expand(&self, names: &[String]) -> Vec<String> {
+        let mut expanded = Vec::new();
+        for name in names {
+            if self.world.node_by_name(name).is_some() {
+                expanded.push(name.clone());
+            } else {
+                let prefix = format!("{name}-");
+                expanded.extend(
+                    self.world
+                        .nodes()
+                        .filter(|(_, n)| n.starts_with(&prefix))
+                        .map(|(_, n)| n.to_string()),
+                );
+            }
+        }
+        expanded
+    }
+
     fn links(&self, from: &[String], to: &[String]) -> Vec<(NodeId, NodeId)> {
         let mut links = Vec::new();
-        for a in from {
-            for b in to {
+        let (from, to) = (self.expand(from), self.expand(to));
+        for a in &from {
+            for b in &to {
                 if a != b {
                     links.push((self.id(a), self.id(b)));
                     links.push((self.id(b), self.id(a)));

@@ -14,7 +14,9 @@ use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
 use crate::workload;
-use crate::world::{address, World, CONTROLLER, CONTROLLER_NAME, FIRST_CONSUMER, FIRST_PRODUCER};
+use crate::world::{
+    address, controller_ids, controller_name, World, FIRST_CONSUMER, FIRST_PRODUCER,
+};
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
@@ -50,18 +52,20 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
     let mut plan = scenario.faults.events.clone();
     let mut swarm = None;
     if let Some(nemesis) = &scenario.faults.nemesis {
-        // Network faults may cut the controller off too (a leader it cannot hear is
-        // fenced while it still serves); process faults strike brokers only.
-        let others: Vec<String> = [CONTROLLER_NAME.to_string()]
+        // Network faults may cut controllers off too (a leader they cannot hear is
+        // fenced while it still serves). Process faults strike brokers, and the
+        // controllers of a quorum: a single controller stays up, as the cluster's one
+        // point of failure it is.
+        let others: Vec<String> = scenario
+            .controller_names()
             .into_iter()
             .chain(scenario.client_names())
             .collect();
-        let (draw, events) = nemesis.draw(
-            seed,
-            scenario.fault_phase_ms,
-            &scenario.broker_names(),
-            &others,
-        );
+        let mut targets = scenario.broker_names();
+        if scenario.controller.voters > 1 {
+            targets.extend(scenario.controller_names());
+        }
+        let (draw, events) = nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others);
         swarm = Some(draw);
         plan.extend(events);
     }
@@ -89,9 +93,10 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
         retries: scenario.producer.retries > 0,
         max_in_flight_above_one: scenario.producer.max_in_flight_requests_per_connection > 1,
         acks: scenario.acks().as_str().to_string(),
+        // Controllers fsync everything: only a broker's power loss can lose records.
         power_loss_with_async_flush: plan
             .iter()
-            .any(|e| matches!(e.fault, crate::faults::Fault::PowerLoss { .. }))
+            .any(|e| matches!(&e.fault, crate::faults::Fault::PowerLoss { node, .. } if scenario.broker_names().contains(node)))
             && scenario.broker.log.flush_messages != Some(1),
         unclean_election: scenario.controller.unclean_leader_election,
     }
@@ -99,7 +104,10 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
 
 fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
     let mut names = BTreeMap::new();
-    names.insert(CONTROLLER, CONTROLLER_NAME.to_string());
+    let voters = scenario.controller.voters;
+    for id in controller_ids(voters) {
+        names.insert(id, controller_name(id, voters));
+    }
     for b in 1..=scenario.brokers {
         names.insert(NodeId(b), format!("b{b}"));
     }
@@ -170,6 +178,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     };
     let mut anomalies = checkers::check_all(&state.history, &promised);
     anomalies.extend(state.invariants.finish(&state.history));
+    anomalies.extend(state.quorum.anomalies().iter().cloned());
     anomalies.sort_by_key(|a| a.index);
     let class = if crash.is_some() {
         OutcomeClass::Crash
@@ -233,25 +242,38 @@ async fn supervise(
     let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
     let mut nodes = BTreeMap::new();
-    {
-        let (world, config, layout) = (world.clone(), scenario.controller.clone(), layout.clone());
+    let voters = scenario.controller.voters;
+    let controllers = controller_ids(voters);
+    for &id in &controllers {
+        let (world, config, layout, quorum) = (
+            world.clone(),
+            scenario.controller.clone(),
+            layout.clone(),
+            controllers.clone(),
+        );
+        let name = controller_name(id, voters);
         let node = handle
             .create_node()
-            .name(CONTROLLER_NAME)
-            .ip(address(CONTROLLER).ip())
+            .name(name.clone())
+            .ip(address(id).ip())
             .init(move || {
                 run_node(
                     world.clone(),
-                    CONTROLLER,
-                    ControllerRole::new(config.clone(), layout.clone()),
+                    id,
+                    ControllerRole::new(id, quorum.clone(), config.clone(), layout.clone()),
                 )
             })
             .build();
-        nodes.insert(CONTROLLER_NAME.to_string(), node.id());
+        nodes.insert(name, node.id());
     }
     for b in 1..=scenario.brokers {
         let id = NodeId(b);
-        let (world, config, layout) = (world.clone(), scenario.broker.clone(), layout.clone());
+        let (world, config, layout, controllers) = (
+            world.clone(),
+            scenario.broker.clone(),
+            layout.clone(),
+            controllers.clone(),
+        );
         let node = handle
             .create_node()
             .name(format!("b{b}"))
@@ -260,7 +282,12 @@ async fn supervise(
                 run_node(
                     world.clone(),
                     id,
-                    BrokerRole::new(BrokerId(b), config.clone(), layout.clone()),
+                    BrokerRole::new(
+                        BrokerId(b),
+                        config.clone(),
+                        layout.clone(),
+                        controllers.clone(),
+                    ),
                 )
             })
             .build();

@@ -126,6 +126,15 @@ pub enum ScenarioError {
 }
 
 impl Scenario {
+    /// The controller quorum's node names: `controller`, or `controller-1`...
+    pub fn controller_names(&self) -> Vec<String> {
+        let voters = self.controller.voters;
+        crate::world::controller_ids(voters)
+            .into_iter()
+            .map(|id| crate::world::controller_name(id, voters))
+            .collect()
+    }
+
     pub fn broker_names(&self) -> Vec<String> {
         (1..=self.brokers).map(|b| format!("b{b}")).collect()
     }
@@ -343,9 +352,20 @@ impl Scenario {
                 "the run may last at most 30 simulated days".into(),
             );
         }
+        if !(1..=9).contains(&self.controller.voters) {
+            return invalid(
+                "controller.voters",
+                format!(
+                    "a quorum of 1 to 9 controllers (1, 3 or 5 as a rule), got {}",
+                    self.controller.voters
+                ),
+            );
+        }
+        // `controller` names the whole quorum in a network fault.
         let nodes: Vec<String> = self
             .broker_names()
             .into_iter()
+            .chain(self.controller_names())
             .chain([crate::world::CONTROLLER_NAME.to_string()])
             .chain(self.client_names())
             .collect();

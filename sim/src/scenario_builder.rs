@@ -140,7 +140,7 @@ impl ScenarioBuilder {
             .scenario
             .broker_names()
             .into_iter()
-            .chain([crate::world::CONTROLLER_NAME.to_string()])
+            .chain(self.scenario.controller_names())
             .chain(self.scenario.client_names())
             .filter(|n| n != node)
             .collect();

@@ -13,6 +13,7 @@ pub enum Stream {
     Network = 4,
     Clients = 5,
     Swarm = 6,
+    Quorum = 7,
 }
 
 /// A ChaCha8 generator for one named stream of `seed`.

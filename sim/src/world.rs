@@ -7,6 +7,7 @@ use crate::clock::NodeClock;
 use crate::history::{
     AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
 };
+use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
@@ -14,6 +15,7 @@ use crate::trace::Trace;
 use kafka_model::effect::{Observation, ReplicaEvent};
 use kafka_model::ids::{BrokerId, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
+use kafka_model::raft::RaftEvent;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -22,11 +24,30 @@ use std::sync::{Mutex, MutexGuard};
 /// The port every simulated node listens on.
 pub const PORT: u16 = 9092;
 
-/// The controller's node id: brokers are 1..=89, and issue 7's controller quorum takes
-/// the ids from 90 up.
+/// The first controller's node id: brokers are 1..=89, the controller quorum takes 90 to
+/// 99.
 pub const CONTROLLER: NodeId = NodeId(90);
-/// The controller's name in traces and fault plans.
+/// A single controller's name in traces and fault plans; a quorum's are `controller-1`...
 pub const CONTROLLER_NAME: &str = "controller";
+
+/// The controller quorum's node ids.
+pub fn controller_ids(voters: u32) -> Vec<NodeId> {
+    (0..voters).map(|i| NodeId(CONTROLLER.0 + i)).collect()
+}
+
+/// A controller's name: `controller` alone, `controller-1`... in a quorum.
+pub fn controller_name(id: NodeId, voters: u32) -> String {
+    if voters == 1 {
+        CONTROLLER_NAME.to_string()
+    } else {
+        format!("{CONTROLLER_NAME}-{}", id.0 - CONTROLLER.0 + 1)
+    }
+}
+
+/// Whether a node id is a controller's.
+pub fn is_controller(id: NodeId) -> bool {
+    (CONTROLLER.0..FIRST_PRODUCER).contains(&id.0)
+}
 
 /// First node ids of each client kind (brokers are 1..=n).
 pub const FIRST_PRODUCER: u32 = 100;
@@ -71,6 +92,8 @@ pub struct WorldState {
     pub net_stats: NetStats,
     /// The mirror of every replica that the cluster invariants are checked on.
     pub invariants: ClusterInvariants,
+    /// The controller quorum's invariants and the committed metadata log.
+    pub quorum: QuorumInvariants,
     /// topic and key of every value sent, to complete the history's `ok` entries.
     sends: BTreeMap<u64, (String, Option<String>)>,
 }
@@ -92,6 +115,11 @@ impl World {
         keep_trace: bool,
     ) -> Self {
         let acks = promises.acks.clone();
+        let voters: Vec<NodeId> = names
+            .keys()
+            .copied()
+            .filter(|id| is_controller(*id))
+            .collect();
         World {
             seed,
             names,
@@ -106,6 +134,7 @@ impl World {
                 clients: BTreeMap::new(),
                 net_stats: NetStats::default(),
                 invariants: ClusterInvariants::new(promises),
+                quorum: QuorumInvariants::new(&voters),
                 sends: BTreeMap::new(),
             }),
         }
@@ -130,6 +159,7 @@ impl World {
             clients: state.clients.clone(),
             net_stats: state.net_stats,
             invariants: state.invariants.clone(),
+            quorum: state.quorum.clone(),
             sends: state.sends.clone(),
         }
     }
@@ -218,11 +248,23 @@ impl World {
             .on_replica_event(index, BrokerId(node.0), event);
     }
 
-    /// The controller wrote a metadata record.
-    pub fn metadata_written(&self, record: &MetadataRecord) {
+    /// `node` holds `record` at `index` of the committed metadata log (a controller learned
+    /// it committed, or a broker applied it): checked against what the others hold, and
+    /// followed by the cluster invariants when it is new.
+    pub fn metadata(&self, node: NodeId, index: u64, record: &MetadataRecord) {
         let mut state = self.lock();
-        let index = state.history.entries.len() as u64;
-        state.invariants.on_metadata(index, record);
+        let history_index = state.history.entries.len() as u64;
+        let name = self.name(node);
+        if state.quorum.on_metadata(history_index, name, index, record) {
+            state.invariants.on_metadata(history_index, record);
+        }
+    }
+
+    /// A controller's quorum state changed.
+    pub fn raft_event(&self, event: &RaftEvent) {
+        let mut state = self.lock();
+        let history_index = state.history.entries.len() as u64;
+        state.quorum.on_raft_event(history_index, event);
     }
 
     /// Turns a client's observation into a history entry (and a trace line).

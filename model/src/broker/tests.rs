@@ -38,7 +38,7 @@ fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
         1,
         config,
         &layout(),
-        CONTROLLER,
+        &[CONTROLLER],
         vec![],
         0,
         &mut out,

@@ -6,7 +6,8 @@ use thiserror::Error;
 
 /// Which protocol the node runs. The broken variants exist so that tests can show the
 /// invariants in [`super::invariants`] catch what they break; nothing else should use them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum RaftVariant {
     /// KRaft as KIP-595 specifies it.
     #[default]

@@ -288,8 +288,6 @@ impl<T: Payload> RaftNode<T> {
         out.extend(self.quorum.persist().map(RaftOutput::Disk));
     }
 
-    /// Moves to `epoch` (if newer) with no leader known. Persisted.
-
     /// Moves to `epoch` with no known leader (and `voted_for`, a candidate's own vote),
     /// durably before anything acts on it.
     pub(super) fn enter_epoch(
@@ -312,6 +310,8 @@ impl<T: Payload> RaftNode<T> {
             out,
         );
     }
+
+    /// Moves to `epoch` (if newer) with no leader known. Persisted.
     pub(super) fn become_unattached(
         &mut self,
         epoch: LeaderEpoch,

@@ -3,7 +3,7 @@
 
 use super::Role;
 use crate::disk::SimDisk;
-use crate::world::{World, CONTROLLER};
+use crate::world::World;
 use kafka_model::broker::Broker;
 use kafka_model::config::BrokerConfig;
 use kafka_model::effect::Output;
@@ -16,13 +16,20 @@ pub struct BrokerRole {
     id: BrokerId,
     config: BrokerConfig,
     layout: ClusterLayout,
+    controllers: Vec<NodeId>,
     broker: Option<Broker>,
 }
 
 impl BrokerRole {
-    pub fn new(id: BrokerId, config: BrokerConfig, layout: ClusterLayout) -> Self {
+    pub fn new(
+        id: BrokerId,
+        config: BrokerConfig,
+        layout: ClusterLayout,
+        controllers: Vec<NodeId>,
+    ) -> Self {
         BrokerRole {
             id,
+            controllers,
             config,
             layout,
             broker: None,
@@ -45,7 +52,7 @@ impl Role for BrokerRole {
             incarnation,
             self.config.clone(),
             &self.layout,
-            CONTROLLER,
+            &self.controllers,
             files,
             local_ms,
             out,

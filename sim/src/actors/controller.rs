@@ -1,54 +1,86 @@
-//! The controller role: recovers the metadata log from SimDisk at each start, then hands
-//! the controller every heartbeat and AlterPartition request and every session deadline.
+//! The controller role: one member of the KRaft quorum. It recovers the Raft log and quorum
+//! state from SimDisk at each start, then hands the [`QuorumController`] every message,
+//! every deadline, and a seeded random number for each election timer.
 
 use super::Role;
 use crate::disk::SimDisk;
-use crate::world::{World, CONTROLLER};
+use crate::seed::{self, Stream};
+use crate::world::World;
 use kafka_model::controller::ControllerConfig;
-use kafka_model::controller_server::ControllerServer;
 use kafka_model::effect::Output;
 use kafka_model::ids::{Millis, NodeId};
 use kafka_model::layout::ClusterLayout;
 use kafka_model::protocol::Message;
+use kafka_model::quorum_controller::QuorumController;
+use rand::RngCore;
+use rand_chacha::ChaCha8Rng;
 
-/// The controller node: `server` is built in `start`, from what the disk holds then.
+/// One controller node: `node` is built in `start`, from what the disk holds then.
 pub struct ControllerRole {
+    me: NodeId,
+    voters: Vec<NodeId>,
     config: ControllerConfig,
     layout: ClusterLayout,
-    server: Option<ControllerServer>,
+    node: Option<QuorumController>,
+    /// Election jitter: one stream per controller and incarnation, so that no two draw
+    /// the same timeouts and a restart does not replay its last ones.
+    rng: Option<ChaCha8Rng>,
 }
 
 impl ControllerRole {
-    pub fn new(config: ControllerConfig, layout: ClusterLayout) -> Self {
+    pub fn new(
+        me: NodeId,
+        voters: Vec<NodeId>,
+        config: ControllerConfig,
+        layout: ClusterLayout,
+    ) -> Self {
         ControllerRole {
+            me,
+            voters,
             config,
             layout,
-            server: None,
+            node: None,
+            rng: None,
         }
-    }
-
-    fn server(&mut self) -> &mut ControllerServer {
-        self.server
-            .as_mut()
-            .expect("start() runs before any message")
     }
 }
 
 impl Role for ControllerRole {
     fn start(&mut self, world: &World, local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
-        let incarnation = world.next_incarnation(CONTROLLER);
+        let incarnation = world.next_incarnation(self.me);
+        let mut rng = seed::stream(world.seed, Stream::Quorum);
+        // Distinct, fixed positions of the one quorum stream for each node and life.
+        rng.set_word_pos(((self.me.0 as u128) << 40) | ((incarnation as u128) << 20));
+        self.rng = Some(rng);
         let files = madsim::plugin::simulator::<SimDisk>().read_all(madsim::plugin::node());
-        let server =
-            ControllerServer::start(self.config.clone(), &self.layout, files, local_ms, out);
-        let name = world.name(CONTROLLER).to_string();
+        let name = world.name(self.me).to_string();
         world.trace(&name, format_args!("start incarnation {incarnation}"));
-        if incarnation > 1 || server.log_len() > 0 {
-            world.trace(
-                &name,
-                format_args!("recover metadata: {} records", server.log_len()),
-            );
+        let raft_config = self.config.raft_config(self.voters.clone());
+        match QuorumController::start(
+            self.me,
+            self.config.clone(),
+            raft_config,
+            &self.layout,
+            files,
+            local_ms,
+            out,
+        ) {
+            Ok(node) => {
+                if incarnation > 1 || node.committed_records() > 0 {
+                    world.trace(
+                        &name,
+                        format_args!(
+                            "recover metadata: {} committed records",
+                            node.committed_records()
+                        ),
+                    );
+                }
+                self.node = Some(node);
+            }
+            // Scenario validation keeps this from happening; if it does, the node stays
+            // silent and liveness reports the cluster stuck.
+            Err(error) => world.trace(&name, format_args!("cannot start: {error}")),
         }
-        self.server = Some(server);
     }
 
     fn on_message(
@@ -58,16 +90,19 @@ impl Role for ControllerRole {
         message: Message,
         out: &mut Vec<Output>,
     ) {
-        self.server().on_message(local_ms, from, message, out);
+        if let Some(node) = &mut self.node {
+            node.on_message(local_ms, from, message, out);
+        }
     }
 
     fn on_tick(&mut self, local_ms: Millis, _global_ms: u64, out: &mut Vec<Output>) {
-        self.server().tick(local_ms, out);
+        let random = self.rng.as_mut().map_or(0, |rng| rng.next_u64());
+        if let Some(node) = &mut self.node {
+            node.tick(local_ms, random, out);
+        }
     }
 
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
-        self.server
-            .as_ref()
-            .and_then(ControllerServer::next_deadline)
+        self.node.as_ref().and_then(QuorumController::next_deadline)
     }
 }

@@ -151,7 +151,8 @@ async fn execute(
             Output::Observe(observation) => world.observe(me, observation),
             Output::Note(note) => world.trace(world.name(me), format_args!("{note}")),
             Output::Replica(event) => world.replica_event(me, &event),
-            Output::Metadata(record) => world.metadata_written(&record),
+            Output::Metadata { index, record } => world.metadata(me, index, &record),
+            Output::Raft(event) => world.raft_event(&event),
         }
     }
 }

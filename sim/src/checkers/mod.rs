@@ -43,10 +43,12 @@ pub enum AnomalyKind {
     LeaderInIsr,
     /// A new leader lacked a record below the previous leader's high watermark.
     LeaderCompleteness,
+    ControllerQuorum,
+    MetadataLogMatching,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 15] = [
+    pub const ALL: [AnomalyKind; 17] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -62,6 +64,8 @@ impl AnomalyKind {
         AnomalyKind::MonotonicHighWatermark,
         AnomalyKind::LeaderInIsr,
         AnomalyKind::LeaderCompleteness,
+        AnomalyKind::ControllerQuorum,
+        AnomalyKind::MetadataLogMatching,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +85,8 @@ impl AnomalyKind {
             AnomalyKind::MonotonicHighWatermark => "monotonic-high-watermark",
             AnomalyKind::LeaderInIsr => "leader-in-isr",
             AnomalyKind::LeaderCompleteness => "leader-completeness",
+            AnomalyKind::ControllerQuorum => "controller-quorum",
+            AnomalyKind::MetadataLogMatching => "metadata-log-matching",
         }
     }
 }

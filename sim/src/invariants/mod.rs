@@ -38,6 +38,7 @@ pub mod leader_in_isr;
 pub mod log_matching;
 pub mod monotonic_epoch;
 mod partition;
+pub mod quorum;
 mod replica;
 pub mod single_leader;
 pub mod strong_isr;
