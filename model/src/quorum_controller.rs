@@ -396,3 +396,7 @@ pub fn describe(record: &MetadataRecord) -> String {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "quorum_controller_tests.rs"]
+mod tests;

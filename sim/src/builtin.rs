@@ -103,6 +103,14 @@ pub(crate) fn replicated() -> Scenario {
     }
 }
 
+/// The harness's controller settings with a quorum of `voters` controllers.
+pub(crate) fn quorum_of(voters: u32) -> kafka_model::controller::ControllerConfig {
+    kafka_model::controller::ControllerConfig {
+        voters,
+        ..Scenario::default().controller
+    }
+}
+
 /// A producer without idempotence at `acks` (Kafka turns idempotence off unless acks=all).
 fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
     kafka_model::config::ProducerConfig {
@@ -145,11 +153,34 @@ fn replication_scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
             name: "acks-all-failover".into(),
-            description: "RF 3, min.insync.replicas=2, acks=all, idempotent producer; brokers \
-                          crash, pause and get cut off: leaders fail over, and no \
-                          acknowledged write is lost"
+            description: "RF 3, min.insync.replicas=2, acks=all, idempotent producer, a \
+                          3-controller quorum; brokers and controllers crash, pause and get \
+                          cut off: leaders fail over, and no acknowledged write is lost"
                 .into(),
             faults: failover_faults.clone(),
+            controller: quorum_of(3),
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "controller-failover".into(),
+            description: "a 5-controller KRaft quorum under crashes, power losses, pauses \
+                          and partitions of controllers and brokers alike: a new active \
+                          controller is elected, the metadata log stays one log, and no \
+                          acknowledged write is lost"
+                .into(),
+            faults: Faults {
+                events: Vec::new(),
+                nemesis: nemesis(
+                    &[
+                        FaultKind::Crash,
+                        FaultKind::Pause,
+                        FaultKind::Partition,
+                        FaultKind::PartitionOneWay,
+                    ],
+                    1_200,
+                ),
+            },
+            controller: quorum_of(5),
             ..replicated.clone()
         },
         Scenario {

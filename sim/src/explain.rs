@@ -101,6 +101,8 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
     );
     // (time, line): trace lines and reads, merged in time order (stable for ties).
     let mut timeline: Vec<(u64, String)> = Vec::new();
+    // A quorum's controllers each note every committed record: keep the first note.
+    let mut noted = std::collections::BTreeSet::new();
     for line in &outcome.trace {
         let Some((time, node, event)) = parse(line) else {
             continue;
@@ -118,7 +120,9 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
                     && (event.starts_with("start")
                         || event.starts_with(&recover)
                         || event.starts_with(&truncate)))
-                || (node == crate::world::CONTROLLER_NAME && event.contains(&leadership)));
+                || (node.starts_with(crate::world::CONTROLLER_NAME)
+                    && event.contains(&leadership)
+                    && noted.insert(event.to_string())));
         if names_value(line, &token) || about_partition {
             timeline.push((time, line.clone()));
         }

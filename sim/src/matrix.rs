@@ -167,6 +167,7 @@ impl FaultClass {
 /// The scenario of one cell.
 pub fn scenario(configuration: &Configuration, faults: FaultClass) -> Scenario {
     let mut scenario = crate::builtin::replicated();
+    scenario.controller = crate::builtin::quorum_of(3);
     (configuration.apply)(&mut scenario);
     scenario.name = format!("matrix/{}/{}", configuration.name, faults.name());
     scenario.description = format!(

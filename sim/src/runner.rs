@@ -56,15 +56,12 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
         // fenced while it still serves). Process faults strike brokers, and the
         // controllers of a quorum: a single controller stays up, as the cluster's one
         // point of failure it is.
-        let others: Vec<String> = scenario
-            .controller_names()
-            .into_iter()
-            .chain(scenario.client_names())
-            .collect();
         let mut targets = scenario.broker_names();
+        let mut others = scenario.controller_names();
         if scenario.controller.voters > 1 {
-            targets.extend(scenario.controller_names());
+            targets.append(&mut others);
         }
+        others.extend(scenario.client_names());
         let (draw, events) = nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others);
         swarm = Some(draw);
         plan.extend(events);

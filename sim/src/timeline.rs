@@ -326,12 +326,18 @@ fn partition_changes<'a>(
     partition: u32,
 ) -> impl Iterator<Item = (u64, &'a str, Vec<String>)> + 'a {
     let prefix = format!("{topic}-{partition} leader ");
+    // Every controller of a quorum notes each record as it learns it is committed: the
+    // first note of each metadata index is when the cluster could act on it.
+    let mut seen = std::collections::BTreeSet::new();
     outcome.trace.iter().filter_map(move |l| {
         let line = parse(l)?;
-        if line.node != crate::world::CONTROLLER_NAME {
+        if !line.node.starts_with(crate::world::CONTROLLER_NAME) {
             return None;
         }
-        let (_, change) = line.event.split_once(": ")?;
+        let (index, change) = line.event.split_once(": ")?;
+        if !seen.insert(index.to_string()) {
+            return None;
+        }
         let rest = change.strip_prefix(prefix.as_str())?;
         let (leader, rest) = rest.split_once(' ')?;
         let isr = rest.split_once("isr [")?.1.trim_end_matches(']');
