@@ -163,13 +163,19 @@ fn replication_scenarios() -> Vec<Scenario> {
         },
         Scenario {
             name: "controller-failover".into(),
-            description: "a 5-controller KRaft quorum under crashes, power losses, pauses \
-                          and partitions of controllers and brokers alike: a new active \
+            description: "a 5-controller KRaft quorum under crashes, pauses and partitions \
+                          of controllers and brokers alike, and power losses of controllers: a new active \
                           controller is elected, the metadata log stays one log, and no \
                           acknowledged write is lost"
                 .into(),
+            // Controllers fsync every write, so their power losses are scripted apart from
+            // the nemesis: a broker's power loss with async flush would excuse data loss.
             faults: Faults {
-                events: Vec::new(),
+                events: vec![
+                    power_loss(6_000, "controller-1", 1_500),
+                    power_loss(6_000, "controller-2", 2_500),
+                    power_loss(13_000, "controller-3", 1_000),
+                ],
                 nemesis: nemesis(
                     &[
                         FaultKind::Crash,
