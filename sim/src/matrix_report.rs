@@ -17,7 +17,8 @@ pub enum Format {
 }
 
 /// What the baseline of every row is, printed with the matrix.
-pub const BASELINE: &str = "3 brokers, topic tasks x3 at RF 3, min.insync.replicas=2, \
+pub const BASELINE: &str = "3 brokers and a 3-controller KRaft quorum, topic tasks x3 at RF 3, \
+    min.insync.replicas=2, \
     acks=all with an idempotent producer, clean election, async flush, modern protocol; \
     600 keyed records at 30/s through a 20 s fault phase, then heal";
 

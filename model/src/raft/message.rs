@@ -106,8 +106,11 @@ pub enum RaftMessage<T> {
     FetchResponse {
         epoch: LeaderEpoch,
         leader: Option<NodeId>,
-        /// The request's fetch offset, so that a late or duplicated answer is recognised.
+        /// The request's fetch offset and last fetched epoch, so that a late or duplicated
+        /// answer is recognised: the offset alone can come round again after a truncation
+        /// (a stale divergence answer then cut a log that already agreed with the leader).
         fetch_offset: Offset,
+        last_fetched_epoch: LeaderEpoch,
         result: FetchResult<T>,
     },
 }

@@ -268,8 +268,17 @@ impl<T: Payload> RaftNode<T> {
                 epoch,
                 leader,
                 fetch_offset,
+                last_fetched_epoch,
                 result,
-            } => self.on_fetch_response(from, epoch, leader, fetch_offset, result, now, out),
+            } => self.on_fetch_response(
+                from,
+                epoch,
+                leader,
+                (fetch_offset, last_fetched_epoch),
+                result,
+                now,
+                out,
+            ),
         }
         self.send_due_fetch(now, out);
     }

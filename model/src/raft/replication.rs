@@ -68,6 +68,7 @@ impl<T: Payload> RaftNode<T> {
             epoch: self.quorum.epoch,
             leader: self.leader_id(),
             fetch_offset,
+            last_fetched_epoch,
             result,
         };
         out.push(RaftOutput::Send { to: replica, msg });
@@ -124,7 +125,7 @@ impl<T: Payload> RaftNode<T> {
         from: NodeId,
         epoch: LeaderEpoch,
         leader: Option<NodeId>,
-        fetch_offset: Offset,
+        asked: (Offset, LeaderEpoch),
         result: FetchResult<T>,
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
@@ -148,7 +149,7 @@ impl<T: Payload> RaftNode<T> {
             }
             return;
         }
-        if fetch_offset != self.log.end() {
+        if asked != (self.log.end(), self.log.last_epoch()) {
             return; // a late or duplicated answer to an earlier fetch
         }
         let (fetch_timeout_ms, interval_ms) = (config.fetch_timeout_ms, config.fetch_interval_ms);

@@ -90,6 +90,44 @@ fn fetches_of_other_epochs_or_to_non_leaders_get_errors_naming_the_leader() {
 }
 
 #[test]
+fn a_late_divergence_answer_does_not_cut_a_log_that_came_back_to_the_same_offset() {
+    // Node 2's log [1, 1, 2, 2, 2] diverges; it truncates to 2 and catches up to
+    // [1, 1, 3, 3, 4]: the same log end, 5, as when it first fetched. A late copy of the
+    // first answer (fetch offset 5, last epoch 2: diverging at 2) must change nothing.
+    let disks = vec![
+        (1, disk(&[1, 1, 3, 3], 3)),
+        (2, disk(&[1, 1, 2, 2, 2], 3)),
+        (3, disk(&[1, 1, 3, 3], 3)),
+    ];
+    let mut net = Manual::with_disks(config(&[1, 2, 3]), &[], disks);
+    net.expire(1, 0);
+    net.deliver_where(|from, to, _| from != n(2) && to != n(2));
+    net.now += 2_000;
+    net.tick(1, 0);
+    net.deliver_all();
+    assert_eq!(epochs_of(net.node(2)), vec![1, 1, 3, 3, 4]);
+    let late = RaftMessage::FetchResponse {
+        epoch: e(4),
+        leader: Some(n(1)),
+        fetch_offset: o(5),
+        last_fetched_epoch: e(2),
+        result: FetchResult::Diverging {
+            epoch: e(1),
+            end_offset: o(2),
+        },
+    };
+    let mut out = Vec::new();
+    let now = net.now;
+    net.nodes
+        .get_mut(&n(2))
+        .unwrap()
+        .handle(n(1), late, now, &mut out);
+    net.absorb(n(2), out);
+    assert_eq!(epochs_of(net.node(2)), vec![1, 1, 3, 3, 4]);
+    net.assert_no_violation();
+}
+
+#[test]
 fn a_divergent_follower_truncates_where_the_logs_agree_and_catches_up() {
     // Node 1 wrote epoch 3 after epoch 1; node 2 wrote epoch 2 (never committed).
     let disks = vec![

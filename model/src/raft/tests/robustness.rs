@@ -116,14 +116,18 @@ fn message(diverging: bool) -> impl Strategy<Value = Msg> {
             epoch(),
             proptest::option::of(node()),
             offset(),
+            epoch(),
             fetch_result(diverging)
         )
             .prop_map(
-                |(epoch, leader, fetch_offset, result)| RaftMessage::FetchResponse {
-                    epoch,
-                    leader,
-                    fetch_offset,
-                    result
+                |(epoch, leader, fetch_offset, last_fetched_epoch, result)| {
+                    RaftMessage::FetchResponse {
+                        epoch,
+                        leader,
+                        fetch_offset,
+                        last_fetched_epoch,
+                        result,
+                    }
                 }
             ),
     ]
