@@ -392,10 +392,16 @@ impl Scenario {
             | Fault::PowerLoss { node, .. }
             | Fault::Pause { node, .. } = &event.fault
             {
-                if !node.starts_with('b') {
+                let process =
+                    self.broker_names().contains(node) || self.controller_names().contains(node);
+                if !process {
                     return invalid(
                         &field,
-                        format!("`{node}`: only brokers crash, lose power or pause for now"),
+                        format!(
+                            "`{node}`: only brokers and controllers crash, lose power or pause \
+                             (name one controller of a quorum: {})",
+                            self.controller_names().join(", ")
+                        ),
                     );
                 }
             }
