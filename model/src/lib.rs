@@ -10,6 +10,7 @@ pub mod consumer;
 pub mod controller;
 pub mod controller_server;
 pub mod effect;
+pub mod group;
 pub mod ids;
 pub mod layout;
 pub mod leader_epoch_cache;
