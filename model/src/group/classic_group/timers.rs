@@ -37,9 +37,30 @@ impl ClassicGroup {
             && self.members.values().any(|m| m.awaiting_sync.is_none())
     }
 
-    /// Expires pending ids and silent members, and ends overdue phases.
+    /// Ends overdue phases, then expires pending ids and silent members. Phases come first:
+    /// a member waiting in a join phase that ends now is in the new generation, not out.
     pub(crate) fn tick(&mut self, ctx: &mut Ctx) {
         let now = ctx.now;
+        match self.state {
+            GroupState::PreparingRebalance if now >= self.phase_deadline_ms => {
+                self.complete_join(ctx);
+            }
+            GroupState::CompletingRebalance
+                if now >= self.phase_deadline_ms && self.sync_overdue_possible() =>
+            {
+                let unsynced: Vec<MemberId> = self
+                    .members
+                    .values()
+                    .filter(|m| m.awaiting_sync.is_none())
+                    .map(|m| m.id.clone())
+                    .collect();
+                for id in &unsynced {
+                    self.remove(ctx, id, RemovalReason::SyncTimeout);
+                }
+                self.prepare_rebalance(ctx, "sync timeout".to_string());
+            }
+            _ => {}
+        }
         self.pending_members.retain(|_, expiry| *expiry > now);
         let expired: Vec<(MemberId, bool)> = self
             .members
@@ -58,26 +79,6 @@ impl ClassicGroup {
             };
             self.remove_and_rebalance(ctx, &id, reason);
         }
-        match self.state {
-            GroupState::PreparingRebalance if now >= self.phase_deadline_ms => {
-                self.complete_join(ctx);
-            }
-            GroupState::CompletingRebalance
-                if now >= self.phase_deadline_ms && self.sync_overdue_possible() =>
-            {
-                let unsynced: Vec<MemberId> = self
-                    .members
-                    .values()
-                    .filter(|m| m.awaiting_sync.is_none())
-                    .map(|m| m.id.clone())
-                    .collect();
-                for id in &unsynced {
-                    self.remove(ctx, id, RemovalReason::SyncTimeout);
-                }
-                self.prepare_rebalance(ctx, "sync timeout".to_string());
-                self.maybe_complete_join(ctx);
-            }
-            _ => self.maybe_complete_join(ctx),
-        }
+        self.maybe_complete_join(ctx);
     }
 }
