@@ -44,7 +44,9 @@ pub use config::GroupCoordinatorConfig;
 pub use coordinator::{join_request, GroupCoordinator};
 pub use ids::{ClientRef, Generation, GroupId, MemberId, WriteId};
 pub use output::{GroupEvent, GroupOutput, RemovalReason};
-pub use protocol::{GroupError, GroupRequest, GroupResponse, JoinedGeneration, SyncedGeneration};
+pub use protocol::{
+    GroupError, GroupRequest, GroupResponse, JoinedGeneration, OffsetFetchResults, SyncedGeneration,
+};
 pub use records::{
     coordinator_partition, GroupMetadata, MemberMetadata, OffsetsRecord, OFFSETS_TOPIC,
 };

@@ -151,6 +151,10 @@ pub struct SyncedGeneration {
     pub assignment: Vec<TopicPartition>,
 }
 
+/// OffsetFetch's answer per partition: the committed offset (`None`: nothing committed),
+/// or why it cannot be given.
+pub type OffsetFetchResults = Vec<(TopicPartition, Result<Option<Offset>, GroupError>)>;
+
 /// A response from the group coordinator.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GroupResponse {
@@ -178,7 +182,7 @@ pub enum GroupResponse {
     },
     OffsetFetch {
         group: GroupId,
-        result: Result<Vec<(TopicPartition, Result<Option<Offset>, GroupError>)>, GroupError>,
+        result: Result<OffsetFetchResults, GroupError>,
     },
 }
 

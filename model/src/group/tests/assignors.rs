@@ -54,7 +54,10 @@ fn assert_exactly_once(assignment: &GroupAssignment, partitions: &BTreeMap<Strin
 fn range_gives_consecutive_ranges_per_topic() {
     // Kafka's RangeAssignor javadoc: C0 and C1, topics t0 and t1 of 3 partitions each.
     let out = Assignor::Range.assign(&members(2, &["t0", "t1"]), &topics(&[("t0", 3), ("t1", 3)]));
-    assert_eq!(out.assignments[&m(0)], tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)]));
+    assert_eq!(
+        out.assignments[&m(0)],
+        tps(&[("t0", 0), ("t0", 1), ("t1", 0), ("t1", 1)])
+    );
     assert_eq!(out.assignments[&m(1)], tps(&[("t0", 2), ("t1", 2)]));
     assert!(out.withheld.is_empty());
 }
@@ -64,8 +67,14 @@ fn round_robin_deals_all_partitions_in_turn() {
     // Kafka's RoundRobinAssignor javadoc, first example.
     let out =
         Assignor::RoundRobin.assign(&members(2, &["t0", "t1"]), &topics(&[("t0", 3), ("t1", 3)]));
-    assert_eq!(out.assignments[&m(0)], tps(&[("t0", 0), ("t0", 2), ("t1", 1)]));
-    assert_eq!(out.assignments[&m(1)], tps(&[("t0", 1), ("t1", 0), ("t1", 2)]));
+    assert_eq!(
+        out.assignments[&m(0)],
+        tps(&[("t0", 0), ("t0", 2), ("t1", 1)])
+    );
+    assert_eq!(
+        out.assignments[&m(1)],
+        tps(&[("t0", 1), ("t1", 0), ("t1", 2)])
+    );
     // Second example: C0 subscribes t0; C1 t0, t1; C2 t0, t1, t2 (1, 2, 3 partitions).
     let mut subs = BTreeMap::new();
     subs.insert(m(0), subscribed(&["t0"]));
@@ -88,7 +97,10 @@ fn unknown_topics_and_unsubscribed_topics_are_not_assigned() {
         let out = assignor.assign(&subs, &topics(&[("t", 3), ("u", 1), ("v", 4)]));
         assert_exactly_once(&out, &topics(&[("t", 3), ("u", 1)]));
         assert_eq!(out.assignments[&m(2)], tps(&[("u", 0)]), "{assignor:?}");
-        assert!(assignor.assign(&BTreeMap::new(), &topics(&[("t", 3)])).assignments.is_empty());
+        assert!(assignor
+            .assign(&BTreeMap::new(), &topics(&[("t", 3)]))
+            .assignments
+            .is_empty());
     }
 }
 
@@ -108,7 +120,10 @@ fn cooperative_sticky_moves_a_partition_in_two_rounds() {
     assert_eq!(first.withheld.len(), 1);
     let moving = first.withheld[0].clone();
     assert_eq!(moving.to, m(2));
-    assert!(first.assignments[&m(2)].is_empty(), "nothing it can have yet");
+    assert!(
+        first.assignments[&m(2)].is_empty(),
+        "nothing it can have yet"
+    );
     let revoked: Vec<TopicPartition> = [m(0), m(1)]
         .iter()
         .flat_map(|member| {
@@ -147,7 +162,11 @@ fn cooperative_sticky_settles_double_claims_by_generation() {
 }
 
 /// A previous generation's ownership: partition `i` goes to member `owner[i]` (or nobody).
-fn owned_by(owner: &[Option<usize>], members_count: usize, partitions: u32) -> Vec<Vec<TopicPartition>> {
+fn owned_by(
+    owner: &[Option<usize>],
+    members_count: usize,
+    partitions: u32,
+) -> Vec<Vec<TopicPartition>> {
     let mut owned = vec![Vec::new(); members_count];
     for (p, o) in owner.iter().enumerate().take(partitions as usize) {
         if let Some(o) = o.filter(|o| *o < members_count) {

@@ -39,12 +39,27 @@ fn a_commit_is_answered_and_visible_only_once_durable() {
     assert_eq!(w.coordinator.committed(&gid(), &tp("t", 0)), None);
     assert!(matches!(
         &w.writes[0].1[..],
-        [OffsetsRecord::OffsetCommit { offset: Offset(10), .. }, OffsetsRecord::OffsetCommit { offset: Offset(20), .. }]
+        [
+            OffsetsRecord::OffsetCommit {
+                offset: Offset(10),
+                ..
+            },
+            OffsetsRecord::OffsetCommit {
+                offset: Offset(20),
+                ..
+            }
+        ]
     ));
     w.complete_write(Ok(()));
     assert_eq!(commit_results(&w.answers(from)), vec![Ok(()), Ok(())]);
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 0)), Some(Offset(10)));
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 1)), Some(Offset(20)));
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 0)),
+        Some(Offset(10))
+    );
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 1)),
+        Some(Offset(20))
+    );
     assert!(w.events.iter().any(|e| matches!(
         e,
         GroupEvent::Committed { generation: Some(g), group_generation, .. } if *g == generation && *group_generation == generation
@@ -64,7 +79,10 @@ fn a_failed_write_refuses_the_commit_and_changes_nothing() {
     );
     assert_eq!(w.coordinator.committed(&gid(), &tp("t", 0)), None);
     // An unknown or repeated completion is ignored.
-    assert!(w.coordinator.write_completed(w.now, WriteId(999), Ok(())).is_empty());
+    assert!(w
+        .coordinator
+        .write_completed(w.now, WriteId(999), Ok(()))
+        .is_empty());
 }
 
 #[test]
@@ -121,7 +139,10 @@ fn the_broken_variant_accepts_stale_and_zombie_commits() {
     assert_eq!(commit_results(&w.answers(from)), vec![Ok(())]);
     let from = w.commit(1, Some(old), &[(tp("t", 2), 40)]);
     assert_eq!(commit_results(&w.answers(from)), vec![Ok(())]);
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 2)), Some(Offset(40)));
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 2)),
+        Some(Offset(40))
+    );
     assert!(fenced(&w).is_empty());
     // The event says what a checker needs: accepted from an older generation.
     assert!(w.events.iter().any(|e| matches!(
@@ -144,7 +165,10 @@ fn standalone_commits_are_accepted_only_while_the_group_is_empty() {
     let from = w.commit(5, None, &[(tp("t", 0), 3)]);
     assert_eq!(commit_results(&w.answers(from)), vec![Ok(())]);
     assert_eq!(w.summary().state, GroupState::Empty);
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 0)), Some(Offset(3)));
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 0)),
+        Some(Offset(3))
+    );
     // A commit naming a generation of a group that does not exist is refused.
     let other = GroupRequest::OffsetCommit {
         group: GroupId::new("none"),
@@ -172,7 +196,10 @@ fn a_lower_offset_is_stored_as_committed() {
     let generation = w.summary().generation;
     w.commit(0, Some(generation), &[(tp("t", 0), 50)]);
     w.commit(0, Some(generation), &[(tp("t", 0), 20)]);
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 0)), Some(Offset(20)));
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 0)),
+        Some(Offset(20))
+    );
 }
 
 #[test]
@@ -227,7 +254,10 @@ fn offset_fetch_reports_committed_offsets_and_unstable_ones() {
         }
     );
     w.complete_write(Ok(()));
-    assert_eq!(w.coordinator.committed(&gid(), &tp("t", 1)), Some(Offset(12)));
+    assert_eq!(
+        w.coordinator.committed(&gid(), &tp("t", 1)),
+        Some(Offset(12))
+    );
     let unknown = GroupRequest::OffsetFetch {
         group: GroupId::new("nobody"),
         partitions: None,

@@ -15,8 +15,10 @@ fn busy_world() -> World {
     let generation = w.summary().generation;
     for n in 0..3 {
         let owned = w.client(n).owned.clone();
-        let offsets: Vec<(TopicPartition, u64)> =
-            owned.iter().map(|tp| (tp.clone(), 10 + u64::from(n))).collect();
+        let offsets: Vec<(TopicPartition, u64)> = owned
+            .iter()
+            .map(|tp| (tp.clone(), 10 + u64::from(n)))
+            .collect();
         w.commit(n, Some(generation), &offsets);
     }
     let other = GroupRequest::OffsetCommit {
@@ -43,9 +45,16 @@ fn from_records_rebuilds_the_same_offsets_and_groups() {
             w.coordinator.committed_offsets(&group),
             "{group}"
         );
-        assert_eq!(rebuilt.group(&group), w.coordinator.group(&group), "{group}");
+        assert_eq!(
+            rebuilt.group(&group),
+            w.coordinator.group(&group),
+            "{group}"
+        );
     }
-    assert_eq!(rebuilt.committed(&GroupId::new("standalone"), &tp("t", 0)), Some(Offset(77)));
+    assert_eq!(
+        rebuilt.committed(&GroupId::new("standalone"), &tp("t", 0)),
+        Some(Offset(77))
+    );
     assert_eq!(rebuilt.committed_offsets(&gid()).len(), 6);
     assert_eq!(
         rebuilt.group(&GroupId::new("standalone")).unwrap().state,
@@ -116,7 +125,13 @@ fn a_generation_whose_assignment_was_never_written_is_unknown_to_the_next_coordi
     );
     assert!(matches!(
         &outputs[..],
-        [GroupOutput::Respond { response: GroupResponse::Heartbeat { result: Err(GroupError::IllegalGeneration), .. }, .. }]
+        [GroupOutput::Respond {
+            response: GroupResponse::Heartbeat {
+                result: Err(GroupError::IllegalGeneration),
+                ..
+            },
+            ..
+        }]
     ));
 }
 
@@ -136,6 +151,12 @@ fn resigning_refuses_every_held_answer_with_not_coordinator() {
         [GroupResponse::OffsetCommit { results, .. }] if results[0].1 == Err(GroupError::NotCoordinator)
     ));
     assert!(w.inbox.iter().any(|(to, r)| to.node == NodeId(103)
-        && matches!(r, GroupResponse::JoinGroup { result: Err(GroupError::NotCoordinator), .. })));
+        && matches!(
+            r,
+            GroupResponse::JoinGroup {
+                result: Err(GroupError::NotCoordinator),
+                ..
+            }
+        )));
     assert!(GroupError::NotCoordinator.needs_coordinator_lookup());
 }

@@ -241,7 +241,7 @@ fn a_leader_that_never_syncs_is_dropped_at_the_sync_deadline() {
         let n = to.node.0 - 100;
         let member = w.member(n);
         if member != leader {
-            w.send(
+            let sync = w.send(
                 n,
                 GroupRequest::SyncGroup {
                     group: gid(),
@@ -250,6 +250,7 @@ fn a_leader_that_never_syncs_is_dropped_at_the_sync_deadline() {
                     assignments: vec![],
                 },
             );
+            w.clients.get_mut(&n).unwrap().awaiting = Some(sync);
         }
     }
     assert_eq!(w.summary().state, GroupState::CompletingRebalance);

@@ -35,6 +35,9 @@ pub(super) struct Client {
     pub(super) owned: Vec<TopicPartition>,
     /// Between JoinGroup sent and SyncGroup answered.
     pub(super) rebalancing: bool,
+    /// The JoinGroup or SyncGroup it waits on: answers to older ones are ignored, as a
+    /// client ignores answers to requests it gave up on.
+    pub(super) awaiting: Option<ClientRef>,
     /// A stopped client sends nothing and ignores its answers (crashed or paused).
     pub(super) stopped: bool,
 }
@@ -182,7 +185,8 @@ impl World {
                 generation: client.generation,
             },
         };
-        self.send(n, request);
+        let from = self.send(n, request);
+        self.clients.get_mut(&n).expect("known client").awaiting = Some(from);
     }
 
     pub(super) fn heartbeat(&mut self, n: u32) {
@@ -203,10 +207,20 @@ impl World {
     /// Delivers every pending answer to its client, which reacts as Kafka's consumer does;
     /// repeats until no answer is left.
     pub(super) fn deliver(&mut self) {
+        let mut steps = 0;
         while !self.inbox.is_empty() {
+            steps += 1;
+            assert!(steps < 100_000, "clients and coordinator ping-pong forever");
             let (to, response) = self.inbox.remove(0);
             let n = to.node.0 - 100;
             if self.clients.get(&n).is_none_or(|c| c.stopped) {
+                continue;
+            }
+            let rebalance_answer = matches!(
+                response,
+                GroupResponse::JoinGroup { .. } | GroupResponse::SyncGroup { .. }
+            );
+            if rebalance_answer && self.clients[&n].awaiting != Some(to) {
                 continue;
             }
             self.react(n, response);
@@ -235,7 +249,8 @@ impl World {
                         member: self.member(n),
                         assignments,
                     };
-                    self.send(n, request);
+                    let from = self.send(n, request);
+                    self.clients.get_mut(&n).expect("known").awaiting = Some(from);
                 }
                 Err(GroupError::MemberIdRequired) => {
                     self.clients.get_mut(&n).expect("known").member = member;
@@ -298,7 +313,7 @@ impl World {
             let outputs = self.coordinator.tick(self.now);
             self.absorb(outputs);
             self.deliver();
-            if self.now % 3_000 == 0 {
+            if self.now.is_multiple_of(3_000) {
                 let running: Vec<u32> = self
                     .clients
                     .iter()
