@@ -24,7 +24,8 @@ impl Log {
     /// leaves a log that merely starts lower, and the next retention pass deletes the rest.
     /// The first torn or corrupt batch, or a batch that does not continue the offsets, ends
     /// the log: the rest is cut and deleted. A lone empty file is an empty log starting at
-    /// the offset its name gives (what [`Log::reset_to`] leaves on disk).
+    /// the offset its name gives (what [`Log::reset_to`] leaves on disk); at offset zero it
+    /// is simply deleted, as any empty file.
     pub fn recover(
         tp: TopicPartition,
         config: LogConfig,
@@ -70,8 +71,9 @@ impl Log {
             let segment = match segment {
                 Some(segment) => segment,
                 None => {
+                    // Only a log starting above zero needs its empty file to say so.
                     let starts_log = log.segments.is_empty() && index + 1 == file_count;
-                    match base_offset_of(&path).filter(|_| starts_log) {
+                    match base_offset_of(&path).filter(|base| starts_log && base.0 > 0) {
                         Some(base) => {
                             log.log_end_offset = base;
                             Segment::new(base, path.clone())
