@@ -7,6 +7,7 @@ use super::assignor::{Assignor, Subscription};
 use super::ids::{Generation, GroupId, MemberId};
 use crate::ids::{Offset, TopicPartition};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// Kafka error codes the coordinator answers with.
@@ -141,6 +142,24 @@ pub struct JoinedGeneration {
     /// The leader gets every member's subscription, to run `protocol` on; the others
     /// get nothing.
     pub members: Vec<(MemberId, Subscription)>,
+}
+
+impl JoinedGeneration {
+    /// What the leader sends in SyncGroup: `protocol` run over the members'
+    /// subscriptions, given each topic's partition count from the leader's metadata.
+    /// Followers (who get no subscriptions) send nothing.
+    pub fn leader_assignments(
+        &self,
+        partitions_per_topic: &BTreeMap<String, u32>,
+    ) -> Vec<(MemberId, Vec<TopicPartition>)> {
+        if self.members.is_empty() {
+            return Vec::new();
+        }
+        let subscriptions = self.members.iter().cloned().collect();
+        self.protocol
+            .assign(&subscriptions, partitions_per_topic)
+            .into_sync_assignments()
+    }
 }
 
 /// What a member learns when a sync phase completes.

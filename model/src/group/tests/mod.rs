@@ -234,15 +234,7 @@ impl World {
                     let client = self.clients.get_mut(&n).expect("known");
                     client.member = member;
                     client.generation = Some(joined.generation);
-                    let assignments = if joined.members.is_empty() {
-                        Vec::new()
-                    } else {
-                        let subscriptions = joined.members.into_iter().collect();
-                        joined
-                            .protocol
-                            .assign(&subscriptions, &self.partitions)
-                            .into_sync_assignments()
-                    };
+                    let assignments = joined.leader_assignments(&self.partitions);
                     let request = GroupRequest::SyncGroup {
                         group: gid(),
                         generation: joined.generation,
