@@ -53,6 +53,14 @@ pub struct LogConfig {
     /// `flush.messages`: fsync after this many appended records; `None` leaves flushing to
     /// the OS (Kafka's default: durability comes from replication, not fsync).
     pub flush_messages: Option<u64>,
+    /// `retention.ms`: a segment is deleted once its newest record is older than this
+    /// (7 days). Kafka's -1 (keep forever) is `u64::MAX` here.
+    pub retention_ms: u64,
+    /// `retention.bytes`: oldest segments are deleted while the log would still hold at
+    /// least this many bytes without them. `None` (Kafka's -1) is unlimited, the default.
+    pub retention_bytes: Option<u64>,
+    /// `log.retention.check.interval.ms`: how often a broker applies retention (5 minutes).
+    pub retention_check_interval_ms: u64,
 }
 
 impl Default for LogConfig {
@@ -60,6 +68,9 @@ impl Default for LogConfig {
         LogConfig {
             segment_bytes: 16 * 1024,
             flush_messages: None,
+            retention_ms: 7 * 24 * 60 * 60 * 1000,
+            retention_bytes: None,
+            retention_check_interval_ms: 5 * 60 * 1000,
         }
     }
 }

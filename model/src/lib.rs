@@ -9,6 +9,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod effect;
+pub mod group;
 pub mod ids;
 pub mod layout;
 pub mod leader_epoch_cache;
