@@ -75,13 +75,7 @@ impl QuorumInvariants {
                     describe(record),
                     describe(known)
                 );
-                self.report(
-                    AnomalyKind::MetadataLogMatching,
-                    "MetadataLogMatching",
-                    MATCHING_PROMISE,
-                    detail,
-                    history_index,
-                );
+                self.mismatch(detail, history_index);
                 false
             }
             None if index as usize == self.committed.len() => {
@@ -94,16 +88,20 @@ impl QuorumInvariants {
                      reported committed",
                     self.committed.len()
                 );
-                self.report(
-                    AnomalyKind::MetadataLogMatching,
-                    "MetadataLogMatching",
-                    MATCHING_PROMISE,
-                    detail,
-                    history_index,
-                );
+                self.mismatch(detail, history_index);
                 false
             }
         }
+    }
+
+    fn mismatch(&mut self, detail: String, history_index: u64) {
+        self.report(
+            AnomalyKind::MetadataLogMatching,
+            "MetadataLogMatching",
+            MATCHING_PROMISE,
+            detail,
+            history_index,
+        );
     }
 
     fn report(
@@ -129,5 +127,71 @@ impl QuorumInvariants {
 
     pub fn anomalies(&self) -> &[Anomaly] {
         &self.anomalies
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_model::ids::BrokerId;
+
+    fn fence(broker: u32) -> MetadataRecord {
+        MetadataRecord::FenceBroker {
+            broker: BrokerId(broker),
+        }
+    }
+
+    #[test]
+    fn nodes_that_agree_on_every_index_pass_and_each_index_is_new_once() {
+        let mut quorum = QuorumInvariants::new(&[NodeId(90), NodeId(91), NodeId(92)]);
+        assert!(quorum.on_metadata(1, "controller-1", 0, &fence(1)));
+        assert!(!quorum.on_metadata(2, "controller-2", 0, &fence(1)));
+        assert!(!quorum.on_metadata(3, "b1", 0, &fence(1)));
+        assert!(quorum.on_metadata(4, "controller-2", 1, &fence(2)));
+        assert!(quorum.anomalies().is_empty());
+    }
+
+    #[test]
+    fn a_node_holding_another_record_at_a_committed_index_breaks_metadata_log_matching() {
+        let mut quorum = QuorumInvariants::new(&[NodeId(90), NodeId(91), NodeId(92)]);
+        quorum.on_metadata(1, "controller-1", 0, &fence(1));
+        assert!(!quorum.on_metadata(2, "b2", 0, &fence(3)));
+        let found = quorum.anomalies();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::MetadataLogMatching);
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert!(found[0]
+            .detail
+            .contains("b2 holds \"fence b3\" at metadata index 0"));
+    }
+
+    #[test]
+    fn a_node_past_the_committed_log_breaks_metadata_log_matching() {
+        let mut quorum = QuorumInvariants::new(&[NodeId(90)]);
+        assert!(!quorum.on_metadata(1, "b1", 3, &fence(1)));
+        assert_eq!(quorum.anomalies()[0].kind, AnomalyKind::MetadataLogMatching);
+    }
+
+    #[test]
+    fn two_leaders_in_one_epoch_break_the_quorum_invariants() {
+        use kafka_model::ids::LeaderEpoch;
+        let mut quorum = QuorumInvariants::new(&[NodeId(90), NodeId(91), NodeId(92)]);
+        for node in [NodeId(90), NodeId(91)] {
+            quorum.on_raft_event(
+                1,
+                &RaftEvent::BecameLeader {
+                    node,
+                    epoch: LeaderEpoch(1),
+                },
+            );
+        }
+        let found = quorum.anomalies();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].kind, AnomalyKind::ControllerQuorum);
+        assert!(
+            found[0].detail.starts_with("SingleLeader"),
+            "{}",
+            found[0].detail
+        );
     }
 }

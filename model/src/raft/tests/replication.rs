@@ -89,11 +89,9 @@ fn fetches_of_other_epochs_or_to_non_leaders_get_errors_naming_the_leader() {
     assert!(matches!(served.2, FetchResult::Entries { entries, .. } if entries.len() == 1));
 }
 
-#[test]
-fn a_late_divergence_answer_does_not_cut_a_log_that_came_back_to_the_same_offset() {
-    // Node 2's log [1, 1, 2, 2, 2] diverges; it truncates to 2 and catches up to
-    // [1, 1, 3, 3, 4]: the same log end, 5, as when it first fetched. A late copy of the
-    // first answer (fetch offset 5, last epoch 2: diverging at 2) must change nothing.
+/// Node 1 wrote epoch 3 after epoch 1 and node 2 wrote epoch 2 (never committed); node 1
+/// wins epoch 4 with node 3's vote while node 2 hears nothing.
+fn node_1_leads_without_node_2() -> Manual {
     let disks = vec![
         (1, disk(&[1, 1, 3, 3], 3)),
         (2, disk(&[1, 1, 2, 2, 2], 3)),
@@ -102,6 +100,15 @@ fn a_late_divergence_answer_does_not_cut_a_log_that_came_back_to_the_same_offset
     let mut net = Manual::with_disks(config(&[1, 2, 3]), &[], disks);
     net.expire(1, 0);
     net.deliver_where(|from, to, _| from != n(2) && to != n(2));
+    net
+}
+
+#[test]
+fn a_late_divergence_answer_does_not_cut_a_log_that_came_back_to_the_same_offset() {
+    // Node 2's log [1, 1, 2, 2, 2] diverges; it truncates to 2 and catches up to
+    // [1, 1, 3, 3, 4]: the same log end, 5, as when it first fetched. A late copy of the
+    // first answer (fetch offset 5, last epoch 2: diverging at 2) must change nothing.
+    let mut net = node_1_leads_without_node_2();
     net.now += 2_000;
     net.tick(1, 0);
     net.deliver_all();
@@ -129,15 +136,7 @@ fn a_late_divergence_answer_does_not_cut_a_log_that_came_back_to_the_same_offset
 
 #[test]
 fn a_divergent_follower_truncates_where_the_logs_agree_and_catches_up() {
-    // Node 1 wrote epoch 3 after epoch 1; node 2 wrote epoch 2 (never committed).
-    let disks = vec![
-        (1, disk(&[1, 1, 3, 3], 3)),
-        (2, disk(&[1, 1, 2, 2, 2], 3)),
-        (3, disk(&[1, 1, 3, 3], 3)),
-    ];
-    let mut net = Manual::with_disks(config(&[1, 2, 3]), &[], disks);
-    net.expire(1, 0);
-    net.deliver_where(|from, to, _| from != n(2) && to != n(2));
+    let mut net = node_1_leads_without_node_2();
     assert!(net.node(1).is_leader());
     assert_eq!(net.node(1).epoch(), e(4));
     let committed = net.node(1).high_watermark();
