@@ -76,6 +76,11 @@ impl QuorumController {
         self.raft.committed_data().count() as u64
     }
 
+    /// The quorum epoch this node is in.
+    pub fn epoch(&self) -> LeaderEpoch {
+        self.raft.epoch()
+    }
+
     /// Whether this node is the active controller.
     pub fn is_active(&self) -> bool {
         self.active.is_some()

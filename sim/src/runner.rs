@@ -402,6 +402,20 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
         .into_iter()
         .map(|tp| format!("{tp}: no leader"))
         .collect();
+    // A new active controller must be elected after the heal: one that leads the newest
+    // epoch any controller has reached.
+    if let Some(newest) = state.controllers.values().map(|(epoch, _)| *epoch).max() {
+        let active = state
+            .controllers
+            .values()
+            .any(|(epoch, active)| *active && *epoch == newest);
+        if !active {
+            waiting.push(format!(
+                "controller quorum: no active controller in epoch {}",
+                newest.0
+            ));
+        }
+    }
     for (id, name) in world.nodes() {
         if id.0 < FIRST_PRODUCER {
             continue;

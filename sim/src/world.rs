@@ -13,7 +13,7 @@ use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
 use kafka_model::effect::{Observation, ReplicaEvent};
-use kafka_model::ids::{BrokerId, Millis, NodeId};
+use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::raft::RaftEvent;
 use rand_chacha::ChaCha8Rng;
@@ -89,6 +89,9 @@ pub struct WorldState {
     net_rng: ChaCha8Rng,
     pub incarnations: BTreeMap<NodeId, u32>,
     pub clients: BTreeMap<NodeId, ClientStatus>,
+    /// Each controller's quorum epoch and whether it is the active controller, as of its
+    /// last step: the liveness phase waits for an active controller at the newest epoch.
+    pub controllers: BTreeMap<NodeId, (LeaderEpoch, bool)>,
     pub net_stats: NetStats,
     /// The mirror of every replica that the cluster invariants are checked on.
     pub invariants: ClusterInvariants,
@@ -132,6 +135,7 @@ impl World {
                 net_rng: seed::stream(seed, Stream::Network),
                 incarnations: BTreeMap::new(),
                 clients: BTreeMap::new(),
+                controllers: BTreeMap::new(),
                 net_stats: NetStats::default(),
                 invariants: ClusterInvariants::new(promises),
                 quorum: QuorumInvariants::new(&voters),
@@ -157,6 +161,7 @@ impl World {
             net_rng: state.net_rng.clone(),
             incarnations: state.incarnations.clone(),
             clients: state.clients.clone(),
+            controllers: state.controllers.clone(),
             net_stats: state.net_stats,
             invariants: state.invariants.clone(),
             quorum: state.quorum.clone(),
@@ -406,6 +411,10 @@ impl World {
         let incarnation = state.incarnations.entry(node).or_insert(0);
         *incarnation += 1;
         *incarnation
+    }
+
+    pub fn set_controller_status(&self, node: NodeId, epoch: LeaderEpoch, active: bool) {
+        self.lock().controllers.insert(node, (epoch, active));
     }
 
     pub fn set_client_status(&self, node: NodeId, status: ClientStatus) {

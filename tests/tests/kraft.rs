@@ -65,3 +65,22 @@ fn committing_without_a_majority_is_caught() {
         "a leader that commits on its own log must break a quorum invariant"
     );
 }
+
+#[test]
+fn a_quorum_that_never_elects_an_active_controller_is_a_liveness_violation() {
+    // Election timeouts longer than the whole run: no controller ever stands.
+    let mut scenario = controller_failover(3, RaftVariant::Correct);
+    scenario.controller.election_timeout_ms = 200_000;
+    scenario.controller.fetch_timeout_ms = 400_000;
+    scenario.faults = Default::default();
+    let outcome = kafka_sim::runner::run(&scenario, 0, Default::default());
+    assert_eq!(outcome.class, OutcomeClass::LivenessViolation);
+    assert!(
+        outcome
+            .liveness_problems
+            .iter()
+            .any(|p| p.contains("controller quorum: no active controller")),
+        "{:?}",
+        outcome.liveness_problems
+    );
+}

@@ -105,4 +105,10 @@ impl Role for ControllerRole {
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.node.as_ref().and_then(QuorumController::next_deadline)
     }
+
+    fn publish(&self, world: &World, me: NodeId) {
+        if let Some(node) = &self.node {
+            world.set_controller_status(me, node.epoch(), node.is_active());
+        }
+    }
 }
