@@ -156,14 +156,18 @@ impl QuorumController {
                 // The catch-up path: a broker whose pushes were lost, that restarted with an
                 // empty image, or that a new active controller never pushed to, gets every
                 // committed record past what it has applied.
-                let committed: Vec<MetadataRecord> =
-                    self.raft.committed_data().map(|(_, r)| r.clone()).collect();
-                let first_index = metadata_offset.min(committed.len() as u64);
+                let first_index = metadata_offset.min(self.committed_records());
+                let records = self
+                    .raft
+                    .committed_data()
+                    .skip(first_index as usize)
+                    .map(|(_, r)| r.clone())
+                    .collect();
                 out.push(Output::Send {
                     to: from,
                     message: Message::MetadataUpdate {
                         first_index,
-                        records: committed[first_index as usize..].to_vec(),
+                        records,
                     },
                 });
             }
