@@ -80,6 +80,38 @@ pub enum Observation {
         offset: Offset,
         reason: String,
     },
+    /// A group member's SyncGroup answer: it owns `partitions` in `generation` (none: idle).
+    GroupAssignment {
+        group: String,
+        member: String,
+        generation: u32,
+        partitions: Vec<TopicPartition>,
+    },
+    /// A group member sends an offset commit (committed offset = last processed + 1).
+    CommitInvoke(CommitObservation),
+    /// The coordinator accepted the commit: it is durable in the offsets topic.
+    CommitOk(CommitObservation),
+    /// The commit was refused (`error`) or timed out.
+    CommitFail {
+        commit: CommitObservation,
+        error: String,
+    },
+    /// A group member finished processing these records (the application's side effect).
+    Process {
+        group: String,
+        member: String,
+        generation: u32,
+        records: Vec<ObservedRecord>,
+    },
+}
+
+/// One offset commit as the member sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitObservation {
+    pub group: String,
+    pub member: String,
+    pub generation: u32,
+    pub offsets: Vec<(TopicPartition, Offset)>,
 }
 
 /// One record as a replica's log holds it, for the cluster invariants: its value (unique per
@@ -156,4 +188,6 @@ pub enum Output {
     },
     /// A controller's quorum state changed.
     Raft(RaftEvent),
+    /// A group coordinator's decision (brokers only), for the trace and the checkers.
+    Group(crate::group::GroupEvent),
 }

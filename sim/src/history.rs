@@ -68,6 +68,55 @@ pub enum Operation {
     Send(SendValue),
     Poll(PollValue),
     Assign(AssignValue),
+    /// A group member's assignment for a generation (its SyncGroup answer).
+    Assignment(AssignmentValue),
+    Commit(CommitValue),
+    Process(ProcessValue),
+}
+
+/// A partition named in a group operation.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PartitionRef {
+    pub topic: String,
+    pub partition: u32,
+}
+
+/// An `assignment`: `member` of `group` owns `partitions` in `generation` (empty: idle).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentValue {
+    pub group: String,
+    pub member: String,
+    pub generation: u32,
+    pub partitions: Vec<PartitionRef>,
+}
+
+/// One partition's committed offset (last processed + 1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedOffset {
+    pub topic: String,
+    pub partition: u32,
+    pub offset: u64,
+}
+
+/// A `commit`: invoke when sent, ok once durable in the offsets topic, fail when refused
+/// (fenced by generation, coordinator moved) or timed out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitValue {
+    pub group: String,
+    pub member: String,
+    pub generation: u32,
+    pub offsets: Vec<CommittedOffset>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A `process`: a group member finished processing these records, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessValue {
+    pub group: String,
+    pub member: String,
+    pub generation: u32,
+    pub records: Vec<ObservedRecord>,
 }
 
 /// One line of the history.

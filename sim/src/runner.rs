@@ -96,6 +96,7 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
             .any(|e| matches!(&e.fault, crate::faults::Fault::PowerLoss { node, .. } if scenario.broker_names().contains(node)))
             && scenario.broker.log.flush_messages != Some(1),
         unclean_election: scenario.controller.unclean_leader_election,
+        at_most_once_groups: Vec::new(),
     }
 }
 

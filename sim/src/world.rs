@@ -4,15 +4,13 @@
 
 use crate::checkers::Promises;
 use crate::clock::NodeClock;
-use crate::history::{
-    AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
-};
+use crate::history::History;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
-use kafka_model::effect::{Observation, ReplicaEvent};
+use kafka_model::effect::ReplicaEvent;
 use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::raft::RaftEvent;
@@ -20,6 +18,8 @@ use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
+
+mod observation;
 
 /// The port every simulated node listens on.
 pub const PORT: u16 = 9092;
@@ -272,137 +272,14 @@ impl World {
         state.quorum.on_raft_event(history_index, event);
     }
 
-    /// Turns a client's observation into a history entry (and a trace line).
-    pub fn observe(&self, node: NodeId, observation: Observation) {
+    /// A group coordinator's decision: a trace line. The group checkers read the clients'
+    /// history instead, so that an independent checker can do the same.
+    pub fn group_event(&self, node: NodeId, event: kafka_model::group::GroupEvent) {
         let now = World::now_ms();
-        let process = self.name(node);
         let mut state = self.lock();
-        let state = &mut *state;
-        let send = |state: &WorldState, value: u64| {
-            let (topic, key) = state.sends.get(&value).cloned().unwrap_or_default();
-            SendValue {
-                topic,
-                key,
-                value,
-                acks: self.acks.clone(),
-                partition: None,
-                offset: None,
-                error: None,
-            }
-        };
-        let (op_type, op) = match observation {
-            Observation::SendInvoke { topic, key, value } => {
-                state.sends.insert(value, (topic, key));
-                state
-                    .trace
-                    .record(now, process, format_args!("send v{value}"));
-                (OpType::Invoke, Operation::Send(send(state, value)))
-            }
-            Observation::SendOk { value, tp, offset } => {
-                let mut v = send(state, value);
-                v.partition = Some(tp.partition);
-                v.offset = offset.map(|o| o.0);
-                match offset {
-                    Some(o) => {
-                        state
-                            .trace
-                            .record(now, process, format_args!("ok v{value} {tp}@{}", o.0))
-                    }
-                    None => state
-                        .trace
-                        .record(now, process, format_args!("ok v{value} {tp}")),
-                }
-                (OpType::Ok, Operation::Send(v))
-            }
-            Observation::SendFail { value, error } => {
-                state
-                    .trace
-                    .record(now, process, format_args!("fail v{value}: {error}"));
-                let mut v = send(state, value);
-                v.error = Some(error);
-                (OpType::Fail, Operation::Send(v))
-            }
-            Observation::SendInfo { value, error } => {
-                state
-                    .trace
-                    .record(now, process, format_args!("info v{value}: {error}"));
-                let mut v = send(state, value);
-                v.error = Some(error);
-                (OpType::Info, Operation::Send(v))
-            }
-            Observation::PollInvoke { .. } => (
-                OpType::Invoke,
-                Operation::Poll(PollValue {
-                    records: Vec::new(),
-                    high_watermarks: Vec::new(),
-                    error: None,
-                }),
-            ),
-            Observation::PollOk {
-                records,
-                high_watermarks,
-            } => {
-                if !records.is_empty() {
-                    let first = &records[0];
-                    state.trace.record(
-                        now,
-                        process,
-                        format_args!(
-                            "poll {} records, first {}-{}@{}",
-                            records.len(),
-                            first.topic,
-                            first.partition,
-                            first.offset
-                        ),
-                    );
-                }
-                (
-                    OpType::Ok,
-                    Operation::Poll(PollValue {
-                        records,
-                        high_watermarks: high_watermarks
-                            .into_iter()
-                            .map(|(tp, hw)| HighWatermarkSeen {
-                                topic: tp.topic,
-                                partition: tp.partition,
-                                high_watermark: hw.0,
-                            })
-                            .collect(),
-                        error: None,
-                    }),
-                )
-            }
-            Observation::PollFail { error } => {
-                state
-                    .trace
-                    .record(now, process, format_args!("poll failed: {error}"));
-                (
-                    OpType::Fail,
-                    Operation::Poll(PollValue {
-                        records: Vec::new(),
-                        high_watermarks: Vec::new(),
-                        error: Some(error),
-                    }),
-                )
-            }
-            Observation::Assign { tp, offset, reason } => {
-                state.trace.record(
-                    now,
-                    process,
-                    format_args!("assign {tp}@{} ({reason})", offset.0),
-                );
-                (
-                    OpType::Ok,
-                    Operation::Assign(AssignValue {
-                        topic: tp.topic,
-                        partition: tp.partition,
-                        offset: offset.0,
-                        reason,
-                    }),
-                )
-            }
-        };
-        state.history.push(now, process, op_type, op);
+        state
+            .trace
+            .record(now, self.name(node), format_args!("{}", event.describe()));
     }
 
     /// Starts a new incarnation of a node (first start or restart) and returns its number.

@@ -108,3 +108,84 @@ pub enum GroupEvent {
         error: GroupError,
     },
 }
+
+/// "[tasks-0, tasks-1]".
+fn partition_list(partitions: &[TopicPartition]) -> String {
+    let names: Vec<String> = partitions.iter().map(|tp| tp.to_string()).collect();
+    format!("[{}]", names.join(", "))
+}
+
+impl GroupEvent {
+    /// One trace line.
+    pub fn describe(&self) -> String {
+        match self {
+            GroupEvent::MemberJoined { group, member, .. } => format!("{group}: {member} joined"),
+            GroupEvent::MemberRemoved {
+                group,
+                member,
+                reason,
+            } => format!("{group}: {member} removed ({reason:?})"),
+            GroupEvent::RebalanceStarted {
+                group,
+                generation,
+                reason,
+            } => format!("{group}: rebalance from generation {generation}: {reason}"),
+            GroupEvent::GenerationStarted {
+                group,
+                generation,
+                leader,
+                members,
+                ..
+            } => format!(
+                "{group}: generation {generation} with {} members, leader {leader}",
+                members.len()
+            ),
+            GroupEvent::Assigned {
+                group,
+                generation,
+                member,
+                partitions,
+            } => format!(
+                "{group}: generation {generation} gives {member} {}",
+                partition_list(partitions)
+            ),
+            GroupEvent::GroupEmpty { group, generation } => {
+                format!("{group}: empty at generation {generation}")
+            }
+            GroupEvent::GroupLoaded {
+                group,
+                generation,
+                assignments,
+            } => format!(
+                "{group}: loaded from the offsets topic at generation {generation}, {} members",
+                assignments.len()
+            ),
+            GroupEvent::Committed {
+                group,
+                member,
+                offsets,
+                ..
+            } => {
+                let offsets: Vec<String> = offsets
+                    .iter()
+                    .map(|(tp, o)| format!("{tp}@{}", o.0))
+                    .collect();
+                let member = member
+                    .as_ref()
+                    .map_or("a standalone consumer".into(), |m| m.to_string());
+                format!("{group}: {member} committed {}", offsets.join(", "))
+            }
+            GroupEvent::Fenced {
+                group,
+                generation,
+                member,
+                error,
+                ..
+            } => format!(
+                "{group}: commit of {} at generation {} refused: {error}",
+                member.as_ref().map_or("?".into(), |m| m.to_string()),
+                generation.map_or("-".into(), |g| g.to_string())
+            ),
+        }
+    }
+}

@@ -153,6 +153,7 @@ async fn execute(
             Output::Replica(event) => world.replica_event(me, &event),
             Output::Metadata { index, record } => world.metadata(me, index, &record),
             Output::Raft(event) => world.raft_event(&event),
+            Output::Group(event) => world.group_event(me, event),
         }
     }
 }

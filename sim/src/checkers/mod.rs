@@ -45,10 +45,20 @@ pub enum AnomalyKind {
     LeaderCompleteness,
     ControllerQuorum,
     MetadataLogMatching,
+    /// Two members of a group owned one partition in the same generation.
+    GroupOwnership,
+    /// A commit from a member of an older generation than the group's was accepted.
+    StaleCommit,
+    /// A group's committed offset for a partition went backwards.
+    CommitBackwards,
+    /// A record below a group's committed offset was never processed by the group.
+    LostProcessing,
+    /// A group processed one record more than once.
+    DuplicateProcessing,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 17] = [
+    pub const ALL: [AnomalyKind; 22] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -66,6 +76,11 @@ impl AnomalyKind {
         AnomalyKind::LeaderCompleteness,
         AnomalyKind::ControllerQuorum,
         AnomalyKind::MetadataLogMatching,
+        AnomalyKind::GroupOwnership,
+        AnomalyKind::StaleCommit,
+        AnomalyKind::CommitBackwards,
+        AnomalyKind::LostProcessing,
+        AnomalyKind::DuplicateProcessing,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +102,11 @@ impl AnomalyKind {
             AnomalyKind::LeaderCompleteness => "leader-completeness",
             AnomalyKind::ControllerQuorum => "controller-quorum",
             AnomalyKind::MetadataLogMatching => "metadata-log-matching",
+            AnomalyKind::GroupOwnership => "group-ownership",
+            AnomalyKind::StaleCommit => "stale-commit",
+            AnomalyKind::CommitBackwards => "commit-backwards",
+            AnomalyKind::LostProcessing => "lost-processing",
+            AnomalyKind::DuplicateProcessing => "duplicate-processing",
         }
     }
 }
@@ -141,6 +161,11 @@ pub struct Promises {
     /// committed records may vanish and offsets be reused.
     #[serde(default)]
     pub unclean_election: bool,
+    /// Consumer groups that commit before processing (at-most-once): they may lose
+    /// processing, never duplicate it. Every other group commits after processing
+    /// (at-least-once): it may duplicate processing, never lose it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_most_once_groups: Vec<String>,
 }
 
 impl Promises {

@@ -70,7 +70,11 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(&str, Partition<'_>), 
                         });
                 }
             }
-            Operation::Send(_) => {}
+            // Group operations name records a poll already reported.
+            Operation::Send(_)
+            | Operation::Assignment(_)
+            | Operation::Commit(_)
+            | Operation::Process(_) => {}
         }
     }
     by_reader
@@ -149,7 +153,10 @@ pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
                     found.push(sighting(&r.topic, r.partition, r.offset, r.value, None));
                 }
             }
-            Operation::Assign(_) => {}
+            Operation::Assign(_)
+            | Operation::Assignment(_)
+            | Operation::Commit(_)
+            | Operation::Process(_) => {}
         }
     }
     found
