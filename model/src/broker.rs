@@ -17,6 +17,7 @@ use crate::purgatory::Purgatory;
 use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
+mod groups;
 mod produce;
 mod replication;
 #[cfg(test)]
@@ -67,6 +68,7 @@ pub struct Broker {
     next_heartbeat_ms: Millis,
     next_isr_check_ms: Millis,
     last_correlation_id: u64,
+    coordinators: groups::HostedCoordinators,
 }
 
 impl Broker {
@@ -119,6 +121,7 @@ impl Broker {
             next_heartbeat_ms: now,
             next_isr_check_ms: now,
             last_correlation_id: 0,
+            coordinators: groups::HostedCoordinators::default(),
         };
         broker.drive(now, out);
         (broker, reports)
@@ -153,6 +156,7 @@ impl Broker {
                 .values()
                 .any(Partition::is_leader)
                 .then_some(self.next_isr_check_ms),
+            self.coordinators.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -235,6 +239,12 @@ impl Broker {
             out,
         );
         self.complete_delayed_produces(now, out);
+        self.drive_coordinators(now, out);
+    }
+
+    /// The consumer groups this broker coordinates, as they stand.
+    pub fn group_summaries(&self) -> Vec<(String, crate::group::GroupSummary)> {
+        self.coordinators.summaries()
     }
 
     pub fn on_message(
@@ -388,6 +398,20 @@ impl Broker {
                 correlation_id,
                 results,
             } => self.on_replica_fetch_response(now, from, correlation_id, results, out),
+            Message::FindCoordinatorRequest {
+                correlation_id,
+                group,
+            } => out.push(Output::Send {
+                to: from,
+                message: Message::FindCoordinatorResponse {
+                    correlation_id,
+                    result: self.find_coordinator(&group),
+                },
+            }),
+            Message::GroupRequest {
+                correlation_id,
+                request,
+            } => self.on_group_request(now, from, correlation_id, request, out),
             // Requests for the controller, and responses for clients: a broker that gets
             // one (misrouted, or from a confused peer) drops it.
             Message::BrokerHeartbeatRequest { .. }
@@ -397,7 +421,9 @@ impl Broker {
             | Message::InitProducerIdResponse { .. }
             | Message::ProduceResponse { .. }
             | Message::ListOffsetsResponse { .. }
-            | Message::FetchResponse { .. } => {}
+            | Message::FetchResponse { .. }
+            | Message::FindCoordinatorResponse { .. }
+            | Message::GroupResponse { .. } => {}
         }
         self.drive(now, out);
     }
@@ -437,6 +463,7 @@ impl Broker {
                 );
             }
         }
+        self.sync_coordinators(now, out);
         if lost_leadership {
             self.answer_parked(
                 |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
@@ -500,6 +527,7 @@ impl Broker {
     /// After the high watermark may have moved: answer waiting producers and consumers.
     fn after_high_watermark_change(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.complete_delayed_produces(now, out);
+        self.drive_coordinators(now, out);
         self.answer_parked(
             |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
             out,

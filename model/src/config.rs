@@ -173,6 +173,12 @@ pub struct BrokerConfig {
     pub heartbeat_interval_ms: u64,
     /// How long a broker waits for a controller or leader to answer before asking again.
     pub inter_broker_request_timeout_ms: u64,
+    /// `offsets.commit.timeout.ms`: how long a group coordinator's write to the offsets
+    /// topic may wait for the ISR before the commit is answered COORDINATOR_NOT_AVAILABLE.
+    pub offsets_commit_timeout_ms: u64,
+    /// The group coordinator's settings (`group.*` broker configs). Its
+    /// `offsets_topic_partitions` is taken from the cluster layout.
+    pub group: crate::group::GroupCoordinatorConfig,
 }
 
 impl Default for BrokerConfig {
@@ -189,6 +195,8 @@ impl Default for BrokerConfig {
             replica_fetch_max_records: 1_000,
             heartbeat_interval_ms: 2_000,
             inter_broker_request_timeout_ms: 30_000,
+            offsets_commit_timeout_ms: 5_000,
+            group: crate::group::GroupCoordinatorConfig::default(),
         }
     }
 }

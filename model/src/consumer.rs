@@ -5,6 +5,7 @@
 use crate::config::ConsumerConfig;
 use crate::effect::{Observation, ObservedRecord, Output};
 use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
+use crate::member::{GroupMember, MemberAction, MemberConfig};
 use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
 use std::collections::BTreeMap;
@@ -29,6 +30,9 @@ pub struct Consumer {
     fetches: BTreeMap<BrokerId, FetchInFlight>,
     not_before_ms: BTreeMap<BrokerId, Millis>,
     next_correlation_id: u64,
+    /// A group member reads the partitions its group gives it; without one, the
+    /// consumer reads every partition of its topics.
+    member: Option<GroupMember>,
 }
 
 impl Consumer {
@@ -43,17 +47,47 @@ impl Consumer {
             fetches: BTreeMap::new(),
             not_before_ms: BTreeMap::new(),
             next_correlation_id: 0,
+            member: None,
         }
+    }
+
+    /// A consumer in a group: it reads what the group's coordinator assigns it.
+    pub fn in_group(
+        config: ConsumerConfig,
+        bootstrap: Vec<BrokerId>,
+        topics: Vec<String>,
+        member: MemberConfig,
+        client_id: String,
+    ) -> Self {
+        let member = GroupMember::new(
+            member,
+            client_id,
+            topics.clone(),
+            config.request_timeout_ms,
+            config.retry_backoff_ms,
+        );
+        let mut consumer = Consumer::new(config, bootstrap, topics);
+        consumer.member = Some(member);
+        consumer
+    }
+
+    /// The group membership, if the consumer is in a group.
+    pub fn member(&self) -> Option<&GroupMember> {
+        self.member.as_ref()
     }
 
     /// If the consumer has read up to the high watermark of every partition, the time
     /// (local ms) of the oldest report that says so: a caller decides how fresh is fresh
     /// enough, since a leader that stopped answering leaves its last report standing.
     pub fn caught_up_as_of(&self) -> Option<Millis> {
-        if self.positions.is_empty() {
+        let mut oldest = Millis::MAX;
+        if let Some(member) = &self.member {
+            // A group member is done when its group settled it and it processed all it
+            // owns; an idle member is done on its membership alone.
+            oldest = member.settled_as_of()?;
+        } else if self.positions.is_empty() {
             return None;
         }
-        let mut oldest = Millis::MAX;
         for (tp, position) in &self.positions {
             let (hw, seen_ms) = self.high_watermarks.get(tp)?;
             if *position != Some(*hw) {
@@ -66,6 +100,9 @@ impl Consumer {
 
     /// What the consumer still lacks, in one line ("tasks-0 at 40 of 52, tasks-1 unknown").
     pub fn lag_summary(&self) -> String {
+        if let Some(member) = self.member.as_ref().filter(|m| m.settled_as_of().is_none()) {
+            return format!("{}: {}", member.group(), member.waiting_for());
+        }
         let lagging: Vec<String> = self
             .positions
             .iter()
@@ -78,7 +115,7 @@ impl Consumer {
                 }
             })
             .collect();
-        if self.positions.is_empty() {
+        if self.positions.is_empty() && self.member.is_none() {
             "no metadata yet".into()
         } else {
             lagging.join(", ")
@@ -104,6 +141,9 @@ impl Consumer {
         }
         for t in self.not_before_ms.values() {
             at(*t);
+        }
+        if let Some(t) = self.member.as_ref().and_then(GroupMember::next_deadline) {
+            at(t);
         }
         deadline
     }
@@ -131,7 +171,7 @@ impl Consumer {
                     .filter(|p| self.topics.contains(&p.tp.topic))
                     .collect();
                 let tps: Vec<TopicPartition> = mine.iter().map(|p| p.tp.clone()).collect();
-                if self.metadata.accept(correlation_id, mine) {
+                if self.metadata.accept(correlation_id, mine) && self.member.is_none() {
                     for tp in tps {
                         self.positions.entry(tp).or_insert(None);
                     }
@@ -177,6 +217,30 @@ impl Consumer {
                 let fetch = self.fetches.remove(&broker).expect("matched above");
                 self.fetched(now, broker, fetch, results, out);
             }
+            Message::FindCoordinatorResponse {
+                correlation_id,
+                result,
+            } => {
+                if let Some(member) = &mut self.member {
+                    member.on_find_coordinator(now, correlation_id, result);
+                }
+            }
+            Message::GroupResponse {
+                correlation_id,
+                response,
+            } => {
+                let counts = self.partition_counts();
+                if let Some(member) = &mut self.member {
+                    member.on_group_response(
+                        now,
+                        correlation_id,
+                        response,
+                        &counts,
+                        &mut self.next_correlation_id,
+                        out,
+                    );
+                }
+            }
             _ => {}
         }
         self.drive(now, out);
@@ -193,6 +257,7 @@ impl Consumer {
         let mut records = Vec::new();
         let mut high_watermarks = Vec::new();
         let mut errors = Vec::new();
+        let mut polled: Vec<(TopicPartition, usize, Offset)> = Vec::new();
         for (tp, result) in results {
             let asked = fetch
                 .positions
@@ -206,6 +271,7 @@ impl Consumer {
             let mut position = asked.expect("checked");
             match result {
                 Ok(data) => {
+                    let first = records.len();
                     self.high_watermarks
                         .insert(tp.clone(), (data.high_watermark, now));
                     high_watermarks.push((tp.clone(), data.high_watermark));
@@ -226,6 +292,7 @@ impl Consumer {
                             position = offset.next();
                         }
                     }
+                    polled.push((tp.clone(), first, position));
                     self.positions.insert(tp, Some(position));
                 }
                 Err(ErrorCode::OffsetOutOfRange) => {
@@ -246,9 +313,58 @@ impl Consumer {
             }));
         } else {
             out.push(Output::Observe(Observation::PollOk {
-                records,
+                records: records.clone(),
                 high_watermarks,
             }));
+        }
+        if let Some(member) = &mut self.member {
+            let ends: Vec<usize> = polled
+                .iter()
+                .skip(1)
+                .map(|(_, first, _)| *first)
+                .chain([records.len()])
+                .collect();
+            for ((tp, first, next), end) in polled.into_iter().zip(ends) {
+                let mine = records[first..end].to_vec();
+                member.polled(now, tp, mine, next, &mut self.next_correlation_id, out);
+            }
+        }
+    }
+
+    /// Each subscribed topic's partition count, as the metadata tells it.
+    fn partition_counts(&self) -> BTreeMap<String, u32> {
+        let mut counts = BTreeMap::new();
+        for (tp, _) in self.metadata.leaders() {
+            if self.topics.contains(&tp.topic) {
+                *counts.entry(tp.topic.clone()).or_insert(0) += 1;
+            }
+        }
+        counts
+    }
+
+    /// Drives the group membership and applies what it decided to the positions.
+    fn drive_member(&mut self, now: Millis, out: &mut Vec<Output>) {
+        let Some(member) = &mut self.member else {
+            return;
+        };
+        member.drive(now, &mut self.metadata, &mut self.next_correlation_id, out);
+        for action in member.take_actions() {
+            match action {
+                MemberAction::Start { tp, offset } => {
+                    if let Some(offset) = offset {
+                        out.push(Output::Observe(Observation::Assign {
+                            tp: tp.clone(),
+                            offset,
+                            reason: "committed offset".into(),
+                        }));
+                    }
+                    self.positions.insert(tp, offset);
+                }
+                MemberAction::Stop { tp } => {
+                    self.positions.remove(&tp);
+                    self.high_watermarks.remove(&tp);
+                }
+            }
         }
     }
 
@@ -258,6 +374,7 @@ impl Consumer {
     }
 
     fn drive(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.drive_member(now, out);
         let timeout = self.config.request_timeout_ms;
         self.list_offsets.retain(|_, r| r.sent_ms + timeout > now);
         let timed_out: Vec<BrokerId> = self

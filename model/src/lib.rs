@@ -14,6 +14,7 @@ pub mod ids;
 pub mod layout;
 pub mod leader_epoch_cache;
 pub mod log;
+pub mod member;
 pub mod metadata;
 pub mod metadata_client;
 pub mod partition;

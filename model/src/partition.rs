@@ -80,6 +80,11 @@ impl Partition {
         self.log.log_end_offset()
     }
 
+    /// Every batch of the log, oldest first.
+    pub fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
+        self.log.batches()
+    }
+
     pub fn log_start(&self) -> Offset {
         self.log.log_start_offset()
     }

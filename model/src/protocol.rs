@@ -2,6 +2,7 @@
 
 use crate::config::{Acks, OffsetReset};
 use crate::controller::AlterPartitionError;
+use crate::group::{GroupError, GroupId, GroupRequest, GroupResponse};
 use crate::ids::{
     BrokerId, LeaderEpoch, NodeId, Offset, ProducerEpoch, ProducerId, TopicPartition,
 };
@@ -226,6 +227,24 @@ pub enum Message {
         correlation_id: u64,
         results: Vec<(TopicPartition, Result<ReplicaFetched, ErrorCode>)>,
     },
+    /// Which broker coordinates `group`: the leader of its offsets-topic partition.
+    FindCoordinatorRequest {
+        correlation_id: u64,
+        group: GroupId,
+    },
+    FindCoordinatorResponse {
+        correlation_id: u64,
+        result: Result<BrokerId, GroupError>,
+    },
+    /// A consumer group request (join, sync, heartbeat, leave, commit, offset fetch).
+    GroupRequest {
+        correlation_id: u64,
+        request: GroupRequest,
+    },
+    GroupResponse {
+        correlation_id: u64,
+        response: GroupResponse,
+    },
 }
 
 impl Message {
@@ -250,6 +269,10 @@ impl Message {
             Message::AlterPartitionResponse { .. } => "AlterPartitionResp",
             Message::ReplicaFetchRequest { .. } => "ReplicaFetchReq",
             Message::ReplicaFetchResponse { .. } => "ReplicaFetchResp",
+            Message::FindCoordinatorRequest { .. } => "FindCoordinatorReq",
+            Message::FindCoordinatorResponse { .. } => "FindCoordinatorResp",
+            Message::GroupRequest { request, .. } => request.kind(),
+            Message::GroupResponse { response, .. } => response.kind(),
         }
     }
 }

@@ -70,7 +70,7 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
                 tp.rsplit_once('-')?.1.parse().ok()
             })
     });
-    let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
+    let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let placed = partition.map(|p| TopicPartition::new(send.topic.clone(), p));
     let replicas: Vec<String> = placed
         .iter()

@@ -15,11 +15,12 @@ use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
 use crate::workload;
 use crate::world::{
-    address, controller_ids, controller_name, World, FIRST_CONSUMER, FIRST_PRODUCER,
+    address, controller_ids, controller_name, member_id, World, FIRST_CONSUMER, FIRST_PRODUCER,
 };
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
+use kafka_model::member::CommitMode;
 use kafka_model::producer::Producer;
 use madsim::runtime::{Handle, Runtime};
 use std::collections::BTreeMap;
@@ -62,6 +63,11 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
             targets.append(&mut others);
         }
         others.extend(scenario.client_names());
+        for group in scenario.groups.iter().filter(|g| g.member_faults) {
+            let members = group.member_names();
+            others.retain(|name| !members.contains(name));
+            targets.extend(members);
+        }
         let (draw, events) = nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others);
         swarm = Some(draw);
         plan.extend(events);
@@ -96,7 +102,12 @@ pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
             .any(|e| matches!(&e.fault, crate::faults::Fault::PowerLoss { node, .. } if scenario.broker_names().contains(node)))
             && scenario.broker.log.flush_messages != Some(1),
         unclean_election: scenario.controller.unclean_leader_election,
-        at_most_once_groups: Vec::new(),
+        at_most_once_groups: scenario
+            .groups
+            .iter()
+            .filter(|g| g.commit_mode == CommitMode::BeforeProcessing)
+            .map(|g| g.id.clone())
+            .collect(),
     }
 }
 
@@ -114,6 +125,11 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
     }
     for c in 1..=scenario.consumers {
         names.insert(NodeId(FIRST_CONSUMER + c), format!("consumer-{c}"));
+    }
+    for (g, group) in scenario.groups.iter().enumerate() {
+        for (m, name) in (1..).zip(group.member_names()) {
+            names.insert(member_id(g, m), name);
+        }
     }
     names
 }
@@ -237,7 +253,7 @@ async fn supervise(
             format_args!("plan @{}ms {}", event.at_ms, event.fault),
         );
     }
-    let layout = ClusterLayout::new(scenario.brokers, scenario.topics.clone());
+    let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
     let mut nodes = BTreeMap::new();
     let voters = scenario.controller.voters;
@@ -334,6 +350,35 @@ async fn supervise(
             .build();
         nodes.insert(format!("consumer-{c}"), node.id());
     }
+    for (g, group) in scenario.groups.iter().enumerate() {
+        for (m, name) in (1..).zip(group.member_names()) {
+            let id = member_id(g, m);
+            let (world, config, bootstrap, topics, member, client_id) = (
+                world.clone(),
+                scenario.consumer.clone(),
+                bootstrap.clone(),
+                topics.clone(),
+                group.member_config(),
+                name.clone(),
+            );
+            let node = handle
+                .create_node()
+                .name(name.clone())
+                .ip(address(id).ip())
+                .init(move || {
+                    let role = ConsumerRole::new(Consumer::in_group(
+                        config.clone(),
+                        bootstrap.clone(),
+                        topics.clone(),
+                        member.clone(),
+                        client_id.clone(),
+                    ));
+                    run_node(world.clone(), id, role)
+                })
+                .build();
+            nodes.insert(name, node.id());
+        }
+    }
     let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().collect();
     Nemesis::new(world.clone(), nodes, &plan, scenario.fault_phase_ms)
         .run()
@@ -361,7 +406,9 @@ async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (V
     let mut quiet_since: Option<u64> = None;
     loop {
         let now = World::now_ms();
-        let waiting = waiting_clients(world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
+        let mut waiting =
+            waiting_clients(world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
+        waiting.extend(unsettled_groups(world, scenario));
         if waiting.is_empty() {
             let since = *quiet_since.get_or_insert(now);
             if now >= since + QUIET_MS {
@@ -435,6 +482,69 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
                 }
                 None => waiting.push(format!("{name}: {}", status.waiting_for)),
             },
+        }
+    }
+    waiting
+}
+
+/// Groups not settled yet, one line each: after the heal every group must be Stable at
+/// one generation that all its members are in, with every partition of the workload topic
+/// assigned once and max(0, members - partitions) members idle (DESIGN.md section 5).
+fn unsettled_groups(world: &World, scenario: &Scenario) -> Vec<String> {
+    let partitions = scenario
+        .topics
+        .iter()
+        .find(|t| t.name == scenario.workload.topic)
+        .map_or(0, |t| t.partitions);
+    let state = world.lock();
+    let mut waiting = Vec::new();
+    for (g, group) in scenario.groups.iter().enumerate() {
+        let standings: Vec<_> = (1..=group.members)
+            .filter_map(|m| state.clients.get(&member_id(g, m))?.group.clone())
+            .collect();
+        let generations: std::collections::BTreeSet<Option<u32>> =
+            standings.iter().map(|s| s.generation).collect();
+        let [Some(generation)] = generations.into_iter().collect::<Vec<_>>()[..] else {
+            waiting.push(format!(
+                "group {}: members are not in one generation",
+                group.id
+            ));
+            continue;
+        };
+        let summary = state
+            .group_summaries
+            .values()
+            .filter_map(|groups| groups.get(&group.id))
+            .find(|s| s.generation.0 == generation);
+        let Some(summary) = summary else {
+            waiting.push(format!(
+                "group {}: no coordinator reports generation {generation}",
+                group.id
+            ));
+            continue;
+        };
+        let mut owned: Vec<_> = standings
+            .iter()
+            .flat_map(|s| s.partitions.clone())
+            .collect();
+        owned.sort();
+        let assigned_once =
+            owned.len() == partitions as usize && owned.windows(2).all(|w| w[0] != w[1]);
+        let idle = standings.iter().filter(|s| s.partitions.is_empty()).count();
+        let expected_idle = group.members.saturating_sub(partitions) as usize;
+        if summary.state != kafka_model::group::GroupState::Stable
+            || summary.members.len() != group.members as usize
+            || standings.len() != group.members as usize
+            || !assigned_once
+            || idle != expected_idle
+        {
+            waiting.push(format!(
+                "group {}: generation {generation} is {:?} with {} members, {} of {partitions} partitions owned, {idle} idle (want {expected_idle})",
+                group.id,
+                summary.state,
+                summary.members.len(),
+                owned.len(),
+            ));
         }
     }
     waiting

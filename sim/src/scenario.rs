@@ -3,11 +3,14 @@
 //! impossible setting into an error that names the field.
 
 use crate::faults::{Fault, NemesisSpec, TimedFault};
+pub use group_spec::GroupSpec;
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
+
+mod group_spec;
 
 /// The records producers send: `records` per producer, `rate_per_s` each, keys drawn from
 /// `keys` distinct keys (0 sends keyless records, spread by the sticky partitioner).
@@ -49,6 +52,11 @@ pub struct Scenario {
     pub topics: Vec<TopicConfig>,
     pub producers: u32,
     pub consumers: u32,
+    /// Consumer groups reading the workload topic (`[[groups]]`), each independently.
+    pub groups: Vec<GroupSpec>,
+    /// Partitions of the internal offsets topic, created (at replication factor
+    /// min(3, brokers)) when there are groups. Kafka's default is 50; fewer keep runs lean.
+    pub offsets_topic_partitions: u32,
     pub broker: BrokerConfig,
     /// The controller's settings: the broker session timeout and
     /// `unclean.leader.election.enable`.
@@ -77,6 +85,8 @@ impl Default for Scenario {
             }],
             producers: 1,
             consumers: 1,
+            groups: Vec::new(),
+            offsets_topic_partitions: 3,
             // Kafka's timeouts are tens of seconds, sized for real networks; runs last
             // tens of simulated seconds, so the harness scales them down together.
             broker: BrokerConfig {
@@ -143,7 +153,30 @@ impl Scenario {
         (1..=self.producers)
             .map(|p| format!("producer-{p}"))
             .chain((1..=self.consumers).map(|c| format!("consumer-{c}")))
+            .chain(self.member_names())
             .collect()
+    }
+
+    /// Every group member's node name, group by group.
+    pub fn member_names(&self) -> Vec<String> {
+        self.groups
+            .iter()
+            .flat_map(GroupSpec::member_names)
+            .collect()
+    }
+
+    /// The topics the cluster is created with: the scenario's, plus the offsets topic
+    /// when there are groups.
+    pub fn cluster_topics(&self) -> Vec<TopicConfig> {
+        let mut topics = self.topics.clone();
+        if !self.groups.is_empty() {
+            topics.push(TopicConfig {
+                name: kafka_model::group::OFFSETS_TOPIC.to_string(),
+                partitions: self.offsets_topic_partitions,
+                replication_factor: self.brokers.min(3),
+            });
+        }
+        topics
     }
 
     /// The end of the run at the latest (global ms).
@@ -229,6 +262,46 @@ impl Scenario {
         }
         if self.producers > 50 || self.consumers > 50 {
             return invalid("producers", "at most 50 producers and 50 consumers".into());
+        }
+        if self.groups.len() > 10 {
+            return invalid(
+                "groups",
+                format!("at most 10 groups, got {}", self.groups.len()),
+            );
+        }
+        let coordinator = &self.broker.group;
+        for (i, group) in self.groups.iter().enumerate() {
+            if let Some((field, reason)) = group.problem(
+                coordinator.group_min_session_timeout_ms,
+                coordinator.group_max_session_timeout_ms,
+            ) {
+                return invalid(&format!("groups[{i}].{field}"), reason);
+            }
+            if self.groups[..i].iter().any(|g| g.id == group.id) {
+                return invalid(
+                    &format!("groups[{i}].id"),
+                    format!("`{}` is used twice", group.id),
+                );
+            }
+        }
+        if !self.groups.is_empty() && !(1..=100).contains(&self.offsets_topic_partitions) {
+            return invalid(
+                "offsets_topic_partitions",
+                format!("must be 1..=100, got {}", self.offsets_topic_partitions),
+            );
+        }
+        if self
+            .topics
+            .iter()
+            .any(|t| t.name == kafka_model::group::OFFSETS_TOPIC)
+        {
+            return invalid(
+                "topics",
+                format!(
+                    "`{}` is the internal offsets topic",
+                    kafka_model::group::OFFSETS_TOPIC
+                ),
+            );
         }
         if self.workload.records > 0 && self.workload.rate_per_s == 0 {
             return invalid(
@@ -392,14 +465,15 @@ impl Scenario {
             | Fault::PowerLoss { node, .. }
             | Fault::Pause { node, .. } = &event.fault
             {
-                let process =
-                    self.broker_names().contains(node) || self.controller_names().contains(node);
+                let process = self.broker_names().contains(node)
+                    || self.controller_names().contains(node)
+                    || self.member_names().contains(node);
                 if !process {
                     return invalid(
                         &field,
                         format!(
-                            "`{node}`: only brokers and controllers crash, lose power or pause \
-                             (name one controller of a quorum: {})",
+                            "`{node}`: only brokers, controllers and group members crash, lose \
+                             power or pause (name one controller of a quorum: {})",
                             self.controller_names().join(", ")
                         ),
                     );

@@ -11,7 +11,8 @@ use crate::network::{Fate, NetFaults};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
 use kafka_model::effect::ReplicaEvent;
-use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
+use kafka_model::group::GroupSummary;
+use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::raft::RaftEvent;
 use rand_chacha::ChaCha8Rng;
@@ -52,6 +53,13 @@ pub fn is_controller(id: NodeId) -> bool {
 /// First node ids of each client kind (brokers are 1..=n).
 pub const FIRST_PRODUCER: u32 = 100;
 pub const FIRST_CONSUMER: u32 = 200;
+/// Group members: group `g` (from 0) member `m` (from 1) is `FIRST_MEMBER + 20 g + m`.
+pub const FIRST_MEMBER: u32 = 300;
+
+/// A group member's node id.
+pub fn member_id(group_index: usize, member: u32) -> NodeId {
+    NodeId(FIRST_MEMBER + 20 * group_index as u32 + member)
+}
 
 /// The simulated address of a node: 10.0.x.y from its id.
 pub fn address(node: NodeId) -> SocketAddr {
@@ -69,6 +77,16 @@ pub struct ClientStatus {
     pub caught_up_as_of_ms: Option<u64>,
     /// One line on what it is waiting for, when it is not done.
     pub waiting_for: String,
+    /// A group member's standing: its group, and its generation and partitions once in one.
+    pub group: Option<MemberStanding>,
+}
+
+/// Where a group member stands, for the liveness check that the group settled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberStanding {
+    pub group: String,
+    pub generation: Option<u32>,
+    pub partitions: Vec<TopicPartition>,
 }
 
 /// Message counters.
@@ -92,6 +110,8 @@ pub struct WorldState {
     /// Each controller's quorum epoch and whether it is the active controller, as of its
     /// last step: the liveness phase waits for an active controller at the newest epoch.
     pub controllers: BTreeMap<NodeId, (LeaderEpoch, bool)>,
+    /// The groups each broker coordinates, as of its last step.
+    pub group_summaries: BTreeMap<NodeId, BTreeMap<String, GroupSummary>>,
     pub net_stats: NetStats,
     /// The mirror of every replica that the cluster invariants are checked on.
     pub invariants: ClusterInvariants,
@@ -136,6 +156,7 @@ impl World {
                 incarnations: BTreeMap::new(),
                 clients: BTreeMap::new(),
                 controllers: BTreeMap::new(),
+                group_summaries: BTreeMap::new(),
                 net_stats: NetStats::default(),
                 invariants: ClusterInvariants::new(promises),
                 quorum: QuorumInvariants::new(&voters),
@@ -162,6 +183,7 @@ impl World {
             incarnations: state.incarnations.clone(),
             clients: state.clients.clone(),
             controllers: state.controllers.clone(),
+            group_summaries: state.group_summaries.clone(),
             net_stats: state.net_stats,
             invariants: state.invariants.clone(),
             quorum: state.quorum.clone(),
@@ -292,6 +314,16 @@ impl World {
 
     pub fn set_controller_status(&self, node: NodeId, epoch: LeaderEpoch, active: bool) {
         self.lock().controllers.insert(node, (epoch, active));
+    }
+
+    /// A broker's coordinated groups; a broker that coordinates none clears its entry.
+    pub fn set_group_summaries(&self, node: NodeId, summaries: BTreeMap<String, GroupSummary>) {
+        let mut state = self.lock();
+        if summaries.is_empty() {
+            state.group_summaries.remove(&node);
+        } else {
+            state.group_summaries.insert(node, summaries);
+        }
     }
 
     pub fn set_client_status(&self, node: NodeId, status: ClientStatus) {

@@ -264,3 +264,17 @@ impl GroupRequest {
         }
     }
 }
+
+impl GroupResponse {
+    /// A short name for traces.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            GroupResponse::JoinGroup { .. } => "JoinGroupResp",
+            GroupResponse::SyncGroup { .. } => "SyncGroupResp",
+            GroupResponse::Heartbeat { .. } => "HeartbeatResp",
+            GroupResponse::LeaveGroup { .. } => "LeaveGroupResp",
+            GroupResponse::OffsetCommit { .. } => "OffsetCommitResp",
+            GroupResponse::OffsetFetch { .. } => "OffsetFetchResp",
+        }
+    }
+}

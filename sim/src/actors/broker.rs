@@ -18,6 +18,8 @@ pub struct BrokerRole {
     layout: ClusterLayout,
     controllers: Vec<NodeId>,
     broker: Option<Broker>,
+    /// Whether the last publish reported coordinated groups.
+    coordinated: std::cell::Cell<bool>,
 }
 
 impl BrokerRole {
@@ -33,6 +35,7 @@ impl BrokerRole {
             config,
             layout,
             broker: None,
+            coordinated: std::cell::Cell::new(false),
         }
     }
 
@@ -94,5 +97,18 @@ impl Role for BrokerRole {
 
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.broker.as_ref().and_then(Broker::next_deadline)
+    }
+
+    fn publish(&self, world: &World, me: NodeId) {
+        let Some(broker) = &self.broker else {
+            return;
+        };
+        let summaries = broker.group_summaries();
+        // Most brokers coordinate nothing: skip the lock unless there is news.
+        if summaries.is_empty() && !self.coordinated.get() {
+            return;
+        }
+        self.coordinated.set(!summaries.is_empty());
+        world.set_group_summaries(me, summaries.into_iter().collect());
     }
 }

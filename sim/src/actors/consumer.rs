@@ -1,7 +1,7 @@
 //! The consumer role: reads every partition of its topics from the start, for the whole run.
 
 use super::Role;
-use crate::world::{ClientStatus, World};
+use crate::world::{ClientStatus, MemberStanding, World};
 use kafka_model::consumer::Consumer;
 use kafka_model::effect::Output;
 use kafka_model::ids::{Millis, NodeId};
@@ -57,6 +57,11 @@ impl Role for ConsumerRole {
                 } else {
                     self.consumer.lag_summary()
                 },
+                group: self.consumer.member().map(|m| MemberStanding {
+                    group: m.group().0.clone(),
+                    generation: m.generation().map(|g| g.0),
+                    partitions: m.owned().iter().cloned().collect(),
+                }),
             },
         );
     }

@@ -87,6 +87,7 @@ impl Role for ProducerRole {
                 } else {
                     String::new()
                 },
+                group: None,
             },
         );
     }
