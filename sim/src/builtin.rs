@@ -6,7 +6,7 @@ use crate::scenario::{Faults, Scenario, ScenarioError, Workload};
 use kafka_model::config::{Acks, LogConfig};
 use std::path::Path;
 
-fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
+pub(crate) fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     TimedFault {
         at_ms,
         fault: Fault::Crash {
@@ -48,7 +48,7 @@ fn tasks(rf: u32) -> Vec<kafka_model::config::TopicConfig> {
     }]
 }
 
-fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
+pub(crate) fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
     Some(NemesisSpec {
         kinds: kinds.to_vec(),
         mean_interval_ms,
@@ -369,6 +369,7 @@ pub fn current() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(replication_scenarios())
+    .chain(crate::group_scenarios::scenarios())
     .collect()
 }
 

@@ -25,6 +25,7 @@ pub mod clock;
 pub mod disk;
 pub mod explain;
 pub mod faults;
+pub mod group_scenarios;
 pub mod history;
 pub mod invariants;
 pub mod matrix;

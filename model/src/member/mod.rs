@@ -56,6 +56,9 @@ pub struct GroupMember {
     generation: Option<Generation>,
     rejoin_needed: bool,
     join: Option<InFlight>,
+    /// The partitions the last JoinGroup said the member owned: a cooperative assignor
+    /// withholds those it moves, and the member must rejoin to let them go.
+    join_owned: BTreeSet<TopicPartition>,
     sync: Option<(InFlight, JoinedGeneration)>,
     heartbeat: Option<InFlight>,
     next_heartbeat_ms: Millis,
@@ -97,6 +100,7 @@ impl GroupMember {
             generation: None,
             rejoin_needed: true,
             join: None,
+            join_owned: BTreeSet::new(),
             sync: None,
             heartbeat: None,
             next_heartbeat_ms: 0,
@@ -252,6 +256,10 @@ impl GroupMember {
         }
         if now < self.not_before_ms {
             return;
+        }
+        // Offsets whose commit failed go again once nothing else is in flight.
+        if self.config.auto_commit_interval_ms.is_none() && self.commits.is_empty() {
+            self.commit_processed(now, last_correlation_id, out);
         }
         let Some(coordinator) = self.coordinator else {
             if self.find_coordinator.is_none() {

@@ -77,6 +77,7 @@ impl GroupMember {
         let in_flight =
             self.send_group_request(now, coordinator, request, last_correlation_id, out);
         self.join = Some(in_flight);
+        self.join_owned = self.owned.clone();
     }
 
     pub(super) fn send_heartbeat(
@@ -276,7 +277,8 @@ impl GroupMember {
                         }
                         // KIP-429: having given partitions up, rejoin so that the next
                         // round can hand them out.
-                        if !revoked.is_empty() {
+                        let withheld = self.join_owned.difference(&assigned).next().is_some();
+                        if !revoked.is_empty() || withheld {
                             self.rejoin_needed = true;
                         }
                     }
@@ -323,7 +325,11 @@ impl GroupMember {
                                 error.to_string(),
                                 out,
                             );
-                            self.group_error(now, error, last_correlation_id, out);
+                            // A commit of the generation being left says nothing that the
+                            // rebalance under way will not settle.
+                            if self.join.is_none() && self.sync.is_none() {
+                                self.group_error(now, error, last_correlation_id, out);
+                            }
                         }
                     }
                 }
