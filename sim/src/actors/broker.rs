@@ -35,7 +35,9 @@ impl BrokerRole {
             config,
             layout,
             broker: None,
-            coordinated: std::cell::Cell::new(false),
+            // A restarted broker coordinates nothing: its first publish clears what the
+            // last incarnation reported.
+            coordinated: std::cell::Cell::new(true),
         }
     }
 
