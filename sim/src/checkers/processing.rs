@@ -21,15 +21,15 @@
 //! The records required are the offsets in [S, C) where some send ok or poll placed a
 //! record, where S is the lowest offset any member of the group was `assign`ed for the
 //! partition (where the group started reading it). A process is a member of the group of
-//! its most recent `assignment`. Not required: offsets a reset jumped over, as
-//! [prior position, new position). An `offset-out-of-range` reset skips what retention
-//! deleted (another checker owns that verdict); an `auto.offset.reset` start for want of a
-//! committed offset skips by the policy (`latest`), which Kafka allows. The prior position
-//! is the member's own (its last read + 1, or its last `assign`, since its latest
-//! assignment), else the highest commit ok so far (a lower bound of any member's position:
-//! a new owner starts at the committed offset), else 0. A record counts as processed by
-//! offset (any value: a reused offset is inconsistent-offsets' business); duplicates are
-//! counted by (offset, value), so two records that shared an offset are not one twice.
+//! its most recent `assignment`. Not required: offsets a reset jumped over, from the prior
+//! position to the new one. A reset is an `assign` not from the committed offset: one after
+//! OFFSET_OUT_OF_RANGE skips what retention deleted (another checker owns that verdict),
+//! one for want of a committed offset skips by `auto.offset.reset` (`latest`), which Kafka
+//! allows. The prior position is the member's own since its latest assignment (last read
+//! + 1, or last `assign`), else the highest commit ok so far (no member's position is
+//! lower: a new owner starts at the committed offset), else 0. A record is processed if
+//! its offset is (any value: a reused offset is inconsistent-offsets' business); twice
+//! counts by (offset, value), so two records that shared an offset are not one twice.
 //!
 //! Soundness: at-most-once duplicates assume a member processes a poll only after its
 //! commit is ok. If committed records or offsets may vanish (unclean election, power loss
@@ -91,14 +91,11 @@ fn group_partitions(history: &History) -> BTreeMap<Key<'_>, GroupPartition> {
                 let partition = (assign.topic.as_str(), assign.partition);
                 let own = positions.entry(process).or_default();
                 let gp = by_key.entry((group, partition)).or_default();
-                let committed = gp.committed.map_or(0, |(offset, _)| offset);
-                let from = if assign.reason.contains("offset-out-of-range") {
-                    Some(own.get(&partition).copied().unwrap_or(committed))
-                } else if assign.reason.contains("auto.offset.reset") {
-                    Some(committed)
-                } else {
-                    None // from the committed offset: nothing jumped
-                };
+                // A position from the committed offset jumps nothing; any other is a reset.
+                let from = (!assign.reason.starts_with("committed")).then(|| {
+                    let committed = gp.committed.map_or(0, |(offset, _)| offset);
+                    own.get(&partition).copied().unwrap_or(committed)
+                });
                 if let Some(from) = from.filter(|&from| from < assign.offset) {
                     gp.skipped.push((from, assign.offset));
                 }
@@ -384,7 +381,7 @@ mod tests {
         // A loss below the reset's prior position still counts, and says what it left out.
         let mut h2 = m1_reads_the_start();
         process(&mut h2, "g1-m1", M1, &[(0, 0, 10), (0, 2, 12), (0, 3, 13)]);
-        assign_because(&mut h2, "g1-m1", 0, 5, "offset-out-of-range"); // from 4
+        assign_because(&mut h2, "g1-m1", 0, 5, "auto.offset.reset=latest"); // from 4
         commit(&mut h2, "g1-m1", M1, &[(0, 5)]);
         let found = check(&h2, &Promises::default());
         assert_eq!(found.len(), 1, "{found:?}");

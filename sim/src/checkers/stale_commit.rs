@@ -60,11 +60,16 @@ fn newest_before<'a>(steps: &[Newest<'a>], at: u64) -> Option<Newest<'a>> {
     after.checked_sub(1).map(|i| steps[i])
 }
 
+/// Who sent a commit: (group, member, generation).
+type Committer<'h> = (&'h str, &'h str, u32);
+
+/// A stale commit ok, with the newer generation it was sent after.
+type Stale<'h> = (CommitOk<'h>, Newest<'h>);
+
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     let newest = newest_generations(history);
-    // (group, member, generation) -> the stale oks, with the generation each was sent after.
     // One anomaly per zombie member and generation: a zombie often commits many times.
-    let mut stale: BTreeMap<(&str, &str, u32), Vec<(CommitOk<'_>, Newest<'_>)>> = BTreeMap::new();
+    let mut stale: BTreeMap<Committer<'_>, Vec<Stale<'_>>> = BTreeMap::new();
     for ok in commit_oks(history) {
         let Some(invoke) = ok.invoke else {
             continue; // no invoke to date it by: no evidence
