@@ -22,14 +22,15 @@
 //! record, where S is the lowest offset any member of the group was `assign`ed for the
 //! partition (where the group started reading it). A process is a member of the group of
 //! its most recent `assignment`. Not required: offsets a reset jumped over, from the prior
-//! position to the new one. A reset is an `assign` not from the committed offset: one after
+//! position to the new one. A reset is an `assign` whose reason is not "committed": one after
 //! OFFSET_OUT_OF_RANGE skips what retention deleted (another checker owns that verdict),
 //! one for want of a committed offset skips by `auto.offset.reset` (`latest`), which Kafka
-//! allows. The prior position is the member's own since its latest assignment (last read
-//! + 1, or last `assign`), else the highest commit ok so far (no member's position is
-//! lower: a new owner starts at the committed offset), else 0. A record is processed if
-//! its offset is (any value: a reused offset is inconsistent-offsets' business); twice
-//! counts by (offset, value), so two records that shared an offset are not one twice.
+//! allows. The prior position is the member's own since its latest assignment (its last
+//! read plus one, or last `assign`), else the highest commit ok so far (no member's
+//! position is lower: a new owner starts at the committed offset), else 0. A record is
+//! processed if its offset is (any value: a reused offset is inconsistent-offsets'
+//! business); twice counts by (offset, value): two records that shared an offset are not
+//! one record twice.
 //!
 //! Soundness: at-most-once duplicates assume a member processes a poll only after its
 //! commit is ok. If committed records or offsets may vanish (unclean election, power loss
