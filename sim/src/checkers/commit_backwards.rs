@@ -11,8 +11,8 @@
 //!
 //! Only commits ordered in real time are compared: two commits in flight together may be
 //! applied in either order (Kafka's async commits), so the later one must have been
-//! invoked after the earlier one's ok. Each ok is given the earliest invoke it can answer
-//! (`group_view::commit_oks`), so no pair is ordered on a guess.
+//! invoked after the earlier one's ok. Oks are paired with invokes as early as any valid
+//! pairing allows (`group_view::commit_oks`), so no pair is ordered on a guess.
 //!
 //! Soundness: if the offsets record vanishes (unclean election, or a power loss meeting
 //! async flush), the next owner rightly resumes from an older offset and commits lower:

@@ -40,16 +40,17 @@ fn key<'a>(process: &'a str, commit: &'a CommitValue) -> CommitKey<'a> {
     )
 }
 
-/// Every commit ok in history order, each with the earliest unpaired invoke of the same
-/// request before it.
+/// Every commit ok in history order, each paired with an open invoke of the same request
+/// before it: an ok takes the earliest open one, a fail (or info) the latest.
 ///
-/// Fails are deliberately left out of the pairing. A fail may answer a later invoke than
-/// the one still in flight (a client that gives up on a second request at once while the
-/// first is outstanding), so letting fails consume invokes could pair an ok with a too-late
-/// invoke and accuse a commit that was sent in time. Giving each ok the earliest invoke
-/// still open makes its invoke as early as any valid pairing allows: the checkers that ask
-/// "was this commit sent after X?" then never accuse wrongly. The cost: a repeated
-/// identical request whose first attempt failed lends the second its earlier invoke time.
+/// Which of several identical requests in flight a response answers is not recorded. A
+/// fail may answer a later one than the first still open (a client that gives up on a
+/// second request at once while the first is outstanding), so the pairing picks, among
+/// the valid ones, the one that dates oks earliest: oks take the earliest open invokes,
+/// fails use up the latest. For any moment X, this pairs as few oks as possible with
+/// invokes after X, so the checkers that ask "was this commit sent after X?" never accuse
+/// on a guess. A fail with a single open invoke is unambiguous, which catches the common
+/// refused-then-resent pattern (invoke, fail, invoke again, ok: the ok is the resend's).
 pub(crate) fn commit_oks(history: &History) -> Vec<CommitOk<'_>> {
     let mut open: BTreeMap<CommitKey<'_>, VecDeque<u64>> = BTreeMap::new();
     let mut oks = Vec::new();
@@ -66,7 +67,11 @@ pub(crate) fn commit_oks(history: &History) -> Vec<CommitOk<'_>> {
                 invoke: open.get_mut(&key).and_then(VecDeque::pop_front),
                 ok: entry.index,
             }),
-            OpType::Fail | OpType::Info => {}
+            OpType::Fail | OpType::Info => {
+                if let Some(open) = open.get_mut(&key) {
+                    open.pop_back();
+                }
+            }
         }
     }
     oks
@@ -101,7 +106,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn oks_take_the_earliest_open_invoke_of_the_same_request_and_ignore_fails() {
+    fn oks_take_the_earliest_open_invoke_of_the_same_request_and_fails_the_latest() {
         let mut h = History::default();
         let m1 = ("g1", "m1", 1);
         commit_invoke(&mut h, "g1-m1", m1, &[(0, 5)]); // 0
@@ -109,10 +114,23 @@ mod tests {
         commit_invoke(&mut h, "g1-m1", m1, &[(0, 7)]); // 2
         commit_fail(&mut h, "g1-m1", m1, &[(0, 5)], "REQUEST_TIMED_OUT"); // 3
         commit_ok(&mut h, "g1-m1", m1, &[(0, 7)]); // 4
-        commit_ok(&mut h, "g1-m1", m1, &[(0, 5)]); // 5: could answer 0 or 1: gets 0
+        commit_ok(&mut h, "g1-m1", m1, &[(0, 5)]); // 5: 0 or 1 open: gets 0
         commit_ok(&mut h, "g1-m1", ("g1", "m2", 1), &[(0, 5)]); // 6: other member
+        commit_invoke(&mut h, "g1-m1", m1, &[(0, 8)]); // 7
+        commit_fail(
+            &mut h,
+            "g1-m1",
+            m1,
+            &[(0, 8)],
+            "COORDINATOR_LOAD_IN_PROGRESS",
+        ); // 8
+        commit_invoke(&mut h, "g1-m1", m1, &[(0, 8)]); // 9: resent
+        commit_ok(&mut h, "g1-m1", m1, &[(0, 8)]); // 10: the resend's
         let pairs: Vec<_> = commit_oks(&h).iter().map(|c| (c.invoke, c.ok)).collect();
-        assert_eq!(pairs, vec![(Some(2), 4), (Some(0), 5), (None, 6)]);
+        assert_eq!(
+            pairs,
+            vec![(Some(2), 4), (Some(0), 5), (None, 6), (Some(9), 10)]
+        );
     }
 
     #[test]

@@ -14,8 +14,8 @@
 //! and on any that reloads the group. A commit sent later (invoke after that assignment
 //! ok, in history order, which is global simulated time) reaches a coordinator whose
 //! generation is not G, and must be refused. Commits sent earlier are concurrent with the
-//! rebalance and may rightly succeed. Each ok is given the earliest invoke it can answer
-//! (see `group_view::commit_oks`), so a commit is never accused on a guessed invoke.
+//! rebalance and may rightly succeed. Oks are paired with invokes as early as any valid
+//! pairing allows (`group_view::commit_oks`), so a commit is never accused on a guess.
 //!
 //! Soundness: if the generation record vanishes (unclean election, or a power loss meeting
 //! async flush), a new coordinator reloads an older generation and rightly accepts its
@@ -165,6 +165,25 @@ mod tests {
         commit_ok(&mut h, "g1-m1", M1_GEN1, &[(0, 3)]);
         commit_ok(&mut h, "g1-m1", M1_GEN1, &[(0, 3)]);
         assert_eq!(check(&h, &Promises::default()), vec![]);
+    }
+
+    #[test]
+    fn a_commit_refused_then_resent_after_the_rebalance_is_dated_by_the_resend() {
+        let mut h = History::default();
+        assignment(&mut h, "g1-m1", "g1", "m1", 1, &[0]);
+        commit_invoke(&mut h, "g1-m1", M1_GEN1, &[(0, 3)]);
+        commit_fail(
+            &mut h,
+            "g1-m1",
+            M1_GEN1,
+            &[(0, 3)],
+            "COORDINATOR_LOAD_IN_PROGRESS",
+        );
+        assignment(&mut h, "g1-m2", "g1", "m2", 2, &[0]);
+        commit(&mut h, "g1-m1", M1_GEN1, &[(0, 3)]); // resent, accepted by a broken coordinator
+        let found = check(&h, &Promises::default());
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].index, 5);
     }
 
     #[test]
