@@ -6,13 +6,18 @@ use crate::history::History;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod commit_backwards;
 pub mod duplicate;
+pub mod group_ownership;
+pub(crate) mod group_view;
 pub mod inconsistent_offsets;
 pub mod lost_write;
 pub mod monotonic_high_watermark;
 pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
 pub mod poll_skip;
+pub mod processing;
+pub mod stale_commit;
 pub(crate) mod view;
 
 /// Jepsen's queue anomaly taxonomy, as used by its Kafka workload.
@@ -202,5 +207,9 @@ pub fn check_all(history: &History, promises: &Promises) -> Vec<Anomaly> {
     anomalies.extend(inconsistent_offsets::check(history, promises));
     anomalies.extend(lost_write::check(history, promises));
     anomalies.extend(monotonic_high_watermark::check(history, promises));
+    anomalies.extend(group_ownership::check(history, promises));
+    anomalies.extend(stale_commit::check(history, promises));
+    anomalies.extend(commit_backwards::check(history, promises));
+    anomalies.extend(processing::check(history, promises));
     anomalies
 }

@@ -264,6 +264,121 @@ pub(crate) mod build {
             }),
         );
     }
+
+    /// An `assign` as [`assign`], giving its `reason` ("committed", "auto.offset.reset=...",
+    /// "offset-out-of-range").
+    pub fn assign_because(h: &mut History, consumer: &str, p: u32, offset: u64, reason: &str) {
+        let op = Operation::Assign(AssignValue {
+            topic: "t".into(),
+            partition: p,
+            offset,
+            reason: reason.into(),
+        });
+        push(h, consumer, OpType::Ok, op);
+    }
+
+    /// A group member's SyncGroup answer: `member` owns `partitions` in `generation`.
+    pub fn assignment(
+        h: &mut History,
+        process: &str,
+        group: &str,
+        member: &str,
+        generation: u32,
+        partitions: &[u32],
+    ) {
+        let op = Operation::Assignment(crate::history::AssignmentValue {
+            group: group.into(),
+            member: member.into(),
+            generation,
+            partitions: partitions
+                .iter()
+                .map(|&partition| crate::history::PartitionRef {
+                    topic: "t".into(),
+                    partition,
+                })
+                .collect(),
+        });
+        push(h, process, OpType::Ok, op);
+    }
+
+    /// The member of a group commit, as (group, member, generation).
+    pub type Committer<'a> = (&'a str, &'a str, u32);
+
+    fn commit_op(by: Committer<'_>, offsets: &[(u32, u64)], error: Option<&str>) -> Operation {
+        let (group, member, generation) = by;
+        Operation::Commit(crate::history::CommitValue {
+            group: group.into(),
+            member: member.into(),
+            generation,
+            offsets: offsets
+                .iter()
+                .map(|&(partition, offset)| crate::history::CommittedOffset {
+                    topic: "t".into(),
+                    partition,
+                    offset,
+                })
+                .collect(),
+            error: error.map(Into::into),
+        })
+    }
+
+    /// A commit of `offsets` as (partition, offset) is sent.
+    pub fn commit_invoke(
+        h: &mut History,
+        process: &str,
+        by: Committer<'_>,
+        offsets: &[(u32, u64)],
+    ) {
+        push(h, process, OpType::Invoke, commit_op(by, offsets, None));
+    }
+
+    /// A commit is durable.
+    pub fn commit_ok(h: &mut History, process: &str, by: Committer<'_>, offsets: &[(u32, u64)]) {
+        push(h, process, OpType::Ok, commit_op(by, offsets, None));
+    }
+
+    /// A commit is refused or timed out with `error`.
+    pub fn commit_fail(
+        h: &mut History,
+        process: &str,
+        by: Committer<'_>,
+        offsets: &[(u32, u64)],
+        error: &str,
+    ) {
+        push(
+            h,
+            process,
+            OpType::Fail,
+            commit_op(by, offsets, Some(error)),
+        );
+    }
+
+    /// Invoke then ok at once.
+    pub fn commit(h: &mut History, process: &str, by: Committer<'_>, offsets: &[(u32, u64)]) {
+        commit_invoke(h, process, by, offsets);
+        commit_ok(h, process, by, offsets);
+    }
+
+    /// A group member processed `records` as (partition, offset, value).
+    pub fn process(h: &mut History, process: &str, by: Committer<'_>, records: &[(u32, u64, u64)]) {
+        let (group, member, generation) = by;
+        let op = Operation::Process(crate::history::ProcessValue {
+            group: group.into(),
+            member: member.into(),
+            generation,
+            records: records
+                .iter()
+                .map(|&(partition, offset, value)| ObservedRecord {
+                    topic: "t".into(),
+                    partition,
+                    offset,
+                    key: None,
+                    value,
+                })
+                .collect(),
+        });
+        push(h, process, OpType::Ok, op);
+    }
 }
 
 #[cfg(test)]
