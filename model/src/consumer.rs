@@ -344,10 +344,18 @@ impl Consumer {
 
     /// Drives the group membership and applies what it decided to the positions.
     fn drive_member(&mut self, now: Millis, out: &mut Vec<Output>) {
-        let Some(member) = &mut self.member else {
+        if self.member.is_none() {
             return;
-        };
-        member.drive(now, &mut self.metadata, &mut self.next_correlation_id, out);
+        }
+        let counts = self.partition_counts();
+        let member = self.member.as_mut().expect("checked");
+        member.drive(
+            now,
+            &mut self.metadata,
+            &counts,
+            &mut self.next_correlation_id,
+            out,
+        );
         for action in member.take_actions() {
             match action {
                 MemberAction::Start { tp, offset } => {

@@ -59,6 +59,10 @@ pub struct GroupMember {
     /// The partitions the last JoinGroup said the member owned: a cooperative assignor
     /// withholds those it moves, and the member must rejoin to let them go.
     join_owned: BTreeSet<TopicPartition>,
+    /// As the generation's leader: the partition counts its assignment was made from. When
+    /// the metadata shows others (it knew nothing yet, or a topic grew), it rejoins, as the
+    /// Java client does when its metadata snapshot changes.
+    assigned_from: Option<BTreeMap<String, u32>>,
     sync: Option<(InFlight, JoinedGeneration)>,
     heartbeat: Option<InFlight>,
     next_heartbeat_ms: Millis,
@@ -101,6 +105,7 @@ impl GroupMember {
             rejoin_needed: true,
             join: None,
             join_owned: BTreeSet::new(),
+            assigned_from: None,
             sync: None,
             heartbeat: None,
             next_heartbeat_ms: 0,
@@ -197,12 +202,37 @@ impl GroupMember {
         };
         match self.config.commit_mode {
             CommitMode::AfterProcessing => self.queue.push_ready(now, item, self.config.process_ms),
+            CommitMode::BeforeProcessing => self.queue.push_uncommitted(item),
+        }
+        self.send_next_commit(now, last_correlation_id, out);
+    }
+
+    /// Commits are sent one at a time, like the Java client's commitSync: two in flight
+    /// could be written in either order, and the committed offset go back.
+    fn send_next_commit(
+        &mut self,
+        now: Millis,
+        last_correlation_id: &mut u64,
+        out: &mut Vec<Output>,
+    ) {
+        if !self.commits.is_empty() {
+            return;
+        }
+        match self.config.commit_mode {
+            CommitMode::AfterProcessing => {
+                if self.config.auto_commit_interval_ms.is_none() {
+                    self.commit_processed(now, last_correlation_id, out);
+                }
+            }
             CommitMode::BeforeProcessing => {
-                match self.send_commit(now, vec![(tp, next)], last_correlation_id, out) {
-                    Some(correlation_id) => self.queue.push_waiting(item, correlation_id),
+                let Some((tp, next)) = self.queue.next_to_commit() else {
+                    return;
+                };
+                match self.send_commit(now, vec![(tp.clone(), next)], last_correlation_id, out) {
+                    Some(correlation_id) => self.queue.commit_sent(correlation_id),
                     // No coordinator to commit to: the records are not processed, and
                     // the partition is fetched again from its committed offset.
-                    None => self.restart_from_committed(&item.tp),
+                    None => self.restart_from_committed(&tp),
                 }
             }
         }
@@ -243,13 +273,22 @@ impl GroupMember {
         &mut self,
         now: Millis,
         metadata: &mut MetadataClient,
+        partition_counts: &BTreeMap<String, u32>,
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
         self.expire_requests(now, out);
+        if self
+            .assigned_from
+            .as_ref()
+            .is_some_and(|counts| counts != partition_counts && !partition_counts.is_empty())
+        {
+            self.assigned_from = None;
+            self.need_rejoin(now, last_correlation_id, out);
+        }
         self.process_due(now, last_correlation_id, out);
         if let Some(interval) = self.config.auto_commit_interval_ms {
-            if now >= self.next_auto_commit_ms {
+            if now >= self.next_auto_commit_ms && self.commits.is_empty() {
                 self.next_auto_commit_ms = now + interval;
                 self.commit_processed(now, last_correlation_id, out);
             }
@@ -257,10 +296,7 @@ impl GroupMember {
         if now < self.not_before_ms {
             return;
         }
-        // Offsets whose commit failed go again once nothing else is in flight.
-        if self.config.auto_commit_interval_ms.is_none() && self.commits.is_empty() {
-            self.commit_processed(now, last_correlation_id, out);
-        }
+        self.send_next_commit(now, last_correlation_id, out);
         let Some(coordinator) = self.coordinator else {
             if self.find_coordinator.is_none() {
                 let any_broker = metadata.next_bootstrap();
@@ -351,9 +387,7 @@ impl GroupMember {
                 self.processed.insert(item.tp, item.next);
             }
         }
-        if self.config.auto_commit_interval_ms.is_none() {
-            self.commit_processed(now, last_correlation_id, out);
-        }
+        self.send_next_commit(now, last_correlation_id, out);
     }
 
     /// Commits every processed offset not yet committed (after-processing mode).
@@ -382,6 +416,9 @@ impl GroupMember {
 
     /// Forgets `tp`'s position so that it is fetched again from the committed offset.
     fn restart_from_committed(&mut self, tp: &TopicPartition) {
+        // Later polls of the partition go too: they will be read again.
+        self.queue
+            .drop_partitions(Some(&BTreeSet::from([tp.clone()])));
         if self.owned.contains(tp) && self.awaiting_offsets.insert(tp.clone()) {
             self.actions.push(MemberAction::Stop { tp: tp.clone() });
         }
@@ -434,7 +471,9 @@ impl GroupMember {
             .map(|(tp, o)| (tp.clone(), *o))
             .collect();
         self.processed.retain(|tp, _| !partitions.contains(tp));
-        if commit && !processed.is_empty() {
+        // With a commit in flight a second could overtake it: the processed records
+        // are left to be processed again (at-least-once allows it).
+        if commit && !processed.is_empty() && self.commits.is_empty() {
             self.send_commit(now, processed, last_correlation_id, out);
         }
         self.queue.drop_partitions(Some(partitions));

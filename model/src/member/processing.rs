@@ -40,11 +40,31 @@ impl ProcessingQueue {
         self.items.push_back(item);
     }
 
-    /// Queues a poll that waits for the commit `correlation_id`.
-    pub fn push_waiting(&mut self, mut item: Polled, correlation_id: u64) {
-        item.waiting_for_commit = Some(correlation_id);
+    /// Queues a poll that must be committed before it is processed: its commit is sent
+    /// when the commits before it are done ([`ProcessingQueue::next_to_commit`]).
+    pub fn push_uncommitted(&mut self, mut item: Polled) {
+        item.waiting_for_commit = None;
         item.done_ms = None;
         self.items.push_back(item);
+    }
+
+    /// The first poll whose commit is not sent yet: its partition and end offset.
+    pub fn next_to_commit(&self) -> Option<(TopicPartition, Offset)> {
+        self.items
+            .iter()
+            .find(|item| item.waiting_for_commit.is_none() && item.done_ms.is_none())
+            .map(|item| (item.tp.clone(), item.next))
+    }
+
+    /// The commit of the poll [`ProcessingQueue::next_to_commit`] named is sent.
+    pub fn commit_sent(&mut self, correlation_id: u64) {
+        if let Some(item) = self
+            .items
+            .iter_mut()
+            .find(|item| item.waiting_for_commit.is_none() && item.done_ms.is_none())
+        {
+            item.waiting_for_commit = Some(correlation_id);
+        }
     }
 
     /// The commit `correlation_id` is durable: what waited on it may be processed.

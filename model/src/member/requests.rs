@@ -220,7 +220,9 @@ impl GroupMember {
                 match result {
                     Ok(joined) => {
                         self.member_id = member.or(self.member_id.take());
-                        let assignments = if Some(&joined.leader) == self.member_id.as_ref() {
+                        let leads = Some(&joined.leader) == self.member_id.as_ref();
+                        self.assigned_from = leads.then(|| partition_counts.clone());
+                        let assignments = if leads {
                             joined.leader_assignments(partition_counts)
                         } else {
                             Vec::new()
