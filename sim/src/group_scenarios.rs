@@ -79,7 +79,8 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "every broker in turn crashes, so each offsets partition's leader \
                           (a group coordinator) fails over: the new coordinator rebuilds the \
                           groups and their commits from the offsets topic, and no committed \
-                          offset goes backwards"
+                          offset goes backwards (g1 commits after each poll, g2 auto-commits \
+                          every second)"
                 .into(),
             faults: Faults {
                 events: vec![
@@ -94,7 +95,11 @@ pub fn scenarios() -> Vec<Scenario> {
             },
             ..with_groups(vec![
                 group("g1", 2, Assignor::Range),
-                group("g2", 3, Assignor::RoundRobin),
+                // enable.auto.commit: processed offsets go every second, not every poll.
+                GroupSpec {
+                    auto_commit_interval_ms: Some(1_000),
+                    ..group("g2", 3, Assignor::RoundRobin)
+                },
             ])
         },
         Scenario {

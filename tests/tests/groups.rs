@@ -97,4 +97,19 @@ fn a_coordinator_that_accepts_stale_generation_commits_is_caught() {
         seeds_with(&results, AnomalyKind::StaleCommit, Verdict::Violation) > 0,
         "a zombie's commit accepted after the next generation must be reported"
     );
+    assert!(
+        seeds_with(&results, AnomalyKind::CommitBackwards, Verdict::Violation) > 0,
+        "the zombie's lower offset overwrites the new owner's"
+    );
+}
+
+#[test]
+fn a_coordinator_that_never_bumps_the_generation_is_caught() {
+    let mut scenario = builtin::find("group-rebalance").unwrap();
+    scenario.broker.group.keep_generation_on_rebalance = true;
+    let results = sweep_seeds(&scenario, 0..40);
+    assert!(
+        seeds_with(&results, AnomalyKind::GroupOwnership, Verdict::Violation) > 0,
+        "two members owning a partition in one generation must be reported"
+    );
 }

@@ -28,6 +28,10 @@ pub struct GroupCoordinatorConfig {
     /// coordinator without fencing. A member removed by a rebalance (a zombie that paused
     /// past its session timeout) then overwrites the offsets of the partition's new owner.
     pub accept_stale_generation_commits: bool,
+    /// A deliberately broken variant: `true` never bumps the generation after the first,
+    /// so every rebalance hands out its assignment under the same generation, and a member
+    /// that missed the rebalance still owns, in that generation, what another now owns.
+    pub keep_generation_on_rebalance: bool,
 }
 
 impl Default for GroupCoordinatorConfig {
@@ -40,6 +44,7 @@ impl Default for GroupCoordinatorConfig {
             require_member_id: true,
             offsets_topic_partitions: 50,
             accept_stale_generation_commits: false,
+            keep_generation_on_rebalance: false,
         }
     }
 }

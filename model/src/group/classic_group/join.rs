@@ -217,7 +217,10 @@ impl ClassicGroup {
         for id in stragglers {
             self.remove(ctx, &id, RemovalReason::JoinTimeout);
         }
-        self.generation = self.generation.next();
+        // The broken variant keeps the first generation for good.
+        if !ctx.config.keep_generation_on_rebalance || self.generation.0 == 0 {
+            self.generation = self.generation.next();
+        }
         if self.members.is_empty() {
             self.state = GroupState::Empty;
             self.protocol = None;
