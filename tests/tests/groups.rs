@@ -23,12 +23,12 @@ fn seeds_with(results: &[SeedResult], kind: AnomalyKind, verdict: Verdict) -> us
         .count()
 }
 
-/// Seeds that failed: a violation, a liveness failure or a crash.
-fn failures(results: &[SeedResult]) -> Vec<(u64, OutcomeClass, Vec<(AnomalyKind, Verdict)>)> {
+/// Seeds that failed (a violation, a liveness failure or a crash), with their outcome.
+fn failures(results: &[SeedResult]) -> Vec<String> {
     results
         .iter()
         .filter(|r| r.class != OutcomeClass::Pass)
-        .map(|r| (r.seed, r.class, r.anomalies.clone()))
+        .map(|r| format!("seed {}: {:?} {:?}", r.seed, r.class, r.anomalies))
         .collect()
 }
 
