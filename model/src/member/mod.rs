@@ -215,7 +215,7 @@ impl GroupMember {
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
-        if !self.commits.is_empty() {
+        if !self.commits.is_empty() || now < self.not_before_ms {
             return;
         }
         match self.config.commit_mode {
@@ -245,6 +245,13 @@ impl GroupMember {
         let requests = [self.find_coordinator, self.heartbeat, self.offset_fetch];
         let group_requests = [self.join, self.sync.as_ref().map(|(r, _)| *r)];
         let stable = self.generation.is_some() && self.join.is_none() && self.sync.is_none();
+        // Anything else `drive` would have done already, unless a backoff holds it, and
+        // the backoff is a deadline of its own: a deadline in the past would wake the
+        // member every millisecond.
+        let heartbeat_due = stable && self.heartbeat.is_none() && self.coordinator.is_some();
+        let auto_commit_due = self.config.auto_commit_interval_ms.is_some()
+            && !self.processed.is_empty()
+            && self.commits.is_empty();
         requests
             .into_iter()
             .flatten()
@@ -257,13 +264,8 @@ impl GroupMember {
             )
             .chain(self.commits.values().map(|c| c.request.sent_ms + timeout))
             .chain(self.queue.next_deadline())
-            .chain(stable.then_some(self.next_heartbeat_ms))
-            .chain(
-                self.config
-                    .auto_commit_interval_ms
-                    .filter(|_| !self.processed.is_empty())
-                    .map(|_| self.next_auto_commit_ms),
-            )
+            .chain(heartbeat_due.then_some(self.next_heartbeat_ms))
+            .chain(auto_commit_due.then_some(self.next_auto_commit_ms))
             .chain((self.not_before_ms > 0).then_some(self.not_before_ms))
             .min()
     }
@@ -277,6 +279,9 @@ impl GroupMember {
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
+        if now >= self.not_before_ms {
+            self.not_before_ms = 0;
+        }
         self.expire_requests(now, out);
         if self
             .assigned_from

@@ -327,11 +327,7 @@ impl GroupMember {
                                 error.to_string(),
                                 out,
                             );
-                            // A commit of the generation being left says nothing that the
-                            // rebalance under way will not settle.
-                            if self.join.is_none() && self.sync.is_none() {
-                                self.group_error(now, error, last_correlation_id, out);
-                            }
+                            self.group_error(now, error, last_correlation_id, out);
                         }
                     }
                 }
