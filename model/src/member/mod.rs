@@ -283,10 +283,12 @@ impl GroupMember {
             self.not_before_ms = 0;
         }
         self.expire_requests(now, out);
-        if self
-            .assigned_from
-            .as_ref()
-            .is_some_and(|counts| counts != partition_counts && !partition_counts.is_empty())
+        let in_generation = self.join.is_none() && self.sync.is_none() && !self.rejoin_needed;
+        if in_generation
+            && self
+                .assigned_from
+                .as_ref()
+                .is_some_and(|counts| counts != partition_counts && !partition_counts.is_empty())
         {
             self.assigned_from = None;
             self.need_rejoin(now, last_correlation_id, out);
