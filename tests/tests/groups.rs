@@ -113,3 +113,29 @@ fn a_coordinator_that_never_bumps_the_generation_is_caught() {
         "two members owning a partition in one generation must be reported"
     );
 }
+
+#[test]
+fn a_new_group_with_auto_offset_reset_latest_starts_at_the_end_and_loses_nothing() {
+    use kafka_model::config::OffsetReset;
+    use kafka_sim::history::Operation;
+    let mut scenario = builtin::find("group-rebalance").unwrap();
+    scenario.faults = Default::default();
+    scenario.consumer.auto_offset_reset = OffsetReset::Latest;
+    let outcome = kafka_sim::runner::run(&scenario, 0, Default::default());
+    assert_eq!(outcome.class, OutcomeClass::Pass, "{:?}", outcome.anomalies);
+    assert!(outcome.anomalies.is_empty(), "{:?}", outcome.anomalies);
+    // The groups join about a second in, with records already written: they start past them.
+    let starts: Vec<u64> = outcome
+        .history
+        .entries
+        .iter()
+        .filter_map(|e| match &e.op {
+            Operation::Assign(a) if a.reason.contains("latest") => Some(a.offset),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !starts.is_empty() && starts.iter().all(|o| *o > 0),
+        "{starts:?}"
+    );
+}
