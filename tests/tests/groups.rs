@@ -139,3 +139,24 @@ fn a_new_group_with_auto_offset_reset_latest_starts_at_the_end_and_loses_nothing
         "{starts:?}"
     );
 }
+
+#[test]
+fn a_group_that_never_settles_is_a_liveness_violation() {
+    // The first rebalance waits longer than the whole run: nobody ever gets a partition.
+    let mut scenario = builtin::find("coordinator-failover").unwrap();
+    scenario.faults = Default::default();
+    scenario.broker.group.group_initial_rebalance_delay_ms = 500_000;
+    for group in &mut scenario.groups {
+        group.rebalance_timeout_ms = 600_000;
+    }
+    let outcome = kafka_sim::runner::run(&scenario, 0, Default::default());
+    assert_eq!(outcome.class, OutcomeClass::LivenessViolation);
+    assert!(
+        outcome
+            .liveness_problems
+            .iter()
+            .any(|p| p.contains("group g1")),
+        "{:?}",
+        outcome.liveness_problems
+    );
+}
