@@ -19,6 +19,9 @@ use std::collections::BTreeMap;
 
 mod produce;
 mod replication;
+mod retention;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 
@@ -66,6 +69,7 @@ pub struct Broker {
     alter_partition_in_flight: BTreeMap<TopicPartition, InFlight>,
     next_heartbeat_ms: Millis,
     next_isr_check_ms: Millis,
+    next_retention_check_ms: Millis,
     last_correlation_id: u64,
 }
 
@@ -101,6 +105,8 @@ impl Broker {
             reports.push((tp.clone(), report));
             partitions.insert(tp, partition);
         }
+        // Kafka's first check waits too; a whole interval keeps short runs free of it.
+        let next_retention_check_ms = now + config.log.retention_check_interval_ms.max(1);
         let mut broker = Broker {
             id,
             config,
@@ -118,6 +124,7 @@ impl Broker {
             alter_partition_in_flight: BTreeMap::new(),
             next_heartbeat_ms: now,
             next_isr_check_ms: now,
+            next_retention_check_ms,
             last_correlation_id: 0,
         };
         broker.drive(now, out);
@@ -153,6 +160,7 @@ impl Broker {
                 .values()
                 .any(Partition::is_leader)
                 .then_some(self.next_isr_check_ms),
+            self.retention_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -226,6 +234,7 @@ impl Broker {
                 self.maybe_alter_isr(&tp, now, out);
             }
         }
+        self.check_retention_if_due(now, out);
         self.fetcher.poll(
             self.id,
             now,

@@ -6,6 +6,7 @@ use crate::checkers::Promises;
 use crate::clock::NodeClock;
 use crate::history::{
     AssignValue, HighWatermarkSeen, History, OpType, Operation, PollValue, SendValue,
+    OFFSET_OUT_OF_RANGE,
 };
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
@@ -398,6 +399,35 @@ impl World {
                         partition: tp.partition,
                         offset: offset.0,
                         reason,
+                        from: None,
+                        auto_offset_reset: None,
+                    }),
+                )
+            }
+            Observation::OffsetReset {
+                tp,
+                from,
+                to,
+                policy,
+            } => {
+                let policy = format!("{policy:?}").to_lowercase();
+                state.trace.record(
+                    now,
+                    process,
+                    format_args!(
+                        "reset {tp}@{} -> {} ({OFFSET_OUT_OF_RANGE}, auto.offset.reset={policy})",
+                        from.0, to.0
+                    ),
+                );
+                (
+                    OpType::Ok,
+                    Operation::Assign(AssignValue {
+                        topic: tp.topic,
+                        partition: tp.partition,
+                        offset: to.0,
+                        reason: OFFSET_OUT_OF_RANGE.to_string(),
+                        from: Some(from.0),
+                        auto_offset_reset: Some(policy),
                     }),
                 )
             }

@@ -13,6 +13,7 @@ pub mod monotonic_high_watermark;
 pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
 pub mod poll_skip;
+pub mod retention_skip;
 pub(crate) mod view;
 
 /// Jepsen's queue anomaly taxonomy, as used by its Kafka workload.
@@ -45,10 +46,12 @@ pub enum AnomalyKind {
     LeaderCompleteness,
     ControllerQuorum,
     MetadataLogMatching,
+    /// A consumer was reset past records retention deleted before it read them.
+    RetentionSkip,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 17] = [
+    pub const ALL: [AnomalyKind; 18] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -66,6 +69,7 @@ impl AnomalyKind {
         AnomalyKind::LeaderCompleteness,
         AnomalyKind::ControllerQuorum,
         AnomalyKind::MetadataLogMatching,
+        AnomalyKind::RetentionSkip,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -87,6 +91,7 @@ impl AnomalyKind {
             AnomalyKind::LeaderCompleteness => "leader-completeness",
             AnomalyKind::ControllerQuorum => "controller-quorum",
             AnomalyKind::MetadataLogMatching => "metadata-log-matching",
+            AnomalyKind::RetentionSkip => "retention-skip",
         }
     }
 }

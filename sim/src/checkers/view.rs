@@ -207,6 +207,8 @@ pub(crate) mod build {
             partition,
             offset,
             reason: "start".into(),
+            from: None,
+            auto_offset_reset: None,
         });
         push(h, consumer, OpType::Ok, op);
     }
