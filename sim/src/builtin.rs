@@ -369,6 +369,7 @@ pub fn current() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(replication_scenarios())
+    .chain(crate::retention_scenarios::scenarios())
     .collect()
 }
 

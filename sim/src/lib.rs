@@ -34,6 +34,7 @@ pub mod network;
 pub mod outcome;
 pub mod perfetto;
 pub mod report;
+pub mod retention_scenarios;
 pub mod runner;
 pub mod scenario;
 pub mod scenario_builder;

@@ -32,7 +32,12 @@ fn leader_with_three_segments(bounded: bool, fetched: u64) -> Broker {
         broker.on_message(v, PRODUCER, produce(Acks::Leader, &[v]), &mut out);
     }
     for follower in [2, 3] {
-        broker.on_message(4, NodeId(follower), fetch_from(follower, fetched, 1), &mut out);
+        broker.on_message(
+            4,
+            NodeId(follower),
+            fetch_from(follower, fetched, 1),
+            &mut out,
+        );
     }
     assert_eq!(broker.partitions[&tp()].high_watermark(), Offset(fetched));
     broker
@@ -95,8 +100,15 @@ fn the_retention_timer_deletes_expired_segments_below_the_high_watermark_and_rep
         ]
     );
     let partition = &broker.partitions[&tp()];
-    assert_eq!((partition.log_start(), partition.log_end()), (Offset(2), Offset(3)));
-    assert_eq!(broker.retention_deadline(), None, "only the active segment is left");
+    assert_eq!(
+        (partition.log_start(), partition.log_end()),
+        (Offset(2), Offset(3))
+    );
+    assert_eq!(
+        broker.retention_deadline(),
+        None,
+        "only the active segment is left"
+    );
     // A consumer below the log start is told so, and ListOffsets(earliest) gives the start.
     out.clear();
     let fetch = Message::FetchRequest {
@@ -137,7 +149,11 @@ fn retention_stops_at_the_high_watermark_unless_deliberately_broken() {
         log_start_events(&out),
         vec![(Offset(1), LogStartCause::Retention)]
     );
-    assert_eq!(broker.retention_deadline(), None, "segment 1 reaches the HW");
+    assert_eq!(
+        broker.retention_deadline(),
+        None,
+        "segment 1 reaches the HW"
+    );
     let mut broken = leader_with_three_segments(false, 1);
     out.clear();
     broken.tick(1_500, &mut out);
@@ -186,7 +202,10 @@ fn a_follower_below_the_log_start_gets_the_log_start_and_no_batches_at_once() {
 /// Broker 2 following b1 in epoch 1, and the correlation id of its first fetch.
 fn follower() -> (Broker, u64) {
     let (broker, _) = started_as(2, config(true));
-    assert_eq!(broker.partitions[&tp()].following(), Some((BrokerId(1), LeaderEpoch(1))));
+    assert_eq!(
+        broker.partitions[&tp()].following(),
+        Some((BrokerId(1), LeaderEpoch(1)))
+    );
     let correlation_id = broker
         .fetcher
         .in_flight_to(BrokerId(1))
@@ -249,17 +268,26 @@ fn a_follower_whose_log_ends_below_the_leaders_log_start_restarts_its_log_there(
     assert_eq!(next.fetch_offset, Offset(2));
     // Meanwhile the leader deleted everything below 5.
     let (out, (_, next)) = answer(&mut b2, second, fetched(Vec::new(), 7, 5));
-    assert_eq!(log_start_events(&out), vec![(Offset(5), LogStartCause::Reset)]);
+    assert_eq!(
+        log_start_events(&out),
+        vec![(Offset(5), LogStartCause::Reset)]
+    );
     assert!(out.contains(&Output::Replica(ReplicaEvent::HighWatermark {
         tp: tp(),
         high_watermark: Offset(5)
     })));
     assert_eq!(
         deleted_files(&out),
-        vec!["t-0/00000000000000000000.log", "t-0/00000000000000000001.log"]
+        vec![
+            "t-0/00000000000000000000.log",
+            "t-0/00000000000000000001.log"
+        ]
     );
     let partition = &b2.partitions[&tp()];
-    assert_eq!((partition.log_start(), partition.log_end()), (Offset(5), Offset(5)));
+    assert_eq!(
+        (partition.log_start(), partition.log_end()),
+        (Offset(5), Offset(5))
+    );
     assert_eq!(
         (next.fetch_offset, next.last_fetched_epoch),
         (Offset(5), None),
@@ -276,8 +304,11 @@ fn a_follower_deletes_below_its_leaders_log_start_up_to_its_own_high_watermark()
         diverging: None,
         log_start_offset: Offset(log_start_offset),
     };
-    let (_, (second, _)) =
-        answer(&mut b2, first, fetched(leader_batches(0, &[1, 2, 3, 4]), 1, 0));
+    let (_, (second, _)) = answer(
+        &mut b2,
+        first,
+        fetched(leader_batches(0, &[1, 2, 3, 4]), 1, 0),
+    );
     // The leader's log start rose to 3, but its high watermark, so this follower's, is 1:
     // only segment 0 lies below both.
     let (out, (third, _)) = answer(&mut b2, second, fetched(Vec::new(), 1, 3));

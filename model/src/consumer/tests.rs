@@ -20,9 +20,7 @@ fn requests(out: &[Output]) -> Vec<(&'static str, u64)> {
             Output::Send { message, .. } => Some(match message {
                 Message::MetadataRequest { correlation_id }
                 | Message::ListOffsetsRequest { correlation_id, .. }
-                | Message::FetchRequest { correlation_id, .. } => {
-                    (message.kind(), *correlation_id)
-                }
+                | Message::FetchRequest { correlation_id, .. } => (message.kind(), *correlation_id),
                 other => (other.kind(), 0),
             }),
             _ => None,
@@ -75,7 +73,12 @@ fn list_offsets(consumer: &mut Consumer, now: u64, id: u64, at: u64, out: &mut V
     consumer.on_message(now, B1, answer, out);
 }
 
-fn fetched(consumer: &mut Consumer, now: u64, id: u64, result: Result<Vec<u64>, ErrorCode>) -> Vec<Output> {
+fn fetched(
+    consumer: &mut Consumer,
+    now: u64,
+    id: u64,
+    result: Result<Vec<u64>, ErrorCode>,
+) -> Vec<Output> {
     let result = result.map(|values| FetchedPartition {
         batches: values
             .iter()
@@ -110,7 +113,10 @@ fn a_reset_after_offset_out_of_range_is_observed_from_and_to() {
     let out = fetched(&mut consumer, 3, fetch, Ok(vec![0, 1]));
     let (_, fetch) = requests(&out)[0];
     let out = fetched(&mut consumer, 4, fetch, Err(ErrorCode::OffsetOutOfRange));
-    assert!(matches!(observations(&out)[..], [Observation::PollFail { .. }]));
+    assert!(matches!(
+        observations(&out)[..],
+        [Observation::PollFail { .. }]
+    ));
     let (kind, list) = requests(&out)[0];
     assert_eq!(kind, "ListOffsetsReq");
     let mut out = Vec::new();

@@ -293,9 +293,19 @@ mod tests {
         // Segment 0's newest record is stamped hour 11: expired strictly after a week.
         let due = 11 * HOUR_MS + WEEK_MS + 1;
         assert_eq!(log.retention_due_ms(log.log_end_offset()), Some(due));
-        assert_eq!(log.retention_due_ms(Offset(23)), None, "segment 1 starts above");
+        assert_eq!(
+            log.retention_due_ms(Offset(23)),
+            None,
+            "segment 1 starts above"
+        );
         let hw = log.log_end_offset();
-        assert_eq!(log.clone().apply_retention(due - 1, hw).0.segments_deleted(), 0);
+        assert_eq!(
+            log.clone()
+                .apply_retention(due - 1, hw)
+                .0
+                .segments_deleted(),
+            0
+        );
         assert_eq!(log.clone().apply_retention(due, hw).0.segments_deleted(), 1);
         // Over retention.bytes it is due at once; never with a single segment.
         log.config.retention_bytes = Some(0);

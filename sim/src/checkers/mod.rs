@@ -48,10 +48,12 @@ pub enum AnomalyKind {
     MetadataLogMatching,
     /// A consumer was reset past records retention deleted before it read them.
     RetentionSkip,
+    /// A replica raised its log start past its high watermark.
+    LogStartPastHighWatermark,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 18] = [
+    pub const ALL: [AnomalyKind; 19] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -70,6 +72,7 @@ impl AnomalyKind {
         AnomalyKind::ControllerQuorum,
         AnomalyKind::MetadataLogMatching,
         AnomalyKind::RetentionSkip,
+        AnomalyKind::LogStartPastHighWatermark,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -92,6 +95,7 @@ impl AnomalyKind {
             AnomalyKind::ControllerQuorum => "controller-quorum",
             AnomalyKind::MetadataLogMatching => "metadata-log-matching",
             AnomalyKind::RetentionSkip => "retention-skip",
+            AnomalyKind::LogStartPastHighWatermark => "log-start-past-high-watermark",
         }
     }
 }

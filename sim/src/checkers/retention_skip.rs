@@ -107,12 +107,7 @@ pub fn check(history: &History, promises: &Promises, ledger: &RetentionLedger) -
                     "{} value {} acked (acks={}) at {tp} offset {offset}, but {} was reset \
                      from offset {} to {} after OffsetOutOfRange while retention had deleted \
                      records only below {retained_below}: the record is gone, not retained",
-                    write.producer,
-                    write.value,
-                    write.acks,
-                    entry.process,
-                    range.start,
-                    range.end
+                    write.producer, write.value, write.acks, entry.process, range.start, range.end
                 ),
                 values: vec![write.value],
                 index: entry.index,
@@ -271,8 +266,16 @@ mod tests {
             "{found:?}"
         );
         assert_eq!(found[0].values, vec![104]);
-        assert!(found[0].detail.contains("only below 4"), "{}", found[0].detail);
-        assert!(found[2].detail.contains("offsets 2..4"), "{}", found[2].detail);
+        assert!(
+            found[0].detail.contains("only below 4"),
+            "{}",
+            found[0].detail
+        );
+        assert!(
+            found[2].detail.contains("offsets 2..4"),
+            "{}",
+            found[2].detail
+        );
         // Retention reported too late (after the reset) does not count either.
         let late = retained(30, 6, 9);
         let found = check(&h, &Promises::default(), &late);

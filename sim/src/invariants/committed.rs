@@ -38,7 +38,10 @@ impl CommittedPrefix {
 
     /// Every committed offset at `from` and above, with the record committed there
     /// (`None`: its leader had already deleted it when it was committed).
-    pub fn entries_from(&self, from: u64) -> impl Iterator<Item = (u64, Option<ReplicaRecord>)> + '_ {
+    pub fn entries_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = (u64, Option<ReplicaRecord>)> + '_ {
         (from..self.end()).map(|offset| (offset, self.get(offset)))
     }
 

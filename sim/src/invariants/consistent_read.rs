@@ -70,7 +70,10 @@ pub(crate) fn check(
     let there = match replica.get(first.offset) {
         Some(other) => format!("holds value {} there", other.value),
         None if first.offset < replica.log_start => {
-            format!("starts at {}, which no retention justifies,", replica.log_start)
+            format!(
+                "starts at {}, which no retention justifies,",
+                replica.log_start
+            )
         }
         None => format!("ends at {}", replica.log_end()),
     };

@@ -15,7 +15,8 @@
 //! gives one line rather than thousands. Verdicts follow DESIGN.md section 6: the loss-type
 //! invariants are allowed where committed records may vanish
 //! ([`Promises::committed_loss_excuse`]); SingleLeader, MonotonicEpoch and LeaderInIsr are
-//! violations under every configuration.
+//! violations under every configuration, and so is a log start raised past the high
+//! watermark (`retention.rs`).
 
 use crate::checkers::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::history::History;
@@ -290,6 +291,10 @@ fn apply(
             cut = replica.raise_log_start(log_start.0, *cause == LogStartCause::Reset);
             p.retained
                 .on_raise(broker, index, log_start.0, high_watermark, *cause);
+            found.extend(
+                retention::check(broker, log_start.0, high_watermark, *cause)
+                    .map(|b| (&retention::RULE, b)),
+            );
         }
         ReplicaEvent::BecameLeader { epoch, isr, .. } => {
             let claim = Claim {

@@ -11,9 +11,42 @@
 //! for a reason retention does not give (a loss). A follower that restarts its log at its
 //! leader's log start adds nothing: the leader's own rise was judged when it was reported.
 
+use super::{Breach, Rule};
+use crate::checkers::AnomalyKind;
 use kafka_model::effect::LogStartCause;
 use kafka_model::ids::{BrokerId, TopicPartition};
 use std::collections::BTreeMap;
+
+/// The invariant this ledger checks as it goes: a replica's retention (or a follower
+/// following its leader's log start) never raises the log start past that replica's high
+/// watermark. Source: Kafka's `UnifiedLog.maybeIncrementLogStartOffset`, which refuses to,
+/// and `deleteOldSegments`, which deletes only segments below the high watermark: what lies
+/// above it may not be on any other replica yet.
+pub(crate) const RULE: Rule = Rule {
+    kind: AnomalyKind::LogStartPastHighWatermark,
+    excusable: false,
+    promise: "Kafka never moves a log start past the high watermark: retention deletes only \
+              records known to be on every in-sync replica",
+};
+
+/// `broker` raised its log start to `log_start` for `cause`, its high watermark being
+/// `high_watermark`: the breach, if it passed it.
+pub(crate) fn check(
+    broker: BrokerId,
+    log_start: u64,
+    high_watermark: u64,
+    cause: LogStartCause,
+) -> Option<Breach> {
+    (cause != LogStartCause::Reset && log_start > high_watermark).then(|| Breach {
+        detail: format!(
+            "{broker} raised its log start to {log_start} ({}) past its high watermark \
+             {high_watermark}: it deleted offsets {high_watermark}..{log_start}, which no other \
+             replica is known to hold",
+            cause.as_str()
+        ),
+        values: Vec::new(),
+    })
+}
 
 /// A log start raised past the raising replica's high watermark.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,18 +192,31 @@ mod tests {
         let found = run.finish();
         assert_eq!(
             kinds(&found),
-            vec![AnomalyKind::CommittedRecordLost],
+            vec![RULE.kind, AnomalyKind::CommittedRecordLost],
             "{found:?}"
         );
-        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert!(found.iter().all(|a| a.verdict == Verdict::Violation));
+        assert_eq!(
+            found[0].index, 5,
+            "found when the log start passed the high watermark"
+        );
         assert_eq!(
             found[0].detail,
+            "t/0: b1 raised its log start to 4 (retention) past its high watermark 2: it \
+             deleted offsets 2..4, which no other replica is known to hold"
+        );
+        assert_eq!(
+            found[1].detail,
             "t/0: 4 committed record(s) missing from final leader b1's log; the first, value 1 \
              at offset 0 (committed by b1 at history index 0): b1's log starts at 4; retention \
              reached only offset 0, but b1 raised its log start to 4 past its high watermark 2 \
              (history index 5)"
         );
-        assert_eq!(found[0].values, vec![1, 2], "offsets 2 and 3 were never held committed");
+        assert_eq!(
+            found[1].values,
+            vec![1, 2],
+            "offsets 2 and 3 were never held committed"
+        );
     }
 
     #[test]
@@ -185,7 +231,11 @@ mod tests {
         ledger.on_raise(&tp, b1, 9, 20, 25, LogStartCause::Retention);
         assert_eq!(ledger.retained_below(&tp, 4), 0);
         assert_eq!(ledger.retained_below(&tp, 5), 10);
-        assert_eq!(ledger.retained_below(&tp, 8), 10, "a lower rise adds nothing");
+        assert_eq!(
+            ledger.retained_below(&tp, 8),
+            10,
+            "a lower rise adds nothing"
+        );
         assert_eq!(ledger.retained_below(&tp, 9), 20);
         assert_eq!(
             ledger.unjustified(&tp),
@@ -197,7 +247,9 @@ mod tests {
             }]
         );
         assert_eq!(
-            ledger.partitions[&tp].unjustified_above(25).map(|r| r.index),
+            ledger.partitions[&tp]
+                .unjustified_above(25)
+                .map(|r| r.index),
             Some(7)
         );
         assert_eq!(ledger.retained_below(&TopicPartition::new("t", 1), 9), 0);
