@@ -415,8 +415,8 @@ impl World {
                     now,
                     process,
                     format_args!(
-                        "reset {tp}@{} -> {} ({OFFSET_OUT_OF_RANGE}, auto.offset.reset={policy})",
-                        from.0, to.0
+                        "assign {tp}@{} ({OFFSET_OUT_OF_RANGE} at {}, auto.offset.reset={policy})",
+                        to.0, from.0
                     ),
                 );
                 (
