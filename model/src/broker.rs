@@ -20,6 +20,9 @@ use std::collections::BTreeMap;
 mod groups;
 mod produce;
 mod replication;
+mod retention;
+#[cfg(test)]
+mod retention_tests;
 #[cfg(test)]
 mod tests;
 
@@ -67,6 +70,7 @@ pub struct Broker {
     alter_partition_in_flight: BTreeMap<TopicPartition, InFlight>,
     next_heartbeat_ms: Millis,
     next_isr_check_ms: Millis,
+    next_retention_check_ms: Millis,
     last_correlation_id: u64,
     coordinators: groups::HostedCoordinators,
 }
@@ -103,6 +107,8 @@ impl Broker {
             reports.push((tp.clone(), report));
             partitions.insert(tp, partition);
         }
+        // Kafka's first check waits too; a whole interval keeps short runs free of it.
+        let next_retention_check_ms = now + config.log.retention_check_interval_ms.max(1);
         let mut broker = Broker {
             id,
             config,
@@ -120,6 +126,7 @@ impl Broker {
             alter_partition_in_flight: BTreeMap::new(),
             next_heartbeat_ms: now,
             next_isr_check_ms: now,
+            next_retention_check_ms,
             last_correlation_id: 0,
             coordinators: groups::HostedCoordinators::default(),
         };
@@ -157,6 +164,7 @@ impl Broker {
                 .any(Partition::is_leader)
                 .then_some(self.next_isr_check_ms),
             self.coordinators.next_deadline(),
+            self.retention_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -230,6 +238,7 @@ impl Broker {
                 self.maybe_alter_isr(&tp, now, out);
             }
         }
+        self.check_retention_if_due(now, out);
         self.fetcher.poll(
             self.id,
             now,

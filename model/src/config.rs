@@ -160,6 +160,11 @@ pub struct BrokerConfig {
     pub check_producer_sequences: bool,
     /// The replication protocol: `modern`, or a historical variant.
     pub replication_protocol: ReplicationProtocol,
+    /// A deliberately broken variant, for showing that the checkers tell retention from
+    /// loss: `false` lets retention delete segments up to the log end instead of the high
+    /// watermark, so the log start can pass records no follower has copied yet (Kafka
+    /// never moves the log start past the high watermark: `UnifiedLog` refuses).
+    pub retention_bounded_by_high_watermark: bool,
     /// `min.insync.replicas`: an `acks=all` write needs an ISR at least this large.
     pub min_insync_replicas: usize,
     /// `replica.lag.time.max.ms`: a follower that has not caught up for this long leaves
@@ -189,6 +194,7 @@ impl Default for BrokerConfig {
             producer_batches_remembered: 5,
             check_producer_sequences: true,
             replication_protocol: ReplicationProtocol::Modern,
+            retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,
@@ -256,6 +262,11 @@ pub struct ConsumerConfig {
     pub max_poll_records: usize,
     pub request_timeout_ms: u64,
     pub retry_backoff_ms: u64,
+    /// How long the application works on the records of a poll before it polls again
+    /// (0, the default: at once). Only a poll that returned records costs this time, so a
+    /// consumer with `max_poll_records` records every `processing_delay_ms` reads at most
+    /// that fast, and falls behind a faster producer; once caught up it long-polls as usual.
+    pub processing_delay_ms: u64,
 }
 
 impl Default for ConsumerConfig {
@@ -266,6 +277,7 @@ impl Default for ConsumerConfig {
             max_poll_records: 500,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
+            processing_delay_ms: 0,
         }
     }
 }

@@ -10,6 +10,9 @@ use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
 use std::collections::BTreeMap;
 
+#[cfg(test)]
+mod tests;
+
 #[derive(Clone, Debug)]
 struct FetchInFlight {
     request: Request,
@@ -29,6 +32,11 @@ pub struct Consumer {
     list_offsets: BTreeMap<BrokerId, Request>,
     fetches: BTreeMap<BrokerId, FetchInFlight>,
     not_before_ms: BTreeMap<BrokerId, Millis>,
+    /// Positions found out of range, until `auto.offset.reset` gives the new one: the
+    /// history tells where a reset came from.
+    reset_from: BTreeMap<TopicPartition, Offset>,
+    /// The application works on its last poll's records until then (`processing_delay_ms`).
+    processing_until_ms: Option<Millis>,
     next_correlation_id: u64,
     /// A group member reads the partitions its group gives it; without one, the
     /// consumer reads every partition of its topics.
@@ -46,6 +54,8 @@ impl Consumer {
             list_offsets: BTreeMap::new(),
             fetches: BTreeMap::new(),
             not_before_ms: BTreeMap::new(),
+            reset_from: BTreeMap::new(),
+            processing_until_ms: None,
             next_correlation_id: 0,
             member: None,
         }
@@ -145,6 +155,9 @@ impl Consumer {
         if let Some(t) = self.member.as_ref().and_then(GroupMember::next_deadline) {
             at(t);
         }
+        if let Some(t) = self.processing_until_ms {
+            at(t);
+        }
         deadline
     }
 
@@ -189,15 +202,22 @@ impl Consumer {
                         Ok(offset) => {
                             if let Some(position @ None) = self.positions.get_mut(&tp) {
                                 *position = Some(offset);
-                                out.push(Output::Observe(Observation::Assign {
-                                    tp,
-                                    offset,
-                                    reason: format!(
-                                        "auto.offset.reset={:?}",
-                                        self.config.auto_offset_reset
-                                    )
-                                    .to_lowercase(),
-                                }));
+                                let policy = self.config.auto_offset_reset;
+                                let observation = match self.reset_from.remove(&tp) {
+                                    Some(from) => Observation::OffsetReset {
+                                        tp,
+                                        from,
+                                        to: offset,
+                                        policy,
+                                    },
+                                    None => Observation::Assign {
+                                        tp,
+                                        offset,
+                                        reason: format!("auto.offset.reset={policy:?}")
+                                            .to_lowercase(),
+                                    },
+                                };
+                                out.push(Output::Observe(observation));
                             }
                         }
                         Err(_) => {
@@ -297,6 +317,7 @@ impl Consumer {
                 }
                 Err(ErrorCode::OffsetOutOfRange) => {
                     errors.push(format!("{tp}: {}", ErrorCode::OffsetOutOfRange));
+                    self.reset_from.insert(tp.clone(), position);
                     self.positions.insert(tp, None);
                 }
                 Err(error) => {
@@ -306,6 +327,9 @@ impl Consumer {
                         .insert(broker, now + self.config.retry_backoff_ms);
                 }
             }
+        }
+        if !records.is_empty() && self.config.processing_delay_ms > 0 {
+            self.processing_until_ms = Some(now + self.config.processing_delay_ms);
         }
         if records.is_empty() && !errors.is_empty() {
             out.push(Output::Observe(Observation::PollFail {
@@ -399,6 +423,9 @@ impl Consumer {
             }));
         }
         self.not_before_ms.retain(|_, t| *t > now);
+        if self.processing_until_ms.is_some_and(|t| t <= now) {
+            self.processing_until_ms = None;
+        }
         let backoff_ms = self.config.retry_backoff_ms;
         self.metadata
             .poll(now, timeout, backoff_ms, &mut self.next_correlation_id, out);
@@ -435,7 +462,10 @@ impl Consumer {
             });
         }
         for (broker, positions) in known {
-            if self.fetches.contains_key(&broker) || self.not_before_ms.contains_key(&broker) {
+            if self.fetches.contains_key(&broker)
+                || self.not_before_ms.contains_key(&broker)
+                || self.processing_until_ms.is_some()
+            {
                 continue;
             }
             let correlation_id = self.next_correlation();

@@ -1,5 +1,6 @@
 //! What a state machine asks its driver to do: send, write to disk, record an observation.
 
+use crate::config::OffsetReset;
 use crate::ids::{BrokerId, LeaderEpoch, NodeId, Offset, TopicPartition};
 use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
@@ -103,6 +104,15 @@ pub enum Observation {
         generation: u32,
         records: Vec<ObservedRecord>,
     },
+    /// The consumer's position `from` was out of range (below the log start, which
+    /// retention raised, or past the log end, which a failover cut) and `auto.offset.reset`
+    /// (`policy`) moved it to `to`. Reads on either side are different assignments.
+    OffsetReset {
+        tp: TopicPartition,
+        from: Offset,
+        to: Offset,
+        policy: OffsetReset,
+    },
 }
 
 /// One offset commit as the member sent it.
@@ -165,6 +175,35 @@ pub enum ReplicaEvent {
         tp: TopicPartition,
         high_watermark: Offset,
     },
+    /// The log start rose to `log_start`: every record below it is gone (`cause` says why).
+    LogStartRaised {
+        tp: TopicPartition,
+        log_start: Offset,
+        cause: LogStartCause,
+    },
+}
+
+/// Why a replica's log start rose.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogStartCause {
+    /// Its own retention deleted its oldest segments (`retention.ms`, `retention.bytes`).
+    Retention,
+    /// A follower deleted the segments below its leader's log start, as the leader's fetch
+    /// answer reported it (Kafka's `maybeIncrementLogStartOffset(LeaderOffsetIncremented)`).
+    LeaderLogStart,
+    /// A follower whose log ended below its leader's log start emptied it and restarted it
+    /// there (Kafka's `truncateFullyAndStartAt`): its log end is `log_start` too.
+    Reset,
+}
+
+impl LogStartCause {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStartCause::Retention => "retention",
+            LogStartCause::LeaderLogStart => "the leader's log start",
+            LogStartCause::Reset => "a reset to the leader's log start",
+        }
+    }
 }
 
 /// One effect of handling an input.

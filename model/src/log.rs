@@ -293,6 +293,8 @@ impl Log {
     /// Whole batches from the one holding `from` up to the log end, stopping once about
     /// `max_records` records are collected (at least one batch if any). A leader serves
     /// its followers past the high watermark: that is how the high watermark advances.
+    /// Below the log start it would serve from the first segment, records the follower
+    /// cannot place: a leader answers such a fetch with its log start instead.
     pub fn batches_from(&self, from: Offset, max_records: usize) -> Vec<RecordBatch> {
         let first_segment = self
             .segments

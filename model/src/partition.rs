@@ -13,6 +13,8 @@ use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition};
 use crate::record::RecordBatch;
 use crate::replica::ReplicaState;
 
+mod retention;
+
 /// Where an appended (or deduplicated) batch sits in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Appended {
@@ -487,7 +489,8 @@ impl Partition {
         Ok(self.high_watermark())
     }
 
-    /// Batches for a follower, from `offset` to the log end.
+    /// Batches for a follower, from `offset` to the log end; `offset` must not be below
+    /// the log start (the caller answers with the log start instead).
     pub fn read_for_follower(&self, offset: Offset, max_records: usize) -> Vec<RecordBatch> {
         self.log.batches_from(offset, max_records)
     }

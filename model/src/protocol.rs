@@ -125,6 +125,9 @@ pub struct ReplicaFetched {
     /// KIP-320's `divergingEpoch`: the follower's log diverges; it truncates to the end
     /// offset (or its own log end, if shorter) and fetches again. No batches then.
     pub diverging: Option<(LeaderEpoch, Offset)>,
+    /// The leader's log start: a follower deletes what lies below it (up to its own high
+    /// watermark), and one whose fetch offset is below it restarts its log there.
+    pub log_start_offset: Offset,
 }
 
 /// Every message exchanged in the simulated cluster. `correlation_id` pairs a response

@@ -371,6 +371,13 @@ impl ReplicaState {
         truncate_to
     }
 
+    /// The follower's log was emptied and restarted at `start` (its leader's log start):
+    /// it knows no epoch any more, and nothing below `start` is left to be committed.
+    pub fn log_reset(&mut self, start: Offset) {
+        self.epochs = LeaderEpochCache::default();
+        self.high_watermark = start;
+    }
+
     /// The follower appended records of `epoch` starting at `base` (fetched from the leader).
     pub fn follower_appended(&mut self, epoch: LeaderEpoch, base: Offset) {
         self.epochs.assign(epoch, base);

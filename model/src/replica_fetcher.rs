@@ -114,6 +114,12 @@ impl ReplicaFetcher {
         }
     }
 
+    /// The correlation id of the fetch in flight to `leader`, if any.
+    pub fn in_flight_to(&self, leader: BrokerId) -> Option<u64> {
+        let (sent, _) = self.sessions.get(&leader)?.in_flight.as_ref()?;
+        Some(sent.correlation_id)
+    }
+
     /// After an error, the next fetch to `leader` waits (Kafka's `replica.fetch.backoff.ms`).
     pub fn back_off(&mut self, leader: BrokerId, until_ms: Millis) {
         if let Some(session) = self.sessions.get_mut(&leader) {

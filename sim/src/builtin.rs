@@ -370,6 +370,7 @@ pub fn current() -> Vec<Scenario> {
     .into_iter()
     .chain(replication_scenarios())
     .chain(crate::group_scenarios::scenarios())
+    .chain(crate::retention_scenarios::scenarios())
     .collect()
 }
 

@@ -284,7 +284,9 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         keep_trace: trace.is_some() || html.is_some() || perfetto.is_some(),
         ..RunOptions::default()
     };
+    let started = std::time::Instant::now(); // determinism-ok: wall time for the report only, never inside a simulation
     let outcome = runner::run(&scenario, seed, options);
+    let wall_s = started.elapsed().as_secs_f64();
     let write = |file: Option<(PathBuf, BufWriter<File>)>,
                  what: &dyn Fn(&mut BufWriter<File>) -> std::io::Result<()>| {
         if let Some((path, mut writer)) = file {
@@ -312,6 +314,10 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
             .map_err(std::io::Error::other)
     });
     print!("{}", report::run_report(&outcome, scenario_arg));
+    println!(
+        "wall time {wall_s:.3}s for {:.1} simulated hours",
+        outcome.stats.simulated_ms as f64 / 3_600_000.0
+    );
     if outcome.class != OutcomeClass::Pass {
         eprintln!(
             "seed {} failed ({}): {}",

@@ -1,6 +1,7 @@
 //! `kafka-sim explain`: the life of one record in a run, told from the trace and the
 //! history: its send and partition, the append on its leader, the acknowledgement, every
-//! consumer's read, what the faults did to its broker, and what the checkers found.
+//! consumer's read, what the faults did to its broker, retention deleting it (and consumers
+//! reset past it), and what the checkers found.
 
 use crate::history::{OpType, Operation};
 use crate::outcome::Outcome;
@@ -22,6 +23,40 @@ fn parse(line: &str) -> Option<(u64, &str, &str)> {
     let rest = rest.trim_start();
     let (node, event) = rest.split_once(' ')?;
     Some((time.parse().ok()?, node, event.trim_start()))
+}
+
+/// Whether a trace line tells of retention taking the record at `offset` of `tp`: a
+/// replica's retention, or a follower following its leader's log start, raising the log
+/// start past it ("log start A -> B"), or a consumer reset past it after OffsetOutOfRange.
+fn retention_took(event: &str, tp: &str, offset: u64) -> bool {
+    let number = |text: &str| -> Option<u64> {
+        text.trim_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .ok()
+    };
+    let raised = |rest: &str| {
+        let mut words = rest.split_whitespace();
+        let from = words.next().and_then(number);
+        let to = words.nth(1).and_then(number);
+        matches!((from, to), (Some(a), Some(b)) if a <= offset && offset < b)
+    };
+    if let Some(rest) = event.strip_prefix(&format!("retention {tp}: log start ")) {
+        return raised(rest);
+    }
+    if event.starts_with("follow leader's log start ") {
+        if let Some((_, rest)) = event.split_once(&format!(": {tp} log start ")) {
+            return raised(rest);
+        }
+    }
+    if let Some(rest) = event.strip_prefix(&format!("assign {tp}@")) {
+        let to = rest.split_whitespace().next().and_then(number);
+        let from = rest
+            .split_once("offset-out-of-range at ")
+            .and_then(|(_, r)| r.split(',').next())
+            .and_then(number);
+        return matches!((from, to), (Some(a), Some(b)) if a <= offset && offset < b);
+    }
+    false
 }
 
 /// The story of record `value`. The outcome must have kept its trace.
@@ -69,6 +104,10 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
                 let tp = event.strip_prefix("append ")?.split('@').next()?;
                 tp.rsplit_once('-')?.1.parse().ok()
             })
+    });
+    let offset = outcome.history.entries.iter().find_map(|e| match &e.op {
+        Operation::Send(s) if s.value == value && e.op_type == OpType::Ok => s.offset,
+        _ => None,
     });
     let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let placed = partition.map(|p| TopicPartition::new(send.topic.clone(), p));
@@ -123,7 +162,8 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
                 || (node.starts_with(crate::world::CONTROLLER_NAME)
                     && event.contains(&leadership)
                     && noted.insert(event.to_string())));
-        if names_value(line, &token) || about_partition {
+        let retained = offset.is_some_and(|o| !tp.is_empty() && retention_took(event, &tp, o));
+        if names_value(line, &token) || about_partition || retained {
             timeline.push((time, line.clone()));
         }
     }
@@ -163,4 +203,26 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
         );
     }
     Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retention_took;
+
+    #[test]
+    fn retention_lines_name_the_offsets_they_take() {
+        let retention = "retention tasks-1: log start 80 -> 96, 1 segment(s) deleted for time, \
+                         0 for size, 996 bytes (high watermark 196)";
+        assert!(retention_took(retention, "tasks-1", 80));
+        assert!(retention_took(retention, "tasks-1", 95));
+        assert!(!retention_took(retention, "tasks-1", 96));
+        assert!(!retention_took(retention, "tasks-10", 90));
+        let follow =
+            "follow leader's log start 40: tasks-0 log start 16 -> 32, 1 segment(s) deleted";
+        assert!(retention_took(follow, "tasks-0", 20) && !retention_took(follow, "tasks-0", 32));
+        let reset = "assign tasks-1@96 (offset-out-of-range at 90, auto.offset.reset=earliest)";
+        assert!(retention_took(reset, "tasks-1", 90) && !retention_took(reset, "tasks-1", 89));
+        let start = "assign tasks-1@0 (auto.offset.reset=earliest)";
+        assert!(!retention_took(start, "tasks-1", 0));
+    }
 }

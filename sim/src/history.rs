@@ -57,8 +57,29 @@ pub struct HighWatermarkSeen {
 pub struct AssignValue {
     pub topic: String,
     pub partition: u32,
+    /// The new position.
     pub offset: u64,
+    /// Why: `auto.offset.reset=...` at start, [`OFFSET_OUT_OF_RANGE`] for a reset.
     pub reason: String,
+    /// For a reset: the position that was out of range (below the log start, or past the
+    /// log end).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<u64>,
+    /// For a reset: the `auto.offset.reset` that chose the new position.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_offset_reset: Option<String>,
+}
+
+/// The `reason` of an `assign` that resets a position found out of range.
+pub const OFFSET_OUT_OF_RANGE: &str = "offset-out-of-range";
+
+impl AssignValue {
+    /// For a reset that moved the position forward (`auto.offset.reset=earliest` past
+    /// records retention deleted, or `latest`): the offsets skipped, `[from, offset)`.
+    pub fn skipped(&self) -> Option<std::ops::Range<u64>> {
+        let from = self.from.filter(|_| self.reason == OFFSET_OUT_OF_RANGE)?;
+        (from < self.offset).then_some(from..self.offset)
+    }
 }
 
 /// The operation: Jepsen's `f` and its `value`.

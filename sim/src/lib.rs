@@ -35,6 +35,7 @@ pub mod network;
 pub mod outcome;
 pub mod perfetto;
 pub mod report;
+pub mod retention_scenarios;
 pub mod runner;
 pub mod scenario;
 pub mod scenario_builder;

@@ -191,6 +191,12 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         Err(shared) => shared.snapshot(),
     };
     let mut anomalies = checkers::check_all(&state.history, &promised);
+    let retention = state.invariants.retention();
+    anomalies.extend(checkers::retention_skip::check(
+        &state.history,
+        &promised,
+        &retention,
+    ));
     anomalies.extend(state.invariants.finish(&state.history));
     anomalies.extend(state.quorum.anomalies().iter().cloned());
     anomalies.sort_by_key(|a| a.index);
@@ -406,8 +412,11 @@ async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (V
     let mut quiet_since: Option<u64> = None;
     loop {
         let now = World::now_ms();
-        let mut waiting =
-            waiting_clients(world, scenario.consumer.fetch_max_wait_ms + FRESH_SLACK_MS);
+        // A consumer at work on its last records fetches again only when done.
+        let fresh_ms = scenario.consumer.fetch_max_wait_ms
+            + scenario.consumer.processing_delay_ms
+            + FRESH_SLACK_MS;
+        let mut waiting = waiting_clients(world, fresh_ms);
         waiting.extend(unsettled_groups(world, scenario));
         if waiting.is_empty() {
             let since = *quiet_since.get_or_insert(now);

@@ -21,6 +21,18 @@ pub struct Workload {
     pub records: u64,
     pub rate_per_s: u64,
     pub keys: u64,
+    /// The time between a producer's records, for rates below one a second (a record every
+    /// few minutes over a simulated week); replaces `rate_per_s` when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub interval_ms: Option<u64>,
+}
+
+impl Workload {
+    /// The time between a producer's records.
+    pub fn gap_ms(&self) -> u64 {
+        self.interval_ms
+            .unwrap_or_else(|| 1_000 / self.rate_per_s.max(1))
+    }
 }
 
 impl Default for Workload {
@@ -30,6 +42,7 @@ impl Default for Workload {
             records: 200,
             rate_per_s: 100,
             keys: 16,
+            interval_ms: None,
         }
     }
 }
@@ -225,6 +238,7 @@ impl Scenario {
                 reason,
             })
         };
+        let day_ms = 24 * 3_600_000;
         if self.brokers == 0 || self.brokers > 89 {
             return invalid("brokers", format!("must be 1..=89, got {}", self.brokers));
         }
@@ -309,6 +323,14 @@ impl Scenario {
                 "must be positive when records are sent".into(),
             );
         }
+        if let Some(interval_ms) = self.workload.interval_ms {
+            if interval_ms == 0 || interval_ms > day_ms {
+                return invalid(
+                    "workload.interval_ms",
+                    format!("must be 1..=a day ({day_ms}), got {interval_ms}"),
+                );
+            }
+        }
         if self.producer.batch_size_records == 0 {
             return invalid("producer.batch_size_records", "must be positive".into());
         }
@@ -324,7 +346,6 @@ impl Scenario {
                 "timeouts must be positive".into(),
             );
         }
-        let day_ms = 24 * 3_600_000;
         let timeouts = [
             (
                 "producer.delivery_timeout_ms",
@@ -341,6 +362,14 @@ impl Scenario {
                 self.consumer.request_timeout_ms,
             ),
             ("consumer.retry_backoff_ms", self.consumer.retry_backoff_ms),
+            (
+                "consumer.processing_delay_ms",
+                self.consumer.processing_delay_ms,
+            ),
+            (
+                "broker.log.retention_check_interval_ms",
+                self.broker.log.retention_check_interval_ms,
+            ),
             (
                 "consumer.fetch_max_wait_ms",
                 self.consumer.fetch_max_wait_ms,
@@ -406,6 +435,12 @@ impl Scenario {
         }
         if self.broker.log.segment_bytes < 64 {
             return invalid("broker.log.segment_bytes", "must be at least 64".into());
+        }
+        if self.broker.log.retention_check_interval_ms == 0 {
+            return invalid(
+                "broker.log.retention_check_interval_ms",
+                "must be positive".into(),
+            );
         }
         if self.broker.log.flush_messages == Some(0) {
             return invalid(

@@ -11,7 +11,7 @@ use rand::{Rng, RngCore};
 pub fn draw(scenario: &Scenario, seed: u64) -> Vec<Vec<WorkItem>> {
     let mut rng = seed::stream(seed, Stream::Workload);
     let workload = &scenario.workload;
-    let gap_ms = 1_000 / workload.rate_per_s.max(1);
+    let gap_ms = workload.gap_ms();
     (0..u64::from(scenario.producers))
         .map(|p| {
             (0..workload.records)

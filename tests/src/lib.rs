@@ -247,6 +247,7 @@ pub fn scenario(power_loss: bool) -> impl Strategy<Value = Scenario> {
                     records: shape.records,
                     rate_per_s: shape.rate_per_s,
                     keys: shape.keys,
+                    interval_ms: None,
                 },
                 fault_phase_ms: FAULT_PHASE_MS,
                 ..Scenario::default()

@@ -1,6 +1,8 @@
 //! The broker's side of replication: as leader, serving follower fetches (fencing them by
-//! epoch and telling them where they diverge, KIP-320) and moving the high watermark; as
-//! follower, taking the leader's answers (append, or truncate a divergent suffix).
+//! epoch and telling them where they diverge, KIP-320, or that they fell below the log
+//! start) and moving the high watermark; as follower, taking the leader's answers (append
+//! and follow the leader's log start, truncate a divergent suffix, or restart the log at
+//! the leader's log start).
 
 use super::{Broker, ParkedReplicaFetch, REPLICA_FETCH_BACKOFF_MS};
 use crate::effect::Output;
@@ -33,10 +35,12 @@ impl Broker {
         let mut hw_moved = false;
         let mut anything = false;
         for asked in partitions {
+            let mut below_log_start = false;
             let result = match self.partitions.get_mut(&asked.tp) {
                 None => Err(ErrorCode::NotLeaderOrFollower),
                 Some(p) => {
                     let log_end = p.log_end();
+                    let log_start_offset = p.log_start();
                     let (answer, moved) = p.follower_fetched(
                         asked,
                         replica,
@@ -53,19 +57,33 @@ impl Broker {
                             batches: Vec::new(),
                             high_watermark: p.high_watermark(),
                             diverging: Some((p.leader_epoch(), log_end)),
+                            log_start_offset,
                         }),
+                        // Below the log start retention took the records: no batches, and
+                        // the log start tells the follower where to restart its log.
+                        FollowerFetch::Read if asked.fetch_offset < log_start_offset => {
+                            below_log_start = true;
+                            Ok(ReplicaFetched {
+                                batches: Vec::new(),
+                                high_watermark: p.high_watermark(),
+                                diverging: None,
+                                log_start_offset,
+                            })
+                        }
                         FollowerFetch::Read => {
                             let batches = p.read_for_follower(asked.fetch_offset, max_records);
                             Ok(ReplicaFetched {
                                 batches,
                                 high_watermark: p.high_watermark(),
                                 diverging: None,
+                                log_start_offset,
                             })
                         }
                         FollowerFetch::Diverging { epoch, end_offset } => Ok(ReplicaFetched {
                             batches: Vec::new(),
                             high_watermark: p.high_watermark(),
                             diverging: Some((epoch, end_offset)),
+                            log_start_offset,
                         }),
                         FollowerFetch::FencedLeaderEpoch => Err(ErrorCode::FencedLeaderEpoch),
                         FollowerFetch::UnknownLeaderEpoch => Err(ErrorCode::UnknownLeaderEpoch),
@@ -73,10 +91,11 @@ impl Broker {
                     }
                 }
             };
-            anything |= match &result {
-                Ok(fetched) => !fetched.batches.is_empty() || fetched.diverging.is_some(),
-                Err(_) => true,
-            };
+            anything |= below_log_start
+                || match &result {
+                    Ok(fetched) => !fetched.batches.is_empty() || fetched.diverging.is_some(),
+                    Err(_) => true,
+                };
             results.push((asked.tp.clone(), result));
         }
         let tps: Vec<TopicPartition> = partitions.iter().map(|p| p.tp.clone()).collect();
@@ -163,6 +182,10 @@ impl Broker {
                     self.config.replication_protocol,
                     out,
                 ),
+                Ok(fetched) if question.fetch_offset < fetched.log_start_offset => {
+                    partition.fetch_served();
+                    partition.reset_to_leader_log_start(fetched.log_start_offset, out);
+                }
                 Ok(fetched) => {
                     partition.fetch_served();
                     if let Err(error) =
@@ -173,6 +196,8 @@ impl Broker {
                             leader.0
                         )));
                         failed = true;
+                    } else {
+                        partition.follow_leader_log_start(fetched.log_start_offset, out);
                     }
                 }
                 Err(error) => {

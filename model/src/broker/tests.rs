@@ -8,10 +8,10 @@ use crate::ids::LeaderEpoch;
 use crate::protocol::{ReplicaFetchPartition, ReplicaFetched};
 use crate::record::{Record, RecordBatch};
 
-const CONTROLLER: NodeId = NodeId(90);
-const PRODUCER: NodeId = NodeId(101);
+pub(super) const CONTROLLER: NodeId = NodeId(90);
+pub(super) const PRODUCER: NodeId = NodeId(101);
 
-fn layout() -> ClusterLayout {
+pub(super) fn layout() -> ClusterLayout {
     ClusterLayout::new(
         3,
         vec![TopicConfig {
@@ -22,19 +22,24 @@ fn layout() -> ClusterLayout {
     )
 }
 
-fn tp() -> TopicPartition {
+pub(super) fn tp() -> TopicPartition {
     TopicPartition::new("t", 0)
 }
 
 /// Broker 1, leading t-0 with ISR [b1, b2, b3] in epoch 1 (the controller's records).
 fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
-    let config = BrokerConfig {
+    leader_with(BrokerConfig {
         min_insync_replicas,
         ..BrokerConfig::default()
-    };
+    })
+}
+
+/// Broker `me` with `config`, told by the controller's records that b1 leads t-0 with ISR
+/// [b1, b2, b3] in epoch 1.
+pub(super) fn started_as(me: u32, config: BrokerConfig) -> (Broker, Controller) {
     let mut out = Vec::new();
     let (mut broker, _) = Broker::start(
-        BrokerId(1),
+        BrokerId(me),
         1,
         config,
         &layout(),
@@ -58,11 +63,17 @@ fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
         },
         &mut out,
     );
+    (broker, controller)
+}
+
+/// Broker 1 with `config`, leading t-0 with ISR [b1, b2, b3] in epoch 1.
+pub(super) fn leader_with(config: BrokerConfig) -> (Broker, Controller) {
+    let (broker, controller) = started_as(1, config);
     assert!(broker.partitions[&tp()].is_leader());
     (broker, controller)
 }
 
-fn batch(values: &[u64]) -> RecordBatch {
+pub(super) fn batch(values: &[u64]) -> RecordBatch {
     RecordBatch {
         base_offset: Offset(0),
         leader_epoch: LeaderEpoch(0),
@@ -78,7 +89,7 @@ fn batch(values: &[u64]) -> RecordBatch {
     }
 }
 
-fn produce(acks: Acks, values: &[u64]) -> Message {
+pub(super) fn produce(acks: Acks, values: &[u64]) -> Message {
     Message::ProduceRequest {
         correlation_id: 7,
         acks,
@@ -87,7 +98,7 @@ fn produce(acks: Acks, values: &[u64]) -> Message {
     }
 }
 
-fn fetch_from(replica: u32, offset: u64, epoch: u32) -> Message {
+pub(super) fn fetch_from(replica: u32, offset: u64, epoch: u32) -> Message {
     Message::ReplicaFetchRequest {
         correlation_id: 3,
         replica: BrokerId(replica),
@@ -207,6 +218,7 @@ fn followers_are_fenced_by_epoch_and_told_where_they_diverge() {
             batches: Vec::new(),
             high_watermark: Offset(0),
             diverging: Some((LeaderEpoch(1), Offset(2))),
+            log_start_offset: Offset(0),
         })
     );
     let Ok(fetched) = answer(&mut broker, fetch_from(2, 0, 1)) else {

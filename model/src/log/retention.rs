@@ -79,6 +79,42 @@ impl Log {
         (report, ops)
     }
 
+    /// The earliest time at which [`Log::apply_retention`] would delete something, with
+    /// the log and high watermark as they are (`Some(0)`: at once); `None` if it never
+    /// would. Both rules start from the oldest segment, so it is enough to ask about that
+    /// one. A broker wakes for a retention check only then, so that an idle timer never
+    /// adds events to a run.
+    pub fn retention_due_ms(&self, high_watermark: Offset) -> Option<Millis> {
+        let (oldest, next) = (self.segments.first()?, self.segments.get(1)?);
+        if next.base_offset > high_watermark {
+            return None;
+        }
+        let over_size = self
+            .config
+            .retention_bytes
+            .and_then(|retention| self.size_bytes().checked_sub(retention))
+            .is_some_and(|excess| excess >= oldest.size_bytes);
+        if over_size {
+            return Some(0);
+        }
+        // Expired once strictly older than retention.ms.
+        oldest
+            .max_timestamp_ms?
+            .checked_add(self.config.retention_ms)?
+            .checked_add(1)
+    }
+
+    /// Deletes the whole segments that lie below `offset` (never the active one), raising
+    /// the log start to the first segment left, which may stay below `offset`: a follower
+    /// does this with its leader's log start. Returns how many segments went, and the
+    /// deletions for the disk.
+    pub fn delete_segments_below(&mut self, offset: Offset) -> (usize, Vec<DiskOp>) {
+        let mut ops = Vec::new();
+        let mut bytes_deleted = 0;
+        let deleted = self.delete_oldest_while(offset, &mut bytes_deleted, &mut ops, |_, _| true);
+        (deleted, ops)
+    }
+
     /// Deletes segments from the oldest while `expired(size_bytes, max_timestamp_ms)` says
     /// so, stopping at the active segment or at the first one reaching `high_watermark`.
     fn delete_oldest_while(
@@ -249,6 +285,52 @@ mod tests {
         let (report, _) = log.apply_retention(100, log.log_end_offset());
         assert_eq!(report.segments_deleted(), 1, "only a prefix is deleted");
         assert_eq!(log.log_start_offset(), Offset(1));
+    }
+
+    #[test]
+    fn retention_is_due_exactly_when_a_pass_would_delete() {
+        let (mut log, _) = hourly(LogConfig::default(), 30);
+        // Segment 0's newest record is stamped hour 11: expired strictly after a week.
+        let due = 11 * HOUR_MS + WEEK_MS + 1;
+        assert_eq!(log.retention_due_ms(log.log_end_offset()), Some(due));
+        assert_eq!(
+            log.retention_due_ms(Offset(23)),
+            None,
+            "segment 1 starts above"
+        );
+        let hw = log.log_end_offset();
+        assert_eq!(
+            log.clone()
+                .apply_retention(due - 1, hw)
+                .0
+                .segments_deleted(),
+            0
+        );
+        assert_eq!(log.clone().apply_retention(due, hw).0.segments_deleted(), 1);
+        // Over retention.bytes it is due at once; never with a single segment.
+        log.config.retention_bytes = Some(0);
+        assert_eq!(log.retention_due_ms(hw), Some(0));
+        log.apply_retention(0, hw);
+        assert_eq!(log.segment_count(), 1);
+        assert_eq!(log.retention_due_ms(hw), None);
+        let forever = log_with(LogConfig {
+            retention_ms: u64::MAX,
+            ..LogConfig::default()
+        });
+        assert_eq!(forever.retention_due_ms(Offset(0)), None);
+    }
+
+    #[test]
+    fn a_follower_deletes_whole_segments_below_its_leaders_log_start() {
+        let (mut log, mut files) = hourly(LogConfig::default(), 60);
+        // Segments start at 0, 24, 48, 72, 96: below 50 only the first two lie wholly.
+        let (deleted, ops) = log.delete_segments_below(Offset(50));
+        apply(&mut files, &ops);
+        assert_eq!((deleted, log.log_start_offset()), (2, Offset(48)));
+        assert_eq!(files.len(), 3);
+        let (deleted, ops) = log.delete_segments_below(Offset(1_000));
+        assert_eq!((deleted, ops.len()), (2, 2), "never the active segment");
+        assert_eq!(log.log_start_offset(), Offset(96));
     }
 
     #[test]

@@ -145,7 +145,9 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     anomalies
 }
 
-fn classify(acks: &str, promises: &Promises) -> (Verdict, &'static str) {
+/// The verdict on a lost write acknowledged with `acks` (`retention_skip` judges the writes
+/// it finds gone the same way).
+pub(crate) fn classify(acks: &str, promises: &Promises) -> (Verdict, &'static str) {
     match acks {
         "all" | "-1" => {
             promises.unless_loss_excused("acks=all: Kafka promises an acknowledged write survives")

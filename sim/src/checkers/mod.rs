@@ -17,6 +17,7 @@ pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
 pub mod poll_skip;
 pub mod processing;
+pub mod retention_skip;
 pub mod stale_commit;
 pub(crate) mod view;
 
@@ -60,10 +61,14 @@ pub enum AnomalyKind {
     LostProcessing,
     /// A group processed one record more than once.
     DuplicateProcessing,
+    /// A consumer was reset past records retention deleted before it read them.
+    RetentionSkip,
+    /// A replica raised its log start past its high watermark.
+    LogStartPastHighWatermark,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 22] = [
+    pub const ALL: [AnomalyKind; 24] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -86,6 +91,8 @@ impl AnomalyKind {
         AnomalyKind::CommitBackwards,
         AnomalyKind::LostProcessing,
         AnomalyKind::DuplicateProcessing,
+        AnomalyKind::RetentionSkip,
+        AnomalyKind::LogStartPastHighWatermark,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -112,6 +119,8 @@ impl AnomalyKind {
             AnomalyKind::CommitBackwards => "commit-backwards",
             AnomalyKind::LostProcessing => "lost-processing",
             AnomalyKind::DuplicateProcessing => "duplicate-processing",
+            AnomalyKind::RetentionSkip => "retention-skip",
+            AnomalyKind::LogStartPastHighWatermark => "log-start-past-high-watermark",
         }
     }
 }

@@ -214,6 +214,8 @@ pub(crate) mod build {
             partition,
             offset,
             reason: "start".into(),
+            from: None,
+            auto_offset_reset: None,
         });
         push(h, consumer, OpType::Ok, op);
     }
@@ -273,6 +275,8 @@ pub(crate) mod build {
             partition: p,
             offset,
             reason: reason.into(),
+            from: None,
+            auto_offset_reset: None,
         });
         push(h, consumer, OpType::Ok, op);
     }

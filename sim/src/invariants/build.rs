@@ -5,7 +5,7 @@ use super::ClusterInvariants;
 use crate::checkers::view::build::poll as poll_history;
 use crate::checkers::{Anomaly, AnomalyKind, Promises};
 use crate::history::History;
-use kafka_model::effect::{ReplicaEvent, ReplicaRecord};
+use kafka_model::effect::{LogStartCause, ReplicaEvent, ReplicaRecord};
 use kafka_model::ids::{BrokerId, LeaderEpoch, Offset, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
 
@@ -145,6 +145,24 @@ impl Run {
                 high_watermark,
             },
         )
+    }
+
+    /// `b` raised its log start to `log_start` for `cause`.
+    pub(crate) fn raise(&mut self, b: u32, log_start: u64, cause: LogStartCause) -> &mut Self {
+        let log_start = Offset(log_start);
+        self.event(
+            b,
+            ReplicaEvent::LogStartRaised {
+                tp: tp(),
+                log_start,
+                cause,
+            },
+        )
+    }
+
+    /// `b`'s retention deleted everything below `log_start`.
+    pub(crate) fn retain(&mut self, b: u32, log_start: u64) -> &mut Self {
+        self.raise(b, log_start, LogStartCause::Retention)
     }
 
     /// The controller writes a PartitionChange.

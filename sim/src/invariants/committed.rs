@@ -36,6 +36,15 @@ impl CommittedPrefix {
         *self.records.get(usize::try_from(offset).ok()?)?
     }
 
+    /// Every committed offset at `from` and above, with the record committed there
+    /// (`None`: its leader had already deleted it when it was committed).
+    pub fn entries_from(
+        &self,
+        from: u64,
+    ) -> impl Iterator<Item = (u64, Option<ReplicaRecord>)> + '_ {
+        (from..self.end()).map(|offset| (offset, self.get(offset)))
+    }
+
     /// The committed records at `from` and above, with their offsets.
     pub fn records_from(&self, from: u64) -> impl Iterator<Item = (u64, ReplicaRecord)> + '_ {
         (from..self.end()).filter_map(|offset| self.get(offset).map(|r| (offset, r)))

@@ -1,8 +1,10 @@
 //! NoCommittedRecordLostGlobally (kind `CommittedRecordLost`): at the end of the run, every
 //! record of the committed prefix is in the final log of the partition's current leader (the
 //! broker the controller's last PartitionChange names), at its offset. Partitions without a
-//! leader are skipped: the liveness phase reports those. Records below the final leader's log
-//! start were deleted by retention and are not asked for.
+//! leader are skipped: the liveness phase reports those. Records below the offset retention
+//! reached (as the replicas reported it, never past their high watermarks: see
+//! `retention.rs`) were deleted by retention and are not asked for; a record gone below a
+//! log start that no retention justifies is lost like any other.
 //!
 //! Source: Kafka's durability promise (docs, "Replication": a committed message will not be
 //! lost as long as one in-sync replica remains), stated over the whole cluster the way
@@ -12,6 +14,7 @@
 
 use super::committed::CommittedPrefix;
 use super::replica::Replica;
+use super::retention::Retained;
 use super::{Breach, Rule};
 use crate::checkers::AnomalyKind;
 use kafka_model::ids::BrokerId;
@@ -26,33 +29,55 @@ pub(crate) const RULE: Rule = Rule {
 /// How many lost values an anomaly lists; the detail gives the count.
 const VALUES_LISTED_MAX: usize = 16;
 
-/// `leader`'s final log `replica` against the committed prefix.
+/// `leader`'s final log `replica` against the committed prefix, above what retention
+/// deleted.
 pub(crate) fn check(
     leader: BrokerId,
     replica: &Replica,
     committed: &CommittedPrefix,
+    retained: &Retained,
 ) -> Option<Breach> {
+    let retained_below = retained.below_as_of(u64::MAX);
     let mut lost = committed
-        .records_from(replica.log_start)
-        .filter(|(offset, record)| replica.get(*offset).map(|r| r.value) != Some(record.value));
+        .entries_from(retained_below)
+        .filter(|(offset, record)| {
+            record.is_none() || replica.get(*offset).map(|r| r.value) != record.map(|r| r.value)
+        });
     let (offset, record) = lost.next()?;
-    let rest: Vec<u64> = lost.map(|(_, r)| r.value).collect();
+    let rest: Vec<Option<u64>> = lost.map(|(_, r)| r.map(|r| r.value)).collect();
     let held = match replica.get(offset) {
         Some(other) => format!("{leader} holds value {} there", other.value),
+        None if offset < replica.log_start => {
+            format!("{leader}'s log starts at {}", replica.log_start)
+        }
         None => format!("{leader}'s log ends at {}", replica.log_end()),
     };
     let when = committed
         .committed_at(offset)
         .map(|g| format!(" (committed by {} at history index {})", g.leader, g.index))
         .unwrap_or_default();
-    let mut values = vec![record.value];
-    values.extend(rest.iter().take(VALUES_LISTED_MAX - 1));
+    let what = match record {
+        Some(record) => format!("value {}", record.value),
+        None => "deleted before it was committed".to_string(),
+    };
+    let why = match retained.unjustified_above(offset) {
+        Some(rise) => format!(
+            "; retention reached only offset {retained_below}, but {} raised its log start \
+             to {} past its high watermark {} (history index {})",
+            rise.broker, rise.log_start, rise.high_watermark, rise.index
+        ),
+        None => String::new(),
+    };
+    let values: Vec<u64> = std::iter::once(record.map(|r| r.value))
+        .chain(rest.iter().copied())
+        .flatten()
+        .take(VALUES_LISTED_MAX)
+        .collect();
     Some(Breach {
         detail: format!(
             "{} committed record(s) missing from final leader {leader}'s log; the first, \
-             value {} at offset {offset}{when}: {held}",
+             {what} at offset {offset}{when}: {held}{why}",
             1 + rest.len(),
-            record.value
         ),
         values,
     })

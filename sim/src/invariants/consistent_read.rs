@@ -1,8 +1,8 @@
 //! ConsistentRead: at the end of the run, every record a consumer polled is at its offset in
 //! the final log of the partition's current leader (the broker the controller's last
 //! PartitionChange names). A polled value found at another offset, or nowhere, is the
-//! anomaly. Partitions without a leader, and offsets below the final log start (deleted by
-//! retention), are skipped.
+//! anomaly. Partitions without a leader, and offsets retention deleted (below where the
+//! replicas' justified log starts reached: `retention.rs`), are skipped.
 //!
 //! Source: Jepsen's Kafka workload (jepsen.tests.kafka; "Jepsen: Kafka 3.x"): a read must
 //! not be of a record that later vanishes or moves (`inconsistent-offsets`, `lost-write`),
@@ -53,21 +53,28 @@ pub(crate) fn reads(history: &History) -> BTreeMap<TopicPartition, Vec<Read<'_>>
     by_partition
 }
 
-/// `reads` against `leader`'s final log `replica`: the first read it contradicts, with the
-/// history index of its poll.
+/// `reads` against `leader`'s final log `replica`, above `retained_below`: the first read
+/// it contradicts, with the history index of its poll.
 pub(crate) fn check(
     reads: &[Read<'_>],
     leader: BrokerId,
     replica: &Replica,
+    retained_below: u64,
 ) -> Option<(u64, Breach)> {
     let mut bad = reads.iter().filter(|read| {
-        read.offset >= replica.log_start
+        read.offset >= retained_below
             && replica.get(read.offset).map(|r| r.value) != Some(read.value)
     });
     let first = bad.next()?;
     let others = bad.count();
     let there = match replica.get(first.offset) {
         Some(other) => format!("holds value {} there", other.value),
+        None if first.offset < replica.log_start => {
+            format!(
+                "starts at {}, which no retention justifies,",
+                replica.log_start
+            )
+        }
         None => format!("ends at {}", replica.log_end()),
     };
     // Values are unique per run, so a value found elsewhere is the same record, moved.

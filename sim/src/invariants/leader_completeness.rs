@@ -1,6 +1,6 @@
 //! LeaderCompleteness: when a broker becomes leader, its log holds every record of the
-//! committed prefix (same offset, same value). Records below the new leader's log start were
-//! deleted by retention and are not asked for.
+//! committed prefix (same offset, same value). Records retention deleted (below where the
+//! replicas' justified log starts reached: `retention.rs`) are not asked for.
 //!
 //! Source: Raft's Leader Completeness (Ongaro and Ousterhout, figure 3: a committed entry is
 //! in the log of every later leader), which Kafka gets from electing only ISR members (clean
@@ -23,13 +23,15 @@ pub(crate) const RULE: Rule = Rule {
 };
 
 /// `broker` just became leader with log `replica`: compares it with the committed prefix
-/// from where it was last verified (kept in the replica, lowered when its log is cut).
+/// from where it was last verified (kept in the replica, lowered when its log is cut), above
+/// what retention deleted (`retained_below`).
 pub(crate) fn check(
     broker: BrokerId,
     replica: &mut Replica,
     committed: &CommittedPrefix,
+    retained_below: u64,
 ) -> Option<Breach> {
-    let from = replica.committed_verified.max(replica.log_start);
+    let from = replica.committed_verified.max(retained_below);
     for (offset, record) in committed.records_from(from) {
         let held = replica.get(offset).copied();
         if held.map(|r| r.value) == Some(record.value) {
@@ -40,6 +42,10 @@ pub(crate) fn check(
             Some(other) => (
                 format!("holds value {} there", other.value),
                 vec![other.value],
+            ),
+            None if offset < replica.log_start => (
+                format!("its log starts at {}", replica.log_start),
+                Vec::new(),
             ),
             None => (format!("its log ends at {}", replica.log_end()), Vec::new()),
         };
@@ -64,7 +70,7 @@ pub(crate) fn check(
 #[cfg(test)]
 mod tests {
     use super::super::build::*;
-    use crate::checkers::{Promises, Verdict};
+    use crate::checkers::{AnomalyKind, Promises, Verdict};
 
     /// b2, outside the ISR, has only the first of two committed records when the controller
     /// elects it anyway; b3, which has both, then takes over, so the final log is complete.
@@ -89,10 +95,37 @@ mod tests {
     fn complete_new_leaders_pass_and_deleted_records_are_not_asked_for() {
         let mut run = healthy(Promises::default());
         // b3 restarts with offsets below 2 deleted by retention, then leads.
-        run.recover(3, 2, &[(4, 2), (5, 2)])
+        run.retain(3, 2)
+            .recover(3, 2, &[(4, 2), (5, 2)])
             .change(Some(3), &[2, 3], 3, 4)
             .lead(3, 3, &[2, 3], 4);
         assert_eq!(run.finish(), vec![]);
+    }
+
+    #[test]
+    fn a_leader_whose_log_start_no_retention_reported_breaks_it() {
+        let mut run = healthy(Promises::default());
+        run.recover(3, 2, &[(4, 2), (5, 2)])
+            .change(Some(3), &[2, 3], 3, 4)
+            .at(9)
+            .lead(3, 3, &[2, 3], 4);
+        let found = run.finish();
+        // The final log lacks them too, so the end-of-run validations say so as well.
+        assert_eq!(
+            kinds(&found),
+            vec![
+                AnomalyKind::ConsistentRead,
+                super::RULE.kind,
+                AnomalyKind::CommittedRecordLost
+            ],
+            "{found:?}"
+        );
+        assert!(found.iter().all(|a| a.verdict == Verdict::Violation));
+        assert_eq!(
+            found[1].detail,
+            "t/0: b3 became leader without committed value 1 at offset 0 (committed by b1 at \
+             history index 0): its log starts at 2"
+        );
     }
 
     #[test]

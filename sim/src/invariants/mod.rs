@@ -15,11 +15,12 @@
 //! gives one line rather than thousands. Verdicts follow DESIGN.md section 6: the loss-type
 //! invariants are allowed where committed records may vanish
 //! ([`Promises::committed_loss_excuse`]); SingleLeader, MonotonicEpoch and LeaderInIsr are
-//! violations under every configuration.
+//! violations under every configuration, and so is a log start raised past the high
+//! watermark (`retention.rs`).
 
 use crate::checkers::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::history::History;
-use kafka_model::effect::ReplicaEvent;
+use kafka_model::effect::{LogStartCause, ReplicaEvent};
 use kafka_model::ids::{BrokerId, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
 use partition::{LatestChange, Partition};
@@ -40,6 +41,7 @@ pub mod monotonic_epoch;
 mod partition;
 pub mod quorum;
 mod replica;
+pub mod retention;
 pub mod single_leader;
 pub mod strong_isr;
 
@@ -175,6 +177,18 @@ impl ClusterInvariants {
             .collect()
     }
 
+    /// How far retention deleted each partition's records, as the brokers reported it:
+    /// what the history checkers need to tell records skipped by retention from lost ones.
+    pub fn retention(&self) -> retention::RetentionLedger {
+        retention::RetentionLedger {
+            partitions: self
+                .partitions
+                .iter()
+                .map(|(tp, p)| (tp.clone(), p.retained.clone()))
+                .collect(),
+        }
+    }
+
     /// The end-of-run validations over the final logs and the history, plus everything found
     /// during the run, ordered by history index.
     pub fn finish(mut self, history: &History) -> Vec<Anomaly> {
@@ -191,13 +205,19 @@ impl ClusterInvariants {
             };
             let replica = partition.replicas.get(&leader).unwrap_or(&nothing);
             let mut found = Vec::new();
-            if let Some(breach) =
-                committed_record_lost::check(leader, replica, &partition.committed)
-            {
+            let retained_below = partition.retained.below_as_of(end_index);
+            if let Some(breach) = committed_record_lost::check(
+                leader,
+                replica,
+                &partition.committed,
+                &partition.retained,
+            ) {
                 found.push((&committed_record_lost::RULE, end_index, breach));
             }
             let read = reads.get(tp).map(Vec::as_slice).unwrap_or_default();
-            if let Some((index, breach)) = consistent_read::check(read, leader, replica) {
+            if let Some((index, breach)) =
+                consistent_read::check(read, leader, replica, retained_below)
+            {
                 found.push((&consistent_read::RULE, index, breach));
             }
             for (rule, index, breach) in found {
@@ -226,7 +246,8 @@ fn event_partition(event: &ReplicaEvent) -> &TopicPartition {
         | ReplicaEvent::BecameLeader { tp, .. }
         | ReplicaEvent::BecameFollower { tp, .. }
         | ReplicaEvent::IsrChanged { tp, .. }
-        | ReplicaEvent::HighWatermark { tp, .. } => tp,
+        | ReplicaEvent::HighWatermark { tp, .. }
+        | ReplicaEvent::LogStartRaised { tp, .. } => tp,
     }
 }
 
@@ -262,6 +283,19 @@ fn apply(
             cut = p.replica_mut(broker).append(base.0, records);
         }
         ReplicaEvent::Truncated { log_end, .. } => cut = p.replica_mut(broker).truncate(log_end.0),
+        ReplicaEvent::LogStartRaised {
+            log_start, cause, ..
+        } => {
+            let replica = p.replica_mut(broker);
+            let high_watermark = replica.high_watermark;
+            cut = replica.raise_log_start(log_start.0, *cause == LogStartCause::Reset);
+            p.retained
+                .on_raise(broker, index, log_start.0, high_watermark, *cause);
+            found.extend(
+                retention::check(broker, log_start.0, high_watermark, *cause)
+                    .map(|b| (&retention::RULE, b)),
+            );
+        }
         ReplicaEvent::BecameLeader { epoch, isr, .. } => {
             let claim = Claim {
                 broker,
@@ -288,6 +322,7 @@ fn apply(
                 .as_ref()
                 .is_some_and(|latest| latest.leader_epoch > *epoch);
             let open = p.open(leader_completeness::RULE.kind) && !deposed;
+            let retained_below = p.retained.below_as_of(index);
             let replica = p.replicas.entry(broker).or_default();
             replica.role = Role::Leader {
                 epoch: *epoch,
@@ -295,7 +330,7 @@ fn apply(
             };
             if open {
                 found.extend(
-                    leader_completeness::check(broker, replica, &p.committed)
+                    leader_completeness::check(broker, replica, &p.committed, retained_below)
                         .map(|b| (&leader_completeness::RULE, b)),
                 );
             }

@@ -7,6 +7,7 @@ use super::agreement::Agreement;
 use super::committed::CommittedPrefix;
 use super::monotonic_epoch::BrokerEpochs;
 use super::replica::Replica;
+use super::retention::Retained;
 use super::single_leader::Claims;
 use crate::checkers::AnomalyKind;
 use kafka_model::ids::{BrokerId, LeaderEpoch};
@@ -29,6 +30,8 @@ pub(crate) struct Partition {
     pub agreement: Agreement,
     pub claims: Claims,
     pub broker_epochs: BrokerEpochs,
+    /// How far retention deleted records, as the replicas reported it.
+    pub retained: Retained,
     /// Kinds already reported: each is reported once per partition, at its first breach,
     /// and its checks are skipped afterwards.
     pub reported: BTreeSet<AnomalyKind>,

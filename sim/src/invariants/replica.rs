@@ -91,6 +91,22 @@ impl Replica {
         cut
     }
 
+    /// The log start rose to `log_start`: the records below it are gone (retention), or,
+    /// for a `reset`, every record is (a follower restarting its log at its leader's log
+    /// start). Returns the offset from which the log may differ from before, for a reset.
+    pub fn raise_log_start(&mut self, log_start: u64, reset: bool) -> Option<u64> {
+        if reset || log_start >= self.log_end() {
+            self.records.clear();
+            self.log_start = log_start;
+            self.cut_to(log_start);
+            return Some(log_start);
+        }
+        let gone = log_start.saturating_sub(self.log_start);
+        self.records.drain(..gone as usize);
+        self.log_start = self.log_start.max(log_start);
+        None
+    }
+
     /// The log cut to end at `log_end`. Returns the cut offset, if anything was removed.
     pub fn truncate(&mut self, log_end: u64) -> Option<u64> {
         if log_end >= self.log_end() {
@@ -142,6 +158,18 @@ mod tests {
             (5, 6, Some(7))
         );
         assert_eq!(r.get(4), None);
+    }
+
+    #[test]
+    fn retention_drops_a_prefix_and_a_reset_drops_everything() {
+        let mut r = Replica::default();
+        r.append(0, &records(&[1, 2, 3, 4]));
+        r.high_watermark = 4;
+        assert_eq!(r.raise_log_start(2, false), None);
+        assert_eq!((r.log_start, r.log_end(), r.high_watermark), (2, 4, 4));
+        assert_eq!((r.get(1), r.get(2).map(|x| x.value)), (None, Some(3)));
+        assert_eq!(r.raise_log_start(9, true), Some(9));
+        assert_eq!((r.log_start, r.log_end(), r.high_watermark), (9, 9, 4));
     }
 
     #[test]

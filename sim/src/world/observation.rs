@@ -3,7 +3,7 @@
 use super::{World, WorldState};
 use crate::history::{
     AssignValue, AssignmentValue, CommitValue, CommittedOffset, HighWatermarkSeen, OpType,
-    Operation, PartitionRef, PollValue, ProcessValue, SendValue,
+    Operation, PartitionRef, PollValue, ProcessValue, SendValue, OFFSET_OUT_OF_RANGE,
 };
 use kafka_model::effect::{CommitObservation, Observation};
 use kafka_model::ids::{NodeId, Offset, TopicPartition};
@@ -135,6 +135,35 @@ impl World {
                         partition: tp.partition,
                         offset: offset.0,
                         reason,
+                        from: None,
+                        auto_offset_reset: None,
+                    }),
+                )
+            }
+            Observation::OffsetReset {
+                tp,
+                from,
+                to,
+                policy,
+            } => {
+                let policy = format!("{policy:?}").to_lowercase();
+                state.trace.record(
+                    now,
+                    process,
+                    format_args!(
+                        "assign {tp}@{} ({OFFSET_OUT_OF_RANGE} at {}, auto.offset.reset={policy})",
+                        to.0, from.0
+                    ),
+                );
+                (
+                    OpType::Ok,
+                    Operation::Assign(AssignValue {
+                        topic: tp.topic,
+                        partition: tp.partition,
+                        offset: to.0,
+                        reason: OFFSET_OUT_OF_RANGE.to_string(),
+                        from: Some(from.0),
+                        auto_offset_reset: Some(policy),
                     }),
                 )
             }
