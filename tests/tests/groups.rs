@@ -160,3 +160,31 @@ fn a_group_that_never_settles_is_a_liveness_violation() {
         outcome.liveness_problems
     );
 }
+
+#[test]
+fn an_at_least_once_group_that_commits_before_processing_is_caught_losing() {
+    // The at-most-once run, judged as if the group had promised at-least-once: a member
+    // that commits before it processes is the broken consumer the promise rules out.
+    use kafka_sim::checkers::{check_all, Promises};
+    let scenario = builtin::find("commit-before-process").unwrap();
+    let outcome = kafka_sim::runner::run(&scenario, 1, Default::default());
+    let judged = |at_most_once_groups: Vec<String>| {
+        let promises = Promises {
+            idempotence: true,
+            retries: true,
+            max_in_flight_above_one: true,
+            acks: "all".into(),
+            at_most_once_groups,
+            ..Promises::default()
+        };
+        check_all(&outcome.history, &promises)
+            .into_iter()
+            .filter(|a| a.kind == AnomalyKind::LostProcessing)
+            .map(|a| a.verdict)
+            .collect::<Vec<_>>()
+    };
+    let as_promised = judged(vec!["amo".into()]);
+    assert!(!as_promised.is_empty() && as_promised.iter().all(|v| *v == Verdict::Allowed));
+    let broken = judged(Vec::new());
+    assert!(!broken.is_empty() && broken.iter().all(|v| *v == Verdict::Violation));
+}
