@@ -12,7 +12,7 @@ use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset};
 use crate::layout::ClusterLayout;
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::protocol::Message;
-use crate::raft::{RaftConfig, RaftConfigError, RaftNode, RaftOutput, RaftRecord};
+use crate::raft::{DirectoryId, RaftConfig, RaftConfigError, RaftNode, RaftOutput, RaftRecord};
 use std::collections::BTreeSet;
 
 /// How long a new active controller waits for every broker of the layout before it
@@ -48,18 +48,21 @@ pub struct QuorumController {
 
 impl QuorumController {
     /// Starts from whatever the disk holds (`files`, as the process sees them after a
-    /// crash): the Raft log and quorum state, torn tails cut.
+    /// crash): the Raft log and quorum state, torn tails cut. An empty disk is formatted
+    /// with `new_directory` (see [`RaftNode::start`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         me: NodeId,
         config: ControllerConfig,
         raft_config: RaftConfig,
         layout: &ClusterLayout,
         files: Vec<(String, Vec<u8>)>,
+        new_directory: DirectoryId,
         now: Millis,
         out: &mut Vec<Output>,
     ) -> Result<QuorumController, RaftConfigError> {
         let mut raft_out = Vec::new();
-        let raft = RaftNode::start(me, raft_config, files, now, &mut raft_out)?;
+        let raft = RaftNode::start(me, raft_config, files, new_directory, now, &mut raft_out)?;
         let mut node = QuorumController {
             raft,
             config,

@@ -28,7 +28,17 @@ const C1: NodeId = NodeId(90);
 
 fn start(me: NodeId, voters: &[NodeId], files: Files, out: &mut Vec<Output>) -> QuorumController {
     let raft = config().raft_config(voters.to_vec());
-    QuorumController::start(me, config(), raft, &layout(), files, 0, out).unwrap()
+    QuorumController::start(
+        me,
+        config(),
+        raft,
+        &layout(),
+        files,
+        DirectoryId::INITIAL,
+        0,
+        out,
+    )
+    .unwrap()
 }
 
 fn beat(node: &mut QuorumController, now: Millis, broker: u32, offset: u64, out: &mut Vec<Output>) {

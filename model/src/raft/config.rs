@@ -1,6 +1,7 @@
 //! The configuration of one KRaft-style quorum member: who votes, its timeouts, and which
 //! protocol variant (the correct one, or a deliberately broken one for the checkers).
 
+use super::directory::{DirectoryId, VoterKey};
 use crate::ids::{Millis, NodeId};
 use thiserror::Error;
 
@@ -21,6 +22,12 @@ pub enum RaftVariant {
     /// before any follower holds them (MajorityReachedHighWatermark), and a new leader may
     /// then truncate them (ConsistentCommittedData).
     CommitWithoutMajority,
+    /// KRaft before KIP-853: voters are node ids alone. A voter whose disk was replaced
+    /// comes back empty, having forgotten its vote and its log, and still votes and counts
+    /// towards the high watermark: it can vote a second time in an epoch (two leaders of
+    /// one epoch, SingleLeader) or help elect a leader that lacks committed entries
+    /// (ConsistentCommittedData).
+    IgnoreDirectoryId,
 }
 
 /// A quorum member's configuration (Kafka's `controller.quorum.*` settings).
@@ -29,9 +36,11 @@ pub enum RaftVariant {
 /// for a majority and so tolerate one failure, like 3 voters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaftConfig {
-    /// The voters, by node id. A node not listed here is an observer: it replicates the
-    /// log but neither votes nor counts towards the high watermark.
-    pub voters: Vec<NodeId>,
+    /// The voters: node ids with the directory id each had when the quorum was formed
+    /// (KIP-853). A node not listed here, or listed with another directory (its disk was
+    /// replaced), is an observer: it replicates the log but neither votes nor counts
+    /// towards the high watermark.
+    pub voters: Vec<VoterKey>,
     /// A voter that knows no leader starts an election after this long, plus a random part
     /// of up to the same length (`controller.quorum.election.timeout.ms`).
     pub election_timeout_ms: Millis,
@@ -51,10 +60,10 @@ pub struct RaftConfig {
 }
 
 impl RaftConfig {
-    /// Kafka's defaults for the given voters.
+    /// Kafka's defaults for the given voters, each on the disk it was first formatted with.
     pub fn new(voters: Vec<NodeId>) -> RaftConfig {
         RaftConfig {
-            voters,
+            voters: voters.into_iter().map(VoterKey::initial).collect(),
             election_timeout_ms: 1_000,
             fetch_timeout_ms: 2_000,
             fetch_interval_ms: 50,
@@ -70,8 +79,8 @@ impl RaftConfig {
             return Err(RaftConfigError::NoVoters);
         }
         for (index, voter) in self.voters.iter().enumerate() {
-            if self.voters[..index].contains(voter) {
-                return Err(RaftConfigError::DuplicateVoter(*voter));
+            if self.voters[..index].iter().any(|v| v.id == voter.id) {
+                return Err(RaftConfigError::DuplicateVoter(voter.id));
             }
         }
         let timeouts = [
@@ -98,8 +107,26 @@ impl RaftConfig {
         Ok(())
     }
 
+    /// Whether `node` is in the voter set, on whatever disk.
     pub fn is_voter(&self, node: NodeId) -> bool {
-        self.voters.contains(&node)
+        self.voters.iter().any(|v| v.id == node)
+    }
+
+    /// Whether `node` on `directory` is a voter: the node id is in the voter set with this
+    /// directory id (any directory in [`RaftVariant::IgnoreDirectoryId`]).
+    pub fn is_voter_key(&self, node: NodeId, directory: DirectoryId) -> bool {
+        match self.variant {
+            RaftVariant::IgnoreDirectoryId => self.is_voter(node),
+            _ => self.voters.contains(&VoterKey {
+                id: node,
+                directory,
+            }),
+        }
+    }
+
+    /// The voters' node ids, in the configured order.
+    pub fn voter_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.voters.iter().map(|v| v.id)
     }
 
     /// How many voters make a majority.

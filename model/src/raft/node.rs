@@ -4,6 +4,7 @@
 //! API and the role changes.
 
 use super::config::{RaftConfig, RaftConfigError};
+use super::directory::{DirectoryId, DIRECTORY_PATH};
 use super::leader_state::ReplicaProgress;
 use super::log::{RaftLog, LOG_PATH};
 use super::message::{LogEntry, RaftMessage, RaftRecord};
@@ -40,6 +41,8 @@ pub enum ProposeError {
 #[derive(Clone, Debug)]
 pub struct RaftNode<T> {
     pub(super) id: NodeId,
+    /// The directory id of this node's disk: with `id`, what makes it a voter or not.
+    pub(super) directory: DirectoryId,
     pub(super) config: RaftConfig,
     pub(super) log: RaftLog<T>,
     pub(super) quorum: QuorumState,
@@ -58,11 +61,14 @@ impl<T: Payload> RaftNode<T> {
     /// Starts node `id` from whatever its disk holds (`files`: path and bytes as they
     /// survived a crash). A torn or unparsable tail of either file is cut. A node that was
     /// leader before the crash does not resume: it waits for a new election, as Kafka's
-    /// resigned state does.
+    /// resigned state does. A disk without a directory id (a first start, or a replaced
+    /// disk) is formatted with `new_directory`, which must differ from every directory this
+    /// node had before (the harness derives it from the node's incarnation).
     pub fn start(
         id: NodeId,
         config: RaftConfig,
         files: Vec<(String, Vec<u8>)>,
+        new_directory: DirectoryId,
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) -> Result<RaftNode<T>, RaftConfigError> {
@@ -74,6 +80,18 @@ impl<T: Payload> RaftNode<T> {
                 .map(|(_, bytes)| bytes.as_slice())
                 .unwrap_or_default()
         };
+        let directory = match DirectoryId::recover(file(DIRECTORY_PATH)) {
+            Some(directory) => directory,
+            None => {
+                out.extend(new_directory.persist().map(RaftOutput::Disk));
+                new_directory
+            }
+        };
+        if config.is_voter(id) && !config.is_voter_key(id, directory) {
+            out.push(RaftOutput::Note(format!(
+                "{id}: on {directory}, not the voter's disk: it observes and never votes"
+            )));
+        }
         let log_bytes = file(LOG_PATH);
         let (log, log_len) = RaftLog::<T>::recover(log_bytes);
         cut_torn_tail(LOG_PATH, log_bytes.len(), log_len, out);
@@ -91,6 +109,7 @@ impl<T: Payload> RaftNode<T> {
         }
         let mut node = RaftNode {
             id,
+            directory,
             config,
             log,
             quorum,
@@ -103,13 +122,16 @@ impl<T: Payload> RaftNode<T> {
         };
         out.push(RaftOutput::Event(RaftEvent::Recovered {
             node: id,
+            directory,
             epoch: quorum.epoch,
             epochs: node.log.entries().iter().map(|e| e.epoch).collect(),
         }));
         node.restart_election_timer(now, None);
         match quorum.leader {
             Some(leader) if leader != id => node.become_follower(quorum.epoch, leader, now, out),
-            _ if node.config.voters == [id] => node.become_candidate(now, 0, out),
+            _ if node.config.voters.len() == 1 && node.is_voter() => {
+                node.become_candidate(now, 0, out)
+            }
             _ => {}
         }
         node.send_due_fetch(now, out);
@@ -128,8 +150,14 @@ impl<T: Payload> RaftNode<T> {
         self.quorum.epoch
     }
 
+    /// The directory id of this node's disk.
+    pub fn directory(&self) -> DirectoryId {
+        self.directory
+    }
+
+    /// Whether this node votes: its id and directory are in the voter set.
     pub fn is_voter(&self) -> bool {
-        self.config.is_voter(self.id)
+        self.config.is_voter_key(self.id, self.directory)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -230,12 +258,14 @@ impl<T: Payload> RaftNode<T> {
             RaftMessage::VoteRequest {
                 candidate_epoch,
                 candidate_id,
+                candidate_directory,
                 last_epoch,
                 last_epoch_end_offset,
             } => {
                 if candidate_id == from {
                     let last = (last_epoch, last_epoch_end_offset);
-                    self.on_vote_request(from, candidate_epoch, last, now, out);
+                    let candidate = (from, candidate_directory);
+                    self.on_vote_request(candidate, candidate_epoch, last, now, out);
                 }
             }
             RaftMessage::VoteResponse {
@@ -259,9 +289,12 @@ impl<T: Payload> RaftNode<T> {
                 fetch_offset,
                 last_fetched_epoch,
                 replica_id,
+                replica_directory,
             } => {
                 if replica_id == from {
-                    self.on_fetch_request(from, epoch, fetch_offset, last_fetched_epoch, now, out);
+                    let replica = (from, replica_directory);
+                    let asked = (fetch_offset, last_fetched_epoch);
+                    self.on_fetch_request(replica, epoch, asked, now, out);
                 }
             }
             RaftMessage::FetchResponse {

@@ -1,8 +1,10 @@
 //! Pull-based replication (KIP-595): followers and observers fetch from the leader; the
 //! leader fences stale and future epochs, finds where a follower's log diverges from its
-//! own, counts voters' fetch offsets towards the high watermark, and answers with entries.
+//! own, counts voters' fetch offsets towards the high watermark (a voter's only from its
+//! original disk), and answers with entries.
 
 use super::config::RaftVariant;
+use super::directory::DirectoryId;
 use super::message::{FetchResult, RaftError, RaftMessage};
 use super::node::{Payload, RaftNode};
 use super::output::{RaftEvent, RaftOutput};
@@ -18,6 +20,7 @@ impl<T: Payload> RaftNode<T> {
             fetch_offset: self.log.end(),
             last_fetched_epoch: self.log.last_epoch(),
             replica_id: self.id,
+            replica_directory: self.directory,
         }
     }
 
@@ -44,10 +47,9 @@ impl<T: Payload> RaftNode<T> {
 
     pub(super) fn on_fetch_request(
         &mut self,
-        replica: NodeId,
+        (replica, directory): (NodeId, DirectoryId),
         epoch: LeaderEpoch,
-        fetch_offset: Offset,
-        last_fetched_epoch: LeaderEpoch,
+        (fetch_offset, last_fetched_epoch): (Offset, LeaderEpoch),
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) {
@@ -62,7 +64,10 @@ impl<T: Payload> RaftNode<T> {
         };
         let result = match error {
             Some(error) => FetchResult::Error(error),
-            None => self.serve_fetch(replica, fetch_offset, last_fetched_epoch, now, out),
+            None => {
+                let voter = self.config.is_voter_key(replica, directory);
+                self.serve_fetch((replica, voter), fetch_offset, last_fetched_epoch, now, out)
+            }
         };
         let msg = RaftMessage::FetchResponse {
             epoch: self.quorum.epoch,
@@ -77,7 +82,7 @@ impl<T: Payload> RaftNode<T> {
     /// The leader's answer to a fetch of its epoch.
     fn serve_fetch(
         &mut self,
-        replica: NodeId,
+        (replica, voter): (NodeId, bool),
         fetch_offset: Offset,
         last_fetched_epoch: LeaderEpoch,
         now: Millis,
@@ -99,10 +104,10 @@ impl<T: Payload> RaftNode<T> {
             return FetchResult::Error(RaftError::NotLeader);
         };
         if let Some((epoch, end_offset)) = diverging {
-            leader.record_fetch(replica, None, now);
+            leader.record_fetch(replica, voter, None, now);
             return FetchResult::Diverging { epoch, end_offset };
         }
-        leader.record_fetch(replica, Some(fetch_offset), now);
+        leader.record_fetch(replica, voter, Some(fetch_offset), now);
         self.advance_leader_high_watermark(out);
         let to = Offset(
             fetch_offset

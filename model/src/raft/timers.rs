@@ -23,12 +23,16 @@ impl<T: Payload> RaftNode<T> {
                     self.become_candidate(now, random, out);
                 } else if !voter && now >= *next_discovery_ms {
                     *next_discovery_ms = now.saturating_add(self.config.request_timeout_ms);
-                    let voters = &self.config.voters;
-                    let to = voters[(random % voters.len() as u64) as usize];
-                    out.push(RaftOutput::Send {
-                        to,
-                        msg: self.fetch_request(),
-                    });
+                    // Not itself: a voter on a replaced disk observes too.
+                    let me = self.id;
+                    let voters: Vec<_> = self.config.voter_ids().filter(|v| *v != me).collect();
+                    let pick = (random % voters.len().max(1) as u64) as usize;
+                    if let Some(&to) = voters.get(pick) {
+                        out.push(RaftOutput::Send {
+                            to,
+                            msg: self.fetch_request(),
+                        });
+                    }
                 }
             }
             Role::Candidate(candidate) => {

@@ -10,7 +10,7 @@ use crate::checkers::{Anomaly, AnomalyKind, Verdict};
 use kafka_model::ids::NodeId;
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::quorum_controller::describe;
-use kafka_model::raft::{RaftEvent, RaftInvariants};
+use kafka_model::raft::{RaftEvent, RaftInvariants, VoterKey};
 use std::collections::BTreeSet;
 
 const QUORUM_PROMISE: &str = "KRaft promises one leader per epoch, epochs and high \
@@ -33,7 +33,15 @@ pub struct QuorumInvariants {
 impl QuorumInvariants {
     pub fn new(voters: &[NodeId]) -> Self {
         QuorumInvariants {
-            raft: RaftInvariants::new(voters),
+            // Every controller formats its disk on its first start with the directory id
+            // the voter set records.
+            raft: RaftInvariants::new(
+                &voters
+                    .iter()
+                    .copied()
+                    .map(VoterKey::initial)
+                    .collect::<Vec<_>>(),
+            ),
             committed: Vec::new(),
             raft_seen: 0,
             reported: BTreeSet::new(),
