@@ -49,9 +49,14 @@ pub struct RaftConfig {
     /// (`controller.quorum.fetch.timeout.ms`). A leader that no majority fetched from for
     /// one and a half times this long resigns (KIP-595's check-quorum).
     pub fetch_timeout_ms: Millis,
-    /// A follower that is caught up waits this long before its next fetch. (Kafka parks the
-    /// fetch at the leader instead; a pull interval keeps the model free of parked state.)
+    /// A voter that is caught up waits this long before its next fetch: its fetches are
+    /// also its liveness signal to the leader's check-quorum.
     pub fetch_interval_ms: Millis,
+    /// How long an observer asks the leader to hold a fetch that has nothing new for it
+    /// (no entries past its log end, no high watermark past its own), as Kafka's fetch
+    /// `MaxWaitMs` does; it fetches again as soon as the answer comes. 0: observers poll
+    /// every `fetch_interval_ms` like voters.
+    pub fetch_max_wait_ms: Millis,
     /// An unanswered request (fetch, vote, begin-epoch) is sent again after this long.
     pub request_timeout_ms: Millis,
     /// The most entries one fetch answer carries.
@@ -67,6 +72,7 @@ impl RaftConfig {
             election_timeout_ms: 1_000,
             fetch_timeout_ms: 2_000,
             fetch_interval_ms: 50,
+            fetch_max_wait_ms: 0,
             request_timeout_ms: 500,
             max_fetch_entries: 64,
             variant: RaftVariant::Correct,
@@ -94,11 +100,15 @@ impl RaftConfig {
         }
         // A follower must get several fetch answers within its fetch timeout, or it would
         // stand for election against a healthy leader.
-        if self.fetch_interval_ms.max(self.request_timeout_ms) >= self.fetch_timeout_ms {
+        let longest_wait_ms = self
+            .request_timeout_ms
+            .saturating_add(self.fetch_max_wait_ms);
+        if self.fetch_interval_ms.max(longest_wait_ms) >= self.fetch_timeout_ms {
             return Err(RaftConfigError::FetchTimeoutTooShort {
                 fetch_timeout_ms: self.fetch_timeout_ms,
                 fetch_interval_ms: self.fetch_interval_ms,
                 request_timeout_ms: self.request_timeout_ms,
+                fetch_max_wait_ms: self.fetch_max_wait_ms,
             });
         }
         if self.max_fetch_entries == 0 {
@@ -146,13 +156,14 @@ pub enum RaftConfigError {
     ZeroTimeout(&'static str),
     #[error(
         "fetch_timeout_ms ({fetch_timeout_ms}) must exceed fetch_interval_ms \
-         ({fetch_interval_ms}) and request_timeout_ms ({request_timeout_ms}), or followers \
-         give up on a healthy leader"
+         ({fetch_interval_ms}) and request_timeout_ms ({request_timeout_ms}) plus \
+         fetch_max_wait_ms ({fetch_max_wait_ms}), or followers give up on a healthy leader"
     )]
     FetchTimeoutTooShort {
         fetch_timeout_ms: Millis,
         fetch_interval_ms: Millis,
         request_timeout_ms: Millis,
+        fetch_max_wait_ms: Millis,
     },
     #[error("max_fetch_entries is 0: fetches could never make progress")]
     ZeroFetchEntries,

@@ -2,7 +2,7 @@
 //! their KRaft shape), and the log entries that Fetch carries.
 
 use super::directory::DirectoryId;
-use crate::ids::{LeaderEpoch, NodeId, Offset};
+use crate::ids::{LeaderEpoch, Millis, NodeId, Offset};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -110,6 +110,11 @@ pub enum RaftMessage<T> {
         /// The fetcher's disk (KIP-853): the leader counts the fetch offset towards the
         /// high watermark only for a voter on the directory the voter set names.
         replica_directory: DirectoryId,
+        /// How long the leader may hold the fetch when it has nothing new for it (0:
+        /// answer at once), and the fetcher's high watermark, which tells "nothing new"
+        /// apart from a high watermark the fetcher has not heard of (Kafka's Fetch v17).
+        max_wait_ms: Millis,
+        high_watermark: Offset,
     },
     FetchResponse {
         epoch: LeaderEpoch,

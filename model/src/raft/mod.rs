@@ -20,6 +20,9 @@
 //!   replaced comes back as an observer: it has forgotten its votes and must not vote or
 //!   count towards the high watermark again. Votes and fetches carry the sender's
 //!   directory id for that check.
+//! - Long polls: an observer's fetch that finds nothing new waits at the leader until the
+//!   high watermark moves (`fetch_max_wait_ms`, 0 by default); voters' fetches, which are
+//!   also their liveness signal, never wait.
 //! - Randomness (election jitter, which voter to ask) comes from `tick`'s `random`.
 
 pub mod config;
@@ -28,6 +31,7 @@ mod election;
 pub mod invariants;
 pub mod leader_state;
 pub mod log;
+mod long_poll;
 pub mod message;
 pub mod node;
 pub mod output;

@@ -7,6 +7,7 @@ use super::config::{RaftConfig, RaftConfigError};
 use super::directory::{DirectoryId, DIRECTORY_PATH};
 use super::leader_state::ReplicaProgress;
 use super::log::{RaftLog, LOG_PATH};
+use super::long_poll::ParkedFetch;
 use super::message::{LogEntry, RaftMessage, RaftRecord};
 use super::output::{RaftEvent, RaftOutput};
 use super::quorum_state::{QuorumState, QUORUM_STATE_PATH};
@@ -55,6 +56,8 @@ pub struct RaftNode<T> {
     /// The deadline was set without a random number (inside `handle`): the next tick adds
     /// the random part.
     pub(super) jitter_pending: bool,
+    /// Observers' fetches a leader holds until it has news for them.
+    pub(super) parked: Vec<ParkedFetch>,
 }
 
 impl<T: Payload> RaftNode<T> {
@@ -119,6 +122,7 @@ impl<T: Payload> RaftNode<T> {
             high_watermark: Offset(0),
             election_deadline_ms: now,
             jitter_pending: false,
+            parked: Vec::new(),
         };
         out.push(RaftOutput::Event(RaftEvent::Recovered {
             node: id,
@@ -227,7 +231,18 @@ impl<T: Payload> RaftNode<T> {
     pub fn propose(
         &mut self,
         payload: T,
-        _now: Millis,
+        now: Millis,
+        out: &mut Vec<RaftOutput<T>>,
+    ) -> Result<Offset, ProposeError> {
+        self.propose_all(vec![payload], now, out)
+    }
+
+    /// Appends the payloads in order as the leader; returns the offset of the first. A
+    /// payload that cannot be appended stops the rest.
+    pub fn propose_all(
+        &mut self,
+        payloads: Vec<T>,
+        now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) -> Result<Offset, ProposeError> {
         if !self.is_leader() {
@@ -237,9 +252,16 @@ impl<T: Payload> RaftNode<T> {
             });
         }
         let offset = self.log.end();
-        self.append_as_leader(RaftRecord::Data(payload), out)
-            .map_err(ProposeError::Unserializable)?;
-        Ok(offset)
+        let mut result = Ok(offset);
+        for payload in payloads {
+            if let Err(reason) = self.append_as_leader(RaftRecord::Data(payload), out) {
+                result = Err(ProposeError::Unserializable(reason));
+                break;
+            }
+        }
+        // A single voter commits at once: held fetches have news, all of it in one answer.
+        self.complete_parked_fetches(now, out);
+        result
     }
 
     /// Handles one message from `from`. Stale, misdirected or malformed messages are
@@ -290,11 +312,14 @@ impl<T: Payload> RaftNode<T> {
                 last_fetched_epoch,
                 replica_id,
                 replica_directory,
+                max_wait_ms,
+                high_watermark,
             } => {
                 if replica_id == from {
                     let replica = (from, replica_directory);
                     let asked = (fetch_offset, last_fetched_epoch);
-                    self.on_fetch_request(replica, epoch, asked, now, out);
+                    let wait = (max_wait_ms, high_watermark);
+                    self.on_fetch_request(replica, epoch, asked, wait, now, out);
                 }
             }
             RaftMessage::FetchResponse {
@@ -314,6 +339,7 @@ impl<T: Payload> RaftNode<T> {
             ),
         }
         self.send_due_fetch(now, out);
+        self.complete_parked_fetches(now, out);
     }
 
     pub(super) fn leader_id(&self) -> Option<NodeId> {

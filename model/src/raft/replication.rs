@@ -5,6 +5,7 @@
 
 use super::config::RaftVariant;
 use super::directory::DirectoryId;
+use super::long_poll::ParkedFetch;
 use super::message::{FetchResult, RaftError, RaftMessage};
 use super::node::{Payload, RaftNode};
 use super::output::{RaftEvent, RaftOutput};
@@ -21,13 +22,32 @@ impl<T: Payload> RaftNode<T> {
             last_fetched_epoch: self.log.last_epoch(),
             replica_id: self.id,
             replica_directory: self.directory,
+            max_wait_ms: self.fetch_max_wait_ms(),
+            high_watermark: self.high_watermark,
         }
+    }
+
+    /// How long this node's fetches may wait at the leader: a voter's never do, since
+    /// they are also its liveness signal to check-quorum.
+    pub(super) fn fetch_max_wait_ms(&self) -> Millis {
+        if self.is_voter() {
+            0
+        } else {
+            self.config.fetch_max_wait_ms
+        }
+    }
+
+    /// How long a fetch in flight may go unanswered before it is sent again.
+    pub(super) fn fetch_answer_timeout_ms(&self) -> Millis {
+        self.config
+            .request_timeout_ms
+            .saturating_add(self.fetch_max_wait_ms())
     }
 
     /// Sends a follower's next fetch if it is due: none in flight and the interval passed,
     /// or the one in flight went unanswered for a request timeout.
     pub(super) fn send_due_fetch(&mut self, now: Millis, out: &mut Vec<RaftOutput<T>>) {
-        let timeout_ms = self.config.request_timeout_ms;
+        let timeout_ms = self.fetch_answer_timeout_ms();
         let Role::Follower(follower) = &mut self.role else {
             return;
         };
@@ -50,6 +70,7 @@ impl<T: Payload> RaftNode<T> {
         (replica, directory): (NodeId, DirectoryId),
         epoch: LeaderEpoch,
         (fetch_offset, last_fetched_epoch): (Offset, LeaderEpoch),
+        (max_wait_ms, fetcher_hw): (Millis, Offset),
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) {
@@ -69,6 +90,18 @@ impl<T: Payload> RaftNode<T> {
                 self.serve_fetch((replica, voter), fetch_offset, last_fetched_epoch, now, out)
             }
         };
+        if max_wait_ms > 0 && Self::nothing_new(&result, fetcher_hw) {
+            self.parked.push(ParkedFetch {
+                replica,
+                directory,
+                epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                high_watermark: fetcher_hw,
+                deadline_ms: now.saturating_add(max_wait_ms),
+            });
+            return;
+        }
         let msg = RaftMessage::FetchResponse {
             epoch: self.quorum.epoch,
             leader: self.leader_id(),
@@ -200,8 +233,9 @@ impl<T: Payload> RaftNode<T> {
                 if let Some(leader_hw) = high_watermark {
                     self.raise_high_watermark(leader_hw.min(self.log.end()), out);
                 }
-                // A caught-up follower waits; one that got entries asks for more at once.
-                let next_ms = if got {
+                // A caught-up follower waits; one that got entries asks for more at once, as
+                // does one whose fetch already waited at the leader.
+                let next_ms = if got || self.fetch_max_wait_ms() > 0 {
                     now
                 } else {
                     now.saturating_add(interval_ms)

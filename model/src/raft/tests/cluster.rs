@@ -59,6 +59,8 @@ pub(super) struct SimConfig {
     /// minority of the voters lose theirs in one run (the rest could never elect again).
     pub disk_loss_percent: u64,
     pub propose_interval_ms: Millis,
+    /// How long observers' fetches may wait at the leader (0: they poll).
+    pub observer_fetch_max_wait_ms: Millis,
 }
 
 impl SimConfig {
@@ -76,6 +78,7 @@ impl SimConfig {
             partition_percent: 20,
             disk_loss_percent: 0,
             propose_interval_ms: 40,
+            observer_fetch_max_wait_ms: 0,
         }
     }
 }
@@ -148,6 +151,7 @@ impl Cluster {
         let observers = (1..=cfg.observers).map(|o| NodeId(100 + o));
         let mut raft = RaftConfig::new(voters.clone());
         raft.variant = cfg.variant;
+        raft.fetch_max_wait_ms = cfg.observer_fetch_max_wait_ms;
         let ids: Vec<NodeId> = voters.iter().copied().chain(observers).collect();
         let mut cluster = Cluster {
             invariants: RaftInvariants::new(&raft.voters),

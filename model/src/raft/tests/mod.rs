@@ -9,6 +9,7 @@ mod cluster;
 mod directory;
 mod election;
 mod invariants_check;
+mod long_poll;
 mod recovery;
 mod replication;
 mod robustness;

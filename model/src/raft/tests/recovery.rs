@@ -137,6 +137,8 @@ fn a_restarted_follower_fetches_from_its_leader_at_once() {
         last_fetched_epoch: e(2),
         replica_id: n(3),
         replica_directory: DirectoryId::INITIAL,
+        max_wait_ms: 0,
+        high_watermark: o(0),
     };
     assert_eq!(sends(&out), vec![(n(1), fetch)]);
     assert!(
@@ -173,6 +175,19 @@ fn bad_configurations_are_refused_without_panicking() {
                 fetch_timeout_ms: 2_000,
                 fetch_interval_ms: 2_000,
                 request_timeout_ms: 500,
+                fetch_max_wait_ms: 0,
+            },
+        ),
+        (
+            RaftConfig {
+                fetch_max_wait_ms: 1_500,
+                ..config(&[1])
+            },
+            RaftConfigError::FetchTimeoutTooShort {
+                fetch_timeout_ms: 2_000,
+                fetch_interval_ms: 50,
+                request_timeout_ms: 500,
+                fetch_max_wait_ms: 1_500,
             },
         ),
     ];

@@ -24,6 +24,8 @@ fn fetch(epoch: u32, fetch_offset: u64, last_fetched_epoch: u32, replica: u32) -
         last_fetched_epoch: e(last_fetched_epoch),
         replica_id: n(replica),
         replica_directory: DirectoryId::INITIAL,
+        max_wait_ms: 0,
+        high_watermark: o(0),
     }
 }
 

@@ -103,14 +103,16 @@ fn message(diverging: bool) -> impl Strategy<Value = Msg> {
                     error
                 }
             ),
-        (epoch(), offset(), epoch(), node()).prop_map(
-            |(epoch, fetch_offset, last_fetched_epoch, replica_id)| {
+        (epoch(), offset(), epoch(), node(), 0u64..2_000, offset()).prop_map(
+            |(epoch, fetch_offset, last_fetched_epoch, replica_id, max_wait_ms, high_watermark)| {
                 RaftMessage::FetchRequest {
                     epoch,
                     fetch_offset,
                     last_fetched_epoch,
                     replica_id,
                     replica_directory: DirectoryId::INITIAL,
+                    max_wait_ms,
+                    high_watermark,
                 }
             }
         ),

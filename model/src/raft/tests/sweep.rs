@@ -177,3 +177,15 @@ fn ignoring_directory_ids_is_caught_within_a_sweep() {
         assert!(names.iter().any(|n| expected.contains(n)), "{names:?}");
     }
 }
+
+#[test]
+fn long_polling_observers_keep_every_invariant_and_catch_up() {
+    for voters in [1, 3, 5] {
+        for seed in 0..20 {
+            let mut cfg = faults(voters, 2, seed % 2 == 1);
+            cfg.observer_fetch_max_wait_ms = 500;
+            let report = run(cfg.clone(), seed);
+            assert_eq!(failure(&cfg, seed, &report), None);
+        }
+    }
+}
