@@ -100,3 +100,133 @@ impl Broker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{BrokerConfig, TopicConfig};
+    use crate::ids::{LeaderEpoch, Offset};
+    use crate::layout::ClusterLayout;
+    use crate::raft::{FetchResult, LogEntry, RaftRecord};
+
+    const CONTROLLER: NodeId = NodeId(90);
+
+    fn start(files: Vec<(String, Vec<u8>)>, out: &mut Vec<Output>) -> Broker {
+        let topics = vec![TopicConfig {
+            name: "t".into(),
+            partitions: 1,
+            replication_factor: 1,
+        }];
+        let layout = ClusterLayout::new(1, topics);
+        let config = BrokerConfig::default();
+        Broker::start(
+            BrokerId(1),
+            1,
+            config,
+            &layout,
+            &[CONTROLLER],
+            files,
+            0,
+            out,
+        )
+        .0
+    }
+
+    fn register(broker: u32) -> MetadataRecord {
+        MetadataRecord::RegisterBroker {
+            broker: BrokerId(broker),
+            incarnation: 1,
+        }
+    }
+
+    /// The leader's answer to a fetch from `base`: `records` from there, and `hw`.
+    fn answer(base: u64, records: &[MetadataRecord], hw: u64) -> Message {
+        let entries = (base..)
+            .zip(records)
+            .map(|(offset, record)| LogEntry {
+                offset: Offset(offset),
+                epoch: LeaderEpoch(1),
+                record: RaftRecord::Data(record.clone()),
+            })
+            .collect();
+        Message::Raft(RaftMessage::FetchResponse {
+            epoch: LeaderEpoch(1),
+            leader: Some(CONTROLLER),
+            fetch_offset: Offset(base),
+            last_fetched_epoch: LeaderEpoch(u32::from(base > 0)),
+            result: FetchResult::Entries {
+                entries,
+                high_watermark: Some(Offset(hw)),
+            },
+        })
+    }
+
+    fn applied(out: &[Output]) -> Vec<u64> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Metadata { index, .. } => Some(*index),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_broker_asks_a_controller_for_the_leader_with_a_long_poll() {
+        let mut out = Vec::new();
+        let mut broker = start(Vec::new(), &mut out);
+        out.clear();
+        broker.tick(broker.next_deadline().unwrap(), &mut out);
+        let fetches: Vec<(NodeId, Millis)> = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    to,
+                    message: Message::Raft(RaftMessage::FetchRequest { max_wait_ms, .. }),
+                } => Some((*to, *max_wait_ms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(fetches, vec![(CONTROLLER, METADATA_FETCH_MAX_WAIT_MS)]);
+    }
+
+    #[test]
+    fn a_broker_applies_only_what_the_high_watermark_covers_and_relearns_it_after_a_restart() {
+        let mut out = Vec::new();
+        let mut broker = start(Vec::new(), &mut out);
+        let records = [register(1), register(2), register(3)];
+        out.clear();
+        broker.on_message(10, CONTROLLER, answer(0, &records, 1), &mut out);
+        assert_eq!(applied(&out), vec![0], "one of three entries is committed");
+        assert_eq!(broker.image.applied, 1);
+        out.clear();
+        broker.on_message(20, CONTROLLER, answer(3, &[], 3), &mut out);
+        assert_eq!(applied(&out), vec![1, 2]);
+
+        // The log survives on disk; what is committed is learned again from the leader.
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let mut all = Vec::new();
+        let mut fresh = start(Vec::new(), &mut all);
+        fresh.on_message(10, CONTROLLER, answer(0, &records, 3), &mut all);
+        for op in all.iter().filter_map(|o| match o {
+            Output::Disk(op) => Some(op),
+            _ => None,
+        }) {
+            if let crate::effect::DiskOp::Append { path, bytes } = op {
+                match files.iter_mut().find(|(p, _)| p == path) {
+                    Some((_, data)) => data.extend_from_slice(bytes),
+                    None => files.push((path.clone(), bytes.clone())),
+                }
+            }
+        }
+        let mut out = Vec::new();
+        let mut restarted = start(files, &mut out);
+        assert_eq!(restarted.metadata_log.log_end(), Offset(3));
+        assert_eq!(
+            applied(&out),
+            Vec::<u64>::new(),
+            "not before the leader says"
+        );
+        restarted.on_message(30, CONTROLLER, answer(3, &[], 3), &mut out);
+        assert_eq!(applied(&out), vec![0, 1, 2]);
+    }
+}

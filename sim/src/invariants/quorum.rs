@@ -1,10 +1,11 @@
 //! The controller quorum's invariants, as Kafka's RaftEventSimulationTest checks KRaft:
 //! SingleLeader per epoch, MonotonicEpoch, MonotonicHighWatermark,
 //! MajorityReachedHighWatermark and no truncation below the high watermark, over every
-//! controller's Raft events ([`RaftInvariants`]); plus MetadataLogMatching: every
-//! controller's committed metadata log and every broker's applied one agree index by index
-//! (ConsistentCommittedData for the controllers; for a broker, a prefix of the committed
-//! log). Every breach is a violation, under any configuration.
+//! controller's Raft events, and every broker's as an observer ([`RaftInvariants`]); plus
+//! MetadataLogMatching: every controller's committed metadata log and every broker's
+//! applied one agree index by index (ConsistentCommittedData for the controllers; for a
+//! broker, a prefix of the committed log). Every breach is a violation, under any
+//! configuration.
 
 use crate::checkers::{Anomaly, AnomalyKind, Verdict};
 use kafka_model::ids::NodeId;
