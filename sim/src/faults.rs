@@ -243,6 +243,42 @@ impl DiskLossTargets {
     }
 }
 
+/// How many distinct controllers of a quorum of `voters` may lose their disk in a run: a
+/// voter on a new disk never votes again (voter changes are not modelled), and a majority
+/// of them could never elect a leader.
+pub fn max_disk_losses(voters: u32) -> usize {
+    (voters as usize).saturating_sub(1) / 2
+}
+
+/// Why a scenario's disk losses cannot run (the field and the reason), if they cannot:
+/// `scripted` names the controllers its events replace the disk of, and `drawn` says
+/// whether its nemesis may draw more.
+pub fn disk_loss_problem(
+    voters: u32,
+    scripted: &BTreeSet<String>,
+    drawn: bool,
+) -> Option<(&'static str, String)> {
+    let max = max_disk_losses(voters);
+    let too_small = format!(
+        "disk loss needs a controller quorum of 3 or more voters (a minority of them may lose \
+         their disk), got controller.voters = {voters}"
+    );
+    if max == 0 && !scripted.is_empty() {
+        return Some(("faults.events", too_small));
+    }
+    if scripted.len() > max {
+        let names: Vec<&str> = scripted.iter().map(String::as_str).collect();
+        let reason = format!(
+            "{} controllers lose their disk ({}), but a quorum of {voters} voters keeps a \
+             majority on their original disks only if at most {max} do",
+            scripted.len(),
+            names.join(", ")
+        );
+        return Some(("faults.events", reason));
+    }
+    (max == 0 && drawn).then_some(("faults.nemesis.kinds", too_small))
+}
+
 /// What the swarm drew for one seed: printed at the start of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SwarmDraw {

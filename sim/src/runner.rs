@@ -9,7 +9,7 @@ use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
-use crate::faults::{DiskLossTargets, SwarmDraw, TimedFault};
+use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
@@ -76,8 +76,7 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
 /// most, counting those the scenario's own events replace (no voter changes are modelled,
 /// so a majority on new disks could never elect a leader again). None for one controller.
 fn disk_loss_targets(scenario: &Scenario) -> DiskLossTargets {
-    let voters = scenario.controller.voters as usize;
-    let max_nodes = voters.saturating_sub(1) / 2;
+    let max_nodes = max_disk_losses(scenario.controller.voters);
     DiskLossTargets {
         controllers: if max_nodes > 0 {
             scenario.controller_names()

@@ -2,7 +2,7 @@
 //! run. Built-in scenarios and user TOML files are both this type; `validate` turns any
 //! impossible setting into an error that names the field.
 
-use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
+use crate::faults::{disk_loss_problem, Fault, FaultKind, NemesisSpec, TimedFault};
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
 use serde::{Deserialize, Serialize};
@@ -438,39 +438,14 @@ impl Scenario {
                 }
             }
         }
-        // A voter on a new disk never votes again (voter changes are not modelled): a
-        // majority of them could never elect a leader.
-        let max_disk_losses = (self.controller.voters as usize).saturating_sub(1) / 2;
-        let too_small = |field: &str| {
-            invalid(
-                field,
-                format!(
-                    "disk loss needs a controller quorum of 3 or more voters (a minority of \
-                     them may lose their disk), got controller.voters = {}",
-                    self.controller.voters
-                ),
-            )
-        };
+        let nemesis = self.faults.nemesis.as_ref();
+        let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
         let disk_losses = self.scripted_disk_losses();
-        if !disk_losses.is_empty() && max_disk_losses == 0 {
-            return too_small("faults.events");
-        }
-        if disk_losses.len() > max_disk_losses {
-            return invalid(
-                "faults.events",
-                format!(
-                    "{} controllers lose their disk ({}), but a quorum of {} voters keeps a \
-                     majority on their original disks only if at most {max_disk_losses} do",
-                    disk_losses.len(),
-                    disk_losses.into_iter().collect::<Vec<_>>().join(", "),
-                    self.controller.voters
-                ),
-            );
+        let voters = self.controller.voters;
+        if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
+            return invalid(field, reason);
         }
         if let Some(nemesis) = &self.faults.nemesis {
-            if nemesis.kinds.contains(&FaultKind::DiskLoss) && max_disk_losses == 0 {
-                return too_small("faults.nemesis.kinds");
-            }
             if nemesis.kinds.is_empty() {
                 return invalid(
                     "faults.nemesis.kinds",
