@@ -1,7 +1,8 @@
 //! A broker: hosts partition replicas, leads or follows each as the controller's metadata
 //! says, answers producers (with `acks=all` writes waiting in a purgatory until the ISR has
 //! them), consumers and followers, fetches from the leaders it follows, and heartbeats to
-//! the controller. Metadata reaches it as records of the controller's log, applied in order.
+//! the controller. Metadata reaches it as the committed records of the quorum's metadata
+//! log, which it fetches as a Raft observer (`broker/metadata_log.rs`), applied in order.
 
 use crate::config::{BrokerConfig, OffsetReset};
 use crate::controller::AlterPartitionError;
@@ -14,10 +15,12 @@ use crate::metadata_client::InFlight;
 use crate::partition::Partition;
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, Message, PartitionMetadata};
 use crate::purgatory::Purgatory;
+use crate::raft::RaftNode;
 use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
 mod groups;
+mod metadata_log;
 mod produce;
 mod replication;
 mod retention;
@@ -58,6 +61,10 @@ pub struct Broker {
     /// When the active controller last answered: a silent one is replaced by the next.
     controller_answered_ms: Millis,
     image: MetadataImage,
+    /// The metadata log as this broker fetched it; `image` applies its committed part.
+    metadata_log: RaftNode<MetadataRecord>,
+    /// How many times the observer's timers ran: its stand-in for a random number.
+    metadata_discoveries: u64,
     partitions: BTreeMap<TopicPartition, Partition>,
     /// Producer ids are `broker << 40 | incarnation << 20 | counter`, unique across restarts
     /// without a disk write.
@@ -109,6 +116,16 @@ impl Broker {
         }
         // Kafka's first check waits too; a whole interval keeps short runs free of it.
         let next_retention_check_ms = now + config.log.retention_check_interval_ms.max(1);
+        // What no partition claimed is the metadata log's.
+        let metadata_log = metadata_log::start_observer(
+            id,
+            incarnation,
+            controllers,
+            config.metadata_fetch_max_wait_ms,
+            files,
+            now,
+            out,
+        );
         let mut broker = Broker {
             id,
             config,
@@ -116,6 +133,8 @@ impl Broker {
             controller: controllers[0],
             controller_answered_ms: now,
             image: MetadataImage::default(),
+            metadata_log,
+            metadata_discoveries: 0,
             partitions,
             incarnation,
             producer_ids_issued: 0,
@@ -151,6 +170,7 @@ impl Broker {
         let timeout_ms = self.config.inter_broker_request_timeout_ms;
         [
             Some(self.next_heartbeat_ms),
+            Some(self.metadata_log.next_deadline()),
             self.parked.iter().map(|p| p.deadline_ms).min(),
             self.parked_replica.iter().map(|p| p.deadline_ms).min(),
             self.purgatory.next_deadline(),
@@ -180,6 +200,7 @@ impl Broker {
                 self.parked_replica.push(parked);
             }
         }
+        self.tick_metadata_log(now, out);
         self.drive(now, out);
     }
 
@@ -351,15 +372,12 @@ impl Broker {
                     });
                 }
             }
-            Message::MetadataUpdate {
-                first_index,
-                records,
-            } => {
+            Message::BrokerHeartbeatResponse => {
                 if from == self.controller {
                     self.controller_answered_ms = now;
                 }
-                self.apply_metadata(now, first_index, records, out)
             }
+            Message::Raft(msg) => self.on_metadata_message(now, from, msg, out),
             Message::NotController { leader } => {
                 let next = leader.filter(|l| self.controllers.contains(l));
                 self.switch_controller(now, next);
@@ -425,7 +443,6 @@ impl Broker {
             // one (misrouted, or from a confused peer) drops it.
             Message::BrokerHeartbeatRequest { .. }
             | Message::AlterPartitionRequest { .. }
-            | Message::Raft(_)
             | Message::MetadataResponse { .. }
             | Message::InitProducerIdResponse { .. }
             | Message::ProduceResponse { .. }

@@ -178,6 +178,10 @@ pub struct BrokerConfig {
     pub heartbeat_interval_ms: u64,
     /// How long a broker waits for a controller or leader to answer before asking again.
     pub inter_broker_request_timeout_ms: u64,
+    /// How long the broker's metadata fetch may wait at the quorum leader for something
+    /// new (Kafka's fetch `MaxWaitMs`, 500 ms): an idle cluster's brokers fetch about
+    /// twice a second.
+    pub metadata_fetch_max_wait_ms: u64,
     /// `offsets.commit.timeout.ms`: how long a group coordinator's write to the offsets
     /// topic may wait for the ISR before the commit is answered COORDINATOR_NOT_AVAILABLE.
     pub offsets_commit_timeout_ms: u64,
@@ -201,6 +205,7 @@ impl Default for BrokerConfig {
             replica_fetch_max_records: 1_000,
             heartbeat_interval_ms: 2_000,
             inter_broker_request_timeout_ms: 30_000,
+            metadata_fetch_max_wait_ms: 500,
             offsets_commit_timeout_ms: 5_000,
             group: crate::group::GroupCoordinatorConfig::default(),
         }

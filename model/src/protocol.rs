@@ -190,18 +190,15 @@ pub enum Message {
         incarnation: u32,
         metadata_offset: u64,
     },
-    /// Controller to broker: metadata records from index `first_index`, as the answer to
-    /// a heartbeat or pushed when the log grows. A broker applies them only if they
-    /// continue what it has.
-    MetadataUpdate {
-        first_index: u64,
-        records: Vec<MetadataRecord>,
-    },
+    /// The active controller took the heartbeat. (Brokers learn metadata as observers of
+    /// the quorum, by Raft fetches: see `Raft`.)
+    BrokerHeartbeatResponse,
     /// A controller that is not the active one, to a broker: ask `leader` (if known).
     NotController {
         leader: Option<NodeId>,
     },
-    /// Between controllers: the KRaft quorum's own protocol.
+    /// The KRaft quorum's own protocol, between controllers, and brokers' fetches of the
+    /// committed metadata log as observers.
     Raft(RaftMessage<MetadataRecord>),
     /// A leader asks the controller to change a partition's ISR.
     AlterPartitionRequest {
@@ -265,7 +262,7 @@ impl Message {
             Message::FetchRequest { .. } => "FetchReq",
             Message::FetchResponse { .. } => "FetchResp",
             Message::BrokerHeartbeatRequest { .. } => "HeartbeatReq",
-            Message::MetadataUpdate { .. } => "MetadataUpdate",
+            Message::BrokerHeartbeatResponse => "HeartbeatResp",
             Message::NotController { .. } => "NotController",
             Message::Raft(msg) => msg.name(),
             Message::AlterPartitionRequest { .. } => "AlterPartitionReq",

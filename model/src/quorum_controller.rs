@@ -1,10 +1,10 @@
 //! A controller node of the KRaft quorum: a Raft member ([`RaftNode`]) whose log is the
 //! cluster metadata log, and, while it leads the quorum, the active controller that runs
 //! the pure [`Controller`] over that log. The active controller proposes its records to
-//! the quorum and acts towards brokers only on what the quorum committed: brokers get
-//! committed records only (pushed as they commit, and resent from wherever a heartbeat
-//! says a broker stopped), and an AlterPartition answer waits for its record's commit.
-//! Any other controller answers brokers with the leader it knows.
+//! the quorum and acts towards brokers only on what the quorum committed: brokers fetch
+//! the metadata log as Raft observers and apply only its committed part, and an
+//! AlterPartition answer waits for its record's commit. Any other controller answers
+//! brokers' heartbeats and requests with the leader it knows.
 
 use crate::controller::{Controller, ControllerConfig};
 use crate::effect::Output;
@@ -12,7 +12,7 @@ use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset};
 use crate::layout::ClusterLayout;
 use crate::metadata::{MetadataImage, MetadataRecord};
 use crate::protocol::Message;
-use crate::raft::{RaftConfig, RaftConfigError, RaftNode, RaftOutput, RaftRecord};
+use crate::raft::{DirectoryId, RaftConfig, RaftConfigError, RaftNode, RaftOutput, RaftRecord};
 use std::collections::BTreeSet;
 
 /// How long a new active controller waits for every broker of the layout before it
@@ -31,8 +31,6 @@ struct Active {
     heard_from: BTreeSet<BrokerId>,
     /// Answers that report a record, held until the quorum commits it (its offset).
     held: Vec<(Offset, NodeId, Message)>,
-    /// Committed metadata records already pushed to the brokers.
-    pushed: u64,
 }
 
 /// One controller node.
@@ -48,18 +46,21 @@ pub struct QuorumController {
 
 impl QuorumController {
     /// Starts from whatever the disk holds (`files`, as the process sees them after a
-    /// crash): the Raft log and quorum state, torn tails cut.
+    /// crash): the Raft log and quorum state, torn tails cut. An empty disk is formatted
+    /// with `new_directory` (see [`RaftNode::start`]).
+    #[allow(clippy::too_many_arguments)]
     pub fn start(
         me: NodeId,
         config: ControllerConfig,
         raft_config: RaftConfig,
         layout: &ClusterLayout,
         files: Vec<(String, Vec<u8>)>,
+        new_directory: DirectoryId,
         now: Millis,
         out: &mut Vec<Output>,
     ) -> Result<QuorumController, RaftConfigError> {
         let mut raft_out = Vec::new();
-        let raft = RaftNode::start(me, raft_config, files, now, &mut raft_out)?;
+        let raft = RaftNode::start(me, raft_config, files, new_directory, now, &mut raft_out)?;
         let mut node = QuorumController {
             raft,
             config,
@@ -145,7 +146,7 @@ impl QuorumController {
             Message::BrokerHeartbeatRequest {
                 broker,
                 incarnation,
-                metadata_offset,
+                ..
             } => {
                 let active = self.active.as_mut().expect("checked above");
                 let first_new = active.controller.log().len();
@@ -153,22 +154,9 @@ impl QuorumController {
                 active.heard_from.insert(broker);
                 create_partitions_if_due(active, &self.layout, now);
                 self.propose_from(first_new, now, out);
-                // The catch-up path: a broker whose pushes were lost, that restarted with an
-                // empty image, or that a new active controller never pushed to, gets every
-                // committed record past what it has applied.
-                let first_index = metadata_offset.min(self.committed_records());
-                let records = self
-                    .raft
-                    .committed_data()
-                    .skip(first_index as usize)
-                    .map(|(_, r)| r.clone())
-                    .collect();
                 out.push(Output::Send {
                     to: from,
-                    message: Message::MetadataUpdate {
-                        first_index,
-                        records,
-                    },
+                    message: Message::BrokerHeartbeatResponse,
                 });
             }
             Message::AlterPartitionRequest {
@@ -220,8 +208,8 @@ impl QuorumController {
         };
         let new: Vec<MetadataRecord> = active.controller.log()[first_new..].to_vec();
         let mut raft_out = Vec::new();
-        for record in new {
-            if let Err(error) = self.raft.propose(record, now, &mut raft_out) {
+        if !new.is_empty() {
+            if let Err(error) = self.raft.propose_all(new, now, &mut raft_out) {
                 raft_out.push(RaftOutput::Note(format!("cannot propose: {error:?}")));
             }
         }
@@ -231,7 +219,7 @@ impl QuorumController {
     }
 
     /// Carries Raft's outputs out, then follows what they changed: leadership taken or
-    /// lost, records committed (reported, pushed to brokers, held answers released).
+    /// lost, records committed (reported, held answers released).
     fn after_raft(
         &mut self,
         now: Millis,
@@ -254,7 +242,6 @@ impl QuorumController {
             self.active = leading.map(|epoch| self.take_over(epoch, now, out));
         }
         self.report_committed(out);
-        self.push_committed(out);
         self.release_committed(out);
     }
 
@@ -291,7 +278,6 @@ impl QuorumController {
             partitions_created,
             heard_from: BTreeSet::new(),
             held: Vec::new(),
-            pushed: self.committed_records(),
         }
     }
 
@@ -310,38 +296,6 @@ impl QuorumController {
             )));
             self.reported = index as u64 + 1;
         }
-    }
-
-    /// Pushes newly committed records to every live broker.
-    fn push_committed(&mut self, out: &mut Vec<Output>) {
-        let Some(active) = &mut self.active else {
-            return;
-        };
-        let new: Vec<MetadataRecord> = self
-            .raft
-            .committed_data()
-            .skip(active.pushed as usize)
-            .map(|(_, r)| r.clone())
-            .collect();
-        if new.is_empty() {
-            return;
-        }
-        let live = active
-            .controller
-            .image()
-            .brokers
-            .iter()
-            .filter(|(_, b)| !b.fenced);
-        for (broker, _) in live {
-            out.push(Output::Send {
-                to: broker.node(),
-                message: Message::MetadataUpdate {
-                    first_index: active.pushed,
-                    records: new.clone(),
-                },
-            });
-        }
-        active.pushed += new.len() as u64;
     }
 
     /// Sends the held answers whose records are committed.

@@ -5,6 +5,7 @@ use super::*;
 use crate::config::TopicConfig;
 use crate::effect::DiskOp;
 use crate::ids::TopicPartition;
+use crate::raft::RaftMessage;
 
 type Files = Vec<(String, Vec<u8>)>;
 
@@ -28,7 +29,17 @@ const C1: NodeId = NodeId(90);
 
 fn start(me: NodeId, voters: &[NodeId], files: Files, out: &mut Vec<Output>) -> QuorumController {
     let raft = config().raft_config(voters.to_vec());
-    QuorumController::start(me, config(), raft, &layout(), files, 0, out).unwrap()
+    QuorumController::start(
+        me,
+        config(),
+        raft,
+        &layout(),
+        files,
+        DirectoryId::INITIAL,
+        0,
+        out,
+    )
+    .unwrap()
 }
 
 fn beat(node: &mut QuorumController, now: Millis, broker: u32, offset: u64, out: &mut Vec<Output>) {
@@ -79,37 +90,74 @@ fn a_single_controller_leads_at_once_and_creates_partitions_once_every_broker_he
     }
     let tp = TopicPartition::new("t", 0);
     assert!(node.image().unwrap().partitions.contains_key(&tp));
-    // Every record committed once, reported in order, and pushed to the live brokers.
+    // Every record committed once, reported in order; brokers get only heartbeat answers
+    // (they fetch the records themselves).
     let indexes = committed_indexes(&out);
     assert_eq!(indexes, (0..node.committed_records()).collect::<Vec<_>>());
-    let pushed_to_b1 = out.iter().any(|o| {
-        matches!(o, Output::Send { to, message: Message::MetadataUpdate { records, .. } }
-            if *to == NodeId(1) && records.iter().any(|r| matches!(r, MetadataRecord::CreatePartition { .. })))
-    });
-    assert!(pushed_to_b1);
+    let to_brokers: Vec<&Message> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { to, message } if to.0 <= 3 => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to_brokers, vec![&Message::BrokerHeartbeatResponse; 3]);
+}
+
+/// A broker's fetch of the metadata log, as an observer that has `fetch_offset` entries.
+fn observer_fetch(broker: u32, fetch_offset: u64, max_wait_ms: Millis) -> Message {
+    Message::Raft(RaftMessage::FetchRequest {
+        epoch: LeaderEpoch(1),
+        fetch_offset: Offset(fetch_offset),
+        last_fetched_epoch: LeaderEpoch(u32::from(fetch_offset > 0)),
+        replica_id: NodeId(broker),
+        replica_directory: DirectoryId::INITIAL,
+        max_wait_ms,
+        high_watermark: Offset(fetch_offset),
+    })
 }
 
 #[test]
-fn a_heartbeat_gets_the_committed_records_past_what_the_broker_applied() {
+fn a_broker_fetches_the_committed_log_and_a_caught_up_fetch_waits_for_the_next_commit() {
     let mut out = Vec::new();
     let mut node = start(C1, &[C1], Vec::new(), &mut out);
-    for broker in 1..=3 {
+    for broker in 1..=2 {
         beat(&mut node, broker as u64 * 10, broker, 0, &mut out);
     }
+    let end = node.raft.log_end();
+    let answers = |out: &[Output]| -> Vec<(usize, Option<Offset>)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send {
+                    message:
+                        Message::Raft(RaftMessage::FetchResponse {
+                            result:
+                                crate::raft::FetchResult::Entries {
+                                    entries,
+                                    high_watermark,
+                                },
+                            ..
+                        }),
+                    ..
+                } => Some((entries.len(), *high_watermark)),
+                _ => None,
+            })
+            .collect()
+    };
     out.clear();
-    beat(&mut node, 100, 2, 3, &mut out);
-    let answer = out.iter().find_map(|o| match o {
-        Output::Send {
-            to,
-            message:
-                Message::MetadataUpdate {
-                    first_index,
-                    records,
-                },
-        } if *to == NodeId(2) => Some((*first_index, records.len() as u64)),
-        _ => None,
-    });
-    assert_eq!(answer, Some((3, node.committed_records() - 3)));
+    node.on_message(50, NodeId(1), observer_fetch(1, 0, 500), &mut out);
+    assert_eq!(answers(&out), vec![(end.0 as usize, Some(end))]);
+    out.clear();
+    node.on_message(60, NodeId(1), observer_fetch(1, end.0, 500), &mut out);
+    assert_eq!(answers(&out), vec![], "nothing new: held");
+    // Broker 3's first heartbeat registers it: a commit, and the held fetch's answer.
+    beat(&mut node, 70, 3, 0, &mut out);
+    let grown = node.raft.log_end();
+    assert!(grown > end);
+    assert_eq!(
+        answers(&out),
+        vec![((grown.0 - end.0) as usize, Some(grown))]
+    );
 }
 
 #[test]

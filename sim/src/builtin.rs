@@ -26,6 +26,16 @@ fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     }
 }
 
+fn disk_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
+    TimedFault {
+        at_ms,
+        fault: Fault::DiskLoss {
+            node: node.into(),
+            restart_after_ms,
+        },
+    }
+}
+
 fn partition(at_ms: u64, groups: &[&[&str]], duration_ms: u64) -> TimedFault {
     TimedFault {
         at_ms,
@@ -182,6 +192,30 @@ fn replication_scenarios() -> Vec<Scenario> {
                         FaultKind::Pause,
                         FaultKind::Partition,
                         FaultKind::PartitionOneWay,
+                    ],
+                    1_200,
+                ),
+            },
+            controller: quorum_of(5),
+            ..replicated.clone()
+        },
+        Scenario {
+            name: "controller-disk-loss".into(),
+            description: "a 5-controller KRaft quorum whose controllers crash, pause, get \
+                          cut off and have their disks replaced (two at most): a voter back \
+                          on an empty disk has a new directory id and only observes \
+                          (KIP-853), the metadata log stays one log, and no acknowledged \
+                          write is lost"
+                .into(),
+            faults: Faults {
+                events: vec![disk_loss(5_000, "controller-1", 1_500)],
+                nemesis: nemesis(
+                    &[
+                        FaultKind::Crash,
+                        FaultKind::Pause,
+                        FaultKind::Partition,
+                        FaultKind::PartitionOneWay,
+                        FaultKind::DiskLoss,
                     ],
                     1_200,
                 ),

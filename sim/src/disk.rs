@@ -1,6 +1,7 @@
 //! SimDisk: each node's files as a page cache over durable bytes. A process crash keeps the
 //! page cache (the OS still has it); a power loss keeps only what was fsynced, plus perhaps
-//! a torn fragment of the unsynced tail. madsim's own fs cannot lose data, hence this plugin.
+//! a torn fragment of the unsynced tail; a replaced disk keeps nothing. madsim's own fs
+//! cannot lose data, hence this plugin.
 
 use madsim::plugin::Simulator;
 use madsim::rand::GlobalRng;
@@ -143,9 +144,13 @@ impl SimDisk {
         lost
     }
 
-    /// The disk is replaced: every file is gone.
-    pub fn wipe(&self, node: NodeId) {
-        self.with_files(node, |files| files.clear());
+    /// The disk is replaced: every file is gone, fsynced or not. Returns the bytes erased.
+    pub fn wipe(&self, node: NodeId) -> u64 {
+        self.with_files(node, |files| {
+            let erased = files.values().map(|f| f.data.len() as u64).sum();
+            files.clear();
+            erased
+        })
     }
 
     pub fn stats(&self) -> DiskStats {
@@ -181,7 +186,7 @@ mod tests {
                 b"hello abc",
                 "a torn fragment survives"
             );
-            disk.wipe(node);
+            assert_eq!(disk.wipe(node), 9);
             assert!(disk.read_all(node).is_empty());
         });
     }

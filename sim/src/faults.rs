@@ -6,6 +6,7 @@ use crate::seed::{self, Stream};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// One fault. Nodes are named as in the trace: `b1`..`bN` for brokers, `producer-N`,
@@ -17,6 +18,9 @@ pub enum Fault {
     Crash { node: String, restart_after_ms: u64 },
     /// The machine loses power: un-fsynced writes are gone, the last may be torn.
     PowerLoss { node: String, restart_after_ms: u64 },
+    /// The disk is replaced: the process dies, every file is gone (fsynced or not), and it
+    /// restarts on an empty disk. Modelled for the controllers of a quorum only.
+    DiskLoss { node: String, restart_after_ms: u64 },
     /// SIGSTOP (or a long GC pause): the node does nothing, then resumes.
     Pause { node: String, duration_ms: u64 },
     /// Nodes in different groups cannot talk (both ways). Nodes in no group are unaffected.
@@ -60,6 +64,7 @@ impl Fault {
         match self {
             Fault::Crash { node, .. }
             | Fault::PowerLoss { node, .. }
+            | Fault::DiskLoss { node, .. }
             | Fault::Pause { node, .. }
             | Fault::Clog { node, .. }
             | Fault::ClockJump { node, .. }
@@ -75,6 +80,7 @@ impl Fault {
         match self {
             Fault::Crash { .. } => FaultKind::Crash,
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
+            Fault::DiskLoss { .. } => FaultKind::DiskLoss,
             Fault::Pause { .. } => FaultKind::Pause,
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::PartitionOneWay { .. } => FaultKind::PartitionOneWay,
@@ -99,6 +105,10 @@ impl fmt::Display for Fault {
                 node,
                 restart_after_ms,
             } => write!(f, "power-loss {node} (restart +{restart_after_ms}ms)"),
+            Fault::DiskLoss {
+                node,
+                restart_after_ms,
+            } => write!(f, "disk-loss {node} (restart +{restart_after_ms}ms)"),
             Fault::Pause { node, duration_ms } => write!(f, "pause {node} {duration_ms}ms"),
             Fault::Partition {
                 groups,
@@ -169,9 +179,13 @@ pub enum FaultKind {
     Clog,
     ClockJump,
     ClockDrift,
+    /// Last, so that sorting a list of kinds keeps the others' order.
+    DiskLoss,
 }
 
 impl FaultKind {
+    /// Every kind that may strike any node. Disk loss, for the controllers of a quorum
+    /// only, is not among them: scenarios that draw from `ALL` keep their fault plans.
     pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::PowerLoss,
@@ -208,6 +222,63 @@ fn yes() -> bool {
     true
 }
 
+/// Which controllers the nemesis may replace the disk of. A voter on a new disk never
+/// votes again, so at most `max_nodes` distinct ones (a minority of the voters) lose
+/// theirs in a run, `scripted` (those the scenario's own events replace) included.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DiskLossTargets {
+    pub controllers: Vec<String>,
+    pub max_nodes: usize,
+    pub scripted: BTreeSet<String>,
+}
+
+impl DiskLossTargets {
+    /// The controllers one more disk loss may strike, given those struck already.
+    fn eligible(&self, struck: &BTreeSet<String>) -> Vec<String> {
+        if struck.len() < self.max_nodes {
+            self.controllers.clone()
+        } else {
+            struck.iter().cloned().collect()
+        }
+    }
+}
+
+/// How many distinct controllers of a quorum of `voters` may lose their disk in a run: a
+/// voter on a new disk never votes again (voter changes are not modelled), and a majority
+/// of them could never elect a leader.
+pub fn max_disk_losses(voters: u32) -> usize {
+    (voters as usize).saturating_sub(1) / 2
+}
+
+/// Why a scenario's disk losses cannot run (the field and the reason), if they cannot:
+/// `scripted` names the controllers its events replace the disk of, and `drawn` says
+/// whether its nemesis may draw more.
+pub fn disk_loss_problem(
+    voters: u32,
+    scripted: &BTreeSet<String>,
+    drawn: bool,
+) -> Option<(&'static str, String)> {
+    let max = max_disk_losses(voters);
+    let too_small = format!(
+        "disk loss needs a controller quorum of 3 or more voters (a minority of them may lose \
+         their disk), got controller.voters = {voters}"
+    );
+    if max == 0 && !scripted.is_empty() {
+        return Some(("faults.events", too_small));
+    }
+    if scripted.len() > max {
+        let names: Vec<&str> = scripted.iter().map(String::as_str).collect();
+        let reason = format!(
+            "{} controllers lose their disk ({}), but a quorum of {voters} voters keeps a \
+             majority on their original disks only if at most {max} do",
+            scripted.len(),
+            names.join(", ")
+        );
+        return Some(("faults.events", reason));
+    }
+    (max == 0 && drawn).then_some(("faults.nemesis.kinds", too_small))
+}
+
 /// What the swarm drew for one seed: printed at the start of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SwarmDraw {
@@ -238,13 +309,15 @@ impl fmt::Display for SwarmDraw {
 
 impl NemesisSpec {
     /// Draws this seed's swarm options and its fault events in `[0, until_ms)`.
-    /// `brokers` and `clients` name the nodes faults may strike.
+    /// `brokers` and `clients` name the nodes faults may strike; `disk_loss` the
+    /// controllers a disk loss may.
     pub fn draw(
         &self,
         seed: u64,
         until_ms: u64,
         brokers: &[String],
         clients: &[String],
+        disk_loss: &DiskLossTargets,
     ) -> (SwarmDraw, Vec<TimedFault>) {
         let mut swarm_rng = seed::stream(seed, Stream::Swarm);
         let mut kinds: Vec<FaultKind> = self.kinds.clone();
@@ -274,6 +347,7 @@ impl NemesisSpec {
         }
         let mut rng = seed::stream(seed, Stream::Faults);
         let all: Vec<String> = brokers.iter().chain(clients).cloned().collect();
+        let mut disks_lost = disk_loss.scripted.clone();
         let mut at_ms = 0u64;
         loop {
             at_ms += rng.gen_range(interval / 2..=interval * 3 / 2).max(1);
@@ -339,6 +413,17 @@ impl NemesisSpec {
                     node: broker,
                     ppm: rng.gen_range(-200_000..200_000),
                 },
+                FaultKind::DiskLoss => {
+                    let Some(node) = disk_loss.eligible(&disks_lost).choose(&mut rng).cloned()
+                    else {
+                        continue;
+                    };
+                    disks_lost.insert(node.clone());
+                    Fault::DiskLoss {
+                        node,
+                        restart_after_ms: duration_ms,
+                    }
+                }
             };
             events.push(TimedFault { at_ms, fault });
         }
@@ -359,10 +444,11 @@ mod tests {
         };
         let brokers = vec!["b1".to_string(), "b2".to_string()];
         let clients = vec!["producer-1".to_string()];
-        let a = spec.draw(1, 30_000, &brokers, &clients);
-        assert_eq!(a, spec.draw(1, 30_000, &brokers, &clients));
+        let none = DiskLossTargets::default();
+        let a = spec.draw(1, 30_000, &brokers, &clients, &none);
+        assert_eq!(a, spec.draw(1, 30_000, &brokers, &clients, &none));
         let draws: Vec<_> = (0..20)
-            .map(|s| spec.draw(s, 30_000, &brokers, &clients).0)
+            .map(|s| spec.draw(s, 30_000, &brokers, &clients, &none).0)
             .collect();
         assert!(
             draws.iter().any(|d| d != &draws[0]),
@@ -390,5 +476,42 @@ mod tests {
         assert!(
             toml::from_str::<TimedFault>("at_ms = 1\nkind = \"explode\"\nnode = \"b2\"").is_err()
         );
+    }
+
+    #[test]
+    fn disk_losses_strike_at_most_a_minority_of_the_controllers() {
+        let spec = NemesisSpec {
+            kinds: vec![FaultKind::Crash, FaultKind::DiskLoss],
+            mean_interval_ms: 500,
+            swarm: false,
+        };
+        let brokers = vec!["b1".to_string()];
+        let controllers: Vec<String> = (1..=5).map(|c| format!("controller-{c}")).collect();
+        let targets = DiskLossTargets {
+            controllers: controllers.clone(),
+            max_nodes: 2,
+            scripted: BTreeSet::from(["controller-4".to_string()]),
+        };
+        let mut drawn = 0;
+        for seed in 0..50 {
+            let (_, events) = spec.draw(seed, 30_000, &brokers, &[], &targets);
+            let mut struck: BTreeSet<&String> = BTreeSet::new();
+            for event in &events {
+                if let Fault::DiskLoss { node, .. } = &event.fault {
+                    assert!(controllers.contains(node), "{node}");
+                    struck.insert(node);
+                    drawn += 1;
+                }
+            }
+            struck.remove(&"controller-4".to_string());
+            assert!(
+                struck.len() <= 1,
+                "seed {seed}: {struck:?} and the scripted one"
+            );
+        }
+        assert!(drawn > 100, "{drawn} disk losses in 50 seeds");
+        let none = DiskLossTargets::default();
+        let (_, events) = spec.draw(0, 30_000, &brokers, &[], &none);
+        assert!(events.iter().all(|e| e.fault.kind() == FaultKind::Crash));
     }
 }

@@ -185,6 +185,27 @@ impl Nemesis {
                 self.down.insert(node.clone());
                 self.schedule(now + restart_after_ms, Action::Restart(node));
             }
+            // A node that is down can have its disk replaced all the same; it comes back
+            // when it was due to.
+            Fault::DiskLoss {
+                node,
+                restart_after_ms,
+            } => {
+                let id = self.nodes[&node];
+                let down = self.down.contains(&node);
+                if !down {
+                    self.handle.kill(id);
+                }
+                let erased = madsim::plugin::simulator::<SimDisk>().wipe(id);
+                self.world.trace(
+                    "nemesis",
+                    format_args!("{node} lost its disk ({erased} bytes)"),
+                );
+                if !down {
+                    self.down.insert(node.clone());
+                    self.schedule(now + restart_after_ms, Action::Restart(node));
+                }
+            }
             Fault::PowerLoss {
                 node,
                 restart_after_ms,

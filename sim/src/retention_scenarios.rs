@@ -30,6 +30,7 @@ pub fn retention_lag() -> Scenario {
         min_insync_replicas: 2,
         heartbeat_interval_ms: 5 * MINUTE_MS,
         fetch_max_wait_ms: 10 * MINUTE_MS,
+        metadata_fetch_max_wait_ms: 10 * MINUTE_MS,
         replica_fetch_wait_max_ms: 10 * MINUTE_MS,
         replica_lag_time_max_ms: 30 * MINUTE_MS,
         inter_broker_request_timeout_ms: 30 * MINUTE_MS,

@@ -9,7 +9,7 @@ use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
-use crate::faults::{SwarmDraw, TimedFault};
+use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
@@ -59,6 +59,7 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
         // point of failure it is.
         let mut targets = scenario.broker_names();
         let mut others = scenario.controller_names();
+        let disk_loss = disk_loss_targets(scenario);
         if scenario.controller.voters > 1 {
             targets.append(&mut others);
         }
@@ -68,12 +69,29 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
             others.retain(|name| !members.contains(name));
             targets.extend(members);
         }
-        let (draw, events) = nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others);
+        let (draw, events) =
+            nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others, &disk_loss);
         swarm = Some(draw);
         plan.extend(events);
     }
     plan.sort_by_key(|e| e.at_ms);
     (swarm, plan)
+}
+
+/// The controllers whose disk the nemesis may replace: a minority of a quorum's voters at
+/// most, counting those the scenario's own events replace (no voter changes are modelled,
+/// so a majority on new disks could never elect a leader again). None for one controller.
+fn disk_loss_targets(scenario: &Scenario) -> DiskLossTargets {
+    let max_nodes = max_disk_losses(scenario.controller.voters);
+    DiskLossTargets {
+        controllers: if max_nodes > 0 {
+            scenario.controller_names()
+        } else {
+            Vec::new()
+        },
+        max_nodes,
+        scripted: scenario.scripted_disk_losses(),
+    }
 }
 
 /// How far the plan sets clocks back in all. Kafka computes timeouts from the wall

@@ -2,7 +2,7 @@
 //! run. Built-in scenarios and user TOML files are both this type; `validate` turns any
 //! impossible setting into an error that names the field.
 
-use crate::faults::{Fault, NemesisSpec, TimedFault};
+use crate::faults::{disk_loss_problem, Fault, FaultKind, NemesisSpec, TimedFault};
 pub use group_spec::GroupSpec;
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
@@ -190,6 +190,18 @@ impl Scenario {
             });
         }
         topics
+    }
+
+    /// The controllers whose disk a scripted event replaces.
+    pub fn scripted_disk_losses(&self) -> std::collections::BTreeSet<String> {
+        self.faults
+            .events
+            .iter()
+            .filter_map(|e| match &e.fault {
+                Fault::DiskLoss { node, .. } => Some(node.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The end of the run at the latest (global ms).
@@ -514,6 +526,18 @@ impl Scenario {
                     );
                 }
             }
+            if let Fault::DiskLoss { node, .. } = &event.fault {
+                if !self.controller_names().contains(node) {
+                    return invalid(
+                        &field,
+                        format!(
+                            "`{node}`: disk loss is modelled for the controllers of a quorum \
+                             only (a broker that comes back empty is not): name one of {}",
+                            self.controller_names().join(", ")
+                        ),
+                    );
+                }
+            }
             if let Fault::Loss { rate, .. } = &event.fault {
                 if !(0.0..=1.0).contains(rate) {
                     return invalid(
@@ -522,6 +546,13 @@ impl Scenario {
                     );
                 }
             }
+        }
+        let nemesis = self.faults.nemesis.as_ref();
+        let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
+        let disk_losses = self.scripted_disk_losses();
+        let voters = self.controller.voters;
+        if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
+            return invalid(field, reason);
         }
         if let Some(nemesis) = &self.faults.nemesis {
             if nemesis.kinds.is_empty() {

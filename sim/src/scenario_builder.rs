@@ -127,6 +127,14 @@ impl ScenarioBuilder {
         })
     }
 
+    /// The node's disk is replaced (a controller of a quorum): it restarts empty.
+    pub fn disk_loss(self, node: &str) -> Self {
+        self.fault(Fault::DiskLoss {
+            node: node.into(),
+            restart_after_ms: 1_000,
+        })
+    }
+
     pub fn pause(self, node: &str) -> Self {
         self.fault(Fault::Pause {
             node: node.into(),
@@ -190,6 +198,9 @@ impl ScenarioBuilder {
                 }
                 | Fault::PowerLoss {
                     restart_after_ms, ..
+                }
+                | Fault::DiskLoss {
+                    restart_after_ms, ..
                 } => *restart_after_ms = duration,
                 Fault::ClockJump { .. } | Fault::ClockDrift { .. } => {}
             }
@@ -197,7 +208,7 @@ impl ScenarioBuilder {
         self
     }
 
-    /// After a crash or power loss: when the node comes back.
+    /// After a crash, power or disk loss: when the node comes back.
     pub fn restart_after_ms(self, duration: u64) -> Self {
         self.for_ms(duration)
     }

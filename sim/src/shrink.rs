@@ -328,6 +328,10 @@ fn duration_mut(fault: &mut Fault) -> Option<(&'static str, &mut u64)> {
         | Fault::PowerLoss {
             restart_after_ms: ms,
             ..
+        }
+        | Fault::DiskLoss {
+            restart_after_ms: ms,
+            ..
         } => Some(("restart_after_ms", ms)),
         Fault::ClockJump { .. } | Fault::ClockDrift { .. } => None,
         Fault::Pause {

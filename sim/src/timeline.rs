@@ -159,7 +159,7 @@ pub fn end_ms(outcome: &Outcome) -> u64 {
     outcome.stats.simulated_ms.max(last).max(1)
 }
 
-/// Fault spans: node faults (crash and power loss: down until `restart`; pause: until
+/// Fault spans: node faults (crash, power and disk loss: down until `restart`; pause: until
 /// `resume`; all end at the heal) from the nemesis's trace lines, as the nemesis applied them
 /// (a crash of a node already down is a no-op), or from the plan when the trace was not kept;
 /// link faults from the plan (at_ms + duration, cut at the heal); clock jumps and drifts as
@@ -206,7 +206,7 @@ pub fn fault_view(outcome: &Outcome, heal_fallback: Option<u64>) -> FaultView {
         let down = open.contains_key(&(node.to_string(), false));
         let paused = open.contains_key(&(node.to_string(), true));
         match verb {
-            "crash" | "power-loss" if !down => {
+            "crash" | "power-loss" | "disk-loss" if !down => {
                 open.insert((node.to_string(), false), (l.time_ms, verb, l.event));
             }
             "pause" if !down && !paused => {
@@ -235,6 +235,7 @@ pub fn fault_view(outcome: &Outcome, heal_fallback: Option<u64>) -> FaultView {
         let hit = match &e.fault {
             Fault::Crash { node, .. }
             | Fault::PowerLoss { node, .. }
+            | Fault::DiskLoss { node, .. }
             | Fault::Pause { node, .. }
                 if untraced =>
             {

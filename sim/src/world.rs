@@ -287,7 +287,7 @@ impl World {
         }
     }
 
-    /// A controller's quorum state changed.
+    /// A controller's quorum state, or a broker's copy of the metadata log, changed.
     pub fn raft_event(&self, event: &RaftEvent) {
         let mut state = self.lock();
         let history_index = state.history.entries.len() as u64;

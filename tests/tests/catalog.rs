@@ -65,7 +65,7 @@ fn pre_kip_101_truncation_to_the_high_watermark_loses_committed_writes() {
 fn pre_kip_279_fast_failover_leaves_replicas_diverged_below_the_high_watermark() {
     found_and_fixed(
         "pre-kip-279-fast-failover",
-        0..700,
+        0..1000,
         &[AnomalyKind::LogMatching, AnomalyKind::CommittedRecordLost],
     );
 }

@@ -6,6 +6,7 @@ use crate::config::TopicConfig;
 use crate::controller::{Controller, ControllerConfig};
 use crate::ids::LeaderEpoch;
 use crate::protocol::{ReplicaFetchPartition, ReplicaFetched};
+use crate::raft::{FetchResult, LogEntry, RaftMessage, RaftRecord};
 use crate::record::{Record, RecordBatch};
 
 pub(super) const CONTROLLER: NodeId = NodeId(90);
@@ -53,16 +54,8 @@ pub(super) fn started_as(me: u32, config: BrokerConfig) -> (Broker, Controller) 
         controller.heartbeat(0, BrokerId(b), 1);
     }
     controller.create_partitions(layout().assignments());
-    let records = controller.log().to_vec();
-    broker.on_message(
-        0,
-        CONTROLLER,
-        Message::MetadataUpdate {
-            first_index: 0,
-            records,
-        },
-        &mut out,
-    );
+    let message = committed(&broker, controller.log());
+    broker.on_message(0, CONTROLLER, message, &mut out);
     (broker, controller)
 }
 
@@ -71,6 +64,32 @@ pub(super) fn leader_with(config: BrokerConfig) -> (Broker, Controller) {
     let (broker, controller) = started_as(1, config);
     assert!(broker.partitions[&tp()].is_leader());
     (broker, controller)
+}
+
+/// The quorum leader's answer to the broker's metadata fetch: the records of `log` it
+/// lacks, committed.
+fn committed(broker: &Broker, log: &[MetadataRecord]) -> Message {
+    let base = broker.metadata_log.log_end();
+    let entries: Vec<LogEntry<MetadataRecord>> = log
+        .iter()
+        .enumerate()
+        .skip(base.0 as usize)
+        .map(|(offset, record)| LogEntry {
+            offset: Offset(offset as u64),
+            epoch: LeaderEpoch(1),
+            record: RaftRecord::Data(record.clone()),
+        })
+        .collect();
+    Message::Raft(RaftMessage::FetchResponse {
+        epoch: LeaderEpoch(1),
+        leader: Some(CONTROLLER),
+        fetch_offset: base,
+        last_fetched_epoch: broker.metadata_log.last_epoch(),
+        result: FetchResult::Entries {
+            entries,
+            high_watermark: Some(Offset(log.len() as u64)),
+        },
+    })
 }
 
 pub(super) fn batch(values: &[u64]) -> RecordBatch {
@@ -157,14 +176,10 @@ fn a_shrunk_isr_below_min_insync_refuses_acks_all_and_times_out_what_waits() {
     // b2 and b3 go silent: the controller fences them and the ISR is b1 alone.
     controller.heartbeat(9_000, BrokerId(1), 1);
     controller.tick(9_500);
-    let first_index = 0;
     broker.on_message(
         9_500,
         CONTROLLER,
-        Message::MetadataUpdate {
-            first_index,
-            records: controller.log().to_vec(),
-        },
+        committed(&broker, controller.log()),
         &mut out,
     );
     assert_eq!(
@@ -252,10 +267,7 @@ fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_m
     broker.on_message(
         9_600,
         CONTROLLER,
-        Message::MetadataUpdate {
-            first_index: 0,
-            records: controller.log().to_vec(),
-        },
+        committed(&broker, controller.log()),
         &mut out,
     );
     broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);

@@ -174,9 +174,12 @@ impl GroupMember {
                 self.restart_from_committed(tp);
             }
         } else {
-            // Processed but not committed: commit again with what comes next.
+            // Processed but not committed: commit again with what comes next, unless the
+            // membership changed since (the partition's position now comes from the
+            // group's committed offset, and this one may be behind it).
+            let same_membership = self.same_membership(&commit);
             for (tp, offset) in commit.offsets {
-                if self.owned.contains(&tp) {
+                if same_membership && self.owned.contains(&tp) {
                     let entry = self.processed.entry(tp).or_insert(offset);
                     *entry = (*entry).max(offset);
                 }
@@ -382,7 +385,14 @@ impl GroupMember {
         if error.needs_coordinator_lookup() {
             self.coordinator = None;
         }
-        match self.send_commit(now, commit.commit.offsets.clone(), last_correlation_id, out) {
+        // A commit of an earlier membership is not resent under the new one: it names
+        // positions of the old assignment.
+        let resent = if self.same_membership(&commit.commit) {
+            self.send_commit(now, commit.commit.offsets.clone(), last_correlation_id, out)
+        } else {
+            None
+        };
+        match resent {
             Some(retry) => self.queue.commit_resent(correlation_id, retry),
             None => {
                 self.queue.commit_refused(correlation_id);
@@ -391,6 +401,15 @@ impl GroupMember {
                 }
             }
         }
+    }
+
+    /// Whether `commit` was sent by the membership the member has now.
+    fn same_membership(&self, commit: &CommitObservation) -> bool {
+        Some(commit.generation) == self.generation.map(|g| g.0)
+            && self
+                .member_id
+                .as_ref()
+                .is_some_and(|m| m.0 == commit.member)
     }
 
     /// What a coordinator error means for the membership.

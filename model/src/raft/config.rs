@@ -1,6 +1,7 @@
 //! The configuration of one KRaft-style quorum member: who votes, its timeouts, and which
 //! protocol variant (the correct one, or a deliberately broken one for the checkers).
 
+use super::directory::{DirectoryId, VoterKey};
 use crate::ids::{Millis, NodeId};
 use thiserror::Error;
 
@@ -21,6 +22,12 @@ pub enum RaftVariant {
     /// before any follower holds them (MajorityReachedHighWatermark), and a new leader may
     /// then truncate them (ConsistentCommittedData).
     CommitWithoutMajority,
+    /// KRaft before KIP-853: voters are node ids alone. A voter whose disk was replaced
+    /// comes back empty, having forgotten its vote and its log, and still votes and counts
+    /// towards the high watermark: it can vote a second time in an epoch (two leaders of
+    /// one epoch, SingleLeader) or help elect a leader that lacks committed entries
+    /// (ConsistentCommittedData).
+    IgnoreDirectoryId,
 }
 
 /// A quorum member's configuration (Kafka's `controller.quorum.*` settings).
@@ -29,9 +36,11 @@ pub enum RaftVariant {
 /// for a majority and so tolerate one failure, like 3 voters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RaftConfig {
-    /// The voters, by node id. A node not listed here is an observer: it replicates the
-    /// log but neither votes nor counts towards the high watermark.
-    pub voters: Vec<NodeId>,
+    /// The voters: node ids with the directory id each had when the quorum was formed
+    /// (KIP-853). A node not listed here, or listed with another directory (its disk was
+    /// replaced), is an observer: it replicates the log but neither votes nor counts
+    /// towards the high watermark.
+    pub voters: Vec<VoterKey>,
     /// A voter that knows no leader starts an election after this long, plus a random part
     /// of up to the same length (`controller.quorum.election.timeout.ms`).
     pub election_timeout_ms: Millis,
@@ -40,9 +49,14 @@ pub struct RaftConfig {
     /// (`controller.quorum.fetch.timeout.ms`). A leader that no majority fetched from for
     /// one and a half times this long resigns (KIP-595's check-quorum).
     pub fetch_timeout_ms: Millis,
-    /// A follower that is caught up waits this long before its next fetch. (Kafka parks the
-    /// fetch at the leader instead; a pull interval keeps the model free of parked state.)
+    /// A voter that is caught up waits this long before its next fetch: its fetches are
+    /// also its liveness signal to the leader's check-quorum.
     pub fetch_interval_ms: Millis,
+    /// How long an observer asks the leader to hold a fetch that has nothing new for it
+    /// (no entries past its log end, no high watermark past its own), as Kafka's fetch
+    /// `MaxWaitMs` does; it fetches again as soon as the answer comes. 0: observers poll
+    /// every `fetch_interval_ms` like voters.
+    pub fetch_max_wait_ms: Millis,
     /// An unanswered request (fetch, vote, begin-epoch) is sent again after this long.
     pub request_timeout_ms: Millis,
     /// The most entries one fetch answer carries.
@@ -51,13 +65,14 @@ pub struct RaftConfig {
 }
 
 impl RaftConfig {
-    /// Kafka's defaults for the given voters.
+    /// Kafka's defaults for the given voters, each on the disk it was first formatted with.
     pub fn new(voters: Vec<NodeId>) -> RaftConfig {
         RaftConfig {
-            voters,
+            voters: voters.into_iter().map(VoterKey::initial).collect(),
             election_timeout_ms: 1_000,
             fetch_timeout_ms: 2_000,
             fetch_interval_ms: 50,
+            fetch_max_wait_ms: 0,
             request_timeout_ms: 500,
             max_fetch_entries: 64,
             variant: RaftVariant::Correct,
@@ -70,8 +85,8 @@ impl RaftConfig {
             return Err(RaftConfigError::NoVoters);
         }
         for (index, voter) in self.voters.iter().enumerate() {
-            if self.voters[..index].contains(voter) {
-                return Err(RaftConfigError::DuplicateVoter(*voter));
+            if self.voters[..index].iter().any(|v| v.id == voter.id) {
+                return Err(RaftConfigError::DuplicateVoter(voter.id));
             }
         }
         let timeouts = [
@@ -85,11 +100,15 @@ impl RaftConfig {
         }
         // A follower must get several fetch answers within its fetch timeout, or it would
         // stand for election against a healthy leader.
-        if self.fetch_interval_ms.max(self.request_timeout_ms) >= self.fetch_timeout_ms {
+        let longest_wait_ms = self
+            .request_timeout_ms
+            .saturating_add(self.fetch_max_wait_ms);
+        if self.fetch_interval_ms.max(longest_wait_ms) >= self.fetch_timeout_ms {
             return Err(RaftConfigError::FetchTimeoutTooShort {
                 fetch_timeout_ms: self.fetch_timeout_ms,
                 fetch_interval_ms: self.fetch_interval_ms,
                 request_timeout_ms: self.request_timeout_ms,
+                fetch_max_wait_ms: self.fetch_max_wait_ms,
             });
         }
         if self.max_fetch_entries == 0 {
@@ -98,8 +117,26 @@ impl RaftConfig {
         Ok(())
     }
 
+    /// Whether `node` is in the voter set, on whatever disk.
     pub fn is_voter(&self, node: NodeId) -> bool {
-        self.voters.contains(&node)
+        self.voters.iter().any(|v| v.id == node)
+    }
+
+    /// Whether `node` on `directory` is a voter: the node id is in the voter set with this
+    /// directory id (any directory in [`RaftVariant::IgnoreDirectoryId`]).
+    pub fn is_voter_key(&self, node: NodeId, directory: DirectoryId) -> bool {
+        match self.variant {
+            RaftVariant::IgnoreDirectoryId => self.is_voter(node),
+            _ => self.voters.contains(&VoterKey {
+                id: node,
+                directory,
+            }),
+        }
+    }
+
+    /// The voters' node ids, in the configured order.
+    pub fn voter_ids(&self) -> impl Iterator<Item = NodeId> + '_ {
+        self.voters.iter().map(|v| v.id)
     }
 
     /// How many voters make a majority.
@@ -119,13 +156,14 @@ pub enum RaftConfigError {
     ZeroTimeout(&'static str),
     #[error(
         "fetch_timeout_ms ({fetch_timeout_ms}) must exceed fetch_interval_ms \
-         ({fetch_interval_ms}) and request_timeout_ms ({request_timeout_ms}), or followers \
-         give up on a healthy leader"
+         ({fetch_interval_ms}) and request_timeout_ms ({request_timeout_ms}) plus \
+         fetch_max_wait_ms ({fetch_max_wait_ms}), or followers give up on a healthy leader"
     )]
     FetchTimeoutTooShort {
         fetch_timeout_ms: Millis,
         fetch_interval_ms: Millis,
         request_timeout_ms: Millis,
+        fetch_max_wait_ms: Millis,
     },
     #[error("max_fetch_entries is 0: fetches could never make progress")]
     ZeroFetchEntries,

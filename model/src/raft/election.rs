@@ -2,6 +2,7 @@
 //! log at least as up to date as the voter's own, winning with a majority, and telling the
 //! voters with BeginQuorumEpoch.
 
+use super::directory::DirectoryId;
 use super::leader_state::LeaderState;
 use super::message::{RaftError, RaftMessage, RaftRecord};
 use super::node::{Payload, RaftNode};
@@ -12,13 +13,15 @@ use crate::ids::{LeaderEpoch, Millis, NodeId, Offset};
 impl<T: Payload> RaftNode<T> {
     pub(super) fn on_vote_request(
         &mut self,
-        candidate: NodeId,
+        (candidate, candidate_directory): (NodeId, DirectoryId),
         candidate_epoch: LeaderEpoch,
         candidate_last: (LeaderEpoch, Offset),
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) {
-        if !self.is_voter() || !self.config.is_voter(candidate) {
+        // Both ends must be voters on their original disks: a replaced disk forgot the
+        // votes it cast, and a candidate on one may lack committed entries.
+        if !self.is_voter() || !self.config.is_voter_key(candidate, candidate_directory) {
             self.answer_vote(candidate, false, Some(RaftError::NotVoter), out);
             return;
         }
@@ -188,6 +191,7 @@ impl<T: Payload> RaftNode<T> {
             let msg = RaftMessage::VoteRequest {
                 candidate_epoch: self.quorum.epoch,
                 candidate_id: self.id,
+                candidate_directory: self.directory,
                 last_epoch: self.log.last_epoch(),
                 last_epoch_end_offset: self.log.end(),
             };

@@ -6,7 +6,14 @@
 //! The checker mirrors each node's log as the epochs of its entries: under SingleLeader an
 //! (offset, epoch) pair names one entry, so epochs are enough during the run; the final
 //! check compares the entries themselves.
+//!
+//! A voter is a node id with its original directory id (KIP-853): a node that recovers on
+//! a new directory (a replaced disk) is a new replica, whose epoch starts again, and an
+//! observer, which no majority counts. The voter it was keeps, for MajorityReached, the
+//! log it held when its disk went: it can never vote again, so what it held still
+//! intersects every electing majority, as a voter that is down for good does.
 
+use super::directory::{DirectoryId, VoterKey};
 use super::message::LogEntry;
 use super::output::RaftEvent;
 use crate::ids::{LeaderEpoch, NodeId, Offset};
@@ -105,11 +112,15 @@ impl<'a, T> FinalLog<'a, T> {
 /// The checker: feed it every event of every node, in the order they happened.
 #[derive(Clone, Debug, Default)]
 pub struct RaftInvariants {
-    voters: BTreeSet<NodeId>,
+    voters: BTreeSet<VoterKey>,
+    /// Each node's directory, from its last Recovered event.
+    directories: BTreeMap<NodeId, DirectoryId>,
     leaders: BTreeMap<LeaderEpoch, NodeId>,
     epochs: BTreeMap<NodeId, LeaderEpoch>,
     /// Each node's log, as its entries' epochs.
     logs: BTreeMap<NodeId, Vec<LeaderEpoch>>,
+    /// The last log of each voter whose disk was replaced.
+    lost_voters: BTreeMap<VoterKey, Vec<LeaderEpoch>>,
     /// Each node's high watermark in its current incarnation.
     high_watermarks: BTreeMap<NodeId, Offset>,
     /// The epoch of the entry committed at each offset, as voters' high watermarks said.
@@ -119,10 +130,22 @@ pub struct RaftInvariants {
 }
 
 impl RaftInvariants {
-    pub fn new(voters: &[NodeId]) -> RaftInvariants {
+    pub fn new(voters: &[VoterKey]) -> RaftInvariants {
         RaftInvariants {
             voters: voters.iter().copied().collect(),
             ..RaftInvariants::default()
+        }
+    }
+
+    /// Whether `node` is a voter on its current directory (on its original one until a
+    /// Recovered event says otherwise).
+    fn is_voter(&self, node: NodeId) -> bool {
+        match self.directories.get(&node) {
+            Some(&directory) => self.voters.contains(&VoterKey {
+                id: node,
+                directory,
+            }),
+            None => self.voters.iter().any(|v| v.id == node),
         }
     }
 
@@ -152,9 +175,24 @@ impl RaftInvariants {
         match event {
             RaftEvent::Recovered {
                 node,
+                directory,
                 epoch,
                 epochs,
             } => {
+                let before = self.directories.insert(*node, *directory);
+                if let Some(old) = before.filter(|d| d != directory) {
+                    // A replaced disk: a new replica under the old id, whose epoch starts
+                    // from what its empty disk says.
+                    self.epochs.remove(node);
+                    let key = VoterKey {
+                        id: *node,
+                        directory: old,
+                    };
+                    if self.voters.contains(&key) {
+                        let log = self.logs.get(node).cloned().unwrap_or_default();
+                        self.lost_voters.insert(key, log);
+                    }
+                }
                 self.epoch_moves(*node, *epoch);
                 self.logs.insert(*node, epochs.clone());
                 self.high_watermarks.insert(*node, Offset(0));
@@ -230,7 +268,7 @@ impl RaftInvariants {
         if self.leaders.get(&epoch) == Some(&node) {
             self.check_majority(node, epoch, offset, covered);
         }
-        if self.voters.contains(&node) {
+        if self.is_voter(node) {
             if let Some((at, expected, found)) = first_difference(&self.committed, covered) {
                 self.violate(RaftViolation::ConsistentCommittedData {
                     node,
@@ -279,8 +317,11 @@ impl RaftInvariants {
         let holders: Vec<NodeId> = self
             .voters
             .iter()
-            .filter(|v| self.logs.get(v).is_some_and(reached))
-            .copied()
+            .filter(|v| match self.lost_voters.get(v) {
+                Some(last) => reached(last),
+                None => self.logs.get(&v.id).is_some_and(reached),
+            })
+            .map(|v| v.id)
             .collect();
         let majority = self.voters.len() / 2 + 1;
         if holders.len() < majority {
@@ -298,7 +339,7 @@ impl RaftInvariants {
     /// nodes agree below both their high watermarks, and an observer's committed entries
     /// are among those a voter committed.
     pub fn check_final<T: PartialEq + Debug>(&mut self, logs: &[FinalLog<'_, T>]) {
-        let is_voter = |log: &&FinalLog<'_, T>| self.voters.contains(&log.node);
+        let is_voter = |log: &&FinalLog<'_, T>| self.is_voter(log.node);
         // The first voter with the longest committed prefix is the reference (reversed,
         // as `max_by_key` keeps the last of equals).
         let reference: &[LogEntry<T>] = logs
@@ -317,7 +358,7 @@ impl RaftInvariants {
                 .find(|(mine, theirs)| mine != theirs);
             if let Some((mine, theirs)) = mismatch {
                 let (expected, found_entry) = (format!("{theirs:?}"), format!("{mine:?}"));
-                found.push(if self.voters.contains(&log.node) {
+                found.push(if self.is_voter(log.node) {
                     RaftViolation::ConsistentCommittedData {
                         node: log.node,
                         offset: mine.offset,

@@ -33,7 +33,7 @@ impl LeaderState {
     /// A leader elected at `now`, its log ending at `log_end`. Every voter gets a fetch
     /// time of `now`, so the check-quorum clock starts with the epoch.
     pub fn new(config: &RaftConfig, me: NodeId, log_end: Offset, now: Millis) -> LeaderState {
-        let others = config.voters.iter().copied().filter(|v| *v != me);
+        let others: Vec<NodeId> = config.voter_ids().filter(|v| *v != me).collect();
         let progress = ReplicaProgress {
             end_offset: None,
             last_fetch_ms: now,
@@ -41,16 +41,24 @@ impl LeaderState {
         LeaderState {
             epoch_start_offset: log_end,
             high_watermark: None,
-            voters: others.clone().map(|v| (v, progress)).collect(),
+            voters: others.iter().map(|v| (*v, progress)).collect(),
             observers: BTreeMap::new(),
-            unacknowledged: others.map(|v| (v, now)).collect(),
+            unacknowledged: others.into_iter().map(|v| (v, now)).collect(),
         }
     }
 
-    /// Records a fetch from `replica`; `end_offset` is `None` when the fetch diverged.
-    pub fn record_fetch(&mut self, replica: NodeId, end_offset: Option<Offset>, now: Millis) {
+    /// Records a fetch from `replica`; `end_offset` is `None` when the fetch diverged. Only
+    /// a fetch from a voter on its original disk (`voter`) counts towards the high
+    /// watermark and check-quorum: a voter whose disk was replaced fetches as an observer.
+    pub fn record_fetch(
+        &mut self,
+        replica: NodeId,
+        voter: bool,
+        end_offset: Option<Offset>,
+        now: Millis,
+    ) {
         self.unacknowledged.remove(&replica);
-        let progress = match self.voters.get_mut(&replica) {
+        let progress = match self.voters.get_mut(&replica).filter(|_| voter) {
             Some(progress) => progress,
             None => self.observers.entry(replica).or_insert(ReplicaProgress {
                 end_offset: None,

@@ -1,7 +1,8 @@
 //! What quorum members say to each other (KIP-595's Vote, BeginQuorumEpoch and Fetch, in
 //! their KRaft shape), and the log entries that Fetch carries.
 
-use crate::ids::{LeaderEpoch, NodeId, Offset};
+use super::directory::DirectoryId;
+use crate::ids::{LeaderEpoch, Millis, NodeId, Offset};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -41,7 +42,8 @@ pub enum RaftError {
     /// it believes is (or nobody).
     #[error("NOT_LEADER_OR_FOLLOWER")]
     NotLeader,
-    /// A vote or begin-epoch request between nodes that are not both voters.
+    /// A vote or begin-epoch request between nodes that are not both voters (a node on a
+    /// replaced disk is no voter).
     #[error("INCONSISTENT_VOTER")]
     NotVoter,
 }
@@ -73,6 +75,9 @@ pub enum RaftMessage<T> {
     VoteRequest {
         candidate_epoch: LeaderEpoch,
         candidate_id: NodeId,
+        /// The candidate's disk (KIP-853): a voter grants only to a candidate that is in
+        /// the voter set with this directory.
+        candidate_directory: DirectoryId,
         /// The epoch of the candidate's last entry, and its log end: a voter grants only to
         /// a log at least as up to date as its own.
         last_epoch: LeaderEpoch,
@@ -102,6 +107,14 @@ pub enum RaftMessage<T> {
         fetch_offset: Offset,
         last_fetched_epoch: LeaderEpoch,
         replica_id: NodeId,
+        /// The fetcher's disk (KIP-853): the leader counts the fetch offset towards the
+        /// high watermark only for a voter on the directory the voter set names.
+        replica_directory: DirectoryId,
+        /// How long the leader may hold the fetch when it has nothing new for it (0:
+        /// answer at once), and the fetcher's high watermark, which tells "nothing new"
+        /// apart from a high watermark the fetcher has not heard of (Kafka's Fetch v17).
+        max_wait_ms: Millis,
+        high_watermark: Offset,
     },
     FetchResponse {
         epoch: LeaderEpoch,

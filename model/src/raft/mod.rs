@@ -15,13 +15,23 @@
 //!   followers and observers take the leader's, bounded by their own log end.
 //! - Observers (nodes not in `voters`) never vote or stand; without a leader they ask a
 //!   random voter, whose answer names the leader.
+//! - Directory ids (KIP-853): a voter is a node id and the directory id of its disk. A node
+//!   that starts on an empty disk formats a new directory, so a voter whose disk was
+//!   replaced comes back as an observer: it has forgotten its votes and must not vote or
+//!   count towards the high watermark again. Votes and fetches carry the sender's
+//!   directory id for that check.
+//! - Long polls: an observer's fetch that finds nothing new waits at the leader until the
+//!   high watermark moves (`fetch_max_wait_ms`, 0 by default); voters' fetches, which are
+//!   also their liveness signal, never wait.
 //! - Randomness (election jitter, which voter to ask) comes from `tick`'s `random`.
 
 pub mod config;
+pub mod directory;
 mod election;
 pub mod invariants;
 pub mod leader_state;
 pub mod log;
+mod long_poll;
 pub mod message;
 pub mod node;
 pub mod output;
@@ -31,6 +41,7 @@ pub mod role;
 mod timers;
 
 pub use config::{RaftConfig, RaftConfigError, RaftVariant};
+pub use directory::{DirectoryId, VoterKey, DIRECTORY_PATH};
 pub use invariants::{FinalLog, RaftInvariants, RaftViolation};
 pub use leader_state::ReplicaProgress;
 pub use log::LOG_PATH;

@@ -4,8 +4,10 @@
 //! API and the role changes.
 
 use super::config::{RaftConfig, RaftConfigError};
+use super::directory::{DirectoryId, DIRECTORY_PATH};
 use super::leader_state::ReplicaProgress;
 use super::log::{RaftLog, LOG_PATH};
+use super::long_poll::ParkedFetch;
 use super::message::{LogEntry, RaftMessage, RaftRecord};
 use super::output::{RaftEvent, RaftOutput};
 use super::quorum_state::{QuorumState, QUORUM_STATE_PATH};
@@ -40,6 +42,8 @@ pub enum ProposeError {
 #[derive(Clone, Debug)]
 pub struct RaftNode<T> {
     pub(super) id: NodeId,
+    /// The directory id of this node's disk: with `id`, what makes it a voter or not.
+    pub(super) directory: DirectoryId,
     pub(super) config: RaftConfig,
     pub(super) log: RaftLog<T>,
     pub(super) quorum: QuorumState,
@@ -52,17 +56,22 @@ pub struct RaftNode<T> {
     /// The deadline was set without a random number (inside `handle`): the next tick adds
     /// the random part.
     pub(super) jitter_pending: bool,
+    /// Observers' fetches a leader holds until it has news for them.
+    pub(super) parked: Vec<ParkedFetch>,
 }
 
 impl<T: Payload> RaftNode<T> {
     /// Starts node `id` from whatever its disk holds (`files`: path and bytes as they
     /// survived a crash). A torn or unparsable tail of either file is cut. A node that was
     /// leader before the crash does not resume: it waits for a new election, as Kafka's
-    /// resigned state does.
+    /// resigned state does. A disk without a directory id (a first start, or a replaced
+    /// disk) is formatted with `new_directory`, which must differ from every directory this
+    /// node had before (the harness derives it from the node's incarnation).
     pub fn start(
         id: NodeId,
         config: RaftConfig,
         files: Vec<(String, Vec<u8>)>,
+        new_directory: DirectoryId,
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) -> Result<RaftNode<T>, RaftConfigError> {
@@ -74,6 +83,18 @@ impl<T: Payload> RaftNode<T> {
                 .map(|(_, bytes)| bytes.as_slice())
                 .unwrap_or_default()
         };
+        let directory = match DirectoryId::recover(file(DIRECTORY_PATH)) {
+            Some(directory) => directory,
+            None => {
+                out.extend(new_directory.persist().map(RaftOutput::Disk));
+                new_directory
+            }
+        };
+        if config.is_voter(id) && !config.is_voter_key(id, directory) {
+            out.push(RaftOutput::Note(format!(
+                "{id}: on {directory}, not the voter's disk: it observes and never votes"
+            )));
+        }
         let log_bytes = file(LOG_PATH);
         let (log, log_len) = RaftLog::<T>::recover(log_bytes);
         cut_torn_tail(LOG_PATH, log_bytes.len(), log_len, out);
@@ -91,6 +112,7 @@ impl<T: Payload> RaftNode<T> {
         }
         let mut node = RaftNode {
             id,
+            directory,
             config,
             log,
             quorum,
@@ -100,16 +122,20 @@ impl<T: Payload> RaftNode<T> {
             high_watermark: Offset(0),
             election_deadline_ms: now,
             jitter_pending: false,
+            parked: Vec::new(),
         };
         out.push(RaftOutput::Event(RaftEvent::Recovered {
             node: id,
+            directory,
             epoch: quorum.epoch,
             epochs: node.log.entries().iter().map(|e| e.epoch).collect(),
         }));
         node.restart_election_timer(now, None);
         match quorum.leader {
             Some(leader) if leader != id => node.become_follower(quorum.epoch, leader, now, out),
-            _ if node.config.voters == [id] => node.become_candidate(now, 0, out),
+            _ if node.config.voters.len() == 1 && node.is_voter() => {
+                node.become_candidate(now, 0, out)
+            }
             _ => {}
         }
         node.send_due_fetch(now, out);
@@ -128,8 +154,14 @@ impl<T: Payload> RaftNode<T> {
         self.quorum.epoch
     }
 
+    /// The directory id of this node's disk.
+    pub fn directory(&self) -> DirectoryId {
+        self.directory
+    }
+
+    /// Whether this node votes: its id and directory are in the voter set.
     pub fn is_voter(&self) -> bool {
-        self.config.is_voter(self.id)
+        self.config.is_voter_key(self.id, self.directory)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -199,7 +231,18 @@ impl<T: Payload> RaftNode<T> {
     pub fn propose(
         &mut self,
         payload: T,
-        _now: Millis,
+        now: Millis,
+        out: &mut Vec<RaftOutput<T>>,
+    ) -> Result<Offset, ProposeError> {
+        self.propose_all(vec![payload], now, out)
+    }
+
+    /// Appends the payloads in order as the leader; returns the offset of the first. A
+    /// payload that cannot be appended stops the rest.
+    pub fn propose_all(
+        &mut self,
+        payloads: Vec<T>,
+        now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) -> Result<Offset, ProposeError> {
         if !self.is_leader() {
@@ -209,9 +252,16 @@ impl<T: Payload> RaftNode<T> {
             });
         }
         let offset = self.log.end();
-        self.append_as_leader(RaftRecord::Data(payload), out)
-            .map_err(ProposeError::Unserializable)?;
-        Ok(offset)
+        let mut result = Ok(offset);
+        for payload in payloads {
+            if let Err(reason) = self.append_as_leader(RaftRecord::Data(payload), out) {
+                result = Err(ProposeError::Unserializable(reason));
+                break;
+            }
+        }
+        // A single voter commits at once: held fetches have news, all of it in one answer.
+        self.complete_parked_fetches(now, out);
+        result
     }
 
     /// Handles one message from `from`. Stale, misdirected or malformed messages are
@@ -230,12 +280,14 @@ impl<T: Payload> RaftNode<T> {
             RaftMessage::VoteRequest {
                 candidate_epoch,
                 candidate_id,
+                candidate_directory,
                 last_epoch,
                 last_epoch_end_offset,
             } => {
                 if candidate_id == from {
                     let last = (last_epoch, last_epoch_end_offset);
-                    self.on_vote_request(from, candidate_epoch, last, now, out);
+                    let candidate = (from, candidate_directory);
+                    self.on_vote_request(candidate, candidate_epoch, last, now, out);
                 }
             }
             RaftMessage::VoteResponse {
@@ -259,9 +311,15 @@ impl<T: Payload> RaftNode<T> {
                 fetch_offset,
                 last_fetched_epoch,
                 replica_id,
+                replica_directory,
+                max_wait_ms,
+                high_watermark,
             } => {
                 if replica_id == from {
-                    self.on_fetch_request(from, epoch, fetch_offset, last_fetched_epoch, now, out);
+                    let replica = (from, replica_directory);
+                    let asked = (fetch_offset, last_fetched_epoch);
+                    let wait = (max_wait_ms, high_watermark);
+                    self.on_fetch_request(replica, epoch, asked, wait, now, out);
                 }
             }
             RaftMessage::FetchResponse {
@@ -281,6 +339,7 @@ impl<T: Payload> RaftNode<T> {
             ),
         }
         self.send_due_fetch(now, out);
+        self.complete_parked_fetches(now, out);
     }
 
     pub(super) fn leader_id(&self) -> Option<NodeId> {

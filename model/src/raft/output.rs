@@ -1,6 +1,7 @@
 //! What a quorum member asks its driver to do, and the state changes it reports so that
 //! [`super::invariants::RaftInvariants`] can check the quorum from outside.
 
+use super::directory::DirectoryId;
 use super::message::RaftMessage;
 use crate::effect::DiskOp;
 use crate::ids::{LeaderEpoch, NodeId, Offset};
@@ -25,10 +26,12 @@ pub enum RaftOutput<T> {
 /// epoch has two leaders.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RaftEvent {
-    /// The node started from its disk: its epoch and the epochs of its recovered entries.
-    /// Its high watermark starts at 0 (it is not persisted, as in KRaft).
+    /// The node started from its disk: its directory id, its epoch and the epochs of its
+    /// recovered entries. Its high watermark starts at 0 (it is not persisted, as in
+    /// KRaft). A new directory id means a replaced disk: a new replica under the old id.
     Recovered {
         node: NodeId,
+        directory: DirectoryId,
         epoch: LeaderEpoch,
         epochs: Vec<LeaderEpoch>,
     },

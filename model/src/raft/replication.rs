@@ -1,8 +1,11 @@
 //! Pull-based replication (KIP-595): followers and observers fetch from the leader; the
 //! leader fences stale and future epochs, finds where a follower's log diverges from its
-//! own, counts voters' fetch offsets towards the high watermark, and answers with entries.
+//! own, counts voters' fetch offsets towards the high watermark (a voter's only from its
+//! original disk), and answers with entries.
 
 use super::config::RaftVariant;
+use super::directory::DirectoryId;
+use super::long_poll::ParkedFetch;
 use super::message::{FetchResult, RaftError, RaftMessage};
 use super::node::{Payload, RaftNode};
 use super::output::{RaftEvent, RaftOutput};
@@ -18,13 +21,33 @@ impl<T: Payload> RaftNode<T> {
             fetch_offset: self.log.end(),
             last_fetched_epoch: self.log.last_epoch(),
             replica_id: self.id,
+            replica_directory: self.directory,
+            max_wait_ms: self.fetch_max_wait_ms(),
+            high_watermark: self.high_watermark,
         }
+    }
+
+    /// How long this node's fetches may wait at the leader: a voter's never do, since
+    /// they are also its liveness signal to check-quorum.
+    pub(super) fn fetch_max_wait_ms(&self) -> Millis {
+        if self.is_voter() {
+            0
+        } else {
+            self.config.fetch_max_wait_ms
+        }
+    }
+
+    /// How long a fetch in flight may go unanswered before it is sent again.
+    pub(super) fn fetch_answer_timeout_ms(&self) -> Millis {
+        self.config
+            .request_timeout_ms
+            .saturating_add(self.fetch_max_wait_ms())
     }
 
     /// Sends a follower's next fetch if it is due: none in flight and the interval passed,
     /// or the one in flight went unanswered for a request timeout.
     pub(super) fn send_due_fetch(&mut self, now: Millis, out: &mut Vec<RaftOutput<T>>) {
-        let timeout_ms = self.config.request_timeout_ms;
+        let timeout_ms = self.fetch_answer_timeout_ms();
         let Role::Follower(follower) = &mut self.role else {
             return;
         };
@@ -44,10 +67,10 @@ impl<T: Payload> RaftNode<T> {
 
     pub(super) fn on_fetch_request(
         &mut self,
-        replica: NodeId,
+        (replica, directory): (NodeId, DirectoryId),
         epoch: LeaderEpoch,
-        fetch_offset: Offset,
-        last_fetched_epoch: LeaderEpoch,
+        (fetch_offset, last_fetched_epoch): (Offset, LeaderEpoch),
+        (max_wait_ms, fetcher_hw): (Millis, Offset),
         now: Millis,
         out: &mut Vec<RaftOutput<T>>,
     ) {
@@ -62,8 +85,23 @@ impl<T: Payload> RaftNode<T> {
         };
         let result = match error {
             Some(error) => FetchResult::Error(error),
-            None => self.serve_fetch(replica, fetch_offset, last_fetched_epoch, now, out),
+            None => {
+                let voter = self.config.is_voter_key(replica, directory);
+                self.serve_fetch((replica, voter), fetch_offset, last_fetched_epoch, now, out)
+            }
         };
+        if max_wait_ms > 0 && Self::nothing_new(&result, fetcher_hw) {
+            self.parked.push(ParkedFetch {
+                replica,
+                directory,
+                epoch,
+                fetch_offset,
+                last_fetched_epoch,
+                high_watermark: fetcher_hw,
+                deadline_ms: now.saturating_add(max_wait_ms),
+            });
+            return;
+        }
         let msg = RaftMessage::FetchResponse {
             epoch: self.quorum.epoch,
             leader: self.leader_id(),
@@ -77,7 +115,7 @@ impl<T: Payload> RaftNode<T> {
     /// The leader's answer to a fetch of its epoch.
     fn serve_fetch(
         &mut self,
-        replica: NodeId,
+        (replica, voter): (NodeId, bool),
         fetch_offset: Offset,
         last_fetched_epoch: LeaderEpoch,
         now: Millis,
@@ -99,10 +137,10 @@ impl<T: Payload> RaftNode<T> {
             return FetchResult::Error(RaftError::NotLeader);
         };
         if let Some((epoch, end_offset)) = diverging {
-            leader.record_fetch(replica, None, now);
+            leader.record_fetch(replica, voter, None, now);
             return FetchResult::Diverging { epoch, end_offset };
         }
-        leader.record_fetch(replica, Some(fetch_offset), now);
+        leader.record_fetch(replica, voter, Some(fetch_offset), now);
         self.advance_leader_high_watermark(out);
         let to = Offset(
             fetch_offset
@@ -195,8 +233,9 @@ impl<T: Payload> RaftNode<T> {
                 if let Some(leader_hw) = high_watermark {
                     self.raise_high_watermark(leader_hw.min(self.log.end()), out);
                 }
-                // A caught-up follower waits; one that got entries asks for more at once.
-                let next_ms = if got {
+                // A caught-up follower waits; one that got entries asks for more at once, as
+                // does one whose fetch already waited at the leader.
+                let next_ms = if got || self.fetch_max_wait_ms() > 0 {
                     now
                 } else {
                     now.saturating_add(interval_ms)

@@ -39,10 +39,9 @@ impl CandidateState {
             granted: BTreeSet::from([me]),
             grants_counted: 1,
             unanswered: config
-                .voters
-                .iter()
-                .filter(|v| **v != me)
-                .map(|v| (*v, now))
+                .voter_ids()
+                .filter(|v| *v != me)
+                .map(|v| (v, now))
                 .collect(),
         }
     }

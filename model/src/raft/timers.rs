@@ -23,12 +23,16 @@ impl<T: Payload> RaftNode<T> {
                     self.become_candidate(now, random, out);
                 } else if !voter && now >= *next_discovery_ms {
                     *next_discovery_ms = now.saturating_add(self.config.request_timeout_ms);
-                    let voters = &self.config.voters;
-                    let to = voters[(random % voters.len() as u64) as usize];
-                    out.push(RaftOutput::Send {
-                        to,
-                        msg: self.fetch_request(),
-                    });
+                    // Not itself: a voter on a replaced disk observes too.
+                    let me = self.id;
+                    let voters: Vec<_> = self.config.voter_ids().filter(|v| *v != me).collect();
+                    let pick = (random % voters.len().max(1) as u64) as usize;
+                    if let Some(&to) = voters.get(pick) {
+                        out.push(RaftOutput::Send {
+                            to,
+                            msg: self.fetch_request(),
+                        });
+                    }
                 }
             }
             Role::Candidate(candidate) => {
@@ -70,10 +74,17 @@ impl<T: Payload> RaftNode<T> {
             }
         }
         self.send_due_fetch(now, out);
+        self.complete_parked_fetches(now, out);
     }
 
     /// When `tick` next has something to do.
     pub fn next_deadline(&self) -> Millis {
+        let role = self.next_role_deadline();
+        self.next_parked_deadline()
+            .map_or(role, |parked| parked.min(role))
+    }
+
+    fn next_role_deadline(&self) -> Millis {
         let timeout_ms = self.config.request_timeout_ms;
         match &self.role {
             Role::Unattached { next_discovery_ms } if !self.is_voter() => *next_discovery_ms,
@@ -91,7 +102,7 @@ impl<T: Payload> RaftNode<T> {
             }
             Role::Follower(follower) => {
                 let next_fetch = match follower.in_flight_since_ms {
-                    Some(sent_ms) => sent_ms.saturating_add(timeout_ms),
+                    Some(sent_ms) => sent_ms.saturating_add(self.fetch_answer_timeout_ms()),
                     None => follower.next_fetch_ms,
                 };
                 next_fetch.min(follower.fetch_deadline_ms)

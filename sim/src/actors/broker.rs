@@ -1,5 +1,5 @@
-//! The broker role: recovers the broker's logs from SimDisk at each start, then hands it
-//! message and timer tick.
+//! The broker role: recovers the broker's logs (its partitions' and its copy of the
+//! metadata log) from SimDisk at each start, then hands it each message and timer tick.
 
 use super::Role;
 use crate::disk::SimDisk;

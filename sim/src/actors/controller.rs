@@ -1,6 +1,8 @@
 //! The controller role: one member of the KRaft quorum. It recovers the Raft log and quorum
-//! state from SimDisk at each start, then hands the [`QuorumController`] every message,
-//! every deadline, and a seeded random number for each election timer.
+//! state from SimDisk at each start (an empty disk is formatted with a directory id drawn
+//! from the incarnation, so a replaced disk gets a new one), then hands the
+//! [`QuorumController`] every message, every deadline, and a seeded random number for
+//! each election timer.
 
 use super::Role;
 use crate::disk::SimDisk;
@@ -12,6 +14,7 @@ use kafka_model::ids::{Millis, NodeId};
 use kafka_model::layout::ClusterLayout;
 use kafka_model::protocol::Message;
 use kafka_model::quorum_controller::QuorumController;
+use kafka_model::raft::DirectoryId;
 use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
@@ -62,6 +65,7 @@ impl Role for ControllerRole {
             raft_config,
             &self.layout,
             files,
+            DirectoryId::for_incarnation(incarnation),
             local_ms,
             out,
         ) {

@@ -1,16 +1,17 @@
 //! The controller quorum's invariants, as Kafka's RaftEventSimulationTest checks KRaft:
 //! SingleLeader per epoch, MonotonicEpoch, MonotonicHighWatermark,
 //! MajorityReachedHighWatermark and no truncation below the high watermark, over every
-//! controller's Raft events ([`RaftInvariants`]); plus MetadataLogMatching: every
-//! controller's committed metadata log and every broker's applied one agree index by index
-//! (ConsistentCommittedData for the controllers; for a broker, a prefix of the committed
-//! log). Every breach is a violation, under any configuration.
+//! controller's Raft events, and every broker's as an observer ([`RaftInvariants`]); plus
+//! MetadataLogMatching: every controller's committed metadata log and every broker's
+//! applied one agree index by index (ConsistentCommittedData for the controllers; for a
+//! broker, a prefix of the committed log). Every breach is a violation, under any
+//! configuration.
 
 use crate::checkers::{Anomaly, AnomalyKind, Verdict};
 use kafka_model::ids::NodeId;
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::quorum_controller::describe;
-use kafka_model::raft::{RaftEvent, RaftInvariants};
+use kafka_model::raft::{RaftEvent, RaftInvariants, VoterKey};
 use std::collections::BTreeSet;
 
 const QUORUM_PROMISE: &str = "KRaft promises one leader per epoch, epochs and high \
@@ -33,7 +34,15 @@ pub struct QuorumInvariants {
 impl QuorumInvariants {
     pub fn new(voters: &[NodeId]) -> Self {
         QuorumInvariants {
-            raft: RaftInvariants::new(voters),
+            // Every controller formats its disk on its first start with the directory id
+            // the voter set records.
+            raft: RaftInvariants::new(
+                &voters
+                    .iter()
+                    .copied()
+                    .map(VoterKey::initial)
+                    .collect::<Vec<_>>(),
+            ),
             committed: Vec::new(),
             raft_seen: 0,
             reported: BTreeSet::new(),

@@ -1,7 +1,7 @@
 //! A seeded, deterministic cluster simulator for the raft tests: a network with random
 //! delays, losses, duplicates and partitions; crashes that lose unfsynced writes (tearing
-//! the last one) and restart nodes from what their disks kept; a workload of proposals;
-//! then a heal phase. Every node event goes through [`RaftInvariants`].
+//! the last one) and restart nodes from what their disks kept; replaced disks (a voter
+//! restarts empty, on a new directory); a workload of proposals; then a heal phase. Every node event goes through [`RaftInvariants`].
 
 use super::*;
 use crate::effect::DiskOp;
@@ -55,7 +55,12 @@ pub(super) struct SimConfig {
     /// Per nemesis step (every 100 to 600 ms), the chance of a crash and of a partition.
     pub crash_percent: u64,
     pub partition_percent: u64,
+    /// Per nemesis step, the chance that a voter's disk is replaced; never more than a
+    /// minority of the voters lose theirs in one run (the rest could never elect again).
+    pub disk_loss_percent: u64,
     pub propose_interval_ms: Millis,
+    /// How long observers' fetches may wait at the leader (0: they poll).
+    pub observer_fetch_max_wait_ms: Millis,
 }
 
 impl SimConfig {
@@ -71,7 +76,9 @@ impl SimConfig {
             max_delay_ms: 40,
             crash_percent: 15,
             partition_percent: 20,
+            disk_loss_percent: 0,
             propose_interval_ms: 40,
+            observer_fetch_max_wait_ms: 0,
         }
     }
 }
@@ -106,6 +113,7 @@ pub(super) struct Report {
     pub elections: usize,
     /// Restarts that found a torn or unparsable file tail and cut it.
     pub torn_tails: usize,
+    pub disk_losses: usize,
     pub trace_tail: Vec<String>,
 }
 
@@ -124,6 +132,11 @@ pub(super) struct Cluster {
     side: BTreeMap<NodeId, bool>,
     crash_in_next_step: BTreeSet<NodeId>,
     healed: bool,
+    /// Each node's starts so far: an empty disk is formatted with the next one's directory.
+    incarnations: BTreeMap<NodeId, u32>,
+    /// Voters whose disk was replaced.
+    replaced: BTreeSet<NodeId>,
+    disk_losses: usize,
     invariants: RaftInvariants,
     next_value: u64,
     elections: usize,
@@ -138,9 +151,10 @@ impl Cluster {
         let observers = (1..=cfg.observers).map(|o| NodeId(100 + o));
         let mut raft = RaftConfig::new(voters.clone());
         raft.variant = cfg.variant;
+        raft.fetch_max_wait_ms = cfg.observer_fetch_max_wait_ms;
         let ids: Vec<NodeId> = voters.iter().copied().chain(observers).collect();
         let mut cluster = Cluster {
-            invariants: RaftInvariants::new(&voters),
+            invariants: RaftInvariants::new(&raft.voters),
             rng: SplitMix64::new(seed),
             raft,
             now: 0,
@@ -152,6 +166,9 @@ impl Cluster {
             side: BTreeMap::new(),
             crash_in_next_step: BTreeSet::new(),
             healed: false,
+            incarnations: BTreeMap::new(),
+            replaced: BTreeSet::new(),
+            disk_losses: 0,
             next_value: 0,
             elections: 0,
             torn_tails: 0,
@@ -187,7 +204,10 @@ impl Cluster {
             .map(|(path, file)| (path.clone(), file.durable.clone()))
             .collect();
         let mut out = Vec::new();
-        let node = RaftNode::start(id, self.raft.clone(), files, self.now, &mut out)
+        let incarnation = self.incarnations.entry(id).or_insert(0);
+        *incarnation += 1;
+        let directory = DirectoryId::for_incarnation(*incarnation);
+        let node = RaftNode::start(id, self.raft.clone(), files, directory, self.now, &mut out)
             .expect("the simulated config is valid");
         self.nodes.insert(id, node);
         self.note(format!("{id} starts"));
@@ -210,6 +230,18 @@ impl Cluster {
             file.cache = file.durable.clone();
         }
         self.note(format!("{id} crashes"));
+        let restart_at = self.now + 200 + self.rng.below(2_800);
+        self.push(restart_at, Ev::Restart { node: id });
+    }
+
+    /// The disk is replaced: the node goes down and comes back with no files at all.
+    fn lose_disk(&mut self, id: NodeId) {
+        self.nodes.remove(&id);
+        self.tick_generation.remove(&id);
+        self.disks.insert(id, BTreeMap::new());
+        self.replaced.insert(id);
+        self.disk_losses += 1;
+        self.note(format!("{id} loses its disk"));
         let restart_at = self.now + 200 + self.rng.below(2_800);
         self.push(restart_at, Ev::Restart { node: id });
     }
@@ -325,6 +357,19 @@ impl Cluster {
                 } else {
                     self.crash_in_next_step.insert(id);
                 }
+            }
+        }
+        // Drawn only when on, so that runs without disk loss keep their random sequence.
+        if self.cfg.disk_loss_percent > 0 && self.rng.chance(self.cfg.disk_loss_percent) {
+            let minority = (self.cfg.voters as usize).saturating_sub(1) / 2;
+            let eligible: Vec<NodeId> = (1..=self.cfg.voters)
+                .map(NodeId)
+                .filter(|id| self.nodes.contains_key(id))
+                .filter(|id| self.replaced.contains(id) || self.replaced.len() < minority)
+                .collect();
+            if !eligible.is_empty() {
+                let id = eligible[self.rng.below(eligible.len() as u64) as usize];
+                self.lose_disk(id);
             }
         }
         let next = self.now + 100 + self.rng.below(500);
@@ -467,6 +512,7 @@ impl Cluster {
             committed,
             elections: self.elections,
             torn_tails: self.torn_tails,
+            disk_losses: self.disk_losses,
             trace_tail: self.trace.into_iter().collect(),
         }
     }

@@ -40,13 +40,22 @@ fn node_with_log(id: u32, epochs: &[u32], epoch: u32) -> RaftNode<u64> {
             quorum_file(epoch, None, None),
         ),
     ];
-    RaftNode::start(n(id), config(&[1, 2, 3]), files, 0, &mut Vec::new()).unwrap()
+    RaftNode::start(
+        n(id),
+        config(&[1, 2, 3]),
+        files,
+        DirectoryId::INITIAL,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap()
 }
 
 fn vote_request(candidate: u32, epoch: u32, last_epoch: u32, end: u64) -> Msg {
     RaftMessage::VoteRequest {
         candidate_epoch: e(epoch),
         candidate_id: n(candidate),
+        candidate_directory: DirectoryId::INITIAL,
         last_epoch: e(last_epoch),
         last_epoch_end_offset: o(end),
     }
@@ -70,7 +79,15 @@ fn answers(out: &Out) -> Vec<(bool, Option<RaftError>)> {
 #[test]
 fn a_single_voter_elects_itself_and_commits_its_leader_change_at_start() {
     let mut out = Vec::new();
-    let node = RaftNode::<u64>::start(n(1), config(&[1]), Vec::new(), 0, &mut out).unwrap();
+    let node = RaftNode::<u64>::start(
+        n(1),
+        config(&[1]),
+        Vec::new(),
+        DirectoryId::INITIAL,
+        0,
+        &mut out,
+    )
+    .unwrap();
     assert!(node.is_leader());
     assert_eq!(node.leader(), Some((n(1), e(1))));
     assert_eq!(node.high_watermark(), o(1));
@@ -80,6 +97,7 @@ fn a_single_voter_elects_itself_and_commits_its_leader_change_at_start() {
     let expected = vec![
         RaftEvent::Recovered {
             node: n(1),
+            directory: DirectoryId::INITIAL,
             epoch: e(0),
             epochs: vec![],
         },
@@ -109,8 +127,15 @@ fn a_single_voter_elects_itself_and_commits_its_leader_change_at_start() {
 #[test]
 fn a_voter_grants_one_vote_per_epoch_and_makes_it_durable_before_answering() {
     let mut out = Vec::new();
-    let mut node =
-        RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), Vec::new(), 0, &mut out).unwrap();
+    let mut node = RaftNode::<u64>::start(
+        n(2),
+        config(&[1, 2, 3]),
+        Vec::new(),
+        DirectoryId::INITIAL,
+        0,
+        &mut out,
+    )
+    .unwrap();
     out.clear();
     node.handle(n(1), vote_request(1, 4, 0, 0), 10, &mut out);
     assert_eq!(answers(&out), vec![(true, None)]);
@@ -199,8 +224,15 @@ fn stale_and_foreign_vote_requests_are_refused() {
     );
     assert_eq!(node.epoch(), e(3));
 
-    let mut observer =
-        RaftNode::<u64>::start(n(9), config(&[1, 2, 3]), Vec::new(), 0, &mut Vec::new()).unwrap();
+    let mut observer = RaftNode::<u64>::start(
+        n(9),
+        config(&[1, 2, 3]),
+        Vec::new(),
+        DirectoryId::INITIAL,
+        0,
+        &mut Vec::new(),
+    )
+    .unwrap();
     out.clear();
     observer.handle(n(1), vote_request(1, 1, 0, 0), 0, &mut out);
     assert_eq!(

@@ -28,7 +28,7 @@ fn leader(node: u32, epoch: u32) -> RaftEvent {
 }
 
 fn check(events: &[RaftEvent]) -> Vec<&'static str> {
-    let mut invariants = RaftInvariants::new(&[n(1), n(2), n(3)]);
+    let mut invariants = RaftInvariants::new(&config(&[1, 2, 3]).voters);
     events.iter().for_each(|ev| invariants.observe(ev));
     invariants
         .violations()
@@ -65,6 +65,7 @@ fn each_invariant_is_caught() {
                 },
                 RaftEvent::Recovered {
                     node: n(2),
+                    directory: DirectoryId::INITIAL,
                     epoch: e(4),
                     epochs: vec![],
                 },
@@ -126,6 +127,7 @@ fn a_restart_resets_a_node_s_high_watermark_and_log() {
         hw(2, 1, 2),
         RaftEvent::Recovered {
             node: n(2),
+            directory: DirectoryId::INITIAL,
             epoch: e(1),
             epochs: vec![e(1), e(1)],
         },
@@ -143,7 +145,7 @@ fn the_final_check_compares_committed_entries() {
     };
     let good = vec![entry(0, 1, 10), entry(1, 1, 11)];
     let bad = vec![entry(0, 1, 10), entry(1, 1, 99)];
-    let mut invariants = RaftInvariants::new(&[n(1), n(2), n(3)]);
+    let mut invariants = RaftInvariants::new(&config(&[1, 2, 3]).voters);
     let logs = [
         FinalLog {
             node: n(1),
@@ -175,4 +177,42 @@ fn the_final_check_compares_committed_entries() {
         "{message}"
     );
     assert!(message.contains("at committed offset 1"), "{message}");
+}
+
+fn recovered_on(node: u32, directory: u64, epoch: u32, epochs: &[u32]) -> RaftEvent {
+    RaftEvent::Recovered {
+        node: n(node),
+        directory: DirectoryId(directory),
+        epoch: e(epoch),
+        epochs: epochs.iter().map(|x| e(*x)).collect(),
+    }
+}
+
+#[test]
+fn a_replaced_disk_is_a_new_replica_and_no_voter() {
+    // Node 2's disk is replaced: back at epoch 0 is no MonotonicEpoch breach.
+    let base = vec![
+        recovered_on(2, 1, 0, &[]),
+        leader(1, 3),
+        appended(1, 0, &[3, 3]),
+        appended(2, 0, &[3, 3]),
+        hw(1, 3, 2),
+        recovered_on(2, 2, 0, &[]),
+    ];
+    assert_eq!(check(&base), Vec::<&str>::new());
+    // What the voter held when its disk went still counts: it can never vote again.
+    let mut frozen = base.clone();
+    frozen.extend([appended(1, 2, &[3]), hw(1, 3, 2)]);
+    assert_eq!(check(&frozen), Vec::<&str>::new());
+    // Its new replica's copy does not, and its high watermark is an observer's.
+    let mut counted = base.clone();
+    counted.extend([
+        appended(1, 2, &[3]),
+        appended(2, 0, &[3, 3, 3]),
+        hw(1, 3, 3),
+    ]);
+    assert_eq!(check(&counted), vec!["MajorityReachedHighWatermark"]);
+    let mut observer = base;
+    observer.extend([appended(2, 0, &[3, 3, 3]), hw(2, 3, 3)]);
+    assert_eq!(check(&observer), vec!["ObserverCommittedData"]);
 }

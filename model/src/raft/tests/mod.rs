@@ -6,8 +6,10 @@ use crate::ids::{LeaderEpoch, Millis, NodeId, Offset};
 use std::collections::{BTreeMap, VecDeque};
 
 mod cluster;
+mod directory;
 mod election;
 mod invariants_check;
+mod long_poll;
 mod recovery;
 mod replication;
 mod robustness;
@@ -93,6 +95,8 @@ pub(super) struct Manual {
     pub events: Vec<RaftEvent>,
     pub invariants: RaftInvariants,
     pub now: Millis,
+    /// How many times each node started: a replaced disk is formatted with the next.
+    pub incarnations: BTreeMap<NodeId, u32>,
 }
 
 impl Manual {
@@ -111,11 +115,10 @@ impl Manual {
             queue: VecDeque::new(),
             events: Vec::new(),
             now: 0,
+            incarnations: BTreeMap::new(),
         };
         let ids: Vec<NodeId> = config
-            .voters
-            .iter()
-            .copied()
+            .voter_ids()
             .chain(observers.iter().map(|o| n(*o)))
             .collect();
         let mut disks: BTreeMap<NodeId, Files> =
@@ -133,9 +136,26 @@ impl Manual {
     pub fn restart(&mut self, id: u32) {
         let mut out = Vec::new();
         let files = self.files[&n(id)].to_vec();
-        let node = RaftNode::start(n(id), self.config.clone(), files, self.now, &mut out).unwrap();
+        let incarnation = self.incarnations.entry(n(id)).or_insert(0);
+        *incarnation += 1;
+        let directory = DirectoryId::for_incarnation(*incarnation);
+        let node = RaftNode::start(
+            n(id),
+            self.config.clone(),
+            files,
+            directory,
+            self.now,
+            &mut out,
+        )
+        .unwrap();
         self.nodes.insert(n(id), node);
         self.absorb(n(id), out);
+    }
+
+    /// Node `id`'s disk is replaced: it restarts with no files at all.
+    pub fn lose_disk(&mut self, id: u32) {
+        self.files.insert(n(id), Files::default());
+        self.restart(id);
     }
 
     pub fn node(&self, id: u32) -> &RaftNode<u64> {

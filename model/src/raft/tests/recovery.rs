@@ -6,9 +6,13 @@ use super::*;
 use crate::effect::DiskOp;
 use crate::raft::quorum_state::QUORUM_STATE_PATH;
 
-fn start(id: u32, files: Vec<(String, Vec<u8>)>) -> (RaftNode<u64>, Out) {
+/// Node `id` started from `files` plus the directory file its first start wrote.
+fn start(id: u32, mut files: Vec<(String, Vec<u8>)>) -> (RaftNode<u64>, Out) {
+    files.push((DIRECTORY_PATH.to_string(), b"directory.id=1\n".to_vec()));
     let mut out = Vec::new();
-    let node = RaftNode::start(n(id), config(&[1, 2, 3]), files, 0, &mut out).unwrap();
+    let cfg = config(&[1, 2, 3]);
+    let node = RaftNode::start(n(id), cfg, files, DirectoryId(7), 0, &mut out).unwrap();
+    assert_eq!(node.directory(), DirectoryId::INITIAL, "the disk's own");
     (node, out)
 }
 
@@ -42,6 +46,7 @@ fn a_torn_log_tail_is_cut_and_the_valid_prefix_kept() {
     );
     let recovered = RaftEvent::Recovered {
         node: n(2),
+        directory: DirectoryId::INITIAL,
         epoch: e(2),
         epochs: vec![e(1), e(1), e(2)],
     };
@@ -89,6 +94,7 @@ fn the_quorum_state_survives_a_torn_last_write_and_the_vote_is_kept() {
     let request = |candidate: u32| RaftMessage::VoteRequest {
         candidate_epoch: e(4),
         candidate_id: n(candidate),
+        candidate_directory: DirectoryId::INITIAL,
         last_epoch: e(9),
         last_epoch_end_offset: o(9),
     };
@@ -130,6 +136,9 @@ fn a_restarted_follower_fetches_from_its_leader_at_once() {
         fetch_offset: o(2),
         last_fetched_epoch: e(2),
         replica_id: n(3),
+        replica_directory: DirectoryId::INITIAL,
+        max_wait_ms: 0,
+        high_watermark: o(0),
     };
     assert_eq!(sends(&out), vec![(n(1), fetch)]);
     assert!(
@@ -166,12 +175,32 @@ fn bad_configurations_are_refused_without_panicking() {
                 fetch_timeout_ms: 2_000,
                 fetch_interval_ms: 2_000,
                 request_timeout_ms: 500,
+                fetch_max_wait_ms: 0,
+            },
+        ),
+        (
+            RaftConfig {
+                fetch_max_wait_ms: 1_500,
+                ..config(&[1])
+            },
+            RaftConfigError::FetchTimeoutTooShort {
+                fetch_timeout_ms: 2_000,
+                fetch_interval_ms: 50,
+                request_timeout_ms: 500,
+                fetch_max_wait_ms: 1_500,
             },
         ),
     ];
     for (cfg, error) in cases {
         assert_eq!(cfg.validate(), Err(error.clone()));
-        let started = RaftNode::<u64>::start(n(1), cfg, Vec::new(), 0, &mut Vec::new());
+        let started = RaftNode::<u64>::start(
+            n(1),
+            cfg,
+            Vec::new(),
+            DirectoryId::INITIAL,
+            0,
+            &mut Vec::new(),
+        );
         assert_eq!(started.err(), Some(error.clone()));
         assert!(!error.to_string().is_empty());
     }

@@ -23,6 +23,9 @@ fn fetch(epoch: u32, fetch_offset: u64, last_fetched_epoch: u32, replica: u32) -
         fetch_offset: o(fetch_offset),
         last_fetched_epoch: e(last_fetched_epoch),
         replica_id: n(replica),
+        replica_directory: DirectoryId::INITIAL,
+        max_wait_ms: 0,
+        high_watermark: o(0),
     }
 }
 
@@ -166,7 +169,15 @@ fn a_divergent_follower_truncates_where_the_logs_agree_and_catches_up() {
     // The file was cut and rewritten to match.
     let mut out = Vec::new();
     let files = net.files[&n(2)].to_vec();
-    let restarted = RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), files, 0, &mut out).unwrap();
+    let restarted = RaftNode::<u64>::start(
+        n(2),
+        config(&[1, 2, 3]),
+        files,
+        DirectoryId::INITIAL,
+        0,
+        &mut out,
+    )
+    .unwrap();
     assert_eq!(epochs_of(&restarted), vec![1, 1, 3, 3, 4]);
     assert!(!out
         .iter()

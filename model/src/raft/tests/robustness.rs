@@ -69,6 +69,7 @@ fn message(diverging: bool) -> impl Strategy<Value = Msg> {
                 RaftMessage::VoteRequest {
                     candidate_epoch,
                     candidate_id,
+                    candidate_directory: DirectoryId::INITIAL,
                     last_epoch,
                     last_epoch_end_offset,
                 }
@@ -102,13 +103,16 @@ fn message(diverging: bool) -> impl Strategy<Value = Msg> {
                     error
                 }
             ),
-        (epoch(), offset(), epoch(), node()).prop_map(
-            |(epoch, fetch_offset, last_fetched_epoch, replica_id)| {
+        (epoch(), offset(), epoch(), node(), 0u64..2_000, offset()).prop_map(
+            |(epoch, fetch_offset, last_fetched_epoch, replica_id, max_wait_ms, high_watermark)| {
                 RaftMessage::FetchRequest {
                     epoch,
                     fetch_offset,
                     last_fetched_epoch,
                     replica_id,
+                    replica_directory: DirectoryId::INITIAL,
+                    max_wait_ms,
+                    high_watermark,
                 }
             }
         ),
@@ -149,7 +153,8 @@ fn drive(variant: RaftVariant, lead: bool, steps: Vec<Step>) -> Result<(), TestC
     cfg.variant = variant;
     let mut files = Files::default();
     let mut out = Vec::new();
-    let mut node = RaftNode::<u64>::start(n(2), cfg, Vec::new(), 0, &mut out).unwrap();
+    let mut node =
+        RaftNode::<u64>::start(n(2), cfg, Vec::new(), DirectoryId::INITIAL, 0, &mut out).unwrap();
     files.apply(&out);
     let mut now: Millis = 0;
     if lead {
@@ -203,7 +208,7 @@ proptest! {
         quorum_bytes in proptest::collection::vec(any::<u8>(), 0..100),
     ) {
         let files = vec![(log::LOG_PATH.to_string(), log_bytes), (QUORUM_STATE_PATH.to_string(), quorum_bytes)];
-        let node = RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), files, 0, &mut Vec::new()).unwrap();
+        let node = RaftNode::<u64>::start(n(2), config(&[1, 2, 3]), files, DirectoryId::INITIAL, 0, &mut Vec::new()).unwrap();
         prop_assert!(node.log_end() <= Offset(300));
     }
 

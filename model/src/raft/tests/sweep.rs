@@ -139,3 +139,53 @@ fn count_vote_twice_is_harmless_with_three_voters() {
     let cfg = SimConfig::new(3, 1, RaftVariant::CountVoteTwice);
     assert_eq!(first_caught(cfg, 30), None);
 }
+
+/// The default faults plus replaced disks of up to a minority of the voters.
+fn with_disk_loss(voters: u32, variant: RaftVariant) -> SimConfig {
+    let mut cfg = SimConfig::new(voters, 1, variant);
+    cfg.disk_loss_percent = 10;
+    cfg
+}
+
+#[test]
+fn replaced_disks_keep_every_invariant_with_directory_ids() {
+    let mut disk_losses = 0;
+    for voters in [3, 5] {
+        for seed in 0..30 {
+            let cfg = with_disk_loss(voters, RaftVariant::Correct);
+            let report = run(cfg.clone(), seed);
+            assert_eq!(failure(&cfg, seed, &report), None);
+            disk_losses += report.disk_losses;
+        }
+    }
+    assert!(disk_losses > 60, "{disk_losses} disk losses in 60 runs");
+}
+
+#[test]
+fn ignoring_directory_ids_is_caught_within_a_sweep() {
+    // A replaced disk that votes again can elect a second leader of an epoch it voted in,
+    // or a leader without entries it helped commit.
+    let expected = [
+        "SingleLeader",
+        "ConsistentCommittedData",
+        "MajorityReachedHighWatermark",
+        "NoTruncationBelowHighWatermark",
+    ];
+    for voters in [3, 5] {
+        let caught = first_caught(with_disk_loss(voters, RaftVariant::IgnoreDirectoryId), 60);
+        let (_, names) = caught.expect("caught within 60 seeds");
+        assert!(names.iter().any(|n| expected.contains(n)), "{names:?}");
+    }
+}
+
+#[test]
+fn long_polling_observers_keep_every_invariant_and_catch_up() {
+    for voters in [1, 3, 5] {
+        for seed in 0..20 {
+            let mut cfg = faults(voters, 2, seed % 2 == 1);
+            cfg.observer_fetch_max_wait_ms = 500;
+            let report = run(cfg.clone(), seed);
+            assert_eq!(failure(&cfg, seed, &report), None);
+        }
+    }
+}
