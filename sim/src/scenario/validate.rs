@@ -1,0 +1,337 @@
+//! Validating a scenario: every setting that would make a run meaningless or impossible
+//! is an error naming its field.
+
+use super::{Scenario, ScenarioError};
+use crate::faults::{disk_loss_problem, Fault, FaultKind};
+
+impl Scenario {
+    /// Checks every setting that would make the run meaningless or impossible.
+    pub fn validate(&self, file: &str) -> Result<(), ScenarioError> {
+        let invalid = |field: &str, reason: String| {
+            Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                field: field.to_string(),
+                reason,
+            })
+        };
+        let day_ms = 24 * 3_600_000;
+        if self.brokers == 0 || self.brokers > 89 {
+            return invalid("brokers", format!("must be 1..=89, got {}", self.brokers));
+        }
+        if self.topics.is_empty() {
+            return invalid("topics", "at least one topic is needed".into());
+        }
+        for (i, topic) in self.topics.iter().enumerate() {
+            if topic.partitions == 0 || topic.partitions > 1000 {
+                return invalid(
+                    &format!("topics[{i}].partitions"),
+                    format!("must be 1..=1000, got {}", topic.partitions),
+                );
+            }
+            if topic.replication_factor == 0 || topic.replication_factor > self.brokers {
+                return invalid(
+                    &format!("topics[{i}].replication_factor"),
+                    format!(
+                        "must be 1..=brokers ({}), got {}",
+                        self.brokers, topic.replication_factor
+                    ),
+                );
+            }
+            if topic.name.is_empty() || topic.name.contains(['/', ' ']) {
+                return invalid(
+                    &format!("topics[{i}].name"),
+                    format!("`{}` is not a valid topic name", topic.name),
+                );
+            }
+        }
+        if !self.topics.iter().any(|t| t.name == self.workload.topic) {
+            return invalid(
+                "workload.topic",
+                format!("`{}` is not one of the topics", self.workload.topic),
+            );
+        }
+        if self.producers > 50 || self.consumers > 50 {
+            return invalid("producers", "at most 50 producers and 50 consumers".into());
+        }
+        if self.groups.len() > 10 {
+            return invalid(
+                "groups",
+                format!("at most 10 groups, got {}", self.groups.len()),
+            );
+        }
+        let coordinator = &self.broker.group;
+        for (i, group) in self.groups.iter().enumerate() {
+            if let Some((field, reason)) = group.problem(
+                coordinator.group_min_session_timeout_ms,
+                coordinator.group_max_session_timeout_ms,
+            ) {
+                return invalid(&format!("groups[{i}].{field}"), reason);
+            }
+            if self.groups[..i].iter().any(|g| g.id == group.id) {
+                return invalid(
+                    &format!("groups[{i}].id"),
+                    format!("`{}` is used twice", group.id),
+                );
+            }
+        }
+        if !self.groups.is_empty() && !(1..=100).contains(&self.offsets_topic_partitions) {
+            return invalid(
+                "offsets_topic_partitions",
+                format!("must be 1..=100, got {}", self.offsets_topic_partitions),
+            );
+        }
+        if self
+            .topics
+            .iter()
+            .any(|t| t.name == kafka_model::group::OFFSETS_TOPIC)
+        {
+            return invalid(
+                "topics",
+                format!(
+                    "`{}` is the internal offsets topic",
+                    kafka_model::group::OFFSETS_TOPIC
+                ),
+            );
+        }
+        if self.workload.records > 0 && self.workload.rate_per_s == 0 {
+            return invalid(
+                "workload.rate_per_s",
+                "must be positive when records are sent".into(),
+            );
+        }
+        if let Some(interval_ms) = self.workload.interval_ms {
+            if interval_ms == 0 || interval_ms > day_ms {
+                return invalid(
+                    "workload.interval_ms",
+                    format!("must be 1..=a day ({day_ms}), got {interval_ms}"),
+                );
+            }
+        }
+        if self.producer.batch_size_records == 0 {
+            return invalid("producer.batch_size_records", "must be positive".into());
+        }
+        if self.producer.max_in_flight_requests_per_connection == 0 {
+            return invalid(
+                "producer.max_in_flight_requests_per_connection",
+                "must be positive".into(),
+            );
+        }
+        if self.producer.request_timeout_ms == 0 || self.consumer.request_timeout_ms == 0 {
+            return invalid(
+                "producer.request_timeout_ms",
+                "timeouts must be positive".into(),
+            );
+        }
+        let timeouts = [
+            (
+                "producer.delivery_timeout_ms",
+                self.producer.delivery_timeout_ms,
+            ),
+            (
+                "producer.request_timeout_ms",
+                self.producer.request_timeout_ms,
+            ),
+            ("producer.retry_backoff_ms", self.producer.retry_backoff_ms),
+            ("producer.linger_ms", self.producer.linger_ms),
+            (
+                "consumer.request_timeout_ms",
+                self.consumer.request_timeout_ms,
+            ),
+            ("consumer.retry_backoff_ms", self.consumer.retry_backoff_ms),
+            (
+                "consumer.processing_delay_ms",
+                self.consumer.processing_delay_ms,
+            ),
+            (
+                "broker.log.retention_check_interval_ms",
+                self.broker.log.retention_check_interval_ms,
+            ),
+            (
+                "consumer.fetch_max_wait_ms",
+                self.consumer.fetch_max_wait_ms,
+            ),
+            ("broker.fetch_max_wait_ms", self.broker.fetch_max_wait_ms),
+            (
+                "broker.replica_lag_time_max_ms",
+                self.broker.replica_lag_time_max_ms,
+            ),
+            (
+                "broker.replica_fetch_wait_max_ms",
+                self.broker.replica_fetch_wait_max_ms,
+            ),
+            (
+                "broker.inter_broker_request_timeout_ms",
+                self.broker.inter_broker_request_timeout_ms,
+            ),
+            (
+                "controller.session_timeout_ms",
+                self.controller.session_timeout_ms,
+            ),
+        ];
+        if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
+            return invalid(field, format!("{value} ms is more than a day"));
+        }
+        let max_rf = self
+            .topics
+            .iter()
+            .map(|t| t.replication_factor as usize)
+            .max()
+            .unwrap_or(1);
+        if self.broker.min_insync_replicas == 0 || self.broker.min_insync_replicas > max_rf {
+            return invalid(
+                "broker.min_insync_replicas",
+                format!(
+                    "must be 1..=replication_factor ({max_rf}), got {}: acks=all writes \
+                     could never succeed",
+                    self.broker.min_insync_replicas
+                ),
+            );
+        }
+        if self.broker.heartbeat_interval_ms == 0
+            || self.broker.heartbeat_interval_ms >= self.controller.session_timeout_ms
+        {
+            return invalid(
+                "broker.heartbeat_interval_ms",
+                format!(
+                    "must be positive and below controller.session_timeout_ms ({}), got {}",
+                    self.controller.session_timeout_ms, self.broker.heartbeat_interval_ms
+                ),
+            );
+        }
+        if self.broker.replica_lag_time_max_ms == 0
+            || self.broker.inter_broker_request_timeout_ms == 0
+            || self.broker.replica_fetch_max_records == 0
+        {
+            return invalid(
+                "broker.replica_lag_time_max_ms",
+                "replica_lag_time_max_ms, inter_broker_request_timeout_ms and \
+                 replica_fetch_max_records must be positive"
+                    .into(),
+            );
+        }
+        if self.broker.log.segment_bytes < 64 {
+            return invalid("broker.log.segment_bytes", "must be at least 64".into());
+        }
+        if self.broker.log.retention_check_interval_ms == 0 {
+            return invalid(
+                "broker.log.retention_check_interval_ms",
+                "must be positive".into(),
+            );
+        }
+        if self.broker.log.flush_messages == Some(0) {
+            return invalid(
+                "broker.log.flush_messages",
+                "must be positive (omit it for async flush)".into(),
+            );
+        }
+        if self.liveness_ms == 0 {
+            return invalid(
+                "liveness_ms",
+                "must be positive: the heal phase needs time".into(),
+            );
+        }
+        if self.end_ms() > 30 * 24 * 3_600_000 {
+            return invalid(
+                "fault_phase_ms",
+                "the run may last at most 30 simulated days".into(),
+            );
+        }
+        if !(1..=9).contains(&self.controller.voters) {
+            return invalid(
+                "controller.voters",
+                format!(
+                    "a quorum of 1 to 9 controllers (1, 3 or 5 as a rule), got {}",
+                    self.controller.voters
+                ),
+            );
+        }
+        // `controller` names the whole quorum in a network fault.
+        let nodes: Vec<String> = self
+            .broker_names()
+            .into_iter()
+            .chain(self.controller_names())
+            .chain([crate::world::CONTROLLER_NAME.to_string()])
+            .chain(self.client_names())
+            .collect();
+        for (i, event) in self.faults.events.iter().enumerate() {
+            let field = format!("faults.events[{i}]");
+            if event.at_ms >= self.fault_phase_ms {
+                return invalid(
+                    &format!("{field}.at_ms"),
+                    format!(
+                        "{} is not before fault_phase_ms ({})",
+                        event.at_ms, self.fault_phase_ms
+                    ),
+                );
+            }
+            for node in event.fault.nodes() {
+                if !nodes.contains(node) {
+                    return invalid(
+                        &field,
+                        format!("unknown node `{node}` (nodes: {})", nodes.join(", ")),
+                    );
+                }
+            }
+            if let Fault::Crash { node, .. }
+            | Fault::PowerLoss { node, .. }
+            | Fault::Pause { node, .. } = &event.fault
+            {
+                let process = self.broker_names().contains(node)
+                    || self.controller_names().contains(node)
+                    || self.member_names().contains(node);
+                if !process {
+                    return invalid(
+                        &field,
+                        format!(
+                            "`{node}`: only brokers, controllers and group members crash, lose \
+                             power or pause (name one controller of a quorum: {})",
+                            self.controller_names().join(", ")
+                        ),
+                    );
+                }
+            }
+            if let Fault::DiskLoss { node, .. } = &event.fault {
+                if !self.controller_names().contains(node) {
+                    return invalid(
+                        &field,
+                        format!(
+                            "`{node}`: disk loss is modelled for the controllers of a quorum \
+                             only (a broker that comes back empty is not): name one of {}",
+                            self.controller_names().join(", ")
+                        ),
+                    );
+                }
+            }
+            if let Fault::Loss { rate, .. } = &event.fault {
+                if !(0.0..=1.0).contains(rate) {
+                    return invalid(
+                        &format!("{field}.rate"),
+                        format!("must be within 0..=1, got {rate}"),
+                    );
+                }
+            }
+        }
+        let nemesis = self.faults.nemesis.as_ref();
+        let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
+        let disk_losses = self.scripted_disk_losses();
+        let voters = self.controller.voters;
+        if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
+            return invalid(field, reason);
+        }
+        if let Some(nemesis) = &self.faults.nemesis {
+            if nemesis.kinds.is_empty() {
+                return invalid(
+                    "faults.nemesis.kinds",
+                    "list at least one fault kind, or drop the nemesis".into(),
+                );
+            }
+            if nemesis.mean_interval_ms < 100 {
+                return invalid(
+                    "faults.nemesis.mean_interval_ms",
+                    "must be at least 100".into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
