@@ -19,6 +19,7 @@ use crate::raft::RaftNode;
 use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
+mod consumer_fetch;
 mod groups;
 mod metadata_log;
 mod produce;
@@ -558,60 +559,5 @@ impl Broker {
             |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
             out,
         );
-    }
-
-    fn has_news_for_consumer(&self, partitions: &[ConsumerFetchPartition]) -> bool {
-        let protocol = self.config.replication_protocol;
-        partitions
-            .iter()
-            .any(|asked| match self.partitions.get(&asked.tp) {
-                None => true,
-                Some(p) => p.has_news_for_consumer(asked, protocol),
-            })
-    }
-
-    /// Answers the parked consumer fetches `due` picks, in arrival order.
-    fn answer_parked(&mut self, due: impl Fn(&Self, &ParkedFetch) -> bool, out: &mut Vec<Output>) {
-        for fetch in std::mem::take(&mut self.parked) {
-            if due(self, &fetch) {
-                self.answer_fetch(
-                    fetch.from,
-                    fetch.correlation_id,
-                    &fetch.partitions,
-                    fetch.max_records,
-                    out,
-                );
-            } else {
-                self.parked.push(fetch);
-            }
-        }
-    }
-
-    fn answer_fetch(
-        &self,
-        to: NodeId,
-        correlation_id: u64,
-        partitions: &[ConsumerFetchPartition],
-        max_records: usize,
-        out: &mut Vec<Output>,
-    ) {
-        let protocol = self.config.replication_protocol;
-        let results = partitions
-            .iter()
-            .map(|asked| {
-                let result = match self.partitions.get(&asked.tp) {
-                    None => Err(ErrorCode::NotLeaderOrFollower),
-                    Some(p) => p.read_for_consumer(asked, protocol, max_records),
-                };
-                (asked.tp.clone(), result)
-            })
-            .collect();
-        out.push(Output::Send {
-            to,
-            message: Message::FetchResponse {
-                correlation_id,
-                results,
-            },
-        });
     }
 }

@@ -1,0 +1,68 @@
+//! The broker's answers to consumer fetches: served at once when there is news (records
+//! below the high watermark, an error, a fencing), parked until there is or their wait ends.
+
+use super::{Broker, ParkedFetch};
+use crate::effect::Output;
+use crate::ids::NodeId;
+use crate::protocol::{ConsumerFetchPartition, ErrorCode, Message};
+
+impl Broker {
+    pub(super) fn has_news_for_consumer(&self, partitions: &[ConsumerFetchPartition]) -> bool {
+        let protocol = self.config.replication_protocol;
+        partitions
+            .iter()
+            .any(|asked| match self.partitions.get(&asked.tp) {
+                None => true,
+                Some(p) => p.has_news_for_consumer(asked, protocol),
+            })
+    }
+
+    /// Answers the parked consumer fetches `due` picks, in arrival order.
+    pub(super) fn answer_parked(
+        &mut self,
+        due: impl Fn(&Self, &ParkedFetch) -> bool,
+        out: &mut Vec<Output>,
+    ) {
+        for fetch in std::mem::take(&mut self.parked) {
+            if due(self, &fetch) {
+                self.answer_fetch(
+                    fetch.from,
+                    fetch.correlation_id,
+                    &fetch.partitions,
+                    fetch.max_records,
+                    out,
+                );
+            } else {
+                self.parked.push(fetch);
+            }
+        }
+    }
+
+    pub(super) fn answer_fetch(
+        &self,
+        to: NodeId,
+        correlation_id: u64,
+        partitions: &[ConsumerFetchPartition],
+        max_records: usize,
+        out: &mut Vec<Output>,
+    ) {
+        let protocol = self.config.replication_protocol;
+        let results = partitions
+            .iter()
+            .map(|asked| {
+                let result = match self.partitions.get(&asked.tp) {
+                    None => Err(ErrorCode::NotLeaderOrFollower),
+                    Some(p) => p.read_for_consumer(asked, protocol, max_records),
+                };
+                (asked.tp.clone(), result)
+            })
+            .collect();
+        out.push(Output::Send {
+            to,
+            message: Message::FetchResponse {
+                correlation_id,
+                results,
+            },
+        });
+    }
+}
