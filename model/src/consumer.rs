@@ -331,17 +331,10 @@ impl Consumer {
         if !records.is_empty() && self.config.processing_delay_ms > 0 {
             self.processing_until_ms = Some(now + self.config.processing_delay_ms);
         }
-        if records.is_empty() && !errors.is_empty() {
-            out.push(Output::Observe(Observation::PollFail {
-                error: errors.join(", "),
-            }));
-        } else {
-            out.push(Output::Observe(Observation::PollOk {
-                records: records.clone(),
-                high_watermarks,
-            }));
-        }
-        if let Some(member) = &mut self.member {
+        // A group member processes each partition's records: split them off before the
+        // poll's observation takes the whole list (standalone consumers copy nothing).
+        let mut per_partition = Vec::new();
+        if self.member.is_some() {
             let ends: Vec<usize> = polled
                 .iter()
                 .skip(1)
@@ -349,7 +342,21 @@ impl Consumer {
                 .chain([records.len()])
                 .collect();
             for ((tp, first, next), end) in polled.into_iter().zip(ends) {
-                let mine = records[first..end].to_vec();
+                per_partition.push((tp, records[first..end].to_vec(), next));
+            }
+        }
+        if records.is_empty() && !errors.is_empty() {
+            out.push(Output::Observe(Observation::PollFail {
+                error: errors.join(", "),
+            }));
+        } else {
+            out.push(Output::Observe(Observation::PollOk {
+                records,
+                high_watermarks,
+            }));
+        }
+        if let Some(member) = &mut self.member {
+            for (tp, mine, next) in per_partition {
                 member.polled(now, tp, mine, next, &mut self.next_correlation_id, out);
             }
         }

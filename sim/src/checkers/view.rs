@@ -182,6 +182,20 @@ pub(crate) mod build {
         })
     }
 
+    /// Records of topic "t" given as (partition, offset, value).
+    fn observed(records: &[(u32, u64, u64)]) -> Vec<ObservedRecord> {
+        records
+            .iter()
+            .map(|&(partition, offset, value)| ObservedRecord {
+                topic: "t".into(),
+                partition,
+                offset,
+                key: None,
+                value,
+            })
+            .collect()
+    }
+
     fn push(h: &mut History, process: &str, op_type: OpType, op: Operation) {
         let time = h.entries.len() as u64;
         h.push(time, process, op_type, op);
@@ -232,16 +246,7 @@ pub(crate) mod build {
         records: &[(u32, u64, u64)],
         high_watermarks: &[(u32, u64)],
     ) {
-        let records = records
-            .iter()
-            .map(|&(partition, offset, value)| ObservedRecord {
-                topic: "t".into(),
-                partition,
-                offset,
-                key: None,
-                value,
-            })
-            .collect();
+        let records = observed(records);
         let invoke = PollValue {
             records: Vec::new(),
             high_watermarks: Vec::new(),
@@ -370,16 +375,7 @@ pub(crate) mod build {
             group: group.into(),
             member: member.into(),
             generation,
-            records: records
-                .iter()
-                .map(|&(partition, offset, value)| ObservedRecord {
-                    topic: "t".into(),
-                    partition,
-                    offset,
-                    key: None,
-                    value,
-                })
-                .collect(),
+            records: observed(records),
         });
         push(h, process, OpType::Ok, op);
     }
