@@ -2,8 +2,11 @@
 //! per line. It is the whole input of the checkers, and enough for an independent checker.
 
 use kafka_model::effect::ObservedRecord;
+pub use projection::HistoryProjection;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
+
+mod projection;
 
 /// Jepsen's operation types: `info` means indeterminate (it may or may not have happened).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

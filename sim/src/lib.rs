@@ -23,6 +23,7 @@ pub mod checkers;
 pub mod cli;
 pub mod clock;
 pub mod disk;
+pub mod events;
 pub mod explain;
 pub mod faults;
 pub mod group_scenarios;

@@ -3,6 +3,7 @@
 //! queue of actions, so that simultaneous actions run in a fixed order.
 
 use crate::disk::SimDisk;
+use crate::events::FaultEvent;
 use crate::faults::{Fault, TimedFault};
 use crate::network::LinkFault;
 use crate::seed::{self, Stream};
@@ -125,38 +126,40 @@ impl Nemesis {
         let now = World::now_ms();
         match action {
             Action::Inject(fault) => {
-                self.world.trace("nemesis", format_args!("{fault}"));
+                self.world.fault(FaultEvent::Injected(fault.clone()));
                 self.inject(now, fault);
             }
             Action::Restart(node) => {
                 if self.down.remove(&node) {
-                    self.world.trace("nemesis", format_args!("restart {node}"));
-                    self.handle.restart(self.nodes[&node]);
+                    let id = self.nodes[&node];
+                    self.world.fault(FaultEvent::Restarted { node });
+                    self.handle.restart(id);
                 }
             }
             Action::Resume(node) => {
                 if self.paused.remove(&node) {
-                    self.world.trace("nemesis", format_args!("resume {node}"));
-                    self.handle.resume(self.nodes[&node]);
+                    let id = self.nodes[&node];
+                    self.world.fault(FaultEvent::Resumed { node });
+                    self.handle.resume(id);
                 }
             }
             Action::Unblock(links) => {
                 let mut state = self.world.lock();
                 for (a, b) in links {
-                    state.net.unblock(a, b);
+                    state.net.faults.unblock(a, b);
                 }
             }
             Action::ClearLinks(links) => {
                 let mut state = self.world.lock();
                 for (a, b) in links {
-                    state.net.clear_link(a, b);
+                    state.net.faults.clear_link(a, b);
                 }
             }
             Action::Heal => {
-                self.world.trace("nemesis", format_args!("heal"));
+                self.world.fault(FaultEvent::Healed);
                 {
                     let mut state = self.world.lock();
-                    state.net.clear();
+                    state.net.faults.clear();
                     // Drift stops; offsets stay, since stepping a clock is itself a jump.
                     for clock in state.clocks.values_mut() {
                         clock.drift_ppm = 0;
@@ -197,10 +200,11 @@ impl Nemesis {
                     self.handle.kill(id);
                 }
                 let erased = madsim::plugin::simulator::<SimDisk>().wipe(id);
-                self.world.trace(
-                    "nemesis",
-                    format_args!("{node} lost its disk ({erased} bytes)"),
-                );
+                let bytes = erased;
+                self.world.fault(FaultEvent::DiskErased {
+                    node: node.clone(),
+                    bytes,
+                });
                 if !down {
                     self.down.insert(node.clone());
                     self.schedule(now + restart_after_ms, Action::Restart(node));
@@ -214,8 +218,11 @@ impl Nemesis {
                 self.handle.kill(id);
                 let rng = &mut self.tear_rng;
                 let lost = madsim::plugin::simulator::<SimDisk>().power_fail(id, || rng.next_u64());
-                self.world
-                    .trace("nemesis", format_args!("{node} lost {lost} unsynced bytes"));
+                let bytes = lost;
+                self.world.fault(FaultEvent::PowerCut {
+                    node: node.clone(),
+                    bytes,
+                });
                 self.down.insert(node.clone());
                 self.schedule(now + restart_after_ms, Action::Restart(node));
             }
@@ -274,7 +281,7 @@ impl Nemesis {
             }
             Fault::Clog { node, duration_ms } => {
                 let id = self.id(&node);
-                self.world.lock().net.clog(id, now + duration_ms);
+                self.world.lock().net.faults.clog(id, now + duration_ms);
             }
             Fault::ClockJump { node, by_ms } => {
                 let id = self.id(&node);
@@ -297,7 +304,7 @@ impl Nemesis {
         {
             let mut state = self.world.lock();
             for (a, b) in &links {
-                state.net.block(*a, *b);
+                state.net.faults.block(*a, *b);
             }
         }
         self.schedule(now + duration_ms, Action::Unblock(links));
@@ -313,7 +320,7 @@ impl Nemesis {
         {
             let mut state = self.world.lock();
             for (a, b) in &links {
-                state.net.set_link(*a, *b, fault);
+                state.net.faults.set_link(*a, *b, fault);
             }
         }
         self.schedule(now + duration_ms, Action::ClearLinks(links));

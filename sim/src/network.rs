@@ -109,6 +109,47 @@ impl NetFaults {
     }
 }
 
+/// Message counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub dropped: u64,
+}
+
+/// The network as a run drives it: the faults in force, the stream their random choices
+/// draw from, the counters, and each message's id.
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub faults: NetFaults,
+    rng: ChaCha8Rng,
+    pub stats: NetStats,
+    next_message_id: u64,
+}
+
+impl Network {
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        Network {
+            faults: NetFaults::default(),
+            rng,
+            stats: NetStats::default(),
+            next_message_id: 0,
+        }
+    }
+
+    /// A message sent now: its id and its fate.
+    pub fn route(&mut self, from: NodeId, to: NodeId, now_ms: u64) -> (u64, Fate) {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        self.stats.sent += 1;
+        let fate = self.faults.fate(from, to, now_ms, &mut self.rng);
+        if let Fate::Drop(_) = fate {
+            self.stats.dropped += 1;
+        }
+        (id, fate)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,9 +2,10 @@
 //! it takes to look at it again (trace, history, fault plan, replay command).
 
 use crate::checkers::{Anomaly, Verdict};
+use crate::events::EventLog;
 use crate::faults::{SwarmDraw, TimedFault};
 use crate::history::History;
-use crate::world::NetStats;
+use crate::network::NetStats;
 use serde::Serialize;
 
 /// How a run ended. The exit codes are the CLI contract (DESIGN.md section 8).
@@ -80,6 +81,9 @@ pub struct Outcome {
     /// Kept only when asked for.
     pub trace: Vec<String>,
     pub history: History,
+    /// The run's typed events: all of them when the trace was kept, else those the
+    /// verdicts need (`events::Retention`).
+    pub events: EventLog,
     pub stats: RunStats,
 }
 

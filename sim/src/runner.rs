@@ -9,6 +9,7 @@ use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
+use crate::events::{Actor, EventKind, FaultEvent, Retention};
 use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
@@ -156,10 +157,16 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     let (swarm, plan) = fault_plan(scenario, seed);
     let promised = promises(scenario, &plan);
+    let retention = if options.keep_trace {
+        Retention::All
+    } else {
+        Retention::Verdicts
+    };
     let world = Arc::new(World::new(
         seed,
         node_names(scenario),
         promised.clone(),
+        retention,
         options.keep_trace,
     ));
     let thread_world = world.clone();
@@ -208,14 +215,13 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         // unwound past it, and then a copy of the state is as good.
         Err(shared) => shared.snapshot(),
     };
-    let mut anomalies = checkers::check_all(&state.history, &promised);
+    let history = state.history.history;
+    let mut anomalies = checkers::check_all(&history, &promised);
     let retention = state.invariants.retention();
     anomalies.extend(checkers::retention_skip::check(
-        &state.history,
-        &promised,
-        &retention,
+        &history, &promised, &retention,
     ));
-    anomalies.extend(state.invariants.finish(&state.history));
+    anomalies.extend(state.invariants.finish(&history));
     anomalies.extend(state.quorum.anomalies().iter().cloned());
     anomalies.sort_by_key(|a| a.index);
     let class = if crash.is_some() {
@@ -230,12 +236,11 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     } else {
         OutcomeClass::Pass
     };
-    let mut stats = RunStats::from_net(state.net_stats);
+    let mut stats = RunStats::from_net(state.net.stats);
     stats.simulated_ms = simulated_ms;
     stats.trace_lines = state.trace.line_count();
-    stats.history_entries = state.history.entries.len() as u64;
-    stats.sends_acknowledged = state
-        .history
+    stats.history_entries = history.entries.len() as u64;
+    stats.sends_acknowledged = history
         .entries
         .iter()
         .filter(|e| {
@@ -254,7 +259,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         fault_plan: plan,
         trace_hash: state.trace.hash(),
         trace: state.trace.into_lines(),
-        history: state.history,
+        history,
+        events: state.log,
         stats,
     }
 }
@@ -269,13 +275,10 @@ async fn supervise(
 ) -> (Vec<String>, u64) {
     let handle = Handle::current();
     if let Some(swarm) = &swarm {
-        world.trace("nemesis", format_args!("{swarm}"));
+        world.fault(FaultEvent::SwarmDrawn(swarm.clone()));
     }
     for event in &plan {
-        world.trace(
-            "nemesis",
-            format_args!("plan @{}ms {}", event.at_ms, event.fault),
-        );
+        world.fault(FaultEvent::Planned(event.clone()));
     }
     let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
@@ -439,10 +442,7 @@ async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (V
         if waiting.is_empty() {
             let since = *quiet_since.get_or_insert(now);
             if now >= since + QUIET_MS {
-                world.trace(
-                    "runner",
-                    format_args!("quiescent: every send completed, every consumer caught up"),
-                );
+                world.record(Actor::Runner, EventKind::Quiescent);
                 return (Vec::new(), now);
             }
         } else {
@@ -450,7 +450,7 @@ async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (V
         }
         if now >= deadline_ms {
             for problem in &waiting {
-                world.trace("runner", format_args!("liveness: {problem}"));
+                world.record(Actor::Runner, EventKind::LivenessProblem(problem.clone()));
             }
             let problems = waiting
                 .into_iter()
@@ -479,8 +479,15 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
         .collect();
     // A new active controller must be elected after the heal: one that leads the newest
     // epoch any controller has reached.
-    if let Some(newest) = state.controllers.values().map(|(epoch, _)| *epoch).max() {
+    if let Some(newest) = state
+        .liveness
+        .controllers
+        .values()
+        .map(|(epoch, _)| *epoch)
+        .max()
+    {
         let active = state
+            .liveness
             .controllers
             .values()
             .any(|(epoch, active)| *active && *epoch == newest);
@@ -495,7 +502,7 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
         if id.0 < FIRST_PRODUCER {
             continue;
         }
-        match state.clients.get(&id) {
+        match state.liveness.clients.get(&id) {
             None => waiting.push(format!("{name}: never started")),
             Some(status) if status.pending_sends > 0 => {
                 waiting.push(format!("{name}: {}", status.waiting_for))
@@ -527,7 +534,7 @@ fn unsettled_groups(world: &World, scenario: &Scenario) -> Vec<String> {
     let mut waiting = Vec::new();
     for (g, group) in scenario.groups.iter().enumerate() {
         let standings: Vec<_> = (1..=group.members)
-            .filter_map(|m| state.clients.get(&member_id(g, m))?.group.clone())
+            .filter_map(|m| state.liveness.clients.get(&member_id(g, m))?.group.clone())
             .collect();
         let generations: std::collections::BTreeSet<Option<u32>> =
             standings.iter().map(|s| s.generation).collect();
@@ -539,6 +546,7 @@ fn unsettled_groups(world: &World, scenario: &Scenario) -> Vec<String> {
             continue;
         };
         let summary = state
+            .liveness
             .group_summaries
             .values()
             .filter_map(|groups| groups.get(&group.id))

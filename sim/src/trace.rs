@@ -1,6 +1,6 @@
-//! The compact trace: one line per event (simulated time, node, what happened), with no
-//! task ids or addresses, so that the same seed gives byte-identical traces. Its hash is
-//! the determinism referee.
+//! The compact trace: the event log rendered as text, one line per event (simulated time,
+//! node, what happened), with no task ids or addresses, so that the same seed gives
+//! byte-identical traces. Its hash is the determinism referee.
 
 use std::fmt::Write as _;
 use std::hash::{DefaultHasher, Hasher};
@@ -27,10 +27,27 @@ impl Trace {
         }
     }
 
-    /// Records one event. `event` is formatted into a reused buffer.
+    /// Records one line. `event` is formatted into a reused buffer.
     pub fn record(&mut self, time_ms: u64, node: &str, event: std::fmt::Arguments<'_>) {
+        self.record_with(time_ms, node, |out| {
+            let _ = out.write_fmt(event);
+            true
+        });
+    }
+
+    /// Records the line `write_event` writes after the time and node, into a reused buffer;
+    /// nothing if it returns false (an event that gets no line).
+    pub fn record_with(
+        &mut self,
+        time_ms: u64,
+        node: &str,
+        write_event: impl FnOnce(&mut String) -> bool,
+    ) {
         self.scratch.clear();
-        let _ = write!(self.scratch, "{time_ms:>8} {node:<11} {event}");
+        let _ = write!(self.scratch, "{time_ms:>8} {node:<11} ");
+        if !write_event(&mut self.scratch) {
+            return;
+        }
         self.hasher.write(self.scratch.as_bytes());
         self.hasher.write_u8(b'\n');
         self.line_count += 1;

@@ -1,124 +1,86 @@
-//! The shared state of one run: node names, per-node clocks, network faults, the trace, the
-//! history and client progress. One per simulation, owned by its runtime's thread; the
-//! mutex is never contended (madsim runs one task at a time).
+//! The world of one run: it records every step into the typed event log and hands each
+//! event to the readers that follow the run as it goes (the history projection, the replica
+//! mirror with its invariants, the quorum checker, the trace). It also holds what the
+//! simulated nodes share: node names, per-node clocks, the network's faults, and the
+//! liveness view. One per simulation, owned by its runtime's thread; the mutex is never
+//! contended (madsim runs one task at a time).
 
 use crate::checkers::Promises;
 use crate::clock::NodeClock;
-use crate::history::History;
+use crate::events::render::{actor_name, render};
+use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
+use crate::history::HistoryProjection;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
-use crate::network::{Fate, NetFaults};
+use crate::network::{Fate, Network};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
-use kafka_model::effect::ReplicaEvent;
-use kafka_model::group::GroupSummary;
-use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId, TopicPartition};
+use kafka_model::effect::{DiskOp, Observation, ReplicaEvent};
+use kafka_model::group::{GroupEvent, GroupSummary};
+use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::raft::RaftEvent;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 
-mod observation;
+mod nodes;
+mod status;
 
-/// The port every simulated node listens on.
-pub const PORT: u16 = 9092;
+pub use nodes::*;
+pub use status::{ClientStatus, LivenessView, MemberStanding};
 
-/// The first controller's node id: brokers are 1..=89, the controller quorum takes 90 to
-/// 99.
-pub const CONTROLLER: NodeId = NodeId(90);
-/// A single controller's name in traces and fault plans; a quorum's are `controller-1`...
-pub const CONTROLLER_NAME: &str = "controller";
-
-/// The controller quorum's node ids.
-pub fn controller_ids(voters: u32) -> Vec<NodeId> {
-    (0..voters).map(|i| NodeId(CONTROLLER.0 + i)).collect()
-}
-
-/// A controller's name: `controller` alone, `controller-1`... in a quorum.
-pub fn controller_name(id: NodeId, voters: u32) -> String {
-    if voters == 1 {
-        CONTROLLER_NAME.to_string()
-    } else {
-        format!("{CONTROLLER_NAME}-{}", id.0 - CONTROLLER.0 + 1)
-    }
-}
-
-/// Whether a node id is a controller's.
-pub fn is_controller(id: NodeId) -> bool {
-    (CONTROLLER.0..FIRST_PRODUCER).contains(&id.0)
-}
-
-/// First node ids of each client kind (brokers are 1..=n).
-pub const FIRST_PRODUCER: u32 = 100;
-pub const FIRST_CONSUMER: u32 = 200;
-/// Group members: group `g` (from 0) member `m` (from 1) is `FIRST_MEMBER + 20 g + m`.
-pub const FIRST_MEMBER: u32 = 300;
-
-/// A group member's node id.
-pub fn member_id(group_index: usize, member: u32) -> NodeId {
-    NodeId(FIRST_MEMBER + 20 * group_index as u32 + member)
-}
-
-/// The simulated address of a node: 10.0.x.y from its id.
-pub fn address(node: NodeId) -> SocketAddr {
-    let ip = Ipv4Addr::new(10, 0, (node.0 >> 8) as u8, (node.0 & 0xff) as u8);
-    SocketAddr::new(IpAddr::V4(ip), PORT)
-}
-
-/// What clients report about their progress, for the liveness phase.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ClientStatus {
-    /// Sends not yet completed (ok, fail or info), including those not yet handed over.
-    pub pending_sends: u64,
-    /// For a consumer that has read everything below the high watermarks it last saw: the
-    /// global time of the oldest of those reports. `None` while it lags.
-    pub caught_up_as_of_ms: Option<u64>,
-    /// One line on what it is waiting for, when it is not done.
-    pub waiting_for: String,
-    /// A group member's standing: its group, and its generation and partitions once in one.
-    pub group: Option<MemberStanding>,
-}
-
-/// Where a group member stands, for the liveness check that the group settled.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MemberStanding {
-    pub group: String,
-    pub generation: Option<u32>,
-    pub partitions: Vec<TopicPartition>,
-}
-
-/// Message counters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct NetStats {
-    pub sent: u64,
-    pub delivered: u64,
-    pub dropped: u64,
-}
-
-/// Mutable run state.
-#[derive(Debug)]
+/// Mutable run state: the log and its online readers, and what the nodes share.
+#[derive(Clone, Debug)]
 pub struct WorldState {
+    pub log: EventLog,
     pub trace: Trace,
-    pub history: History,
-    pub clocks: BTreeMap<NodeId, NodeClock>,
-    pub net: NetFaults,
-    net_rng: ChaCha8Rng,
-    pub incarnations: BTreeMap<NodeId, u32>,
-    pub clients: BTreeMap<NodeId, ClientStatus>,
-    /// Each controller's quorum epoch and whether it is the active controller, as of its
-    /// last step: the liveness phase waits for an active controller at the newest epoch.
-    pub controllers: BTreeMap<NodeId, (LeaderEpoch, bool)>,
-    /// The groups each broker coordinates, as of its last step.
-    pub group_summaries: BTreeMap<NodeId, BTreeMap<String, GroupSummary>>,
-    pub net_stats: NetStats,
+    pub history: HistoryProjection,
     /// The mirror of every replica that the cluster invariants are checked on.
     pub invariants: ClusterInvariants,
     /// The controller quorum's invariants and the committed metadata log.
     pub quorum: QuorumInvariants,
-    /// topic and key of every value sent, to complete the history's `ok` entries.
-    sends: BTreeMap<u64, (String, Option<String>)>,
+    pub clocks: BTreeMap<NodeId, NodeClock>,
+    pub net: Network,
+    pub incarnations: BTreeMap<NodeId, u32>,
+    pub liveness: LivenessView,
+}
+
+impl WorldState {
+    /// Logs one event, lets the online readers follow it, and renders its trace line.
+    fn record(
+        &mut self,
+        names: &BTreeMap<NodeId, String>,
+        time_ms: u64,
+        actor: Actor,
+        kind: EventKind,
+    ) {
+        let name = |node: NodeId| names.get(&node).map_or("?", String::as_str);
+        // Anomalies found while following an event point at where the history stands.
+        let history_index = self.history.next_index();
+        let event = self.log.push(time_ms, actor, kind);
+        match (&event.kind, actor) {
+            (EventKind::Replica(replica), Actor::Node(node)) => {
+                self.invariants
+                    .on_replica_event(history_index, BrokerId(node.0), replica)
+            }
+            // Checked against what the others hold, and followed by the cluster
+            // invariants when it is new.
+            (EventKind::Metadata { index, record }, Actor::Node(node))
+                if self
+                    .quorum
+                    .on_metadata(history_index, name(node), *index, record) =>
+            {
+                self.invariants.on_metadata(history_index, record);
+            }
+            (EventKind::Raft(raft), _) => self.quorum.on_raft_event(history_index, raft),
+            _ => {}
+        }
+        let history = &self.history.history;
+        self.trace
+            .record_with(time_ms, actor_name(actor, name), |out| {
+                render(&event, name, history, out)
+            });
+    }
 }
 
 /// One run's world.
@@ -126,7 +88,6 @@ pub struct WorldState {
 pub struct World {
     pub seed: u64,
     names: BTreeMap<NodeId, String>,
-    acks: String,
     state: Mutex<WorldState>,
 }
 
@@ -135,9 +96,9 @@ impl World {
         seed: u64,
         names: BTreeMap<NodeId, String>,
         promises: Promises,
+        retention: Retention,
         keep_trace: bool,
     ) -> Self {
-        let acks = promises.acks.clone();
         let voters: Vec<NodeId> = names
             .keys()
             .copied()
@@ -146,21 +107,16 @@ impl World {
         World {
             seed,
             names,
-            acks,
             state: Mutex::new(WorldState {
+                log: EventLog::new(retention),
                 trace: Trace::new(keep_trace),
-                history: History::default(),
-                clocks: BTreeMap::new(),
-                net: NetFaults::default(),
-                net_rng: seed::stream(seed, Stream::Network),
-                incarnations: BTreeMap::new(),
-                clients: BTreeMap::new(),
-                controllers: BTreeMap::new(),
-                group_summaries: BTreeMap::new(),
-                net_stats: NetStats::default(),
+                history: HistoryProjection::new(promises.acks.clone()),
                 invariants: ClusterInvariants::new(promises),
                 quorum: QuorumInvariants::new(&voters),
-                sends: BTreeMap::new(),
+                clocks: BTreeMap::new(),
+                net: Network::new(seed::stream(seed, Stream::Network)),
+                incarnations: BTreeMap::new(),
+                liveness: LivenessView::default(),
             }),
         }
     }
@@ -173,22 +129,7 @@ impl World {
 
     /// A copy of the state, for when the world is still shared.
     pub fn snapshot(&self) -> WorldState {
-        let state = self.lock();
-        WorldState {
-            trace: state.trace.clone(),
-            history: state.history.clone(),
-            clocks: state.clocks.clone(),
-            net: state.net.clone(),
-            net_rng: state.net_rng.clone(),
-            incarnations: state.incarnations.clone(),
-            clients: state.clients.clone(),
-            controllers: state.controllers.clone(),
-            group_summaries: state.group_summaries.clone(),
-            net_stats: state.net_stats,
-            invariants: state.invariants.clone(),
-            quorum: state.quorum.clone(),
-            sends: state.sends.clone(),
-        }
+        self.lock().clone()
     }
 
     pub fn lock(&self) -> MutexGuard<'_, WorldState> {
@@ -233,75 +174,125 @@ impl World {
         clock.global_wait_ms(global_ms, local_deadline_ms)
     }
 
-    pub fn trace(&self, node: &str, event: std::fmt::Arguments<'_>) {
-        self.lock().trace.record(World::now_ms(), node, event);
+    /// Records an event that happens now.
+    pub fn record(&self, actor: Actor, kind: EventKind) {
+        self.lock()
+            .record(&self.names, World::now_ms(), actor, kind);
     }
 
-    /// Decides what the network does with a message, counting and tracing drops.
-    pub fn route(&self, from: NodeId, to: NodeId, kind: &str) -> Fate {
+    /// Records what a node did now.
+    pub fn node_event(&self, node: NodeId, kind: EventKind) {
+        self.record(Actor::Node(node), kind);
+    }
+
+    /// Records what the nemesis did now.
+    pub fn fault(&self, fault: FaultEvent) {
+        self.record(Actor::Nemesis, EventKind::Fault(fault));
+    }
+
+    /// Decides what the network does with a message sent now, recording the send (when
+    /// the log keeps everything) or the drop. Returns the message's id and fate.
+    pub fn route(&self, from: NodeId, to: NodeId, kind: &'static str) -> (u64, Fate) {
         let now = World::now_ms();
         let mut state = self.lock();
-        let state = &mut *state;
-        state.net_stats.sent += 1;
-        let fate = state.net.fate(from, to, now, &mut state.net_rng);
-        if let Fate::Drop(reason) = fate {
-            state.net_stats.dropped += 1;
-            state.trace.record(
-                now,
-                self.name(from),
-                format_args!("drop {kind} -> {} ({})", self.name(to), reason.as_str()),
-            );
+        let (id, fate) = state.net.route(from, to, now);
+        let event = match fate {
+            Fate::Drop(reason) => Some(EventKind::MessageDropped {
+                id,
+                to,
+                kind,
+                reason,
+            }),
+            Fate::Deliver { extra_delay_ms } if state.log.retention().keeps_everything() => {
+                Some(EventKind::MessageSent {
+                    id,
+                    to,
+                    kind,
+                    extra_delay_ms,
+                })
+            }
+            Fate::Deliver { .. } => None,
+        };
+        if let Some(event) = event {
+            state.record(&self.names, now, Actor::Node(from), event);
         }
-        fate
+        (id, fate)
     }
 
-    pub fn delivered(&self, from: NodeId, to: NodeId, kind: &str) {
+    /// Message `id`, sent by `from` at `sent_ms`, reached `to` now.
+    pub fn delivered(&self, from: NodeId, to: NodeId, kind: &'static str, id: u64, sent_ms: u64) {
         let now = World::now_ms();
         let mut state = self.lock();
-        state.net_stats.delivered += 1;
-        state.trace.record(
-            now,
-            self.name(to),
-            format_args!("recv {kind} <- {}", self.name(from)),
+        state.net.stats.delivered += 1;
+        let event = EventKind::MessageDelivered {
+            id,
+            from,
+            kind,
+            sent_ms,
+        };
+        state.record(&self.names, now, Actor::Node(to), event);
+    }
+
+    /// A disk operation the node carries out now (logged only when the log keeps
+    /// everything: no online reader needs it).
+    pub fn disk(&self, node: NodeId, op: &DiskOp) {
+        let mut state = self.lock();
+        if !state.log.retention().keeps_everything() {
+            return;
+        }
+        let event = match op {
+            DiskOp::Append { path, bytes } => DiskEvent::Append {
+                path: path.clone(),
+                bytes: bytes.len() as u64,
+            },
+            DiskOp::Fsync { path } => DiskEvent::Fsync { path: path.clone() },
+            DiskOp::Truncate { path, len } => DiskEvent::Truncate {
+                path: path.clone(),
+                len: *len,
+            },
+            DiskOp::Delete { path } => DiskEvent::Delete { path: path.clone() },
+        };
+        state.record(
+            &self.names,
+            World::now_ms(),
+            Actor::Node(node),
+            EventKind::Disk(event),
         );
     }
 
-    /// A broker's replica changed: mirror it and check the invariants it could break.
-    pub fn replica_event(&self, node: NodeId, event: &ReplicaEvent) {
-        let mut state = self.lock();
-        let index = state.history.entries.len() as u64;
-        state
-            .invariants
-            .on_replica_event(index, BrokerId(node.0), event);
+    /// A broker's replica changed.
+    pub fn replica_event(&self, node: NodeId, event: ReplicaEvent) {
+        self.node_event(node, EventKind::Replica(event));
     }
 
     /// `node` holds `record` at `index` of the committed metadata log (a controller learned
-    /// it committed, or a broker applied it): checked against what the others hold, and
-    /// followed by the cluster invariants when it is new.
-    pub fn metadata(&self, node: NodeId, index: u64, record: &MetadataRecord) {
-        let mut state = self.lock();
-        let history_index = state.history.entries.len() as u64;
-        let name = self.name(node);
-        if state.quorum.on_metadata(history_index, name, index, record) {
-            state.invariants.on_metadata(history_index, record);
-        }
+    /// it committed, or a broker applied it).
+    pub fn metadata(&self, node: NodeId, index: u64, record: MetadataRecord) {
+        self.node_event(node, EventKind::Metadata { index, record });
     }
 
     /// A controller's quorum state, or a broker's copy of the metadata log, changed.
-    pub fn raft_event(&self, event: &RaftEvent) {
-        let mut state = self.lock();
-        let history_index = state.history.entries.len() as u64;
-        state.quorum.on_raft_event(history_index, event);
+    pub fn raft_event(&self, node: NodeId, event: RaftEvent) {
+        self.node_event(node, EventKind::Raft(event));
     }
 
-    /// A group coordinator's decision: a trace line. The group checkers read the clients'
-    /// history instead, so that an independent checker can do the same.
-    pub fn group_event(&self, node: NodeId, event: kafka_model::group::GroupEvent) {
+    /// A group coordinator's decision. The group checkers read the clients' history
+    /// instead, so that an independent checker can do the same.
+    pub fn group_event(&self, node: NodeId, event: GroupEvent) {
+        self.node_event(node, EventKind::Group(event));
+    }
+
+    /// A client's observation: a history entry, and the event that points at it.
+    pub fn observe(&self, node: NodeId, observation: Observation) {
         let now = World::now_ms();
         let mut state = self.lock();
-        state
-            .trace
-            .record(now, self.name(node), format_args!("{}", event.describe()));
+        let history_index = state.history.project(now, self.name(node), observation);
+        state.record(
+            &self.names,
+            now,
+            Actor::Node(node),
+            EventKind::Client { history_index },
+        );
     }
 
     /// Starts a new incarnation of a node (first start or restart) and returns its number.
@@ -313,20 +304,23 @@ impl World {
     }
 
     pub fn set_controller_status(&self, node: NodeId, epoch: LeaderEpoch, active: bool) {
-        self.lock().controllers.insert(node, (epoch, active));
+        self.lock()
+            .liveness
+            .controllers
+            .insert(node, (epoch, active));
     }
 
     /// A broker's coordinated groups; a broker that coordinates none clears its entry.
     pub fn set_group_summaries(&self, node: NodeId, summaries: BTreeMap<String, GroupSummary>) {
         let mut state = self.lock();
         if summaries.is_empty() {
-            state.group_summaries.remove(&node);
+            state.liveness.group_summaries.remove(&node);
         } else {
-            state.group_summaries.insert(node, summaries);
+            state.liveness.group_summaries.insert(node, summaries);
         }
     }
 
     pub fn set_client_status(&self, node: NodeId, status: ClientStatus) {
-        self.lock().clients.insert(node, status);
+        self.lock().liveness.clients.insert(node, status);
     }
 }

@@ -3,6 +3,7 @@
 
 use super::Role;
 use crate::disk::SimDisk;
+use crate::events::EventKind;
 use crate::world::World;
 use kafka_model::broker::Broker;
 use kafka_model::config::BrokerConfig;
@@ -62,22 +63,21 @@ impl Role for BrokerRole {
             local_ms,
             out,
         );
-        let name = world.name(self.id.node()).to_string();
-        world.trace(&name, format_args!("start incarnation {incarnation}"));
+        let node = self.id.node();
+        world.node_event(node, EventKind::Started { incarnation });
         let log_ends: std::collections::BTreeMap<_, _> =
             broker.log_end_offsets().into_iter().collect();
         for (tp, report) in reports {
             if incarnation > 1 || report.batches > 0 || report.bytes_truncated > 0 {
-                world.trace(
-                    &name,
-                    format_args!(
-                        "recover {tp}: {} batches, log end {}, {} bytes cut, {} segments deleted",
-                        report.batches,
-                        log_ends.get(&tp).map_or(0, |o| o.0),
-                        report.bytes_truncated,
-                        report.segments_deleted
-                    ),
-                );
+                let log_end = log_ends.get(&tp).map_or(0, |o| o.0);
+                let recovered = EventKind::LogRecovered {
+                    tp,
+                    batches: report.batches as u64,
+                    log_end,
+                    bytes_cut: report.bytes_truncated,
+                    segments_deleted: report.segments_deleted as u64,
+                };
+                world.node_event(node, recovered);
             }
         }
         self.broker = Some(broker);

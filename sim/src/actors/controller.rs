@@ -6,6 +6,7 @@
 
 use super::Role;
 use crate::disk::SimDisk;
+use crate::events::EventKind;
 use crate::seed::{self, Stream};
 use crate::world::World;
 use kafka_model::controller::ControllerConfig;
@@ -56,8 +57,7 @@ impl Role for ControllerRole {
         rng.set_word_pos(((self.me.0 as u128) << 40) | ((incarnation as u128) << 20));
         self.rng = Some(rng);
         let files = madsim::plugin::simulator::<SimDisk>().read_all(madsim::plugin::node());
-        let name = world.name(self.me).to_string();
-        world.trace(&name, format_args!("start incarnation {incarnation}"));
+        world.node_event(self.me, EventKind::Started { incarnation });
         let raft_config = self.config.raft_config(self.voters.clone());
         match QuorumController::start(
             self.me,
@@ -71,19 +71,23 @@ impl Role for ControllerRole {
         ) {
             Ok(node) => {
                 if incarnation > 1 || node.committed_records() > 0 {
-                    world.trace(
-                        &name,
-                        format_args!(
-                            "recover metadata: {} committed records",
-                            node.committed_records()
-                        ),
-                    );
+                    let committed_records = node.committed_records();
+                    world.node_event(self.me, EventKind::MetadataRecovered { committed_records });
                 }
                 self.node = Some(node);
             }
             // Scenario validation keeps this from happening; if it does, the node stays
             // silent and liveness reports the cluster stuck.
-            Err(error) => world.trace(&name, format_args!("cannot start: {error}")),
+            Err(error) => {
+                let error = error.to_string();
+                world.node_event(
+                    self.me,
+                    EventKind::StartFailed {
+                        what: "start",
+                        error,
+                    },
+                );
+            }
         }
     }
 

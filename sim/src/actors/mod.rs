@@ -10,6 +10,7 @@ pub mod controller;
 pub mod producer;
 
 use crate::disk::SimDisk;
+use crate::events::EventKind;
 use crate::network::Fate;
 use crate::world::{address, World};
 use alarm::Alarm;
@@ -28,6 +29,9 @@ const TAG: u64 = 9092;
 #[derive(Debug)]
 struct Envelope {
     from: NodeId,
+    /// The message's id in the event log, and when it was sent (global ms).
+    id: u64,
+    sent_ms: u64,
     message: Message,
 }
 
@@ -54,7 +58,14 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
     let endpoint = match Endpoint::bind(address(me)).await {
         Ok(endpoint) => Arc::new(endpoint),
         Err(error) => {
-            world.trace(world.name(me), format_args!("cannot bind: {error}"));
+            let error = error.to_string();
+            world.node_event(
+                me,
+                EventKind::StartFailed {
+                    what: "bind",
+                    error,
+                },
+            );
             return;
         }
     };
@@ -102,7 +113,8 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
                 let Ok(envelope) = payload.downcast::<Envelope>() else {
                     continue;
                 };
-                world.delivered(envelope.from, me, envelope.message.kind());
+                let (from, kind) = (envelope.from, envelope.message.kind());
+                world.delivered(from, me, kind, envelope.id, envelope.sent_ms);
                 role.on_message(local, envelope.from, envelope.message, &mut out);
             }
             Some(Err(_)) => return,
@@ -125,34 +137,43 @@ async fn execute(
 ) {
     for output in out.drain(..) {
         match output {
-            Output::Send { to, message } => match world.route(me, to, message.kind()) {
-                Fate::Drop(_) => {}
-                Fate::Deliver { extra_delay_ms: 0 } => {
-                    let _ = endpoint
-                        .send_to_raw(address(to), TAG, Box::new(Envelope { from: me, message }))
-                        .await;
+            Output::Send { to, message } => {
+                let sent_ms = World::now_ms();
+                let (id, fate) = world.route(me, to, message.kind());
+                let envelope = Box::new(Envelope {
+                    from: me,
+                    id,
+                    sent_ms,
+                    message,
+                });
+                match fate {
+                    Fate::Drop(_) => {}
+                    Fate::Deliver { extra_delay_ms: 0 } => {
+                        let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
+                    }
+                    Fate::Deliver { extra_delay_ms } => {
+                        let endpoint = endpoint.clone();
+                        madsim::task::spawn(async move {
+                            madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
+                            let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
+                        });
+                    }
                 }
-                Fate::Deliver { extra_delay_ms } => {
-                    let endpoint = endpoint.clone();
-                    madsim::task::spawn(async move {
-                        madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
-                        let _ = endpoint
-                            .send_to_raw(address(to), TAG, Box::new(Envelope { from: me, message }))
-                            .await;
-                    });
+            }
+            Output::Disk(op) => {
+                world.disk(me, &op);
+                match op {
+                    DiskOp::Append { path, bytes } => disk.append(disk_node, &path, &bytes),
+                    DiskOp::Fsync { path } => disk.fsync(disk_node, &path),
+                    DiskOp::Truncate { path, len } => disk.truncate(disk_node, &path, len),
+                    DiskOp::Delete { path } => disk.delete(disk_node, &path),
                 }
-            },
-            Output::Disk(op) => match op {
-                DiskOp::Append { path, bytes } => disk.append(disk_node, &path, &bytes),
-                DiskOp::Fsync { path } => disk.fsync(disk_node, &path),
-                DiskOp::Truncate { path, len } => disk.truncate(disk_node, &path, len),
-                DiskOp::Delete { path } => disk.delete(disk_node, &path),
-            },
+            }
             Output::Observe(observation) => world.observe(me, observation),
-            Output::Note(note) => world.trace(world.name(me), format_args!("{note}")),
-            Output::Replica(event) => world.replica_event(me, &event),
-            Output::Metadata { index, record } => world.metadata(me, index, &record),
-            Output::Raft(event) => world.raft_event(&event),
+            Output::Note(note) => world.node_event(me, EventKind::Note(note)),
+            Output::Replica(event) => world.replica_event(me, event),
+            Output::Metadata { index, record } => world.metadata(me, index, record),
+            Output::Raft(event) => world.raft_event(me, event),
             Output::Group(event) => world.group_event(me, event),
         }
     }

@@ -1,0 +1,283 @@
+//! The run's typed event log: every step the harness sees (a message sent, delivered or
+//! dropped; a disk operation; a replica, metadata, Raft or group event; a client operation;
+//! a fault's start and end; a node's start), with its simulated time and actor, in the order
+//! it happened. The trace text is a rendering of it (`render`), the history a projection of
+//! its client events, and the checkers, the invariants, the timeline, `explain` and the
+//! Perfetto export read events, never text.
+//!
+//! Each event gets a sequence number (`seq`), counted whether or not the log keeps it: a
+//! sweep keeps only the events the offline readers need (`Retention::Verdicts`), a run that
+//! is to be looked at keeps them all.
+
+use crate::faults::{Fault, SwarmDraw, TimedFault};
+use crate::network::DropReason;
+use kafka_model::effect::ReplicaEvent;
+use kafka_model::group::GroupEvent;
+use kafka_model::ids::{NodeId, TopicPartition};
+use kafka_model::metadata::MetadataRecord;
+use kafka_model::raft::RaftEvent;
+
+pub mod render;
+
+/// Who an event happened to: a simulated node, the nemesis, or the runner's liveness phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Actor {
+    Node(NodeId),
+    Nemesis,
+    Runner,
+}
+
+/// One step of the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// The event's place in the run, from 0 (kept events keep their number).
+    pub seq: u64,
+    /// Global simulated time since the run began.
+    pub time_ms: u64,
+    pub actor: Actor,
+    pub kind: EventKind,
+}
+
+/// A disk operation as the node asked SimDisk for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DiskEvent {
+    Append {
+        path: String,
+        bytes: u64,
+    },
+    /// Everything written to `path` so far survives a power loss from now on.
+    Fsync {
+        path: String,
+    },
+    Truncate {
+        path: String,
+        len: u64,
+    },
+    Delete {
+        path: String,
+    },
+}
+
+/// What the nemesis did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultEvent {
+    /// The kinds and pace the swarm nemesis drew for this seed.
+    SwarmDrawn(SwarmDraw),
+    /// One entry of the fault plan, announced at the start.
+    Planned(TimedFault),
+    /// A fault struck as planned (one already in force on its node is still announced: a
+    /// crash of a node that is down changes nothing, which `Restarted` and the spans show).
+    Injected(Fault),
+    /// A crashed, powered-off or disk-less node started again.
+    Restarted { node: String },
+    /// A paused node runs again.
+    Resumed { node: String },
+    /// A replaced disk: every file of the node erased.
+    DiskErased { node: String, bytes: u64 },
+    /// A power loss: the node's un-fsynced bytes are gone.
+    PowerCut { node: String, bytes: u64 },
+    /// The fault phase is over: every fault ends, every node runs.
+    Healed,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventKind {
+    /// A node incarnation started (from 1).
+    Started {
+        incarnation: u32,
+    },
+    /// A broker recovered a partition's log from its disk at start.
+    LogRecovered {
+        tp: TopicPartition,
+        batches: u64,
+        log_end: u64,
+        bytes_cut: u64,
+        segments_deleted: u64,
+    },
+    /// A controller recovered its metadata log at start.
+    MetadataRecovered {
+        committed_records: u64,
+    },
+    /// A node could not start (`what`: bind, start) and stays silent.
+    StartFailed {
+        what: &'static str,
+        error: String,
+    },
+    /// A message left its sender; `extra_delay_ms` is what a delay fault adds to madsim's
+    /// own latency.
+    MessageSent {
+        id: u64,
+        to: NodeId,
+        kind: &'static str,
+        extra_delay_ms: u64,
+    },
+    /// A message reached its receiver (on the receiver's actor).
+    MessageDelivered {
+        id: u64,
+        from: NodeId,
+        kind: &'static str,
+        sent_ms: u64,
+    },
+    /// The network dropped a message (on the sender's actor).
+    MessageDropped {
+        id: u64,
+        to: NodeId,
+        kind: &'static str,
+        reason: DropReason,
+    },
+    Disk(DiskEvent),
+    /// A broker's replica changed.
+    Replica(ReplicaEvent),
+    /// `node` holds `record` at `index` of the committed metadata log.
+    Metadata {
+        index: u64,
+        record: MetadataRecord,
+    },
+    Raft(RaftEvent),
+    /// A group coordinator's decision.
+    Group(GroupEvent),
+    /// A client operation: the history's entry `history_index` holds it.
+    Client {
+        history_index: u64,
+    },
+    /// A model decision worth a line, in the model's words (an epoch bump, a reset).
+    Note(String),
+    Fault(FaultEvent),
+    /// The run ended early: every send completed, every consumer caught up.
+    Quiescent,
+    /// At the liveness bound, something was still unfinished.
+    LivenessProblem(String),
+}
+
+/// Which events the log keeps in memory (every event is counted, rendered if the trace is
+/// kept, and handed to the online readers either way).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Retention {
+    /// What the verdicts need after the run: faults, node starts, replica and metadata
+    /// events, client operations. Messages, disk operations, Raft and group events and
+    /// notes are dropped once read.
+    #[default]
+    Verdicts,
+    /// Everything, for the timeline, `explain` and the Perfetto export.
+    All,
+}
+
+impl Retention {
+    /// Whether an event of this kind is kept.
+    pub fn keeps(self, kind: &EventKind) -> bool {
+        match self {
+            Retention::All => true,
+            Retention::Verdicts => matches!(
+                kind,
+                EventKind::Started { .. }
+                    | EventKind::Replica(_)
+                    | EventKind::Metadata { .. }
+                    | EventKind::Client { .. }
+                    | EventKind::Fault(_)
+            ),
+        }
+    }
+
+    /// Whether events that are never kept under `Verdicts` and read by no online reader
+    /// (message sends, disk operations) need to be built at all.
+    pub fn keeps_everything(self) -> bool {
+        self == Retention::All
+    }
+}
+
+/// The events of one run, in order.
+#[derive(Clone, Debug, Default)]
+pub struct EventLog {
+    retention: Retention,
+    events: Vec<Event>,
+    next_seq: u64,
+}
+
+impl EventLog {
+    pub fn new(retention: Retention) -> Self {
+        EventLog {
+            retention,
+            events: Vec::new(),
+            next_seq: 0,
+        }
+    }
+
+    pub fn retention(&self) -> Retention {
+        self.retention
+    }
+
+    /// Numbers the event and keeps it if the retention asks for it; returns it (kept or
+    /// not) for the online readers.
+    pub fn push(&mut self, time_ms: u64, actor: Actor, kind: EventKind) -> EventRef<'_> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let event = Event {
+            seq,
+            time_ms,
+            actor,
+            kind,
+        };
+        if self.retention.keeps(&event.kind) {
+            self.events.push(event);
+            EventRef::Kept(self.events.last().expect("just pushed"))
+        } else {
+            EventRef::Passing(event)
+        }
+    }
+
+    /// The kept events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// How many events the run had, kept or not.
+    pub fn count(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The kept event with sequence number `seq`.
+    pub fn get(&self, seq: u64) -> Option<&Event> {
+        let at = self.events.binary_search_by_key(&seq, |e| e.seq).ok()?;
+        self.events.get(at)
+    }
+}
+
+/// An event just recorded: in the log, or passing through it.
+pub enum EventRef<'a> {
+    Kept(&'a Event),
+    Passing(Event),
+}
+
+impl std::ops::Deref for EventRef<'_> {
+    type Target = Event;
+
+    fn deref(&self) -> &Event {
+        match self {
+            EventRef::Kept(event) => event,
+            EventRef::Passing(event) => event,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_numbered_whether_kept_or_not() {
+        let mut log = EventLog::new(Retention::Verdicts);
+        let note = |text: &str| EventKind::Note(text.to_string());
+        assert_eq!(log.push(1, Actor::Nemesis, note("a")).seq, 0);
+        let started = EventKind::Started { incarnation: 1 };
+        assert_eq!(log.push(2, Actor::Node(NodeId(1)), started).seq, 1);
+        assert_eq!(log.push(3, Actor::Runner, note("b")).seq, 2);
+        assert_eq!(log.count(), 3);
+        assert_eq!(log.events().len(), 1, "notes pass, starts stay");
+        assert_eq!(log.get(1).map(|e| e.time_ms), Some(2));
+        assert!(log.get(0).is_none());
+        let mut all = EventLog::new(Retention::All);
+        all.push(1, Actor::Nemesis, note("a"));
+        assert_eq!(all.events().len(), 1);
+    }
+}

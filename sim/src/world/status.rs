@@ -1,0 +1,39 @@
+//! What the liveness phase watches: each client's progress, each controller's standing in
+//! the quorum, and the groups each broker coordinates, as of their last step.
+
+use kafka_model::group::GroupSummary;
+use kafka_model::ids::{LeaderEpoch, NodeId, TopicPartition};
+use std::collections::BTreeMap;
+
+/// What clients report about their progress, for the liveness phase.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientStatus {
+    /// Sends not yet completed (ok, fail or info), including those not yet handed over.
+    pub pending_sends: u64,
+    /// For a consumer that has read everything below the high watermarks it last saw: the
+    /// global time of the oldest of those reports. `None` while it lags.
+    pub caught_up_as_of_ms: Option<u64>,
+    /// One line on what it is waiting for, when it is not done.
+    pub waiting_for: String,
+    /// A group member's standing: its group, and its generation and partitions once in one.
+    pub group: Option<MemberStanding>,
+}
+
+/// Where a group member stands, for the liveness check that the group settled.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemberStanding {
+    pub group: String,
+    pub generation: Option<u32>,
+    pub partitions: Vec<TopicPartition>,
+}
+
+/// The nodes' latest reports.
+#[derive(Clone, Debug, Default)]
+pub struct LivenessView {
+    pub clients: BTreeMap<NodeId, ClientStatus>,
+    /// Each controller's quorum epoch and whether it is the active controller: the
+    /// liveness phase waits for an active controller at the newest epoch.
+    pub controllers: BTreeMap<NodeId, (LeaderEpoch, bool)>,
+    /// The groups each broker coordinates.
+    pub group_summaries: BTreeMap<NodeId, BTreeMap<String, GroupSummary>>,
+}
