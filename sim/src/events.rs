@@ -38,6 +38,23 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+/// Where an event stands in the log: its sequence number and time, for chains that point
+/// back at it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventAt {
+    pub seq: u64,
+    pub time_ms: u64,
+}
+
+impl Event {
+    pub fn at(&self) -> EventAt {
+        EventAt {
+            seq: self.seq,
+            time_ms: self.time_ms,
+        }
+    }
+}
+
 /// A disk operation as the node asked SimDisk for it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DiskEvent {

@@ -24,6 +24,7 @@ pub mod cli;
 pub mod clock;
 pub mod disk;
 pub mod events;
+pub mod excuse;
 pub mod explain;
 pub mod faults;
 pub mod group_scenarios;

@@ -5,6 +5,7 @@ use crate::checkers::{Anomaly, Verdict};
 use crate::events::EventLog;
 use crate::faults::{SwarmDraw, TimedFault};
 use crate::history::History;
+use crate::invariants::losses::LossLedger;
 use crate::network::NetStats;
 use serde::Serialize;
 
@@ -84,6 +85,8 @@ pub struct Outcome {
     /// The run's typed events: all of them when the trace was kept, else those the
     /// verdicts need (`events::Retention`).
     pub events: EventLog,
+    /// What the run lost, and how: the facts the excuse pass judged allowed anomalies by.
+    pub losses: LossLedger,
     pub stats: RunStats,
 }
 

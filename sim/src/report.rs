@@ -39,6 +39,9 @@ pub fn run_report(outcome: &Outcome, scenario_arg: &str) -> String {
             "{verdict} {}: {} [{}] (history index {})",
             anomaly.kind, anomaly.detail, anomaly.why, anomaly.index
         );
+        for link in &anomaly.chain {
+            let _ = writeln!(text, "            because {link}");
+        }
     }
     for problem in &outcome.liveness_problems {
         let _ = writeln!(text, "LIVENESS  {problem}");

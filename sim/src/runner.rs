@@ -107,19 +107,15 @@ pub fn clock_setback_ms(plan: &[TimedFault]) -> u64 {
         .sum()
 }
 
-/// What the configuration promises, for the checkers, given the faults that actually
-/// strike (`plan`): a power loss the nemesis could have drawn but did not is no excuse.
-pub fn promises(scenario: &Scenario, plan: &[TimedFault]) -> Promises {
+/// What the configuration promises, for the checkers. Which faults struck is not asked:
+/// the excuse pass finds in the run's events what lost each record.
+pub fn promises(scenario: &Scenario) -> Promises {
     Promises {
         idempotence: scenario.producer.idempotence,
         retries: scenario.producer.retries > 0,
         max_in_flight_above_one: scenario.producer.max_in_flight_requests_per_connection > 1,
         acks: scenario.acks().as_str().to_string(),
-        // Controllers fsync everything: only a broker's power loss can lose records.
-        power_loss_with_async_flush: plan
-            .iter()
-            .any(|e| matches!(&e.fault, crate::faults::Fault::PowerLoss { node, .. } if scenario.broker_names().contains(node)))
-            && scenario.broker.log.flush_messages != Some(1),
+        async_flush: scenario.broker.log.flush_messages != Some(1),
         unclean_election: scenario.controller.unclean_leader_election,
         at_most_once_groups: scenario
             .groups
@@ -156,7 +152,7 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
 /// Runs `scenario` with `seed`. The scenario must be valid (`Scenario::validate`).
 pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     let (swarm, plan) = fault_plan(scenario, seed);
-    let promised = promises(scenario, &plan);
+    let promised = promises(scenario);
     let retention = if options.keep_trace {
         Retention::All
     } else {
@@ -221,9 +217,16 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     anomalies.extend(checkers::retention_skip::check(
         &history, &promised, &retention,
     ));
+    let ledger = state.invariants.ledger().clone();
     anomalies.extend(state.invariants.finish(&history));
     anomalies.extend(state.quorum.anomalies().iter().cloned());
     anomalies.sort_by_key(|a| a.index);
+    crate::excuse::apply(
+        &mut anomalies,
+        &ledger,
+        &promised,
+        scenario.offsets_topic_partitions,
+    );
     let class = if crash.is_some() {
         OutcomeClass::Crash
     } else if anomalies
@@ -261,6 +264,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         trace: state.trace.into_lines(),
         history,
         events: state.log,
+        losses: ledger,
         stats,
     }
 }

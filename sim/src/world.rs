@@ -58,10 +58,11 @@ impl WorldState {
         // Anomalies found while following an event point at where the history stands.
         let history_index = self.history.next_index();
         let event = self.log.push(time_ms, actor, kind);
+        let at = event.at();
         match (&event.kind, actor) {
             (EventKind::Replica(replica), Actor::Node(node)) => {
                 self.invariants
-                    .on_replica_event(history_index, BrokerId(node.0), replica)
+                    .on_replica_event(history_index, BrokerId(node.0), replica, at)
             }
             // Checked against what the others hold, and followed by the cluster
             // invariants when it is new.
@@ -70,9 +71,18 @@ impl WorldState {
                     .quorum
                     .on_metadata(history_index, name(node), *index, record) =>
             {
-                self.invariants.on_metadata(history_index, record);
+                self.invariants.on_metadata(history_index, record, at);
             }
             (EventKind::Raft(raft), _) => self.quorum.on_raft_event(history_index, raft),
+            (EventKind::Started { .. }, Actor::Node(node)) if is_broker(node) => {
+                self.invariants.on_started(BrokerId(node.0))
+            }
+            (EventKind::Fault(FaultEvent::PowerCut { node, .. }), _) => {
+                let broker = names.iter().find(|(_, n)| *n == node).map(|(id, _)| *id);
+                if let Some(broker) = broker.filter(|id| is_broker(*id)) {
+                    self.invariants.on_power_cut(BrokerId(broker.0), at);
+                }
+            }
             _ => {}
         }
         let history = &self.history.history;

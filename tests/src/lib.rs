@@ -10,6 +10,8 @@ use kafka_sim::scenario::{Scenario, Workload};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
+pub mod chains;
+
 /// The ordering anomalies of issue 2 (the producer side and the consumer side).
 pub const ORDERING: [AnomalyKind; 5] = [
     AnomalyKind::NonmonotonicSend,

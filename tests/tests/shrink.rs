@@ -163,7 +163,20 @@ fn an_explicit_plan_is_the_same_run_as_its_nemesis() {
                 without_swarm(&scripted.trace),
                 "{name} seed {seed}"
             );
-            assert_eq!(drawn.anomalies, scripted.anomalies, "{name} seed {seed}");
+            // Chains point at events by number, and the drawn run has one event more (the
+            // swarm's draw) before any of them.
+            let unnumbered = |anomalies: &[kafka_sim::checkers::Anomaly]| {
+                let mut anomalies = anomalies.to_vec();
+                for link in anomalies.iter_mut().flat_map(|a| a.chain.iter_mut()) {
+                    link.seq = 0;
+                }
+                anomalies
+            };
+            assert_eq!(
+                unnumbered(&drawn.anomalies),
+                unnumbered(&scripted.anomalies),
+                "{name} seed {seed}"
+            );
         }
     }
 }

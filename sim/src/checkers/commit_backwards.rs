@@ -84,11 +84,10 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
         let Some((earlier, later)) = backwards.first() else {
             continue;
         };
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::CommitBackwards,
-            verdict,
-            why: why.to_string(),
-            detail: format!(
+        let anomaly = Anomaly::new(
+            AnomalyKind::CommitBackwards,
+            (verdict, why),
+            format!(
                 "group {group} {}: {} commit(s) went backwards; the first: {} committed {} \
                  (invoke #{}, ok #{}) after {} had committed {} (ok #{})",
                 name(&partition),
@@ -101,9 +100,17 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 earlier.offset,
                 earlier.ok.ok
             ),
-            values: Vec::new(),
-            index: later.ok.ok,
-        });
+            Vec::new(),
+            later.ok.ok,
+        );
+        // A coordinator that lost commits, or a member reset below records a leader lost.
+        let between = (later.offset..earlier.offset).collect();
+        anomalies.push(
+            anomaly
+                .unless_loss_explains()
+                .involving_group(group)
+                .involving(partition.0, partition.1, between),
+        );
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
@@ -170,6 +177,7 @@ mod tests {
             unclean_election: true,
             ..Promises::default()
         };
-        assert_eq!(check(&h, &unclean)[0].verdict, Verdict::Allowed);
+        let found = check(&h, &unclean);
+        assert!(found[0].verdict == Verdict::Violation && found[0].excusable);
     }
 }

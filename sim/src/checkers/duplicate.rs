@@ -35,24 +35,26 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
             .iter()
             .map(|s| format!("{} offset {} ({})", name(&s.partition), s.offset, s.process))
             .collect();
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::Duplicate,
-            verdict,
-            why: why.to_string(),
-            detail: format!("value {value} is at {}", places.join(", ")),
-            values: vec![value],
-            // It shows when a second position is first seen.
-            index: first_seen[1].index,
-        });
+        // It shows when a second position is first seen.
+        let mut anomaly = Anomaly::new(
+            AnomalyKind::Duplicate,
+            (verdict, why),
+            format!("value {value} is at {}", places.join(", ")),
+            vec![value],
+            first_seen[1].index,
+        )
+        .unless_loss_explains();
+        for s in &first_seen {
+            anomaly = anomaly.involving(s.partition.0, s.partition.1, vec![s.offset]);
+        }
+        anomalies.push(anomaly);
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if let Some(excuse) = promises.committed_loss_excuse() {
-        (Verdict::Allowed, excuse)
-    } else if promises.idempotence {
+    if promises.idempotence {
         (
             Verdict::Violation,
             "idempotence is on: Kafka promises each send lands once",

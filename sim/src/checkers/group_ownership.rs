@@ -72,18 +72,21 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
             })
             .min()
             .expect("a shared partition has two owners");
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::GroupOwnership,
-            verdict,
-            why: why.to_string(),
-            detail: format!(
-                "group {group} generation {generation}: {} shared: {}",
-                shared.len(),
-                text.join("; ")
-            ),
-            values: Vec::new(),
+        let detail = format!(
+            "group {group} generation {generation}: {} shared: {}",
+            shared.len(),
+            text.join("; ")
+        );
+        let anomaly = Anomaly::new(
+            AnomalyKind::GroupOwnership,
+            (verdict, why),
+            detail,
+            Vec::new(),
             index,
-        });
+        );
+        // Only a coordinator that lost the group's records could hand out a generation
+        // twice.
+        anomalies.push(anomaly.unless_loss_explains().involving_group(group));
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
@@ -130,7 +133,7 @@ mod tests {
     }
 
     #[test]
-    fn shared_ownership_is_allowed_when_the_group_metadata_may_vanish() {
+    fn shared_ownership_is_left_to_a_loss_of_the_group_metadata() {
         let mut h = History::default();
         assignment(&mut h, "g1-m1", "g1", "m1", 3, &[0]);
         assignment(&mut h, "g1-m2", "g1", "m2", 3, &[0]);
@@ -138,6 +141,11 @@ mod tests {
             unclean_election: true,
             ..Promises::default()
         };
-        assert_eq!(check(&h, &promises)[0].verdict, Verdict::Allowed);
+        let found = check(&h, &promises);
+        assert!(found[0].verdict == Verdict::Violation && found[0].excusable);
+        assert_eq!(
+            found[0].scope,
+            vec![super::super::LossScope::Group { group: "g1".into() }]
+        );
     }
 }

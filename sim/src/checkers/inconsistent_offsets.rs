@@ -15,7 +15,9 @@ use super::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::history::History;
 use std::collections::BTreeMap;
 
-pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
+/// The configuration changes nothing here: only the excuse pass can allow more than an
+/// acks=1 write's reused offset (`_promises` keeps the checkers' one signature).
+pub fn check(history: &History, _promises: &Promises) -> Vec<Anomaly> {
     // position -> value -> where it was first seen there, and whether a consumer read it
     // or acks=all acknowledged it there (so it was committed there)
     let mut values: BTreeMap<(Partition, u64), BTreeMap<u64, (Sighting, bool)>> = BTreeMap::new();
@@ -42,33 +44,37 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
         let committed_values = at.values().filter(|(_, committed)| *committed).count();
         let mut first_seen: Vec<&Sighting> = at.values().map(|(s, _)| s).collect();
         first_seen.sort_by_key(|sighting| sighting.index);
-        let (verdict, why) = classify(promises, committed_values);
+        let (verdict, why) = classify(committed_values);
         let seen: Vec<String> = first_seen
             .iter()
             .map(|s| format!("{} ({})", s.value, s.process))
             .collect();
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::InconsistentOffsets,
-            verdict,
-            why: why.to_string(),
-            detail: format!(
-                "{} offset {offset} holds values {}",
-                name(&partition),
-                seen.join(", ")
-            ),
-            values: first_seen.iter().map(|s| s.value).collect(),
-            // It shows when a second value is first seen there.
-            index: first_seen[1].index,
-        });
+        let detail = format!(
+            "{} offset {offset} holds values {}",
+            name(&partition),
+            seen.join(", ")
+        );
+        let values = first_seen.iter().map(|s| s.value).collect();
+        // It shows when a second value is first seen there.
+        let anomaly = Anomaly::new(
+            AnomalyKind::InconsistentOffsets,
+            (verdict, why),
+            detail,
+            values,
+            first_seen[1].index,
+        );
+        anomalies.push(anomaly.unless_loss_explains().involving(
+            partition.0,
+            partition.1,
+            vec![offset],
+        ));
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
 }
 
-fn classify(promises: &Promises, committed_values: usize) -> (Verdict, &'static str) {
-    if let Some(excuse) = promises.committed_loss_excuse() {
-        (Verdict::Allowed, excuse)
-    } else if committed_values <= 1 {
+fn classify(committed_values: usize) -> (Verdict, &'static str) {
+    if committed_values <= 1 {
         (
             Verdict::Allowed,
             "an acks=1 write the new leader never had was truncated and its offset reused",
@@ -114,17 +120,26 @@ mod tests {
     }
 
     #[test]
-    fn two_readers_disagreeing_is_reported_and_allowed_after_power_loss() {
+    fn two_readers_disagreeing_is_a_violation_only_a_loss_of_that_offset_could_excuse() {
         let mut h = History::default();
         poll(&mut h, "consumer-1", &[(0, 0, 1)]);
         poll(&mut h, "consumer-2", &[(0, 0, 2)]);
         let promises = Promises {
-            power_loss_with_async_flush: true,
+            async_flush: true,
             ..Promises::default()
         };
         let found = check(&h, &promises);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].verdict, Verdict::Allowed);
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert!(found[0].excusable, "the excuse pass may allow it");
+        assert_eq!(
+            found[0].scope,
+            vec![super::super::LossScope::Records {
+                topic: "t".into(),
+                partition: 0,
+                offsets: vec![0]
+            }]
+        );
     }
 
     #[test]

@@ -155,6 +155,95 @@ pub struct Anomaly {
     pub values: Vec<u64>,
     /// The history index of the operation where it shows.
     pub index: u64,
+    /// Whether a loss of the records in `scope` (a power loss with async flush, an unclean
+    /// election) would excuse it: the checker found a violation that the excuse pass
+    /// (`crate::excuse`) turns into an allowed anomaly only if the run's loss ledger holds
+    /// such a loss.
+    #[serde(skip)]
+    pub excusable: bool,
+    /// The records and partitions the anomaly involves, for the excuse pass.
+    #[serde(skip)]
+    pub scope: Vec<LossScope>,
+    /// What explains it: the chain of events from the run's log that lost its records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainLink>,
+}
+
+impl Anomaly {
+    /// An anomaly judged `verdict` for `why`, with no scope or chain yet.
+    pub fn new(
+        kind: AnomalyKind,
+        (verdict, why): (Verdict, &str),
+        detail: String,
+        values: Vec<u64>,
+        index: u64,
+    ) -> Self {
+        Anomaly {
+            kind,
+            verdict,
+            why: why.to_string(),
+            detail,
+            values,
+            index,
+            excusable: false,
+            scope: Vec::new(),
+            chain: Vec::new(),
+        }
+    }
+
+    /// Marks a violation as one a loss of its records would excuse (a no-op on an allowed
+    /// anomaly, which keeps its own reason but may still be given a chain).
+    pub fn unless_loss_explains(mut self) -> Self {
+        self.excusable = self.verdict == Verdict::Violation;
+        self
+    }
+
+    /// Adds the records of one partition the anomaly involves (no offsets: any record of
+    /// it).
+    pub fn involving(mut self, topic: &str, partition: u32, offsets: Vec<u64>) -> Self {
+        self.scope.push(LossScope::Records {
+            topic: topic.to_string(),
+            partition,
+            offsets,
+        });
+        self
+    }
+
+    /// Adds a group's coordinator state (its partition of the offsets topic).
+    pub fn involving_group(mut self, group: &str) -> Self {
+        self.scope.push(LossScope::Group {
+            group: group.to_string(),
+        });
+        self
+    }
+}
+
+/// What an anomaly involves, for matching it to lost records.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LossScope {
+    /// Records of a partition at these offsets (empty: any).
+    Records {
+        topic: String,
+        partition: u32,
+        offsets: Vec<u64>,
+    },
+    /// The group's metadata and commits, kept in its partition of the offsets topic.
+    Group { group: String },
+}
+
+/// One event of an excuse's chain, as the run's event log holds it (`seq`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub seq: u64,
+    pub time_ms: u64,
+    pub node: String,
+    pub what: String,
+}
+
+impl fmt::Display for ChainLink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "@{}ms {} {}", self.time_ms, self.node, self.what)
+    }
 }
 
 /// What a run's configuration and faults promise, for classifying anomalies.
@@ -168,11 +257,13 @@ pub struct Promises {
     pub max_in_flight_above_one: bool,
     /// `acks` as the history writes it: "0", "1" or "all".
     pub acks: String,
-    /// Power losses happen and appends are not fsynced: un-fsynced acknowledged records
-    /// may vanish, and offsets may be reused.
-    pub power_loss_with_async_flush: bool,
-    /// `unclean.leader.election.enable`: an out-of-sync replica may become leader, so
-    /// committed records may vanish and offsets be reused.
+    /// Appends are not fsynced one by one (`flush.messages` is not 1): a power loss may cut
+    /// acknowledged records from a replica, and the records it cut from a replica that
+    /// then led are allowed to vanish.
+    #[serde(default)]
+    pub async_flush: bool,
+    /// `unclean.leader.election.enable`: an out-of-sync replica may become leader, and the
+    /// records such a leader lacked are allowed to vanish.
     #[serde(default)]
     pub unclean_election: bool,
     /// Consumer groups that commit before processing (at-most-once): they may lose
@@ -183,26 +274,11 @@ pub struct Promises {
 }
 
 impl Promises {
-    /// The verdict on an anomaly whose absence Kafka promises (`promise`) except where
-    /// committed records may vanish: allowed with that excuse, else a violation.
+    /// The verdict on an anomaly whose absence Kafka promises (`promise`) except where its
+    /// records were lost in a way the configuration allows: a violation, which the checker
+    /// marks `Anomaly::unless_loss_explains` for the excuse pass.
     pub fn unless_loss_excused(&self, promise: &'static str) -> (Verdict, &'static str) {
-        match self.committed_loss_excuse() {
-            Some(excuse) => (Verdict::Allowed, excuse),
-            None => (Verdict::Violation, promise),
-        }
-    }
-
-    /// Why this configuration allows committed records to vanish (and so offsets to be
-    /// reused, replicas to diverge below the high watermark, reads to disappear), if it
-    /// does: DESIGN.md section 6.
-    pub fn committed_loss_excuse(&self) -> Option<&'static str> {
-        if self.unclean_election {
-            Some("unclean leader election is on: an out-of-sync replica may lead")
-        } else if self.power_loss_with_async_flush {
-            Some("a power loss met async flush: un-fsynced records of every replica may vanish")
-        } else {
-            None
-        }
+        (Verdict::Violation, promise)
     }
 }
 

@@ -34,22 +34,29 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 *highest = now;
                 continue;
             }
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::MonotonicHighWatermark,
-                verdict,
-                why: why.to_string(),
-                detail: format!(
-                    "{} saw {}/{} high watermark {} after {} (history index {})",
-                    entry.process,
-                    reported.topic,
-                    reported.partition,
-                    reported.high_watermark,
-                    highest.0,
-                    highest.1
-                ),
-                values: Vec::new(),
-                index: entry.index,
-            });
+            let detail = format!(
+                "{} saw {}/{} high watermark {} after {} (history index {})",
+                entry.process,
+                reported.topic,
+                reported.partition,
+                reported.high_watermark,
+                highest.0,
+                highest.1
+            );
+            // The records between the two were committed, then gone from the leader.
+            let uncommitted = (reported.high_watermark..highest.0).collect();
+            let anomaly = Anomaly::new(
+                AnomalyKind::MonotonicHighWatermark,
+                (verdict, why),
+                detail,
+                Vec::new(),
+                entry.index,
+            );
+            anomalies.push(anomaly.unless_loss_explains().involving(
+                &reported.topic,
+                reported.partition,
+                uncommitted,
+            ));
         }
     }
     anomalies
@@ -98,13 +105,15 @@ mod tests {
     }
 
     #[test]
-    fn a_high_watermark_going_back_is_allowed_under_unclean_election() {
+    fn a_high_watermark_going_back_is_left_to_the_excuse_pass_under_unclean_election() {
         let promises = Promises {
             unclean_election: true,
             ..Promises::default()
         };
         let found = check(&going_back(), &promises);
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].verdict, Verdict::Allowed);
+        assert!(found[0].verdict == Verdict::Violation && found[0].excusable);
+        assert!(matches!(&found[0].scope[0],
+            super::super::LossScope::Records { offsets, .. } if offsets == &vec![3, 4]));
     }
 }

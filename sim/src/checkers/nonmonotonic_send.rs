@@ -63,22 +63,29 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
             if later.offset > earlier.offset {
                 continue;
             }
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::NonmonotonicSend,
-                verdict,
-                why: why.to_string(),
-                detail: format!(
-                    "{producer} sent value {} then value {} to {}, but they landed at offsets \
-                     {} then {}",
-                    earlier.value,
-                    later.value,
-                    name(&partition),
-                    earlier.offset,
-                    later.offset
-                ),
-                values: vec![earlier.value, later.value],
-                index: later.ok_index.max(earlier.ok_index),
-            });
+            let detail = format!(
+                "{producer} sent value {} then value {} to {}, but they landed at offsets \
+                 {} then {}",
+                earlier.value,
+                later.value,
+                name(&partition),
+                earlier.offset,
+                later.offset
+            );
+            let anomaly = Anomaly::new(
+                AnomalyKind::NonmonotonicSend,
+                (verdict, why),
+                detail,
+                vec![earlier.value, later.value],
+                later.ok_index.max(earlier.ok_index),
+            );
+            // A leader that lost the earlier record gives its offset to the later one.
+            let between = (later.offset..=earlier.offset).collect();
+            anomalies.push(anomaly.unless_loss_explains().involving(
+                partition.0,
+                partition.1,
+                between,
+            ));
         }
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
@@ -86,9 +93,7 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
 }
 
 fn classify(promises: &Promises) -> (Verdict, &'static str) {
-    if let Some(excuse) = promises.committed_loss_excuse() {
-        (Verdict::Allowed, excuse)
-    } else if promises.idempotence {
+    if promises.idempotence {
         (
             Verdict::Violation,
             "idempotence is on: Kafka promises per-partition send order",

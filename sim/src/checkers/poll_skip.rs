@@ -22,19 +22,18 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 Before::Assigned(s) => (s, format!("assign at {s}")),
                 Before::Nothing => return None,
             };
-            (read.offset > next).then(|| Anomaly {
-                kind: AnomalyKind::PollSkip,
-                verdict,
-                why: why.to_string(),
-                detail: format!(
+            (read.offset > next).then(|| {
+                let detail = format!(
                     "{consumer} read {} offset {} (value {}) after {after}, skipping offsets {next} to {}",
                     name(&partition),
                     read.offset,
                     read.value,
                     read.offset - 1
-                ),
-                values: vec![read.value],
-                index: read.index,
+                );
+                let skipped = (next..read.offset).collect();
+                Anomaly::new(AnomalyKind::PollSkip, (verdict, why), detail, vec![read.value], read.index)
+                    .unless_loss_explains()
+                    .involving(partition.0, partition.1, skipped)
             })
         })
         .collect();
@@ -95,13 +94,16 @@ mod tests {
     }
 
     #[test]
-    fn skips_are_allowed_when_power_loss_meets_async_flush() {
+    fn a_skip_is_left_to_the_excuse_pass_with_the_offsets_skipped() {
         let mut h = History::default();
-        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 2, 2)]);
+        poll(&mut h, "consumer-1", &[(0, 0, 1), (0, 3, 2)]);
         let promises = Promises {
-            power_loss_with_async_flush: true,
+            async_flush: true,
             ..Promises::default()
         };
-        assert_eq!(check(&h, &promises)[0].verdict, Verdict::Allowed);
+        let found = check(&h, &promises);
+        assert!(found[0].verdict == Verdict::Violation && found[0].excusable);
+        assert!(matches!(&found[0].scope[0],
+            super::super::LossScope::Records { offsets, .. } if offsets == &vec![1, 2]));
     }
 }

@@ -99,19 +99,24 @@ pub fn check(history: &History, promises: &Promises, ledger: &RetentionLedger) -
                 continue;
             };
             let (verdict, why) = classify(write.acks, promises);
-            anomalies.push(Anomaly {
-                kind: AnomalyKind::LostWrite,
-                verdict,
-                why: why.to_string(),
-                detail: format!(
-                    "{} value {} acked (acks={}) at {tp} offset {offset}, but {} was reset \
-                     from offset {} to {} after OffsetOutOfRange while retention had deleted \
-                     records only below {retained_below}: the record is gone, not retained",
-                    write.producer, write.value, write.acks, entry.process, range.start, range.end
-                ),
-                values: vec![write.value],
-                index: entry.index,
-            });
+            let detail = format!(
+                "{} value {} acked (acks={}) at {tp} offset {offset}, but {} was reset \
+                 from offset {} to {} after OffsetOutOfRange while retention had deleted \
+                 records only below {retained_below}: the record is gone, not retained",
+                write.producer, write.value, write.acks, entry.process, range.start, range.end
+            );
+            let anomaly = Anomaly::new(
+                AnomalyKind::LostWrite,
+                (verdict, why),
+                detail,
+                vec![write.value],
+                entry.index,
+            );
+            anomalies.push(anomaly.unless_loss_explains().involving(
+                &assign.topic,
+                assign.partition,
+                vec![offset],
+            ));
         }
     }
     for ((consumer, topic, partition), skipped) in skips {
@@ -163,6 +168,9 @@ pub fn check(history: &History, promises: &Promises, ledger: &RetentionLedger) -
             ),
             values,
             index: skipped.first_index,
+            excusable: false,
+            scope: Vec::new(),
+            chain: Vec::new(),
         });
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
@@ -281,14 +289,10 @@ mod tests {
         let found = check(&h, &Promises::default(), &late);
         assert_eq!(found.len(), 4, "{found:?}");
         assert!(found.iter().all(|a| a.kind == AnomalyKind::LostWrite));
-        // A power loss meeting async flush excuses a loss.
-        let excused = Promises {
-            power_loss_with_async_flush: true,
-            ..Promises::default()
-        };
-        assert!(check(&h, &excused, &late)
+        // Only a loss of those records could excuse them: the excuse pass decides.
+        assert!(check(&h, &Promises::default(), &late)
             .iter()
-            .all(|a| a.verdict == Verdict::Allowed));
+            .all(|a| a.verdict == Verdict::Violation && a.excusable));
     }
 
     #[test]

@@ -97,11 +97,10 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
             .iter()
             .map(|o| format!("{}/{}@{}", o.topic, o.partition, o.offset))
             .collect();
-        anomalies.push(Anomaly {
-            kind: AnomalyKind::StaleCommit,
-            verdict,
-            why: why.to_string(),
-            detail: format!(
+        let anomaly = Anomaly::new(
+            AnomalyKind::StaleCommit,
+            (verdict, why),
+            format!(
                 "group {group}: {} commit(s) of member {member} ({}) from generation \
                  {generation} accepted after {} got generation {}; the first (invoke #{}, \
                  ok #{}) committed {}",
@@ -113,9 +112,12 @@ pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
                 first.ok,
                 offsets.join(", ")
             ),
-            values: Vec::new(),
-            index: first.ok,
-        });
+            Vec::new(),
+            first.ok,
+        );
+        // Only a coordinator that lost the newer generation could take the older one's
+        // commit.
+        anomalies.push(anomaly.unless_loss_explains().involving_group(group));
     }
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
@@ -212,10 +214,11 @@ mod tests {
             "group g1: 2 commit(s) of member m1 (g1-m1) from generation 1 accepted after m2 \
              got generation 2; the first (invoke #6, ok #7) committed t/0@4"
         );
-        let power_loss = Promises {
-            power_loss_with_async_flush: true,
-            ..Promises::default()
-        };
-        assert_eq!(check(&h, &power_loss)[0].verdict, Verdict::Allowed);
+        // Only a loss of the group's coordinator state could excuse it.
+        assert!(found[0].excusable);
+        assert_eq!(
+            found[0].scope,
+            vec![super::super::LossScope::Group { group: "g1".into() }]
+        );
     }
 }

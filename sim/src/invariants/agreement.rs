@@ -41,6 +41,14 @@ impl Agreement {
         }
     }
 
+    /// Counts the pair as agreeing below `offset`: a gap there is explained, and what lies
+    /// above it is still to check.
+    pub fn step_over(&mut self, first: BrokerId, second: BrokerId, offset: u64) {
+        let key = (first.min(second), first.max(second));
+        let verified = self.verified.entry(key).or_insert(0);
+        *verified = (*verified).max(offset);
+    }
+
     /// Compares `first` and `second` at every offset below `limit` that both could hold
     /// (offsets below either log start were deleted by retention and are skipped), starting
     /// from what is already verified. Returns the first gap, if any.

@@ -4,6 +4,7 @@
 use super::ClusterInvariants;
 use crate::checkers::view::build::poll as poll_history;
 use crate::checkers::{Anomaly, AnomalyKind, Promises};
+use crate::events::EventAt;
 use crate::history::History;
 use kafka_model::effect::{LogStartCause, ReplicaEvent, ReplicaRecord};
 use kafka_model::ids::{BrokerId, LeaderEpoch, Offset, TopicPartition};
@@ -41,16 +42,20 @@ pub(crate) fn kinds(found: &[Anomaly]) -> Vec<AnomalyKind> {
 /// A run being scripted: the invariants and the consumers' history.
 pub(crate) struct Run {
     invariants: ClusterInvariants,
+    promises: Promises,
     history: History,
     index: u64,
+    seq: u64,
 }
 
 impl Run {
     pub(crate) fn new(promises: Promises) -> Self {
         Run {
-            invariants: ClusterInvariants::new(promises),
+            invariants: ClusterInvariants::new(promises.clone()),
+            promises,
             history: History::default(),
             index: 0,
+            seq: 0,
         }
     }
 
@@ -60,10 +65,19 @@ impl Run {
         self
     }
 
+    /// The next event's place in a log: every scripted event is one.
+    fn next_at(&mut self) -> EventAt {
+        self.seq += 1;
+        EventAt {
+            seq: self.seq,
+            time_ms: self.index,
+        }
+    }
+
     fn event(&mut self, broker: u32, event: ReplicaEvent) -> &mut Self {
-        let index = self.index;
+        let (index, at) = (self.index, self.next_at());
         self.invariants
-            .on_replica_event(index, BrokerId(broker), &event);
+            .on_replica_event(index, BrokerId(broker), &event, at);
         self
     }
 
@@ -180,7 +194,8 @@ impl Run {
             leader_epoch: LeaderEpoch(leader_epoch),
             partition_epoch,
         };
-        self.invariants.on_metadata(self.index, &record);
+        let at = self.next_at();
+        self.invariants.on_metadata(self.index, &record, at);
         self
     }
 
@@ -191,8 +206,13 @@ impl Run {
         self
     }
 
+    /// The anomalies, judged by the excuse pass against what the run lost.
     pub(crate) fn finish(self) -> Vec<Anomaly> {
-        self.invariants.finish(&self.history)
+        let ledger = self.invariants.ledger().clone();
+        let promises = self.promises.clone();
+        let mut found = self.invariants.finish(&self.history);
+        crate::excuse::apply(&mut found, &ledger, &promises, 1);
+        found
     }
 }
 

@@ -80,6 +80,7 @@ pub(crate) fn check(
             1 + rest.len(),
         ),
         values,
+        skip: None,
     })
 }
 
@@ -118,9 +119,12 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_committed_record_is_allowed_under_unclean_election() {
+    fn a_lost_committed_record_stays_a_violation_under_unclean_election_when_no_unclean_election_explains_it(
+    ) {
         let found = the_leader_drops_a_committed_record(unclean()).finish();
         assert_eq!(kinds(&found), vec![super::RULE.kind], "{found:?}");
-        assert_eq!(found[0].verdict, Verdict::Allowed);
+        // The flag alone excuses nothing: no unclean election happened in this run.
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert!(found[0].excusable && found[0].chain.is_empty());
     }
 }

@@ -61,6 +61,7 @@ pub(crate) fn check(
                 record.value
             ),
             values,
+            skip: None,
         });
     }
     replica.committed_verified = committed.end();
@@ -142,10 +143,18 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_committed_record_is_allowed_under_unclean_election() {
+    fn a_missing_committed_record_is_allowed_after_the_unclean_election_that_lost_it() {
         let found = an_incomplete_replica_elected(unclean()).finish();
         assert_eq!(kinds(&found), vec![super::RULE.kind], "{found:?}");
         assert_eq!(found[0].verdict, Verdict::Allowed);
+        // b2 was not in the ISR [b1, b3] the controller chose it from.
+        assert!(found[0].why.contains("unclean"), "{}", found[0].why);
+        let chain: Vec<String> = found[0].chain.iter().map(|l| l.to_string()).collect();
+        assert!(
+            chain[0].contains("elected b2") && chain[0].contains("unclean"),
+            "{chain:?}"
+        );
+        assert!(chain[1].contains("b2 became leader"), "{chain:?}");
     }
 
     #[test]

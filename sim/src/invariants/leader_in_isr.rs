@@ -30,6 +30,7 @@ pub(crate) fn check(leader: BrokerId, isr: &[BrokerId], who: &str) -> Option<Bre
             super::brokers(isr)
         ),
         values: Vec::new(),
+        skip: None,
     })
 }
 

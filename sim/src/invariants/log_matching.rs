@@ -56,6 +56,7 @@ pub(crate) fn check(
                 other.high_watermark
             ),
             values: vec![first.value, second.value],
+            skip: Some((changed, other_id, offset)),
         });
     }
     None
@@ -99,9 +100,12 @@ mod tests {
     }
 
     #[test]
-    fn disagreement_is_allowed_under_unclean_election() {
+    fn disagreement_stays_a_violation_under_unclean_election_when_no_unclean_election_explains_it()
+    {
         let found = diverged_below_the_high_watermark(unclean()).finish();
         assert_eq!(kinds(&found), vec![super::RULE.kind], "{found:?}");
-        assert_eq!(found[0].verdict, Verdict::Allowed);
+        // The flag alone excuses nothing: no unclean election happened in this run.
+        assert_eq!(found[0].verdict, Verdict::Violation);
+        assert!(found[0].excusable && found[0].chain.is_empty());
     }
 }

@@ -19,10 +19,12 @@
 //! watermark (`retention.rs`).
 
 use crate::checkers::{Anomaly, AnomalyKind, Promises, Verdict};
+use crate::events::EventAt;
 use crate::history::History;
 use kafka_model::effect::{LogStartCause, ReplicaEvent};
 use kafka_model::ids::{BrokerId, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
+use losses::{record_election, Facts, LossLedger};
 use partition::{LatestChange, Partition};
 use replica::{Replica, Role};
 use single_leader::{Claim, Claimant};
@@ -37,6 +39,7 @@ pub mod consistent_read;
 pub mod leader_completeness;
 pub mod leader_in_isr;
 pub mod log_matching;
+pub mod losses;
 pub mod monotonic_epoch;
 mod partition;
 pub mod quorum;
@@ -60,6 +63,9 @@ pub(crate) struct Rule {
 pub(crate) struct Breach {
     pub detail: String,
     pub values: Vec<u64>,
+    /// For a disagreement between two replicas: the pair and the offset, so that a breach
+    /// a known power-loss cut explains can be stepped over and the pair checked on.
+    pub skip: Option<(BrokerId, BrokerId, u64)>,
 }
 
 /// "[b1, b2]", for details.
@@ -79,6 +85,11 @@ pub struct ClusterInvariants {
     anomalies: Vec<Anomaly>,
     /// The highest history index seen, for the end-of-run validations.
     last_index: u64,
+    /// Brokers that lost power and have not started since.
+    power_cuts: BTreeMap<BrokerId, EventAt>,
+    /// Brokers whose current incarnation started after a power loss, and that loss.
+    started_after_power_cut: BTreeMap<BrokerId, EventAt>,
+    ledger: LossLedger,
 }
 
 impl ClusterInvariants {
@@ -89,12 +100,39 @@ impl ClusterInvariants {
             lives: BTreeMap::new(),
             anomalies: Vec::new(),
             last_index: 0,
+            power_cuts: BTreeMap::new(),
+            started_after_power_cut: BTreeMap::new(),
+            ledger: LossLedger::default(),
         }
+    }
+
+    /// `broker` lost power: what it had not fsynced is gone.
+    pub fn on_power_cut(&mut self, broker: BrokerId, at: EventAt) {
+        self.power_cuts.insert(broker, at);
+    }
+
+    /// `broker` started an incarnation: its logs' recoveries follow.
+    pub fn on_started(&mut self, broker: BrokerId) {
+        match self.power_cuts.remove(&broker) {
+            Some(at) => self.started_after_power_cut.insert(broker, at),
+            None => self.started_after_power_cut.remove(&broker),
+        };
+    }
+
+    /// What the run lost, as far as the mirror saw.
+    pub fn ledger(&self) -> &LossLedger {
+        &self.ledger
     }
 
     /// Applies `broker`'s event to the mirror, then runs the invariants it could break.
     /// `history_index` is where the run's history stood: it becomes the anomaly's index.
-    pub fn on_replica_event(&mut self, history_index: u64, broker: BrokerId, event: &ReplicaEvent) {
+    pub fn on_replica_event(
+        &mut self,
+        history_index: u64,
+        broker: BrokerId,
+        event: &ReplicaEvent,
+        at: EventAt,
+    ) {
         self.last_index = self.last_index.max(history_index);
         if let ReplicaEvent::Recovered { .. } = event {
             *self.lives.entry(broker).or_default() += 1;
@@ -102,20 +140,45 @@ impl ClusterInvariants {
         let life = self.lives.get(&broker).copied().unwrap_or(0);
         let tp = event_partition(event);
         let partition = partition_mut(&mut self.partitions, tp);
-        let found = apply(partition, broker, life, event, history_index);
-        report(
-            &mut self.anomalies,
-            &self.promises,
-            partition,
+        let power_cut = self.started_after_power_cut.get(&broker).copied();
+        let before = match (event, power_cut) {
+            (ReplicaEvent::Recovered { .. }, Some(_)) => {
+                Some(partition.replicas.get(&broker).cloned().unwrap_or_default())
+            }
+            _ => None,
+        };
+        let facts = Facts {
             tp,
+            broker,
+            at,
             history_index,
-            found,
-        );
+        };
+        if let Some(replica) = partition.replicas.get(&broker) {
+            if let replica::Role::Follower { epoch } = replica.role {
+                let cut = losses::about_to_cut(replica, event);
+                if !cut.is_empty() {
+                    facts.follower_cuts(partition, epoch, cut, &mut self.ledger);
+                }
+            }
+        }
+        let found = apply(partition, broker, life, event, history_index);
+        if let (Some(before), Some(cut_at)) = (before, power_cut) {
+            facts.recovered_after_power_cut(partition, &before, cut_at, &mut self.ledger);
+        }
+        if let ReplicaEvent::BecameLeader { epoch, .. } = event {
+            facts.became_leader(partition, *epoch, &mut self.ledger);
+        }
+        let mut sink = Sink {
+            anomalies: &mut self.anomalies,
+            promises: &self.promises,
+            ledger: &self.ledger,
+        };
+        report(&mut sink, partition, tp, history_index, found);
     }
 
     /// Follows the controller's metadata log: leaders, ISRs and epochs as the controller
     /// decided them.
-    pub fn on_metadata(&mut self, history_index: u64, record: &MetadataRecord) {
+    pub fn on_metadata(&mut self, history_index: u64, record: &MetadataRecord, at: EventAt) {
         self.last_index = self.last_index.max(history_index);
         let MetadataRecord::PartitionChange {
             tp,
@@ -131,6 +194,9 @@ impl ClusterInvariants {
             return;
         };
         let partition = partition_mut(&mut self.partitions, tp);
+        if let Some(leader) = *leader {
+            record_election(partition, tp, leader, isr, *leader_epoch, at);
+        }
         let mut found = Vec::new();
         let previous = partition.controller.as_ref().map(|c| c.leader_epoch);
         found.extend(
@@ -158,14 +224,12 @@ impl ClusterInvariants {
             leader_epoch: *leader_epoch,
             partition_epoch: *partition_epoch,
         });
-        report(
-            &mut self.anomalies,
-            &self.promises,
-            partition,
-            tp,
-            history_index,
-            found,
-        );
+        let mut sink = Sink {
+            anomalies: &mut self.anomalies,
+            promises: &self.promises,
+            ledger: &self.ledger,
+        };
+        report(&mut sink, partition, tp, history_index, found);
     }
 
     /// Partitions the controller last left without a leader, for the liveness phase.
@@ -220,16 +284,13 @@ impl ClusterInvariants {
             {
                 found.push((&consistent_read::RULE, index, breach));
             }
+            let mut sink = Sink {
+                anomalies: &mut self.anomalies,
+                promises: &self.promises,
+                ledger: &self.ledger,
+            };
             for (rule, index, breach) in found {
-                report_one(
-                    &mut self.anomalies,
-                    &self.promises,
-                    partition,
-                    tp,
-                    rule,
-                    index,
-                    breach,
-                );
+                report_one(&mut sink, partition, tp, rule, index, breach);
             }
         }
         // Stable: anomalies found at one index keep the order they were found in.
@@ -400,44 +461,64 @@ fn apply(
 }
 
 /// Reports a breach as an anomaly, unless its kind was already reported for the partition.
+/// Where breaches go: the anomalies so far, what the configuration promises, and what the
+/// run has lost so far (to tell a breach a known loss explains).
+struct Sink<'a> {
+    anomalies: &'a mut Vec<Anomaly>,
+    promises: &'a Promises,
+    ledger: &'a LossLedger,
+}
+
 fn report(
-    anomalies: &mut Vec<Anomaly>,
-    promises: &Promises,
+    sink: &mut Sink<'_>,
     partition: &mut Partition,
     tp: &TopicPartition,
     index: u64,
     found: Found,
 ) {
     for (rule, breach) in found {
-        report_one(anomalies, promises, partition, tp, rule, index, breach);
+        report_one(sink, partition, tp, rule, index, breach);
     }
 }
 
+/// Reports a breach. A disagreement that a loss already in the ledger explains is
+/// reported once per kind and partition and stepped over, so that the pair is checked on:
+/// a later breach nothing explains must not hide behind an excused one. Any other breach
+/// is reported once per kind and partition, and its checks stop.
 fn report_one(
-    anomalies: &mut Vec<Anomaly>,
-    promises: &Promises,
+    sink: &mut Sink<'_>,
     partition: &mut Partition,
     tp: &TopicPartition,
     rule: &Rule,
     index: u64,
     breach: Breach,
 ) {
-    if !partition.reported.insert(rule.kind) {
+    if partition.reported.contains(&rule.kind) {
         return;
     }
     let (verdict, why) = if rule.excusable {
-        promises.unless_loss_excused(rule.promise)
+        sink.promises.unless_loss_excused(rule.promise)
     } else {
         (Verdict::Violation, rule.promise)
     };
-    anomalies.push(Anomaly {
-        kind: rule.kind,
-        verdict,
-        why: why.to_string(),
-        detail: format!("{}/{}: {}", tp.topic, tp.partition, breach.detail),
-        values: breach.values,
-        index,
-    });
+    let detail = format!("{}/{}: {}", tp.topic, tp.partition, breach.detail);
+    let anomaly = Anomaly::new(rule.kind, (verdict, why), detail, breach.values, index);
+    let anomaly = match rule.excusable {
+        true => anomaly.unless_loss_explains(),
+        false => anomaly,
+    };
+    let anomaly = anomaly.involving(&tp.topic, tp.partition, Vec::new());
+    if let Some((first, second, offset)) = breach.skip.filter(|_| rule.excusable) {
+        if crate::excuse::explained_now(&anomaly, sink.ledger, sink.promises) {
+            partition.agreement.step_over(first, second, offset + 1);
+            if partition.explained.insert(rule.kind) {
+                sink.anomalies.push(anomaly);
+            }
+            return;
+        }
+    }
+    partition.reported.insert(rule.kind);
+    sink.anomalies.push(anomaly);
 }
 
 #[cfg(test)]
@@ -483,11 +564,12 @@ mod tests {
             leader_epoch: LeaderEpoch(epoch),
             partition_epoch: epoch,
         };
-        invariants.on_metadata(0, &change(Some(1), 1));
+        let at = crate::events::EventAt::default();
+        invariants.on_metadata(0, &change(Some(1), 1), at);
         assert!(invariants.leaderless().is_empty());
-        invariants.on_metadata(1, &change(None, 2));
+        invariants.on_metadata(1, &change(None, 2), at);
         assert_eq!(invariants.leaderless(), vec![tp.clone()]);
-        invariants.on_metadata(2, &change(Some(1), 3));
+        invariants.on_metadata(2, &change(Some(1), 3), at);
         assert!(invariants.leaderless().is_empty());
     }
 }

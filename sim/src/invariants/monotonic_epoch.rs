@@ -35,6 +35,7 @@ pub(crate) fn check_controller(
     Some(Breach {
         detail: format!("the controller's leader epoch went back from {previous} to {epoch}"),
         values: Vec::new(),
+        skip: None,
     })
 }
 
@@ -62,6 +63,7 @@ pub(crate) fn check_broker(
              without a restart between"
         ),
         values: Vec::new(),
+        skip: None,
     })
 }
 

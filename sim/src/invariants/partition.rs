@@ -5,6 +5,7 @@
 
 use super::agreement::Agreement;
 use super::committed::CommittedPrefix;
+use super::losses::PartitionLosses;
 use super::monotonic_epoch::BrokerEpochs;
 use super::replica::Replica;
 use super::retention::Retained;
@@ -32,9 +33,13 @@ pub(crate) struct Partition {
     pub broker_epochs: BrokerEpochs,
     /// How far retention deleted records, as the replicas reported it.
     pub retained: Retained,
+    /// What power losses cut from its replicas, and how its leaders were elected.
+    pub losses: PartitionLosses,
     /// Kinds already reported: each is reported once per partition, at its first breach,
     /// and its checks are skipped afterwards.
     pub reported: BTreeSet<AnomalyKind>,
+    /// Kinds reported once already as a breach a known loss explains (checks go on).
+    pub explained: BTreeSet<AnomalyKind>,
 }
 
 impl Partition {

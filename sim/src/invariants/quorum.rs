@@ -124,14 +124,14 @@ impl QuorumInvariants {
         if !self.reported.insert(invariant) {
             return;
         }
-        self.anomalies.push(Anomaly {
+        let anomaly = Anomaly::new(
             kind,
-            verdict: Verdict::Violation,
-            why: promise.to_string(),
+            (Verdict::Violation, promise),
             detail,
-            values: Vec::new(),
+            Vec::new(),
             index,
-        });
+        );
+        self.anomalies.push(anomaly);
     }
 
     pub fn anomalies(&self) -> &[Anomaly] {

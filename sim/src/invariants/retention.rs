@@ -45,6 +45,7 @@ pub(crate) fn check(
             cause.as_str()
         ),
         values: Vec::new(),
+        skip: None,
     })
 }
 

@@ -62,6 +62,7 @@ pub(crate) fn check(claims: &mut Claims, epoch: LeaderEpoch, claim: Claim) -> Op
     Some(Breach {
         detail: format!("leader epoch {epoch} has two leaders: {first} and {claim}"),
         values: Vec::new(),
+        skip: None,
     })
 }
 
