@@ -346,3 +346,130 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
     }
     Ok(text)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Retention;
+    use kafka_model::ids::{BrokerId, LeaderEpoch, Offset};
+
+    /// Record v8 at tasks-0 offset 5, replicated on b1 (leader) and b2; b3 is no replica.
+    #[test]
+    fn the_story_has_the_leaders_append_the_cuts_and_the_deletion_of_the_record() {
+        let names = (1..=3).map(|b| (NodeId(b), format!("b{b}"))).collect();
+        let mut log = EventLog::new(Retention::All, names);
+        let tp = TopicPartition::new("tasks", 0);
+        let records = |values: &[u64]| -> Vec<ReplicaRecord> {
+            let epoch = LeaderEpoch(1);
+            values
+                .iter()
+                .map(|&value| ReplicaRecord { value, epoch })
+                .collect()
+        };
+        let (tp_, epoch) = (tp.clone(), LeaderEpoch(1));
+        let events = [
+            (
+                1,
+                ReplicaEvent::BecameLeader {
+                    tp: tp_.clone(),
+                    epoch,
+                    isr: vec![],
+                    log_end: Offset(4),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::BecameFollower {
+                    tp: tp_.clone(),
+                    epoch,
+                    leader: Some(BrokerId(1)),
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                3,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Truncated {
+                    tp: tp_.clone(),
+                    log_end: Offset(5),
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::LogStartRaised {
+                    tp: tp_.clone(),
+                    log_start: Offset(4),
+                    cause: LogStartCause::Retention,
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::LogStartRaised {
+                    tp: tp_.clone(),
+                    log_start: Offset(6),
+                    cause: LogStartCause::Retention,
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Truncated {
+                    tp: tp_,
+                    log_end: Offset(4),
+                },
+            ),
+        ];
+        for (time_ms, (node, event)) in (10..).zip(events) {
+            log.push(
+                time_ms,
+                Actor::Node(NodeId(node)),
+                EventKind::Replica(event),
+            );
+        }
+        let history = History::default();
+        let mut story = Story {
+            log: &log,
+            history: &history,
+            value: 8,
+            tp: Some(tp),
+            offset: Some(5),
+            replicas: [NodeId(1), NodeId(2)].into(),
+            replica_logs: BTreeMap::new(),
+            metadata_told: BTreeSet::new(),
+            reads: 0,
+        };
+        let told: Vec<(u64, String)> = (log.events().iter())
+            .flat_map(|e| story.lines(e).into_iter().map(|line| (e.time_ms, line)))
+            .collect();
+        let expected = [
+            (12, "append tasks-0@4..5: v7 v8"),
+            (15, "truncate tasks-0 from 6 to 5 (cuts v8 at 5)"),
+            (17, "tasks-0 log start 4 -> 6 (retention): v8 at 5 deleted"),
+            (18, "truncate tasks-0 from 5 to 4"),
+        ];
+        let expected: Vec<(u64, String)> =
+            expected.iter().map(|(t, l)| (*t, l.to_string())).collect();
+        assert_eq!(told, expected);
+    }
+}
