@@ -16,6 +16,7 @@ use kafka_model::group::GroupEvent;
 use kafka_model::ids::{NodeId, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::raft::RaftEvent;
+use std::collections::BTreeMap;
 
 pub mod render;
 
@@ -207,14 +208,18 @@ impl Retention {
 #[derive(Clone, Debug, Default)]
 pub struct EventLog {
     retention: Retention,
+    /// Every node's name in traces and fault plans (`b1`, `producer-1`, `controller`), so
+    /// that the readers after the run can name the actors without the world.
+    names: BTreeMap<NodeId, String>,
     events: Vec<Event>,
     next_seq: u64,
 }
 
 impl EventLog {
-    pub fn new(retention: Retention) -> Self {
+    pub fn new(retention: Retention, names: BTreeMap<NodeId, String>) -> Self {
         EventLog {
             retention,
+            names,
             events: Vec::new(),
             next_seq: 0,
         }
@@ -222,6 +227,16 @@ impl EventLog {
 
     pub fn retention(&self) -> Retention {
         self.retention
+    }
+
+    /// A node's name (`?` for a node the run did not have).
+    pub fn node_name(&self, node: NodeId) -> &str {
+        self.names.get(&node).map_or("?", String::as_str)
+    }
+
+    /// An actor's name: its node's, `nemesis` or `runner`.
+    pub fn actor_name(&self, actor: Actor) -> &str {
+        render::actor_name(actor, |node| self.node_name(node))
     }
 
     /// Numbers the event and keeps it if the retention asks for it; returns it (kept or
@@ -283,7 +298,7 @@ mod tests {
 
     #[test]
     fn events_are_numbered_whether_kept_or_not() {
-        let mut log = EventLog::new(Retention::Verdicts);
+        let mut log = EventLog::new(Retention::Verdicts, BTreeMap::new());
         let note = |text: &str| EventKind::Note(text.to_string());
         assert_eq!(log.push(1, Actor::Nemesis, note("a")).seq, 0);
         let started = EventKind::Started { incarnation: 1 };
@@ -293,7 +308,7 @@ mod tests {
         assert_eq!(log.events().len(), 1, "notes pass, starts stay");
         assert_eq!(log.get(1).map(|e| e.time_ms), Some(2));
         assert!(log.get(0).is_none());
-        let mut all = EventLog::new(Retention::All);
+        let mut all = EventLog::new(Retention::All, BTreeMap::new());
         all.push(1, Actor::Nemesis, note("a"));
         assert_eq!(all.events().len(), 1);
     }

@@ -1,76 +1,254 @@
-//! `kafka-sim explain`: the life of one record in a run, told from the trace and the
-//! history: its send and partition, the append on its leader, the acknowledgement, every
-//! consumer's read, what the faults did to its broker, retention deleting it (and consumers
-//! reset past it), and what the checkers found.
+//! `kafka-sim explain`: the life of one record in a run, told from the run's typed events
+//! and history: its send and partition, the append on its leader, the acknowledgement,
+//! every consumer's read, what the faults did to its replicas (and their restarts, log
+//! recoveries and truncations), the controller's elections of its partition, retention
+//! deleting it (and consumers reset past it), and what the checkers found.
 
-use crate::history::{OpType, Operation};
+use crate::events::render::render;
+use crate::events::{Actor, Event, EventKind, EventLog, FaultEvent};
+use crate::history::{History, OpType, Operation};
 use crate::outcome::Outcome;
 use crate::scenario::Scenario;
-use kafka_model::ids::TopicPartition;
+use kafka_model::effect::{LogStartCause, ReplicaEvent, ReplicaRecord};
+use kafka_model::ids::{NodeId, TopicPartition};
 use kafka_model::layout::ClusterLayout;
+use kafka_model::metadata::MetadataRecord;
+use kafka_model::quorum_controller::describe;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
-/// Whether a trace line names the record `v{value}` (as a whole word).
-fn names_value(line: &str, token: &str) -> bool {
-    line.split_whitespace()
-        .any(|word| word.trim_end_matches([':', ',']) == token)
+/// Whether a replica leads, where its log starts and ends, and where it holds the record,
+/// followed from its events.
+#[derive(Clone, Copy, Debug, Default)]
+struct ReplicaLog {
+    leads: bool,
+    log_start: u64,
+    log_end: u64,
+    holds_at: Option<u64>,
 }
 
-/// The trace line's time, node and event.
-fn parse(line: &str) -> Option<(u64, &str, &str)> {
-    let line = line.trim_start();
-    let (time, rest) = line.split_once(' ')?;
-    let rest = rest.trim_start();
-    let (node, event) = rest.split_once(' ')?;
-    Some((time.parse().ok()?, node, event.trim_start()))
+/// The record followed through the run's events.
+struct Story<'a> {
+    log: &'a EventLog,
+    history: &'a History,
+    value: u64,
+    /// Its partition and offset, once known (from the acknowledgement or the append).
+    tp: Option<TopicPartition>,
+    offset: Option<u64>,
+    replicas: BTreeSet<NodeId>,
+    replica_logs: BTreeMap<NodeId, ReplicaLog>,
+    /// The metadata indexes told already: each controller and broker reports every record.
+    metadata_told: BTreeSet<u64>,
+    reads: usize,
 }
 
-/// Whether a trace line tells of retention taking the record at `offset` of `tp`: a
-/// replica's retention, or a follower following its leader's log start, raising the log
-/// start past it ("log start A -> B"), or a consumer reset past it after OffsetOutOfRange.
-fn retention_took(event: &str, tp: &str, offset: u64) -> bool {
-    let number = |text: &str| -> Option<u64> {
-        text.trim_matches(|c: char| !c.is_ascii_digit())
-            .parse()
-            .ok()
-    };
-    let raised = |rest: &str| {
-        let mut words = rest.split_whitespace();
-        let from = words.next().and_then(number);
-        let to = words.nth(1).and_then(number);
-        matches!((from, to), (Some(a), Some(b)) if a <= offset && offset < b)
-    };
-    if let Some(rest) = event.strip_prefix(&format!("retention {tp}: log start ")) {
-        return raised(rest);
+/// "v3 v4 v5".
+fn values(records: &[ReplicaRecord]) -> String {
+    let values: Vec<String> = records.iter().map(|r| format!("v{}", r.value)).collect();
+    values.join(" ")
+}
+
+/// The first append of the record (a leader's: followers copy it after): its partition and
+/// offset.
+fn first_append(log: &EventLog, value: u64) -> Option<(TopicPartition, u64)> {
+    log.events().iter().find_map(|event| match &event.kind {
+        EventKind::Replica(ReplicaEvent::Appended { tp, base, records }) => {
+            let at = records.iter().position(|r| r.value == value)?;
+            Some((tp.clone(), base.0 + at as u64))
+        }
+        _ => None,
+    })
+}
+
+impl Story<'_> {
+    fn is_replica_name(&self, name: &str) -> bool {
+        (self.replicas.iter()).any(|node| self.log.node_name(*node) == name)
     }
-    if event.starts_with("follow leader's log start ") {
-        if let Some((_, rest)) = event.split_once(&format!(": {tp} log start ")) {
-            return raised(rest);
+
+    fn is_mine(&self, tp: &TopicPartition) -> bool {
+        self.tp.as_ref() == Some(tp)
+    }
+
+    /// The lines (without time and actor) an event adds to the story.
+    fn lines(&mut self, event: &Event) -> Vec<String> {
+        let rendered = || {
+            let mut text = String::new();
+            let name = |node| self.log.node_name(node);
+            render(event, name, self.history, &mut text).then_some(text)
+        };
+        let on_replica = match event.actor {
+            Actor::Node(node) => self.replicas.contains(&node).then_some(node),
+            _ => None,
+        };
+        match (&event.kind, on_replica) {
+            (EventKind::Client { history_index }, _) => self.client(*history_index, rendered),
+            (EventKind::Started { .. }, Some(_)) => rendered().into_iter().collect(),
+            (EventKind::LogRecovered { tp, .. }, Some(_)) if self.is_mine(tp) => {
+                rendered().into_iter().collect()
+            }
+            (EventKind::Fault(fault), _) if self.names_a_replica(fault) => {
+                rendered().into_iter().collect()
+            }
+            (
+                EventKind::Metadata {
+                    index,
+                    record: record @ MetadataRecord::PartitionChange { tp, .. },
+                },
+                _,
+            ) if self.is_mine(tp) && self.metadata_told.insert(*index) => {
+                vec![format!("metadata {index}: {}", describe(record))]
+            }
+            (EventKind::Replica(replica), Some(node)) => self.replica(node, replica),
+            _ => Vec::new(),
         }
     }
-    if let Some(rest) = event.strip_prefix(&format!("assign {tp}@")) {
-        let to = rest.split_whitespace().next().and_then(number);
-        let from = rest
-            .split_once("offset-out-of-range at ")
-            .and_then(|(_, r)| r.split(',').next())
-            .and_then(number);
-        return matches!((from, to), (Some(a), Some(b)) if a <= offset && offset < b);
+
+    /// Whether a fault strikes one of the record's replicas (the plan announced at the
+    /// start, and the heal, name none).
+    fn names_a_replica(&self, fault: &FaultEvent) -> bool {
+        match fault {
+            FaultEvent::Injected(fault) => fault.nodes().iter().any(|n| self.is_replica_name(n)),
+            FaultEvent::Restarted { node }
+            | FaultEvent::Resumed { node }
+            | FaultEvent::DiskErased { node, .. }
+            | FaultEvent::PowerCut { node, .. } => self.is_replica_name(node),
+            FaultEvent::SwarmDrawn(_) | FaultEvent::Planned(_) | FaultEvent::Healed => false,
+        }
     }
-    false
+
+    /// The record's send and its outcome, its reads, and consumers reset past it.
+    fn client(&mut self, index: u64, rendered: impl Fn() -> Option<String>) -> Vec<String> {
+        let Some(entry) = self.history.entries.get(index as usize) else {
+            return Vec::new();
+        };
+        let value = self.value;
+        match &entry.op {
+            Operation::Send(send) if send.value == value => rendered().into_iter().collect(),
+            Operation::Poll(poll) if entry.op_type == OpType::Ok => {
+                let mine = poll.records.iter().filter(|r| r.value == value);
+                let reads: Vec<String> = mine
+                    .map(|r| format!("read v{value} at {}-{}@{}", r.topic, r.partition, r.offset))
+                    .collect();
+                self.reads += reads.len();
+                reads
+            }
+            Operation::Assign(assign) => {
+                let tp = TopicPartition::new(assign.topic.clone(), assign.partition);
+                let skipped = assign.skipped().filter(|_| self.is_mine(&tp));
+                let past_it = skipped
+                    .zip(self.offset)
+                    .is_some_and(|(s, o)| s.contains(&o));
+                if past_it {
+                    rendered().into_iter().collect()
+                } else {
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// What a replica of the partition did that touches the record: the leader's append of
+    /// it, every truncation (and whether it cut the record), a log start raised past it.
+    fn replica(&mut self, node: NodeId, event: &ReplicaEvent) -> Vec<String> {
+        let value = self.value;
+        let Some(tp) = self.tp.clone() else {
+            return Vec::new();
+        };
+        let at = |base: u64, records: &[ReplicaRecord]| {
+            let position = records.iter().position(|r| r.value == value)?;
+            Some(base + position as u64)
+        };
+        let replica = self.replica_logs.entry(node).or_default();
+        match event {
+            ReplicaEvent::Recovered {
+                tp: of,
+                log_start,
+                records,
+            } if *of == tp => {
+                let log_start = log_start.0;
+                *replica = ReplicaLog {
+                    leads: false,
+                    log_start,
+                    log_end: log_start + records.len() as u64,
+                    holds_at: at(log_start, records),
+                };
+                Vec::new()
+            }
+            ReplicaEvent::BecameLeader { tp: of, .. }
+            | ReplicaEvent::BecameFollower { tp: of, .. }
+                if *of == tp =>
+            {
+                replica.leads = matches!(event, ReplicaEvent::BecameLeader { .. });
+                Vec::new()
+            }
+            ReplicaEvent::Appended {
+                tp: of,
+                base,
+                records,
+            } if *of == tp => {
+                replica.log_end = base.0 + records.len() as u64;
+                let Some(offset) = at(base.0, records) else {
+                    return Vec::new();
+                };
+                replica.holds_at = Some(offset);
+                // Followers copy it too; the leader's append is where it entered the log.
+                if !replica.leads {
+                    return Vec::new();
+                }
+                let last = replica.log_end - 1;
+                vec![format!(
+                    "append {tp}@{}..{last}: {}",
+                    base.0,
+                    values(records)
+                )]
+            }
+            ReplicaEvent::Truncated { tp: of, log_end } if *of == tp => {
+                let (from, to) = (replica.log_end, log_end.0);
+                replica.log_end = to;
+                let cut = replica.holds_at.filter(|o| *o >= to);
+                if cut.is_some() {
+                    replica.holds_at = None;
+                }
+                let cut = cut.map_or(String::new(), |o| format!(" (cuts v{value} at {o})"));
+                vec![format!("truncate {tp} from {from} to {to}{cut}")]
+            }
+            ReplicaEvent::LogStartRaised {
+                tp: of,
+                log_start,
+                cause,
+            } if *of == tp => {
+                let (from, to) = (replica.log_start, log_start.0);
+                replica.log_start = to;
+                if *cause == LogStartCause::Reset {
+                    replica.log_end = to;
+                }
+                let Some(offset) = replica.holds_at.filter(|o| *o < to) else {
+                    return Vec::new();
+                };
+                replica.holds_at = None;
+                vec![format!(
+                    "{tp} log start {from} -> {to} ({}): v{value} at {offset} deleted",
+                    cause.as_str()
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
-/// The story of record `value`. The outcome must have kept its trace.
+/// The story of record `value`. The outcome should keep all its events
+/// (`RunOptions::keep_trace`): otherwise log recoveries are missing from it.
 pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<String, String> {
-    let invoke = outcome.history.entries.iter().find_map(|e| match &e.op {
+    let entries = &outcome.history.entries;
+    let invoke = entries.iter().find_map(|e| match &e.op {
         Operation::Send(send) if e.op_type == OpType::Invoke && send.value == value => {
             Some((e, send))
         }
         _ => None,
     });
     let Some((invoke, send)) = invoke else {
-        let sent = outcome
-            .history
-            .entries
+        let sent = entries
             .iter()
             .filter(|e| e.op_type == OpType::Invoke && matches!(e.op, Operation::Send(_)))
             .count();
@@ -78,7 +256,6 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
             "no record with value {value} in this run ({sent} records were sent; producer p, from 1, sends values (p-1)*1000000+1, +2, ...)"
         ));
     };
-    let token = format!("v{value}");
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -89,39 +266,40 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
         invoke.process,
         invoke.time_ms
     );
-    // The partition, from the acknowledgement or the leader's append.
-    let partition = outcome.history.entries.iter().find_map(|e| match &e.op {
-        Operation::Send(s) if s.value == value && e.op_type == OpType::Ok => s.partition,
+    // The partition and offset, from the acknowledgement or else the leader's append.
+    let acked = entries.iter().find_map(|e| match &e.op {
+        Operation::Send(s) if s.value == value && e.op_type == OpType::Ok => {
+            Some((s.partition?, s.offset))
+        }
         _ => None,
     });
-    let partition = partition.or_else(|| {
-        outcome
-            .trace
-            .iter()
-            .filter(|l| names_value(l, &token))
-            .find_map(|l| {
-                let (_, _, event) = parse(l)?;
-                let tp = event.strip_prefix("append ")?.split('@').next()?;
-                tp.rsplit_once('-')?.1.parse().ok()
-            })
-    });
-    let offset = outcome.history.entries.iter().find_map(|e| match &e.op {
-        Operation::Send(s) if s.value == value && e.op_type == OpType::Ok => s.offset,
-        _ => None,
-    });
+    let log = &outcome.events;
+    let appended = first_append(log, value).filter(|(tp, _)| tp.topic == send.topic);
+    let (tp, offset) = match (acked, appended) {
+        (Some((p, Some(o))), _) => (Some(TopicPartition::new(send.topic.clone(), p)), Some(o)),
+        (Some((p, None)), appended) => {
+            let tp = TopicPartition::new(send.topic.clone(), p);
+            let offset = appended.filter(|(at, _)| *at == tp).map(|(_, o)| o);
+            (Some(tp), offset)
+        }
+        (None, Some((tp, o))) => (Some(tp), Some(o)),
+        (None, None) => (None, None),
+    };
     let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
-    let placed = partition.map(|p| TopicPartition::new(send.topic.clone(), p));
-    let replicas: Vec<String> = placed
-        .iter()
+    let replicas: BTreeSet<NodeId> = (tp.iter())
         .flat_map(|tp| layout.replicas_of(tp))
-        .map(|b| format!("b{}", b.0))
+        .map(|b| b.node())
         .collect();
-    match &placed {
+    match &tp {
         Some(tp) => {
+            // Preferred leader first, as the layout places them.
+            let names: Vec<&str> = (layout.replicas_of(tp).into_iter())
+                .map(|b| log.node_name(b.node()))
+                .collect();
             let _ = writeln!(
                 text,
                 "partition {tp} (murmur2 of the key), replicas {} (preferred leader first)",
-                replicas.join(", ")
+                names.join(", ")
             );
         }
         None => {
@@ -132,60 +310,24 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
         }
     }
     let _ = writeln!(text, "\ntimeline:");
-    let tp = placed.map(|tp| tp.to_string()).unwrap_or_default();
-    let (recover, truncate, leadership) = (
-        format!("recover {tp}:"),
-        format!("truncate {tp} "),
-        format!(": {tp} leader "),
-    );
-    // (time, line): trace lines and reads, merged in time order (stable for ties).
-    let mut timeline: Vec<(u64, String)> = Vec::new();
-    // A quorum's controllers each note every committed record: keep the first note.
-    let mut noted = std::collections::BTreeSet::new();
-    for line in &outcome.trace {
-        let Some((time, node, event)) = parse(line) else {
-            continue;
-        };
-        let is_replica = |name: &str| replicas.iter().any(|r| r == name);
-        // What happened to the partition's replicas and leadership: their faults,
-        // restarts and recoveries, its truncations and the controller's elections.
-        let about_partition = !tp.is_empty()
-            && ((node == "nemesis"
-                && !event.starts_with("plan")
-                && event
-                    .split(|c: char| !(c.is_alphanumeric() || c == '-'))
-                    .any(is_replica))
-                || (is_replica(node)
-                    && (event.starts_with("start")
-                        || event.starts_with(&recover)
-                        || event.starts_with(&truncate)))
-                || (node.starts_with(crate::world::CONTROLLER_NAME)
-                    && event.contains(&leadership)
-                    && noted.insert(event.to_string())));
-        let retained = offset.is_some_and(|o| !tp.is_empty() && retention_took(event, &tp, o));
-        if names_value(line, &token) || about_partition || retained {
-            timeline.push((time, line.clone()));
+    let mut story = Story {
+        log,
+        history: &outcome.history,
+        value,
+        tp,
+        offset,
+        replicas,
+        replica_logs: BTreeMap::new(),
+        metadata_told: BTreeSet::new(),
+        reads: 0,
+    };
+    for event in log.events() {
+        let actor = log.actor_name(event.actor);
+        for line in story.lines(event) {
+            let _ = writeln!(text, "  {:>8} {actor:<11} {line}", event.time_ms);
         }
     }
-    let mut reads = 0;
-    for entry in &outcome.history.entries {
-        let Operation::Poll(poll) = &entry.op else {
-            continue;
-        };
-        for record in poll.records.iter().filter(|r| r.value == value) {
-            reads += 1;
-            let line = format!(
-                "{:>8} {:<11} read v{value} at {}-{}@{}",
-                entry.time_ms, entry.process, record.topic, record.partition, record.offset
-            );
-            timeline.push((entry.time_ms, line));
-        }
-    }
-    timeline.sort_by_key(|(time, _)| *time);
-    for (_, line) in timeline {
-        let _ = writeln!(text, "  {line}");
-    }
-    if reads == 0 {
+    if story.reads == 0 {
         let _ = writeln!(text, "  (no consumer read it)");
     }
     let anomalies: Vec<_> = outcome
@@ -207,22 +349,127 @@ pub fn explain(scenario: &Scenario, outcome: &Outcome, value: u64) -> Result<Str
 
 #[cfg(test)]
 mod tests {
-    use super::retention_took;
+    use super::*;
+    use crate::events::Retention;
+    use kafka_model::ids::{BrokerId, LeaderEpoch, Offset};
 
+    /// Record v8 at tasks-0 offset 5, replicated on b1 (leader) and b2; b3 is no replica.
     #[test]
-    fn retention_lines_name_the_offsets_they_take() {
-        let retention = "retention tasks-1: log start 80 -> 96, 1 segment(s) deleted for time, \
-                         0 for size, 996 bytes (high watermark 196)";
-        assert!(retention_took(retention, "tasks-1", 80));
-        assert!(retention_took(retention, "tasks-1", 95));
-        assert!(!retention_took(retention, "tasks-1", 96));
-        assert!(!retention_took(retention, "tasks-10", 90));
-        let follow =
-            "follow leader's log start 40: tasks-0 log start 16 -> 32, 1 segment(s) deleted";
-        assert!(retention_took(follow, "tasks-0", 20) && !retention_took(follow, "tasks-0", 32));
-        let reset = "assign tasks-1@96 (offset-out-of-range at 90, auto.offset.reset=earliest)";
-        assert!(retention_took(reset, "tasks-1", 90) && !retention_took(reset, "tasks-1", 89));
-        let start = "assign tasks-1@0 (auto.offset.reset=earliest)";
-        assert!(!retention_took(start, "tasks-1", 0));
+    fn the_story_has_the_leaders_append_the_cuts_and_the_deletion_of_the_record() {
+        let names = (1..=3).map(|b| (NodeId(b), format!("b{b}"))).collect();
+        let mut log = EventLog::new(Retention::All, names);
+        let tp = TopicPartition::new("tasks", 0);
+        let records = |values: &[u64]| -> Vec<ReplicaRecord> {
+            let epoch = LeaderEpoch(1);
+            values
+                .iter()
+                .map(|&value| ReplicaRecord { value, epoch })
+                .collect()
+        };
+        let (tp_, epoch) = (tp.clone(), LeaderEpoch(1));
+        let events = [
+            (
+                1,
+                ReplicaEvent::BecameLeader {
+                    tp: tp_.clone(),
+                    epoch,
+                    isr: vec![],
+                    log_end: Offset(4),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::BecameFollower {
+                    tp: tp_.clone(),
+                    epoch,
+                    leader: Some(BrokerId(1)),
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                3,
+                ReplicaEvent::Appended {
+                    tp: tp_.clone(),
+                    base: Offset(4),
+                    records: records(&[7, 8]),
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Truncated {
+                    tp: tp_.clone(),
+                    log_end: Offset(5),
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::LogStartRaised {
+                    tp: tp_.clone(),
+                    log_start: Offset(4),
+                    cause: LogStartCause::Retention,
+                },
+            ),
+            (
+                1,
+                ReplicaEvent::LogStartRaised {
+                    tp: tp_.clone(),
+                    log_start: Offset(6),
+                    cause: LogStartCause::Retention,
+                },
+            ),
+            (
+                2,
+                ReplicaEvent::Truncated {
+                    tp: tp_,
+                    log_end: Offset(4),
+                },
+            ),
+        ];
+        for (time_ms, (node, event)) in (10..).zip(events) {
+            log.push(
+                time_ms,
+                Actor::Node(NodeId(node)),
+                EventKind::Replica(event),
+            );
+        }
+        let history = History::default();
+        let mut story = Story {
+            log: &log,
+            history: &history,
+            value: 8,
+            tp: Some(tp),
+            offset: Some(5),
+            replicas: [NodeId(1), NodeId(2)].into(),
+            replica_logs: BTreeMap::new(),
+            metadata_told: BTreeSet::new(),
+            reads: 0,
+        };
+        let told: Vec<(u64, String)> = (log.events().iter())
+            .flat_map(|e| story.lines(e).into_iter().map(|line| (e.time_ms, line)))
+            .collect();
+        let expected = [
+            (12, "append tasks-0@4..5: v7 v8"),
+            (15, "truncate tasks-0 from 6 to 5 (cuts v8 at 5)"),
+            (17, "tasks-0 log start 4 -> 6 (retention): v8 at 5 deleted"),
+            (18, "truncate tasks-0 from 5 to 4"),
+        ];
+        let expected: Vec<(u64, String)> =
+            expected.iter().map(|(t, l)| (*t, l.to_string())).collect();
+        assert_eq!(told, expected);
     }
 }

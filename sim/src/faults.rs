@@ -184,6 +184,23 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The kind as scenarios spell it (`crash`, `power-loss`, `partition-one-way`...).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::PowerLoss => "power-loss",
+            FaultKind::Pause => "pause",
+            FaultKind::Partition => "partition",
+            FaultKind::PartitionOneWay => "partition-one-way",
+            FaultKind::Loss => "loss",
+            FaultKind::Delay => "delay",
+            FaultKind::Clog => "clog",
+            FaultKind::ClockJump => "clock-jump",
+            FaultKind::ClockDrift => "clock-drift",
+            FaultKind::DiskLoss => "disk-loss",
+        }
+    }
+
     /// Every kind that may strike any node. Disk loss, for the controllers of a quorum
     /// only, is not among them: scenarios that draw from `ALL` keep their fault plans.
     pub const ALL: [FaultKind; 10] = [
@@ -458,6 +475,13 @@ mod tests {
             .1
             .iter()
             .all(|e| e.at_ms < 30_000 && a.0.kinds.contains(&e.fault.kind())));
+    }
+
+    #[test]
+    fn kind_names_are_the_scenario_spelling() {
+        for kind in FaultKind::ALL.into_iter().chain([FaultKind::DiskLoss]) {
+            assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
+        }
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The Perfetto export: a run as Chrome trace-event JSON (`{"traceEvents": [...]}`, which
 //! ui.perfetto.dev and chrome://tracing open): one process per run, one thread per node, an
-//! event per trace line, fault spans, and message flows from sender to receiver.
+//! event per event of the run that has a trace line, fault spans, and message flows from
+//! sender to receiver. Read off the run's typed events, never off the trace text.
 
 use crate::checkers::Verdict;
+use crate::events::render::render;
+use crate::events::{EventKind, FaultEvent};
 use crate::outcome::Outcome;
 use crate::timeline;
 use serde_json::{json, Value};
@@ -16,19 +19,40 @@ const MESSAGE_US: u64 = 100;
 /// span track `k` of the node with thread id `t` has id `FAULT_TID * (k + 1) + t`.
 const FAULT_TID: u64 = 1_000;
 
+/// An event's category: what part of the run it tells of.
+fn category(kind: &EventKind) -> &'static str {
+    match kind {
+        EventKind::Started { .. } | EventKind::StartFailed { .. } => "start",
+        EventKind::LogRecovered { .. } | EventKind::MetadataRecovered { .. } => "recover",
+        EventKind::MessageSent { .. }
+        | EventKind::MessageDelivered { .. }
+        | EventKind::MessageDropped { .. } => "message",
+        EventKind::Disk(_) => "disk",
+        EventKind::Replica(_) => "replica",
+        EventKind::Metadata { .. } => "metadata",
+        EventKind::Raft(_) => "raft",
+        EventKind::Group(_) => "group",
+        EventKind::Client { .. } => "client",
+        EventKind::Note(_) => "note",
+        EventKind::Fault(FaultEvent::Planned(_) | FaultEvent::SwarmDrawn(_)) => "plan",
+        EventKind::Fault(_) => "nemesis",
+        EventKind::Quiescent | EventKind::LivenessProblem(_) => "runner",
+    }
+}
+
 /// The run as trace events, timestamps in µs (`ts = time_ms * 1000`), sorted by time after
-/// the metadata events. Each trace line is an instant event (`ph: "i"`) on its node's thread,
-/// except deliveries: a `recv` line is a short slice (`ph: "X"`) on the receiver, paired with
-/// a `send` slice on the sender and a flow (`ph: "s"`/`"f"`) between them (send times are
-/// not in the trace yet: the send is placed `ASSUMED_LATENCY_MS` before the receipt). Fault
-/// spans are `X` slices, clock jumps and drifts instants on the node, anomalies global
-/// instants.
+/// the metadata events. Each event that has a trace line is an instant event (`ph: "i"`) on
+/// its node's thread, except deliveries: a delivery is a short slice (`ph: "X"`) on the
+/// receiver, paired with a `send` slice on the sender at the message's send time and a flow
+/// (`ph: "s"`/`"f"`) between them. Fault spans are `X` slices, clock jumps and drifts
+/// instants on the node, anomalies global instants.
 pub fn perfetto(outcome: &Outcome) -> Value {
+    let log = &outcome.events;
     let lanes = timeline::lanes(outcome, None);
     let tids: BTreeMap<&str, u64> = (lanes.iter().enumerate())
         .map(|(i, name)| (name.as_str(), i as u64 + 1))
         .collect();
-    let tid = |node: &str| tids.get(timeline::lane_of(node)).copied().unwrap_or(0);
+    let tid = |lane: &str| tids.get(lane).copied().unwrap_or(0);
     let name = format!("kafka-sim {} seed {}", outcome.scenario, outcome.seed);
     let mut meta = vec![
         json!({"ph": "M", "pid": PID, "tid": 0, "name": "process_name",
@@ -50,42 +74,51 @@ pub fn perfetto(outcome: &Outcome) -> Value {
 
     let mut events: Vec<(u64, Value)> = Vec::new();
     let mut flows = 0u64;
-    for line in outcome.trace.iter().filter_map(|l| timeline::parse(l)) {
-        let (ts, to) = (line.time_ms * 1000, tid(line.node));
-        let category = line.event.split(' ').next().unwrap_or("");
-        match timeline::message(&line) {
-            Some(m) if m.dropped.is_none() => {
+    let name = |node| log.node_name(node);
+    let mut line = String::new();
+    for event in log.events() {
+        line.clear();
+        if !render(event, name, &outcome.history, &mut line) {
+            continue;
+        }
+        let (ts, node) = (event.time_ms * 1000, log.actor_name(event.actor));
+        let to = tid(timeline::lane_of(log, event.actor));
+        match &event.kind {
+            EventKind::MessageDelivered {
+                from,
+                kind,
+                sent_ms,
+                ..
+            } => {
                 flows += 1;
-                let sent = m.time_ms.saturating_sub(timeline::ASSUMED_LATENCY_MS) * 1000;
-                let from = tid(m.from);
+                let (sent, from) = (sent_ms * 1000, log.node_name(*from));
                 events.push((
                     sent,
-                    json!({"ph": "X", "name": format!("send {}", m.kind),
-                    "cat": "message", "pid": PID, "tid": from, "ts": sent, "dur": MESSAGE_US,
-                    "args": {"to": m.to, "note": "send time assumed (not in the trace yet)"}}),
+                    json!({"ph": "X", "name": format!("send {kind}"),
+                    "cat": "message", "pid": PID, "tid": tid(from), "ts": sent, "dur": MESSAGE_US,
+                    "args": {"to": node}}),
                 ));
                 events.push((
                     sent,
-                    json!({"ph": "s", "name": m.kind, "cat": "message",
-                    "id": flows, "pid": PID, "tid": from, "ts": sent}),
+                    json!({"ph": "s", "name": kind, "cat": "message",
+                    "id": flows, "pid": PID, "tid": tid(from), "ts": sent}),
                 ));
                 events.push((
                     ts,
-                    json!({"ph": "X", "name": format!("recv {}", m.kind),
+                    json!({"ph": "X", "name": format!("recv {kind}"),
                     "cat": "message", "pid": PID, "tid": to, "ts": ts, "dur": MESSAGE_US,
-                    "args": {"from": m.from, "line": line.event}}),
+                    "args": {"from": from, "line": line, "sent_ms": sent_ms}}),
                 ));
                 events.push((
                     ts,
-                    json!({"ph": "f", "bp": "e", "name": m.kind, "cat": "message",
+                    json!({"ph": "f", "bp": "e", "name": kind, "cat": "message",
                     "id": flows, "pid": PID, "tid": to, "ts": ts}),
                 ));
             }
-            _ => events.push((
+            kind => events.push((
                 ts,
-                json!({"ph": "i", "s": "t", "name": line.event,
-                "cat": category, "pid": PID, "tid": to, "ts": ts,
-                "args": {"node": line.node}}),
+                json!({"ph": "i", "s": "t", "name": line, "cat": category(kind),
+                "pid": PID, "tid": to, "ts": ts, "args": {"node": node}}),
             )),
         }
     }

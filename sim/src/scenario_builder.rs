@@ -176,6 +176,18 @@ impl ScenarioBuilder {
         })
     }
 
+    /// Messages on the links between the two sets wait `delay_ms` more.
+    pub fn delay(self, from: &[&str], to: &[&str], delay_ms: u64) -> Self {
+        let list = |side: &[&str]| side.iter().map(|n| n.to_string()).collect();
+        self.fault(Fault::Delay {
+            from: list(from),
+            to: list(to),
+            delay_ms,
+            jitter_ms: 0,
+            duration_ms: 1_000,
+        })
+    }
+
     pub fn clock_jump(self, node: &str, by_ms: i64) -> Self {
         self.fault(Fault::ClockJump {
             node: node.into(),

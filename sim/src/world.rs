@@ -114,11 +114,12 @@ impl World {
             .copied()
             .filter(|id| is_controller(*id))
             .collect();
+        let log = EventLog::new(retention, names.clone());
         World {
             seed,
             names,
             state: Mutex::new(WorldState {
-                log: EventLog::new(retention),
+                log,
                 trace: Trace::new(keep_trace),
                 history: HistoryProjection::new(promises.acks.clone()),
                 invariants: ClusterInvariants::new(promises),

@@ -1,13 +1,18 @@
-//! The run viewers: the HTML timeline page (self-contained, escaped, every lane and anomaly on
-//! it) and the Perfetto trace-event export (a thread per node, valid sorted events).
+//! The run viewers, read off the typed events: the HTML timeline page (self-contained,
+//! escaped, every lane and anomaly on it, each message drawn from its send to its receipt),
+//! the Perfetto trace-event export (a thread per node, valid sorted events) and `explain`.
 
+use kafka_model::ids::NodeId;
 use kafka_sim::builtin;
+use kafka_sim::events::{Actor, EventKind};
+use kafka_sim::explain::explain;
 use kafka_sim::outcome::Outcome;
 use kafka_sim::perfetto::perfetto;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
+use kafka_sim::scenario_builder::ScenarioBuilder;
 use kafka_sim::timeline;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A run with its trace kept; `name` is a built-in scenario or a TOML file.
 fn traced(name: &str, seed: u64) -> (Scenario, Outcome) {
@@ -123,10 +128,10 @@ fn text_from_the_scenario_is_escaped() {
     );
     assert_eq!(page.to_lowercase().matches("<script").count(), 1);
     assert_eq!(timeline::esc("a<b>&'\""), "a&lt;b&gt;&amp;&#39;&quot;");
-    // Trace text goes into the script's data: it cannot close the script.
+    // Event text goes into the script's data: it cannot close the script.
     let mut outcome = outcome;
-    let line = "   99999 b1          note </script><script>alert(1)</script>";
-    outcome.trace.push(line.into());
+    let note = EventKind::Note("note </script><script>alert(1)</script>".into());
+    outcome.events.push(99_999, Actor::Node(NodeId(1)), note);
     let page = timeline::html(&outcome, &scenario);
     assert_eq!(page.to_lowercase().matches("<script").count(), 1);
     assert_eq!(page.to_lowercase().matches("</script").count(), 1);
@@ -175,10 +180,113 @@ fn perfetto_has_a_thread_per_node_and_valid_sorted_events() {
         ids
     };
     assert_eq!(ids("s"), ids("f"));
-    // One event per trace line at least, and it serializes.
+    // One event per trace line at least (a delivery is four), and it serializes.
     assert!(events.len() > outcome.trace.len());
     assert_eq!(value, perfetto(&outcome));
     assert!(serde_json::to_string(&value).is_ok());
+}
+
+/// A scenario whose producer's links to its only broker are slowed by 400 ms from 1 s to 3 s.
+fn delayed_producer() -> Scenario {
+    ScenarioBuilder::new("delayed-producer")
+        .brokers(1)
+        .topic("tasks", 1)
+        .records(200, 50)
+        .at_ms(1_000)
+        .delay(&["producer-1"], &["b1"], 400)
+        .for_ms(2_000)
+        .heal_at_ms(5_000)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_message_held_by_a_delay_fault_is_drawn_across_its_delay() {
+    let scenario = delayed_producer();
+    let outcome = run(
+        &scenario,
+        1,
+        RunOptions {
+            keep_trace: true,
+            ..RunOptions::default()
+        },
+    );
+    let data = timeline::page_data(&outcome, &scenario);
+    let lanes: Vec<&str> = (data["lanes"].as_array().unwrap().iter())
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    let lane = |name: &str| lanes.iter().position(|l| *l == name).unwrap() as u64;
+    let (producer, broker) = (lane("producer-1"), lane("b1"));
+    let window = 1_000..3_000;
+    let (mut held, mut checked) = (0, 0);
+    for m in data["messages"].as_array().unwrap() {
+        let [sent, receipt, from, to] = [0, 1, 2, 3].map(|i| m[i].as_u64().unwrap());
+        assert!(receipt >= sent, "{m}");
+        let gap = receipt - sent;
+        if window.contains(&sent) && (from, to) == (producer, broker) {
+            held += u64::from(gap >= 400);
+        } else if !window.contains(&sent) {
+            checked += 1;
+            assert!(
+                gap < 400,
+                "a message sent outside the delay took {gap} ms: {m}"
+            );
+        }
+    }
+    assert!(
+        held > 0,
+        "some producer-1 -> b1 message drawn across its 400 ms delay"
+    );
+    assert!(checked > 0, "messages outside the fault window");
+    let spans = data["spans"].as_array().unwrap();
+    let delay = serde_json::json!([1_000, 3_000, producer, "delay", "delay +400ms"]);
+    assert!(
+        spans
+            .iter()
+            .any(|s| s.as_array().unwrap()[..5] == delay.as_array().unwrap()[..]),
+        "the delay's span on producer-1: {spans:?}"
+    );
+    // Perfetto's flows start at the real send: some arrow spans the delay there too.
+    let value = perfetto(&outcome);
+    let events = value["traceEvents"].as_array().unwrap();
+    let flow_ts = |ph: &str| -> BTreeMap<u64, u64> {
+        (events.iter().filter(|e| e["ph"] == ph))
+            .map(|e| (e["id"].as_u64().unwrap(), e["ts"].as_u64().unwrap()))
+            .collect()
+    };
+    let (starts, ends) = (flow_ts("s"), flow_ts("f"));
+    assert!(starts.iter().any(|(id, start)| ends[id] - start >= 400_000));
+    assert!(starts.iter().all(|(id, start)| ends[id] >= *start));
+}
+
+#[test]
+fn explain_tells_the_append_ack_read_power_loss_and_anomaly_of_a_record() {
+    let (scenario, outcome) = traced("single-replica-power-loss", 1);
+    let story = explain(&scenario, &outcome, 3).unwrap();
+    // In the order they happened.
+    let needles = [
+        "producer-1  send v3",
+        "b1          append tasks-0@1..1: v3",
+        "producer-1  ok v3 tasks-0@1",
+        "consumer-1  read v3 at tasks-0@1",
+        "nemesis     power-loss b1",
+        "b1          start incarnation 2",
+        "b1          recover tasks-0:",
+        "lost-write (Allowed)",
+    ];
+    let mut from = 0;
+    for needle in needles {
+        let Some(at) = story[from..].find(needle) else {
+            panic!("`{needle}` missing after byte {from} of:\n{story}");
+        };
+        from += at + needle.len();
+    }
+    assert!(story.contains("replicas b1 (preferred leader first)"));
+    assert!(story.contains("controller  metadata 7: tasks-0 leader b1 epoch 1 isr [b1]"));
+    // Other records' sends are not part of this one's story.
+    assert!(!story.contains("send v4"), "{story}");
+    let unknown = explain(&scenario, &outcome, 999_999).unwrap_err();
+    assert!(unknown.contains("no record with value 999999"), "{unknown}");
 }
 
 /// Writes the page for a browser check (scripts/check-html.sh): the path comes from
