@@ -2,10 +2,10 @@
 //! section 8: 0 pass, 1 safety violation, 2 bad input, 3 liveness violation, 4 crash.
 
 use crate::bench;
-use crate::builtin;
 use crate::history::HistoryMeta;
 use crate::matrix_report;
 use crate::outcome::OutcomeClass;
+use crate::registry;
 use crate::report;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
@@ -160,13 +160,13 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::List => {
-            for scenario in builtin::current() {
+            for scenario in registry::current() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
             println!(
                 "\nthe historical bug catalog (`sweep catalog`; their violations are the point):"
             );
-            for scenario in crate::catalog::scenarios() {
+            for scenario in registry::historical() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
             println!(
@@ -264,7 +264,7 @@ fn create(path: &Option<PathBuf>) -> Result<Option<(PathBuf, BufWriter<File>)>, 
 }
 
 fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
@@ -330,7 +330,7 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
 }
 
 fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
@@ -362,7 +362,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
 }
 
 fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };

@@ -17,15 +17,12 @@ compile_error!(
 
 pub mod actors;
 pub mod bench;
-pub mod builtin;
-pub mod catalog;
 pub mod checkers;
 pub mod cli;
 pub mod clock;
 pub mod disk;
 pub mod explain;
 pub mod faults;
-pub mod group_scenarios;
 pub mod history;
 pub mod invariants;
 pub mod matrix;
@@ -34,8 +31,8 @@ pub mod nemesis;
 pub mod network;
 pub mod outcome;
 pub mod perfetto;
+pub mod registry;
 pub mod report;
-pub mod retention_scenarios;
 pub mod runner;
 pub mod scenario;
 pub mod scenario_builder;

@@ -3,10 +3,10 @@
 //! verdict (or JSON), a replay command for the first seed of each, and optionally a seed
 //! file in `seeds/` for every new failure.
 
-use crate::builtin;
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::cli::bad_input;
 use crate::outcome::OutcomeClass;
+use crate::registry;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
 use crate::seeds::{Expectation, SeedCase};
@@ -208,14 +208,14 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         Err(error) => return bad_input(error),
     };
     let group = match scenario_arg {
-        "all" => Some(builtin::current()),
-        "catalog" => Some(crate::catalog::scenarios()),
+        "all" => Some(registry::current()),
+        "catalog" => Some(registry::historical()),
         _ => None,
     };
     let scenarios: Vec<(String, Scenario)> = if let Some(group) = group {
         group.into_iter().map(|s| (s.name.clone(), s)).collect()
     } else {
-        match builtin::resolve(scenario_arg) {
+        match registry::resolve(scenario_arg) {
             Ok(scenario) => vec![(scenario_arg.to_string(), scenario)],
             Err(error) => return bad_input(error),
         }

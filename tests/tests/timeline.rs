@@ -1,9 +1,9 @@
 //! The run viewers: the HTML timeline page (self-contained, escaped, every lane and anomaly on
 //! it) and the Perfetto trace-event export (a thread per node, valid sorted events).
 
-use kafka_sim::builtin;
 use kafka_sim::outcome::Outcome;
 use kafka_sim::perfetto::perfetto;
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
 use kafka_sim::timeline;
@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 /// A run with its trace kept; `name` is a built-in scenario or a TOML file.
 fn traced(name: &str, seed: u64) -> (Scenario, Outcome) {
-    let scenario = builtin::resolve(name).unwrap();
+    let scenario = registry::resolve(name).unwrap();
     let options = RunOptions {
         keep_trace: true,
         ..RunOptions::default()

@@ -1,7 +1,7 @@
 //! The built-in consumer group scenarios: rebalances under member faults, coordinator
 //! failover, and the two commit orders (at-least-once and at-most-once).
 
-use crate::builtin::{crash, nemesis, replicated};
+use super::parts::{crash, nemesis, replicated};
 use crate::faults::{FaultKind, TimedFault};
 use crate::scenario::{Faults, GroupSpec, Scenario};
 use kafka_model::group::Assignor;

@@ -3,6 +3,7 @@
 //! the faults that find it from a random seed sweep. The bugs' stories are told in the
 //! pinned seeds under seeds/ and in README.md.
 
+use super::parts::replicated;
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
 use crate::scenario::{Faults, Scenario};
 use kafka_model::config::{Acks, ReplicationProtocol};
@@ -10,7 +11,7 @@ use kafka_model::config::{Acks, ReplicationProtocol};
 /// The replicated baseline (RF 3, `min.insync.replicas=2`, acks=all with an idempotent
 /// producer: the setting whose promise each historical bug broke) on `protocol`.
 fn durable(protocol: ReplicationProtocol) -> Scenario {
-    let mut scenario = crate::builtin::replicated();
+    let mut scenario = replicated();
     scenario.broker.replication_protocol = protocol;
     scenario
 }

@@ -1,70 +1,12 @@
-//! The built-in scenarios, each a story of one setting under one kind of fault. Their names
-//! are part of the CLI contract.
+//! The built-in scenarios of today's protocol, each a story of one setting under one kind of
+//! fault. Their names are part of the CLI contract.
 
-use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario, ScenarioError, Workload};
+use super::parts::{
+    crash, disk_loss, nemesis, partition, power_loss, producer_with, quorum_of, replicated, tasks,
+};
+use crate::faults::{FaultKind, NemesisSpec};
+use crate::scenario::{Faults, Scenario, Workload};
 use kafka_model::config::{Acks, LogConfig};
-use std::path::Path;
-
-pub(crate) fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::Crash {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::PowerLoss {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn disk_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::DiskLoss {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn partition(at_ms: u64, groups: &[&[&str]], duration_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::Partition {
-            groups: groups
-                .iter()
-                .map(|g| g.iter().map(|n| n.to_string()).collect())
-                .collect(),
-            duration_ms,
-        },
-    }
-}
-
-/// One partition's topic at replication factor `rf`.
-fn tasks(rf: u32) -> Vec<kafka_model::config::TopicConfig> {
-    vec![kafka_model::config::TopicConfig {
-        name: "tasks".into(),
-        partitions: 3,
-        replication_factor: rf,
-    }]
-}
-
-pub(crate) fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
-    Some(NemesisSpec {
-        kinds: kinds.to_vec(),
-        mean_interval_ms,
-        swarm: true,
-    })
-}
 
 /// The standard scenario of DESIGN.md section 9. Keep it fixed: benchmark figures compare
 /// across versions.
@@ -88,45 +30,6 @@ pub fn standard() -> Scenario {
         },
         fault_phase_ms: 30_000,
         ..Scenario::default()
-    }
-}
-
-/// The replicated scenarios: RF 3, `min.insync.replicas=2`, acks=all with an idempotent
-/// producer, 600 records at 30/s through a 20 s fault phase.
-pub(crate) fn replicated() -> Scenario {
-    let base = Scenario::default();
-    Scenario {
-        topics: tasks(3),
-        broker: kafka_model::config::BrokerConfig {
-            min_insync_replicas: 2,
-            ..base.broker.clone()
-        },
-        fault_phase_ms: 20_000,
-        // Writes keep coming through the whole fault phase, so that a write lost in a
-        // failover has later writes above it for readers to get past.
-        workload: Workload {
-            records: 600,
-            rate_per_s: 30,
-            ..Workload::default()
-        },
-        ..base
-    }
-}
-
-/// The harness's controller settings with a quorum of `voters` controllers.
-pub(crate) fn quorum_of(voters: u32) -> kafka_model::controller::ControllerConfig {
-    kafka_model::controller::ControllerConfig {
-        voters,
-        ..Scenario::default().controller
-    }
-}
-
-/// A producer without idempotence at `acks` (Kafka turns idempotence off unless acks=all).
-fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
-    kafka_model::config::ProducerConfig {
-        acks,
-        idempotence: false,
-        ..Scenario::default().producer
     }
 }
 
@@ -311,17 +214,8 @@ fn replication_scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// Every built-in scenario: today's Kafka ([`current`]) and the historical bug catalog.
-pub fn all() -> Vec<Scenario> {
-    current()
-        .into_iter()
-        .chain(crate::catalog::scenarios())
-        .collect()
-}
-
-/// The scenarios of today's protocol, where a violation is a bug (`sweep all`); the
-/// catalog's historical protocols are swept with `sweep catalog`.
-pub fn current() -> Vec<Scenario> {
+/// The single-story built-ins and the replication scenarios, in `list` order.
+pub fn scenarios() -> Vec<Scenario> {
     let base = Scenario {
         topics: tasks(3),
         ..Scenario::default()
@@ -403,48 +297,5 @@ pub fn current() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(replication_scenarios())
-    .chain(crate::group_scenarios::scenarios())
-    .chain(crate::retention_scenarios::scenarios())
     .collect()
-}
-
-pub fn names() -> Vec<String> {
-    all().into_iter().map(|s| s.name).collect()
-}
-
-/// A built-in scenario, or a guarantee matrix cell (`matrix/<configuration>/<faults>`).
-pub fn find(name: &str) -> Option<Scenario> {
-    all()
-        .into_iter()
-        .find(|s| s.name == name)
-        .or_else(|| crate::matrix::find(name))
-}
-
-/// A built-in name or a TOML file path.
-pub fn resolve(arg: &str) -> Result<Scenario, ScenarioError> {
-    if let Some(scenario) = find(arg) {
-        return Ok(scenario);
-    }
-    let path = Path::new(arg);
-    if path.exists() || arg.ends_with(".toml") {
-        return Scenario::from_file(path);
-    }
-    Err(ScenarioError::Unknown(arg.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_builtin_is_valid_and_uniquely_named() {
-        let scenarios = all();
-        for scenario in &scenarios {
-            scenario.validate(&scenario.name).unwrap();
-        }
-        let mut names = names();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), scenarios.len());
-    }
 }
