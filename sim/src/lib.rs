@@ -40,6 +40,7 @@ pub mod seed;
 pub mod seeds;
 pub mod shrink;
 pub mod sweep;
+pub mod sweep_judge;
 pub mod timeline;
 pub mod trace;
 pub mod workload;

@@ -10,6 +10,7 @@ use crate::registry;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
 use crate::seeds::{Expectation, SeedCase};
+use crate::sweep_judge::{self, severity, Judgement, Stated, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -139,15 +140,6 @@ impl SweepSummary {
     }
 }
 
-fn severity(class: OutcomeClass) -> u8 {
-    match class {
-        OutcomeClass::Pass => 0,
-        OutcomeClass::LivenessViolation => 1,
-        OutcomeClass::SafetyViolation => 2,
-        OutcomeClass::Crash => 3,
-    }
-}
-
 /// Runs `scenario` for every seed, in parallel, calling `each` after each run (with the
 /// full outcome, for progress and saving). Results come back in seed order.
 pub fn sweep(
@@ -247,8 +239,10 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         let mut summary = SweepSummary::default();
         results.iter().for_each(|r| summary.add(r));
         let wall_s = started.elapsed().as_secs_f64();
-        if severity(summary.worst()) > severity(worst) {
-            worst = summary.worst();
+        let judgements = sweep_judge::judge(&scenario.expect, &results);
+        let class = sweep_judge::sweep_class(&scenario.expect, &results, &judgements);
+        if severity(class) > severity(worst) {
+            worst = class;
         }
         if options.json {
             reports.push(serde_json::json!({
@@ -256,10 +250,16 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
                 "shard": format!("{}/{}", shard.index, shard.count),
                 "wall_s": wall_s,
                 "summary": summary.to_json(),
+                "expectations": judgements,
+                "class": class,
                 "results": results,
             }));
         } else {
             print_summary(arg, &range, shard, &summary, wall_s);
+            if scenario.expect.expects_violations() {
+                println!("  its safety violations are expected: finding them is its point");
+            }
+            print_expectations(arg, &judgements);
         }
     }
     if options.json {
@@ -346,6 +346,20 @@ fn print_summary(arg: &str, range: &Range<u64>, shard: Shard, summary: &SweepSum
             "  {:<22} {verdict:<9} in {count:>5} seeds  first: cargo run --release -- run {arg} --seed {first}",
             kind.as_str()
         );
+    }
+}
+
+/// One line per expectation, with a replay command for a seed that broke one.
+fn print_expectations(arg: &str, judgements: &[Judgement]) {
+    for judgement in judgements {
+        let replay = match (&judgement.stated, &judgement.status) {
+            (Stated::Within { .. }, _) => None,
+            (_, Status::Unmet { seeds }) => seeds.first(),
+            _ => None,
+        }
+        .map(|seed| format!("  first: cargo run --release -- run {arg} --seed {seed}"))
+        .unwrap_or_default();
+        println!("  expect {}{replay}", judgement.line());
     }
 }
 

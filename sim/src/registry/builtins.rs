@@ -4,8 +4,9 @@
 use super::parts::{
     crash, disk_loss, nemesis, partition, power_loss, producer_with, quorum_of, replicated, tasks,
 };
+use crate::checkers::AnomalyKind::*;
 use crate::faults::{FaultKind, NemesisSpec};
-use crate::scenario::{Faults, Scenario, Workload};
+use crate::scenario::{Faults, Scenario, SweepExpectations, Workload};
 use kafka_model::config::{Acks, LogConfig};
 
 /// The standard scenario of DESIGN.md section 9. Keep it fixed: benchmark figures compare
@@ -17,6 +18,7 @@ pub fn standard() -> Scenario {
             "3 brokers, tasks x3 at RF 3, acks=all, idempotent producer, 1,000 keyed records \
                       at 100/s, two consumers, swarm nemesis for 30 s, then heal"
                 .into(),
+        expect: SweepExpectations::passing(),
         topics: tasks(3),
         consumers: 2,
         workload: Workload {
@@ -70,6 +72,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           3-controller quorum; brokers and controllers crash, pause and get \
                           cut off: leaders fail over, and no acknowledged write is lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, Duplicate, NonmonotonicSend]),
             faults: failover_faults.clone(),
             controller: quorum_of(3),
             ..replicated.clone()
@@ -81,6 +84,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           controller is elected, the metadata log stays one log, and no \
                           acknowledged write is lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, ControllerQuorum, MetadataLogMatching]),
             // Controllers fsync every write, so their power losses are scripted apart from
             // the nemesis: a broker's power loss with async flush would excuse data loss.
             faults: Faults {
@@ -110,6 +114,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           (KIP-853), the metadata log stays one log, and no acknowledged \
                           write is lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, ControllerQuorum, MetadataLogMatching]),
             faults: Faults {
                 events: vec![disk_loss(5_000, "controller-1", 1_500)],
                 nemesis: nemesis(
@@ -132,6 +137,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           is acknowledged, then truncated when it follows the new leader \
                           (allowed)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             producer: producer_with(Acks::Leader),
             faults: failover_faults,
             ..replicated.clone()
@@ -141,6 +147,7 @@ fn replication_scenarios() -> Vec<Scenario> {
             description: "acks=0 on a lossy network: the producer never hears of a lost \
                           write, and never resends it (allowed)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 10).never_shows(&[Duplicate]),
             producer: producer_with(Acks::None),
             faults: Faults {
                 events: Vec::new(),
@@ -158,6 +165,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           flush: acknowledged acks=all writes vanish, and their offsets are \
                           reused (allowed: Kafka relies on replicas failing independently)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 10).shows_allowed(InconsistentOffsets, 10),
             faults: correlated_power_loss.clone(),
             ..replicated.clone()
         },
@@ -167,6 +175,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           replica fsyncs before it acknowledges, so nothing acknowledged is \
                           lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, InconsistentOffsets]),
             broker: fsync_every_append,
             faults: correlated_power_loss,
             ..replicated.clone()
@@ -178,6 +187,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           leader dies and an out-of-sync follower takes over; writes only \
                           the old leader had are lost (allowed)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             broker: kafka_model::config::BrokerConfig {
                 min_insync_replicas: 1,
                 ..replicated.broker.clone()
@@ -236,6 +246,14 @@ pub fn scenarios() -> Vec<Scenario> {
         Scenario {
             name: "smoke".into(),
             description: "no faults: every record is acknowledged once and read in order".into(),
+            expect: SweepExpectations::passing().never_shows(&[
+                LostWrite,
+                Duplicate,
+                NonmonotonicSend,
+                PollSkip,
+                NonmonotonicPoll,
+                InconsistentOffsets,
+            ]),
             ..base.clone()
         },
         Scenario {
@@ -243,6 +261,11 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "brokers are killed (kill -9) and restarted: the page cache survives, \
                           so no acknowledged record is lost even without fsync"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[
+                LostWrite,
+                CommittedRecordLost,
+                Duplicate,
+            ]),
             faults: Faults {
                 events: vec![crash(2_000, "b1", 1_500), crash(5_000, "b2", 3_000)],
                 nemesis: nemesis(&[FaultKind::Crash], 2_000),
@@ -254,6 +277,7 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "RF 1, default async flush: a power loss drops acknowledged records \
                           that were never fsynced (allowed: Kafka relies on replication)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             faults: power_losses.clone(),
             ..single_replica.clone()
         },
@@ -262,6 +286,7 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "the same power losses with flush.messages=1: every acknowledged \
                           record was fsynced first, so none is lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost]),
             broker: kafka_model::config::BrokerConfig {
                 log: LogConfig {
                     flush_messages: Some(1),
@@ -277,6 +302,10 @@ pub fn scenarios() -> Vec<Scenario> {
             description: "idempotence off, retries on, 5 requests in flight, on a lossy and \
                           slow network: retried batches land out of order and twice (allowed)"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(Duplicate, 10)
+                .shows_allowed(NonmonotonicSend, 10)
+                .never_shows(&[LostWrite]),
             producer: kafka_model::config::ProducerConfig {
                 idempotence: false,
                 acks: Acks::All,

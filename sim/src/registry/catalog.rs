@@ -4,8 +4,9 @@
 //! pinned seeds under seeds/ and in README.md.
 
 use super::parts::replicated;
+use crate::checkers::AnomalyKind::*;
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario};
+use crate::scenario::{Faults, Scenario, SweepExpectations};
 use kafka_model::config::{Acks, ReplicationProtocol};
 
 /// The replicated baseline (RF 3, `min.insync.replicas=2`, acks=all with an idempotent
@@ -40,6 +41,9 @@ pub fn scenarios() -> Vec<Scenario> {
                           truncates to its own high watermark, which lags the leader's; \
                           two quick leader changes lose committed records (violation)"
                 .into(),
+            expect: SweepExpectations::default()
+                .shows_violation(CommittedRecordLost, 50)
+                .shows_violation(LostWrite, 50),
             faults: swarm(&[FaultKind::Crash, FaultKind::Pause], 1_500),
             ..durable(ReplicationProtocol::TruncateToHighWatermark)
         },
@@ -50,6 +54,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           had, the leader's answer points past where their logs part, and \
                           the replicas diverge below the high watermark (violation)"
                 .into(),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 1_000),
             faults: swarm(
                 &[
                     FaultKind::Crash,
@@ -71,6 +76,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           fetching from a broker that truncated and led again since; the \
                           replicas diverge below the high watermark (violation)"
                 .into(),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 200),
             // b3 hears nothing from the controller for 12 s: it is fenced, yet keeps
             // fetching from whoever led when it last heard, while the nemesis moves
             // leadership among b1 and b2.
@@ -106,6 +112,7 @@ fn last_replica_standing() -> Scenario {
                             acknowledged acks=all writes are lost under clean election \
                             (allowed: KIP-966 motivates the fix)"
         .into();
+    scenario.expect = SweepExpectations::passing().shows_allowed(LostWrite, 10);
     scenario.broker.min_insync_replicas = 1;
     scenario.producer.acks = Acks::All;
     let isolated = || {
