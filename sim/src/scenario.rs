@@ -360,6 +360,38 @@ mod tests {
     }
 
     #[test]
+    fn expectations_read_from_toml_and_survive_a_round_trip() {
+        use crate::checkers::AnomalyKind;
+        let text = "[expect]\noutcome = \"pass\"\nallowed_within = { lost-write = 30 }\n\
+                    never = [\"duplicate\"]\n";
+        let scenario = Scenario::from_toml(text, "x.toml").unwrap();
+        assert_eq!(
+            scenario.expect,
+            SweepExpectations::passing()
+                .shows_allowed(AnomalyKind::LostWrite, 30)
+                .never_shows(&[AnomalyKind::Duplicate])
+        );
+        let back = Scenario::from_toml(&scenario.to_toml(), "round-trip").unwrap();
+        assert_eq!(back, scenario);
+        let err = Scenario::from_toml("[expect]\nallowed_within = { lost-write = 0 }", "x.toml")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml: field `expect.allowed_within.lost-write`: must be at least 1 seed"
+        );
+        let err = Scenario::from_toml(
+            "[expect]\noutcome = \"pass\"\nviolations_within = { log-matching = 9 }",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.toml: field `expect.outcome`"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_scenario_survives_a_toml_round_trip() {
         let scenario = Scenario::default();
         let back = Scenario::from_toml(&scenario.to_toml(), "round-trip").unwrap();

@@ -10,6 +10,7 @@ use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::registry;
 use kafka_sim::scenario::Scenario;
 use kafka_sim::sweep::{sweep, SeedResult};
+use kafka_sim::sweep_judge::{judge, Status};
 
 fn sweep_seeds(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<SeedResult> {
     let seeds: Vec<u64> = seeds.collect();
@@ -84,6 +85,14 @@ fn commit_before_process_loses_processing_as_allowed_and_never_duplicates() {
             seeds_with(&results, AnomalyKind::DuplicateProcessing, verdict),
             0,
             "an at-most-once group processes nothing twice"
+        );
+    }
+    let expect = registry::find("commit-before-process").unwrap().expect;
+    for judgement in judge(&expect, &results) {
+        assert!(
+            matches!(judgement.status, Status::Met { .. }),
+            "commit-before-process over 0..60: {}",
+            judgement.line()
         );
     }
 }

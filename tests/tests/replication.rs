@@ -9,6 +9,7 @@ use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::sweep::{sweep, SeedResult};
+use kafka_sim::sweep_judge::{judge, Status};
 use kafka_sim_tests::explain;
 
 fn sweep_builtin(name: &str, seeds: std::ops::Range<u64>) -> Vec<SeedResult> {
@@ -84,6 +85,16 @@ fn acks1_failover_loses_an_acknowledged_write_and_calls_it_allowed() {
         first_with(&results, AnomalyKind::LostWrite, Verdict::Allowed).is_some(),
         "no seed in 0..500 lost an acks=1 write"
     );
+    // What `sweep all` holds it to: the same sweep judges every expectation, and meets it.
+    let expect = registry::find("acks1-failover").unwrap().expect;
+    assert!(expect.allowed_within.contains_key(&AnomalyKind::LostWrite));
+    for judgement in judge(&expect, &results) {
+        assert!(
+            matches!(judgement.status, Status::Met { .. }),
+            "acks1-failover over 0..500: {}",
+            judgement.line()
+        );
+    }
 }
 
 #[test]

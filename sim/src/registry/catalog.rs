@@ -54,7 +54,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           had, the leader's answer points past where their logs part, and \
                           the replicas diverge below the high watermark (violation)"
                 .into(),
-            expect: SweepExpectations::default().shows_violation(LogMatching, 1_000),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 2_000),
             faults: swarm(
                 &[
                     FaultKind::Crash,
@@ -76,7 +76,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           fetching from a broker that truncated and led again since; the \
                           replicas diverge below the high watermark (violation)"
                 .into(),
-            expect: SweepExpectations::default().shows_violation(LogMatching, 200),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 500),
             // b3 hears nothing from the controller for 12 s: it is fenced, yet keeps
             // fetching from whoever led when it last heard, while the nemesis moves
             // leadership among b1 and b2.

@@ -76,4 +76,30 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), scenarios.len());
     }
+
+    /// `sweep all` fails when a built-in of today's protocol stops showing what it shows,
+    /// and `sweep catalog` when a historical protocol stops showing its bug.
+    #[test]
+    fn every_builtin_states_what_its_sweep_must_show() {
+        use crate::scenario::SweepOutcome;
+        for scenario in current() {
+            assert_eq!(
+                scenario.expect.outcome,
+                Some(SweepOutcome::Pass),
+                "{}: today's protocol must pass",
+                scenario.name
+            );
+        }
+        for scenario in historical() {
+            let modern = scenario.broker.replication_protocol
+                == kafka_model::config::ReplicationProtocol::Modern;
+            assert_eq!(
+                scenario.expect.expects_violations(),
+                !modern,
+                "{}: a historical protocol expects its violations",
+                scenario.name
+            );
+            assert!(!scenario.expect.is_empty(), "{}", scenario.name);
+        }
+    }
 }
