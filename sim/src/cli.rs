@@ -60,11 +60,13 @@ pub enum Command {
         #[arg(long)]
         perfetto: Option<PathBuf>,
     },
-    /// Run a scenario over a range of seeds, in parallel, and summarize.
+    /// Run a scenario over a range of seeds, in parallel, and summarize; then judge what
+    /// the scenario expects of its sweep (its `[expect]` table): an unmet expectation exits
+    /// 1, one the range is too short for is reported as not judged.
     Sweep {
         /// A built-in scenario name, `all` for every built-in of today's protocol,
-        /// `catalog` for the historical bug catalog (whose violations are the point), or a
-        /// scenario TOML file.
+        /// `catalog` for the historical bug catalog (whose violations are expected: it
+        /// exits 0 when each bug it can judge shows), or a scenario TOML file.
         scenario: String,
         /// Seeds as `A..B` (B excluded), e.g. `0..100`.
         #[arg(long, default_value = "0..100")]

@@ -1,7 +1,8 @@
 //! `kafka-sim sweep`: one scenario (or all built-ins) over a range of seeds, in parallel,
 //! optionally one shard of it, with a progress bar, a summary of anomalies by kind and
-//! verdict (or JSON), a replay command for the first seed of each, and optionally a seed
-//! file in `seeds/` for every new failure.
+//! verdict (or JSON), a replay command for the first seed of each, the judgement of each
+//! of the scenario's expectations ([`crate::sweep_judge`]), and optionally a seed file in
+//! `seeds/` for every new failure.
 
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::cli::bad_input;
@@ -257,7 +258,7 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         } else {
             print_summary(arg, &range, shard, &summary, wall_s);
             if scenario.expect.expects_violations() {
-                println!("  its safety violations are expected: finding them is its point");
+                println!("  its safety violations are expected (expect.violations_within): finding them is its point");
             }
             print_expectations(arg, &judgements);
         }
