@@ -4,7 +4,10 @@
 use super::parts::{
     crash, disk_loss, nemesis, partition, power_loss, producer_with, quorum_of, replicated, tasks,
 };
-use crate::checkers::AnomalyKind::*;
+use crate::checkers::AnomalyKind::{
+    CommittedRecordLost, ControllerQuorum, Duplicate, InconsistentOffsets, LostWrite,
+    MetadataLogMatching, NonmonotonicPoll, NonmonotonicSend, PollSkip,
+};
 use crate::faults::{FaultKind, NemesisSpec};
 use crate::scenario::{Faults, Scenario, SweepExpectations, Workload};
 use kafka_model::config::{Acks, LogConfig};
@@ -72,7 +75,8 @@ fn replication_scenarios() -> Vec<Scenario> {
                           3-controller quorum; brokers and controllers crash, pause and get \
                           cut off: leaders fail over, and no acknowledged write is lost"
                 .into(),
-            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, Duplicate, NonmonotonicSend]),
+            expect: SweepExpectations::passing()
+                .never_shows(&[LostWrite, CommittedRecordLost, Duplicate, NonmonotonicSend]),
             faults: failover_faults.clone(),
             controller: quorum_of(3),
             ..replicated.clone()
@@ -84,7 +88,13 @@ fn replication_scenarios() -> Vec<Scenario> {
                           controller is elected, the metadata log stays one log, and no \
                           acknowledged write is lost"
                 .into(),
-            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, ControllerQuorum, MetadataLogMatching]),
+            expect: SweepExpectations::passing()
+                .never_shows(&[
+                    LostWrite,
+                    CommittedRecordLost,
+                    ControllerQuorum,
+                    MetadataLogMatching,
+                ]),
             // Controllers fsync every write, so their power losses are scripted apart from
             // the nemesis: a broker's power loss with async flush would excuse data loss.
             faults: Faults {
@@ -114,7 +124,13 @@ fn replication_scenarios() -> Vec<Scenario> {
                           (KIP-853), the metadata log stays one log, and no acknowledged \
                           write is lost"
                 .into(),
-            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, ControllerQuorum, MetadataLogMatching]),
+            expect: SweepExpectations::passing()
+                .never_shows(&[
+                    LostWrite,
+                    CommittedRecordLost,
+                    ControllerQuorum,
+                    MetadataLogMatching,
+                ]),
             faults: Faults {
                 events: vec![disk_loss(5_000, "controller-1", 1_500)],
                 nemesis: nemesis(
@@ -147,7 +163,9 @@ fn replication_scenarios() -> Vec<Scenario> {
             description: "acks=0 on a lossy network: the producer never hears of a lost \
                           write, and never resends it (allowed)"
                 .into(),
-            expect: SweepExpectations::passing().shows_allowed(LostWrite, 10).never_shows(&[Duplicate]),
+            expect: SweepExpectations::passing()
+                .shows_allowed(LostWrite, 10)
+                .never_shows(&[Duplicate]),
             producer: producer_with(Acks::None),
             faults: Faults {
                 events: Vec::new(),
@@ -165,7 +183,9 @@ fn replication_scenarios() -> Vec<Scenario> {
                           flush: acknowledged acks=all writes vanish, and their offsets are \
                           reused (allowed: Kafka relies on replicas failing independently)"
                 .into(),
-            expect: SweepExpectations::passing().shows_allowed(LostWrite, 10).shows_allowed(InconsistentOffsets, 10),
+            expect: SweepExpectations::passing()
+                .shows_allowed(LostWrite, 10)
+                .shows_allowed(InconsistentOffsets, 10),
             faults: correlated_power_loss.clone(),
             ..replicated.clone()
         },
@@ -175,7 +195,8 @@ fn replication_scenarios() -> Vec<Scenario> {
                           replica fsyncs before it acknowledges, so nothing acknowledged is \
                           lost"
                 .into(),
-            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost, InconsistentOffsets]),
+            expect: SweepExpectations::passing()
+                .never_shows(&[LostWrite, CommittedRecordLost, InconsistentOffsets]),
             broker: fsync_every_append,
             faults: correlated_power_loss,
             ..replicated.clone()

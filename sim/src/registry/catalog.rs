@@ -4,7 +4,7 @@
 //! pinned seeds under seeds/ and in README.md.
 
 use super::parts::replicated;
-use crate::checkers::AnomalyKind::*;
+use crate::checkers::AnomalyKind::{CommittedRecordLost, LogMatching, LostWrite};
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
 use crate::scenario::{Faults, Scenario, SweepExpectations};
 use kafka_model::config::{Acks, ReplicationProtocol};

@@ -2,7 +2,9 @@
 //! failover, and the two commit orders (at-least-once and at-most-once).
 
 use super::parts::{crash, nemesis, replicated};
-use crate::checkers::AnomalyKind::*;
+use crate::checkers::AnomalyKind::{
+    CommitBackwards, DuplicateProcessing, GroupOwnership, LostProcessing, StaleCommit,
+};
 use crate::faults::{FaultKind, TimedFault};
 use crate::scenario::{Faults, GroupSpec, Scenario, SweepExpectations};
 use kafka_model::group::Assignor;
