@@ -1,7 +1,7 @@
 //! `kafka-sim bench`: how much simulation the harness does per wall second, against the
 //! practical limit, madsim's own two-node ping-pong rate on the same machine.
 
-use crate::builtin;
+use crate::registry;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
 use madsim::net::Endpoint;
@@ -142,7 +142,7 @@ fn describe(scenario: &Scenario) -> String {
 }
 
 pub fn main(seeds: u64) -> i32 {
-    let scenario = builtin::standard();
+    let scenario = registry::standard();
     let seeds = seeds.max(1);
     println!("standard scenario: {}", scenario.description);
     println!("  ({})", describe(&scenario));

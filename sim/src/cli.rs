@@ -2,10 +2,10 @@
 //! section 8: 0 pass, 1 safety violation, 2 bad input, 3 liveness violation, 4 crash.
 
 use crate::bench;
-use crate::builtin;
 use crate::history::HistoryMeta;
 use crate::matrix_report;
 use crate::outcome::OutcomeClass;
+use crate::registry;
 use crate::report;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
@@ -60,11 +60,13 @@ pub enum Command {
         #[arg(long)]
         perfetto: Option<PathBuf>,
     },
-    /// Run a scenario over a range of seeds, in parallel, and summarize.
+    /// Run a scenario over a range of seeds, in parallel, and summarize; then judge what
+    /// the scenario expects of its sweep (its `[expect]` table): an unmet expectation exits
+    /// 1, one the range is too short for is reported as not judged.
     Sweep {
         /// A built-in scenario name, `all` for every built-in of today's protocol,
-        /// `catalog` for the historical bug catalog (whose violations are the point), or a
-        /// scenario TOML file.
+        /// `catalog` for the historical bug catalog (whose violations are expected: it
+        /// exits 0 when each bug it can judge shows), or a scenario TOML file.
         scenario: String,
         /// Seeds as `A..B` (B excluded), e.g. `0..100`.
         #[arg(long, default_value = "0..100")]
@@ -160,13 +162,13 @@ pub fn main() -> i32 {
     };
     match cli.command {
         Command::List => {
-            for scenario in builtin::current() {
+            for scenario in registry::current() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
             println!(
                 "\nthe historical bug catalog (`sweep catalog`; their violations are the point):"
             );
-            for scenario in crate::catalog::scenarios() {
+            for scenario in registry::historical() {
                 println!("{:<34} {}", scenario.name, scenario.description);
             }
             println!(
@@ -264,7 +266,7 @@ fn create(path: &Option<PathBuf>) -> Result<Option<(PathBuf, BufWriter<File>)>, 
 }
 
 fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
@@ -330,7 +332,7 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
 }
 
 fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
@@ -362,7 +364,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
 }
 
 fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {
-    let scenario = match builtin::resolve(scenario_arg) {
+    let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };

@@ -3,6 +3,7 @@
 //! impossible setting into an error that names the field.
 
 use crate::faults::{Fault, NemesisSpec, TimedFault};
+pub use expect::{SweepExpectations, SweepOutcome};
 pub use group_spec::GroupSpec;
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
 
+mod expect;
 mod group_spec;
 mod validate;
 
@@ -84,6 +86,9 @@ pub struct Scenario {
     /// After the heal, how long the cluster has to deliver every pending send and let the
     /// consumers catch up before that counts as a liveness violation.
     pub liveness_ms: u64,
+    /// What a sweep of this scenario must show (`[expect]`); a single run ignores it.
+    #[serde(skip_serializing_if = "SweepExpectations::is_empty")]
+    pub expect: SweepExpectations,
 }
 
 impl Default for Scenario {
@@ -128,6 +133,7 @@ impl Default for Scenario {
             faults: Faults::default(),
             fault_phase_ms: 10_000,
             liveness_ms: 90_000,
+            expect: SweepExpectations::default(),
         }
     }
 }
@@ -218,6 +224,8 @@ impl Scenario {
 
     /// Parses and validates TOML; `file` names the source in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Scenario, ScenarioError> {
+        let given: toml::Value = toml::from_str(text).map_err(|e| malformed(file, text, &e))?;
+        expect::check_kind_names(&given, file)?;
         let _checked: Scenario = toml::from_str(text).map_err(|e| malformed(file, text, &e))?;
         // Parsed alone, a table such as `[producer]` takes the model's defaults for the
         // fields it omits; laid over the scenario defaults, it keeps the harness's
@@ -225,7 +233,6 @@ impl Scenario {
         // their line.
         let mut merged =
             toml::Value::try_from(Scenario::default()).expect("the defaults serialize");
-        let given: toml::Value = toml::from_str(text).expect("it parsed just above");
         overlay(&mut merged, given);
         let scenario: Scenario =
             merged
@@ -349,6 +356,38 @@ mod tests {
         assert_eq!(
             scenario.producer.request_timeout_ms,
             Scenario::default().producer.request_timeout_ms
+        );
+    }
+
+    #[test]
+    fn expectations_read_from_toml_and_survive_a_round_trip() {
+        use crate::checkers::AnomalyKind;
+        let text = "[expect]\noutcome = \"pass\"\nallowed_within = { lost-write = 30 }\n\
+                    never = [\"duplicate\"]\n";
+        let scenario = Scenario::from_toml(text, "x.toml").unwrap();
+        assert_eq!(
+            scenario.expect,
+            SweepExpectations::passing()
+                .shows_allowed(AnomalyKind::LostWrite, 30)
+                .never_shows(&[AnomalyKind::Duplicate])
+        );
+        let back = Scenario::from_toml(&scenario.to_toml(), "round-trip").unwrap();
+        assert_eq!(back, scenario);
+        let err = Scenario::from_toml("[expect]\nallowed_within = { lost-write = 0 }", "x.toml")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml: field `expect.allowed_within.lost-write`: must be at least 1 seed"
+        );
+        let err = Scenario::from_toml(
+            "[expect]\noutcome = \"pass\"\nviolations_within = { log-matching = 9 }",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.toml: field `expect.outcome`"),
+            "{err}"
         );
     }
 

@@ -2,9 +2,9 @@
 //! name, file, or inline table), a seed, the outcome expected, and a note saying what the case
 //! shows. `kafka-sim replay` and the test suite check that every case still holds.
 
-use crate::builtin;
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::outcome::{Outcome, OutcomeClass};
+use crate::registry;
 use crate::scenario::{malformed, read_text, Scenario, ScenarioError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -110,11 +110,11 @@ impl SeedCase {
             toml::Value::String(name) => {
                 // A relative scenario file is relative to the seed file.
                 let beside = path.parent().map(|dir| dir.join(&name));
-                let resolved = match beside.filter(|p| builtin::find(&name).is_none() && p.exists())
-                {
-                    Some(beside) => Scenario::from_file(&beside)?,
-                    None => builtin::resolve(&name)?,
-                };
+                let resolved =
+                    match beside.filter(|p| registry::find(&name).is_none() && p.exists()) {
+                        Some(beside) => Scenario::from_file(&beside)?,
+                        None => registry::resolve(&name)?,
+                    };
                 (Some(name), resolved)
             }
             toml::Value::Table(table) => {
@@ -164,7 +164,7 @@ impl SeedCase {
     pub fn render(scenario: &Scenario, outcome: &Outcome, note: &str) -> String {
         let expect = Expectation::observed(outcome);
         let mut text = format!("note = {}\nseed = {}\n", toml_string(note), outcome.seed);
-        let builtin = builtin::find(&scenario.name).filter(|b| b == scenario);
+        let builtin = registry::find(&scenario.name).filter(|b| b == scenario);
         if builtin.is_some() {
             text.push_str(&format!("scenario = {}\n", toml_string(&scenario.name)));
         }

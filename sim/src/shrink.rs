@@ -133,6 +133,8 @@ pub fn shrink(
     while shrinker.round() {}
 
     let mut minimal = shrinker.best;
+    // The original's expectations are of its sweep, not of this one seed's story.
+    minimal.expect = Default::default();
     let minimal_fault_events = fault_count(&minimal, seed);
     minimal.description = format!(
         "shrunk from scenario `{}` with seed {seed} ({original_fault_events} -> \

@@ -1,15 +1,17 @@
 //! `kafka-sim sweep`: one scenario (or all built-ins) over a range of seeds, in parallel,
 //! optionally one shard of it, with a progress bar, a summary of anomalies by kind and
-//! verdict (or JSON), a replay command for the first seed of each, and optionally a seed
-//! file in `seeds/` for every new failure.
+//! verdict (or JSON), a replay command for the first seed of each, the judgement of each
+//! of the scenario's expectations ([`crate::sweep_judge`]), and optionally a seed file in
+//! `seeds/` for every new failure.
 
-use crate::builtin;
 use crate::checkers::{AnomalyKind, Verdict};
 use crate::cli::bad_input;
 use crate::outcome::OutcomeClass;
+use crate::registry;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
 use crate::seeds::{Expectation, SeedCase};
+use crate::sweep_judge::{self, severity, Judgement, Stated, Status};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde::Serialize;
@@ -139,15 +141,6 @@ impl SweepSummary {
     }
 }
 
-fn severity(class: OutcomeClass) -> u8 {
-    match class {
-        OutcomeClass::Pass => 0,
-        OutcomeClass::LivenessViolation => 1,
-        OutcomeClass::SafetyViolation => 2,
-        OutcomeClass::Crash => 3,
-    }
-}
-
 /// Runs `scenario` for every seed, in parallel, calling `each` after each run (with the
 /// full outcome, for progress and saving). Results come back in seed order.
 pub fn sweep(
@@ -208,14 +201,14 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         Err(error) => return bad_input(error),
     };
     let group = match scenario_arg {
-        "all" => Some(builtin::current()),
-        "catalog" => Some(crate::catalog::scenarios()),
+        "all" => Some(registry::current()),
+        "catalog" => Some(registry::historical()),
         _ => None,
     };
     let scenarios: Vec<(String, Scenario)> = if let Some(group) = group {
         group.into_iter().map(|s| (s.name.clone(), s)).collect()
     } else {
-        match builtin::resolve(scenario_arg) {
+        match registry::resolve(scenario_arg) {
             Ok(scenario) => vec![(scenario_arg.to_string(), scenario)],
             Err(error) => return bad_input(error),
         }
@@ -247,8 +240,10 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         let mut summary = SweepSummary::default();
         results.iter().for_each(|r| summary.add(r));
         let wall_s = started.elapsed().as_secs_f64();
-        if severity(summary.worst()) > severity(worst) {
-            worst = summary.worst();
+        let judgements = sweep_judge::judge(&scenario.expect, &results);
+        let class = sweep_judge::sweep_class(&scenario.expect, &results, &judgements);
+        if severity(class) > severity(worst) {
+            worst = class;
         }
         if options.json {
             reports.push(serde_json::json!({
@@ -256,10 +251,16 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
                 "shard": format!("{}/{}", shard.index, shard.count),
                 "wall_s": wall_s,
                 "summary": summary.to_json(),
+                "expectations": judgements,
+                "class": class,
                 "results": results,
             }));
         } else {
             print_summary(arg, &range, shard, &summary, wall_s);
+            if scenario.expect.expects_violations() {
+                println!("  its safety violations are expected (expect.violations_within)");
+            }
+            print_expectations(arg, &judgements);
         }
     }
     if options.json {
@@ -346,6 +347,20 @@ fn print_summary(arg: &str, range: &Range<u64>, shard: Shard, summary: &SweepSum
             "  {:<22} {verdict:<9} in {count:>5} seeds  first: cargo run --release -- run {arg} --seed {first}",
             kind.as_str()
         );
+    }
+}
+
+/// One line per expectation, with a replay command for a seed that broke one.
+fn print_expectations(arg: &str, judgements: &[Judgement]) {
+    for judgement in judgements {
+        let replay = match (&judgement.stated, &judgement.status) {
+            (Stated::Within { .. }, _) => None,
+            (_, Status::Unmet { seeds }) => seeds.first(),
+            _ => None,
+        }
+        .map(|seed| format!("  first: cargo run --release -- run {arg} --seed {seed}"))
+        .unwrap_or_default();
+        println!("  expect {}{replay}", judgement.line());
     }
 }
 

@@ -301,3 +301,99 @@ fn bench_prints_its_definition_and_every_figure() {
         assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
     }
 }
+
+/// The replicated strong setting (RF 3, min.insync.replicas=2, acks=all, idempotence)
+/// under crashes, with `expect` as its `[expect]` table.
+fn strong_under_crashes(file: &str, expect: &str) -> PathBuf {
+    let text = format!(
+        "name = \"strong-under-crashes\"\n\
+         [[topics]]\nname = \"tasks\"\npartitions = 3\nreplication_factor = 3\n\
+         [broker]\nmin_insync_replicas = 2\n\
+         [faults.nemesis]\nkinds = [\"crash\"]\nmean_interval_ms = 2000\n\
+         [expect]\n{expect}\n"
+    );
+    scenario_file(file, &text)
+}
+
+#[test]
+fn a_sweep_exits_1_when_an_expected_allowed_anomaly_does_not_show() {
+    // acks=all with two replicas in sync loses nothing to crashes: the expectation is wrong.
+    let path = strong_under_crashes("expects-loss.toml", "allowed_within = { lost-write = 5 }");
+    let output = kafka_sim(&["sweep", path.to_str().unwrap(), "--seeds", "0..5"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("lost-write allowed within 5 seeds")
+            && stdout(&output).contains("UNMET: not in seeds 0..5"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn a_sweep_too_short_for_an_expectation_says_it_was_not_judged() {
+    let path = strong_under_crashes(
+        "expects-loss-later.toml",
+        "allowed_within = { lost-write = 5 }",
+    );
+    let output = kafka_sim(&["sweep", path.to_str().unwrap(), "--seeds", "0..2", "--json"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+    let reports: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let judgement = &reports[0]["expectations"][0];
+    assert_eq!(judgement["status"], "not-judged", "{judgement}");
+    assert_eq!(judgement["needs_seeds"], 5);
+    assert_eq!(judgement["ran_seeds"], 2);
+}
+
+#[test]
+fn a_sweep_exits_1_when_a_kind_expected_never_shows_up() {
+    // acks=0 on a lossy network loses writes (allowed), which this file says never happens.
+    let path = scenario_file(
+        "never-loses.toml",
+        "name = \"acks0-never-loses\"\n\
+         [producer]\nacks = \"0\"\nidempotence = false\n\
+         [faults.nemesis]\nkinds = [\"loss\"]\nmean_interval_ms = 1000\nswarm = false\n\
+         [expect]\noutcome = \"pass\"\nnever = [\"lost-write\"]\n",
+    );
+    let output = kafka_sim(&["sweep", path.to_str().unwrap(), "--seeds", "0..3"]);
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let text = stdout(&output);
+    assert!(text.contains("every seed passes"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("never lost-write") && l.contains("UNMET: in seeds")),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unknown_anomaly_kind_in_expect_is_bad_input_naming_the_field() {
+    let path = strong_under_crashes("misspelt-kind.toml", "never = [\"lost-writes\"]");
+    let output = kafka_sim(&["sweep", path.to_str().unwrap(), "--seeds", "0..2"]);
+    assert_bad_input(
+        &output,
+        &[
+            "misspelt-kind.toml",
+            "expect.never",
+            "`lost-writes`",
+            "lost-write,",
+        ],
+    );
+    let path = strong_under_crashes("misspelt-within.toml", "allowed_within = { lostwrite = 3 }");
+    let output = kafka_sim(&["run", path.to_str().unwrap()]);
+    assert_bad_input(&output, &["expect.allowed_within.lostwrite"]);
+}
+
+#[test]
+fn a_historical_bug_found_as_expected_exits_0() {
+    let output = kafka_sim(&["sweep", "pre-kip-101-truncate-to-hw", "--seeds", "0..50"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("safety violation"), "the bug shows: {text}");
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.contains("violation within 50 seeds") && l.contains("met (seed"))
+            .count(),
+        2,
+        "{text}"
+    );
+}

@@ -5,9 +5,9 @@
 //! append removes.
 
 use kafka_model::config::ReplicationProtocol;
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::faults::{Fault, TimedFault};
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
 use kafka_sim::sweep::{sweep, SeedResult};
@@ -21,7 +21,7 @@ fn sweep_seeds(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<SeedResu
 /// The historical scenario `name` shows every one of `kinds` as a violation in some seed
 /// of `seeds`; on the modern protocol the same seeds show no anomaly at all.
 fn found_and_fixed(name: &str, seeds: std::ops::Range<u64>, kinds: &[AnomalyKind]) {
-    let historical = builtin::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
+    let historical = registry::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
     assert_ne!(
         historical.broker.replication_protocol,
         ReplicationProtocol::Modern,
@@ -84,7 +84,7 @@ fn pre_kip_320_unfenced_fetches_leave_replicas_diverged_below_the_high_watermark
 
 #[test]
 fn the_last_replica_standing_loses_acknowledged_writes_unless_it_fsyncs() {
-    let scenario = builtin::find("last-replica-standing").unwrap();
+    let scenario = registry::find("last-replica-standing").unwrap();
     let lossy = sweep_seeds(&scenario, 0..10);
     let lost = lossy
         .iter()
@@ -122,7 +122,7 @@ fn still_found_after_a_power_loss(
     seeds: std::ops::Range<u64>,
     kinds: &[AnomalyKind],
 ) {
-    let mut scenario = builtin::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
+    let mut scenario = registry::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
     assert_ne!(
         scenario.broker.log.flush_messages,
         Some(1),

@@ -2,8 +2,8 @@
 //! trace, run twice in one process and in two separate processes; one pinned scenario's
 //! trace is a snapshot, so that any change of behaviour shows up in review.
 
-use kafka_sim::builtin;
 use kafka_sim::faults::{Fault, TimedFault};
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{Scenario, Workload};
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ const SEEDS: u64 = 200;
 const CHILD_ENV: &str = "KAFKA_SIM_PRINT_TRACE_HASHES";
 
 fn hashes() -> BTreeMap<u64, u64> {
-    let scenario = builtin::standard();
+    let scenario = registry::standard();
     (0..SEEDS)
         .map(|seed| (seed, run(&scenario, seed, RunOptions::default()).trace_hash))
         .collect()

@@ -2,8 +2,8 @@
 //! cache, so nothing acknowledged is lost; a power loss without fsync loses what was not
 //! flushed (allowed: Kafka relies on replication), and fsync on every append prevents it.
 
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim_tests::{acknowledged_values, explain, kinds, read_values};
 
@@ -22,7 +22,7 @@ fn indeterminate(outcome: &kafka_sim::outcome::Outcome) -> usize {
 
 #[test]
 fn acknowledged_records_survive_process_crashes() {
-    let scenario = builtin::find("crash-restart").unwrap();
+    let scenario = registry::find("crash-restart").unwrap();
     let mut crashes = 0;
     for seed in 0..SEEDS {
         let outcome = run(&scenario, seed, RunOptions::default());
@@ -55,7 +55,7 @@ fn acknowledged_records_survive_process_crashes() {
 
 #[test]
 fn power_loss_without_fsync_loses_acknowledged_records() {
-    let scenario = builtin::find("single-replica-power-loss").unwrap();
+    let scenario = registry::find("single-replica-power-loss").unwrap();
     let mut lossy_seeds = 0;
     for seed in 0..SEEDS {
         let outcome = run(&scenario, seed, RunOptions::default());
@@ -83,7 +83,7 @@ fn power_loss_without_fsync_loses_acknowledged_records() {
 
 #[test]
 fn power_loss_with_fsync_on_every_append_loses_nothing() {
-    let scenario = builtin::find("single-replica-power-loss-fsync").unwrap();
+    let scenario = registry::find("single-replica-power-loss-fsync").unwrap();
     for seed in 0..SEEDS {
         let outcome = run(&scenario, seed, RunOptions::default());
         assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
@@ -104,7 +104,7 @@ fn power_loss_with_fsync_on_every_append_loses_nothing() {
 /// claims its appends are durable (a wrong promise) are reported as violations.
 #[test]
 fn lost_writes_are_violations_where_durability_is_promised() {
-    let scenario = builtin::find("single-replica-power-loss").unwrap();
+    let scenario = registry::find("single-replica-power-loss").unwrap();
     let mut violations = 0;
     for seed in 0..20 {
         let outcome = run(&scenario, seed, RunOptions::default());

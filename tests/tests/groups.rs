@@ -5,11 +5,12 @@
 //! duplicates processing but never loses it, at-most-once the reverse; a coordinator that
 //! does not fence stale commits is caught.
 
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::outcome::OutcomeClass;
+use kafka_sim::registry;
 use kafka_sim::scenario::Scenario;
 use kafka_sim::sweep::{sweep, SeedResult};
+use kafka_sim::sweep_judge::{judge, Status};
 
 fn sweep_seeds(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<SeedResult> {
     let seeds: Vec<u64> = seeds.collect();
@@ -34,7 +35,7 @@ fn failures(results: &[SeedResult]) -> Vec<String> {
 
 #[test]
 fn group_rebalance_holds_over_300_seeds_and_duplicates_without_losing() {
-    let results = sweep_seeds(&builtin::find("group-rebalance").unwrap(), 0..300);
+    let results = sweep_seeds(&registry::find("group-rebalance").unwrap(), 0..300);
     assert!(failures(&results).is_empty(), "{:?}", failures(&results));
     // At-least-once: members that die before committing leave records to be processed
     // again, and that shows; nothing below a committed offset goes unprocessed.
@@ -66,7 +67,7 @@ fn group_rebalance_holds_over_300_seeds_and_duplicates_without_losing() {
 
 #[test]
 fn coordinator_failover_holds_over_300_seeds() {
-    let results = sweep_seeds(&builtin::find("coordinator-failover").unwrap(), 0..300);
+    let results = sweep_seeds(&registry::find("coordinator-failover").unwrap(), 0..300);
     assert!(failures(&results).is_empty(), "{:?}", failures(&results));
     assert_eq!(
         seeds_with(&results, AnomalyKind::LostProcessing, Verdict::Allowed),
@@ -76,7 +77,7 @@ fn coordinator_failover_holds_over_300_seeds() {
 
 #[test]
 fn commit_before_process_loses_processing_as_allowed_and_never_duplicates() {
-    let results = sweep_seeds(&builtin::find("commit-before-process").unwrap(), 0..60);
+    let results = sweep_seeds(&registry::find("commit-before-process").unwrap(), 0..60);
     assert!(failures(&results).is_empty(), "{:?}", failures(&results));
     assert!(seeds_with(&results, AnomalyKind::LostProcessing, Verdict::Allowed) > 0);
     for verdict in [Verdict::Allowed, Verdict::Violation] {
@@ -86,11 +87,19 @@ fn commit_before_process_loses_processing_as_allowed_and_never_duplicates() {
             "an at-most-once group processes nothing twice"
         );
     }
+    let expect = registry::find("commit-before-process").unwrap().expect;
+    for judgement in judge(&expect, &results) {
+        assert!(
+            matches!(judgement.status, Status::Met { .. }),
+            "commit-before-process over 0..60: {}",
+            judgement.line()
+        );
+    }
 }
 
 #[test]
 fn a_coordinator_that_accepts_stale_generation_commits_is_caught() {
-    let mut scenario = builtin::find("group-rebalance").unwrap();
+    let mut scenario = registry::find("group-rebalance").unwrap();
     scenario.broker.group.accept_stale_generation_commits = true;
     let results = sweep_seeds(&scenario, 0..150);
     assert!(
@@ -105,7 +114,7 @@ fn a_coordinator_that_accepts_stale_generation_commits_is_caught() {
 
 #[test]
 fn a_coordinator_that_never_bumps_the_generation_is_caught() {
-    let mut scenario = builtin::find("group-rebalance").unwrap();
+    let mut scenario = registry::find("group-rebalance").unwrap();
     scenario.broker.group.keep_generation_on_rebalance = true;
     let results = sweep_seeds(&scenario, 0..40);
     assert!(
@@ -118,7 +127,7 @@ fn a_coordinator_that_never_bumps_the_generation_is_caught() {
 fn a_new_group_with_auto_offset_reset_latest_starts_at_the_end_and_loses_nothing() {
     use kafka_model::config::OffsetReset;
     use kafka_sim::history::Operation;
-    let mut scenario = builtin::find("group-rebalance").unwrap();
+    let mut scenario = registry::find("group-rebalance").unwrap();
     scenario.faults = Default::default();
     scenario.consumer.auto_offset_reset = OffsetReset::Latest;
     let outcome = kafka_sim::runner::run(&scenario, 0, Default::default());
@@ -143,7 +152,7 @@ fn a_new_group_with_auto_offset_reset_latest_starts_at_the_end_and_loses_nothing
 #[test]
 fn a_group_that_never_settles_is_a_liveness_violation() {
     // The first rebalance waits longer than the whole run: nobody ever gets a partition.
-    let mut scenario = builtin::find("coordinator-failover").unwrap();
+    let mut scenario = registry::find("coordinator-failover").unwrap();
     scenario.faults = Default::default();
     scenario.broker.group.group_initial_rebalance_delay_ms = 500_000;
     for group in &mut scenario.groups {
@@ -166,7 +175,7 @@ fn an_at_least_once_group_that_commits_before_processing_is_caught_losing() {
     // The at-most-once run, judged as if the group had promised at-least-once: a member
     // that commits before it processes is the broken consumer the promise rules out.
     use kafka_sim::checkers::{check_all, Promises};
-    let scenario = builtin::find("commit-before-process").unwrap();
+    let scenario = registry::find("commit-before-process").unwrap();
     let outcome = kafka_sim::runner::run(&scenario, 1, Default::default());
     let judged = |at_most_once_groups: Vec<String>| {
         let promises = Promises {

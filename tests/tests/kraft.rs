@@ -9,16 +9,16 @@
 //! metadata is lost.
 
 use kafka_model::raft::RaftVariant;
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::faults::{Fault, TimedFault};
 use kafka_sim::outcome::OutcomeClass;
+use kafka_sim::registry;
 use kafka_sim::runner::fault_plan;
 use kafka_sim::scenario::Scenario;
 use kafka_sim::sweep::{sweep, SeedResult};
 
 fn controller_failover(voters: u32, protocol: RaftVariant) -> Scenario {
-    let mut scenario = builtin::find("controller-failover").unwrap();
+    let mut scenario = registry::find("controller-failover").unwrap();
     scenario.controller.voters = voters;
     scenario.controller.quorum_protocol = protocol;
     scenario
@@ -91,7 +91,7 @@ fn a_quorum_that_never_elects_an_active_controller_is_a_liveness_violation() {
 }
 
 fn controller_disk_loss(voters: u32, protocol: RaftVariant) -> Scenario {
-    let mut scenario = builtin::find("controller-disk-loss").unwrap();
+    let mut scenario = registry::find("controller-disk-loss").unwrap();
     scenario.controller.voters = voters;
     scenario.controller.quorum_protocol = protocol;
     if voters < 5 {

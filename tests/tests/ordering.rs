@@ -2,8 +2,8 @@
 //! is ever a violation, and without it the checkers find the reordering and duplicates that
 //! Kafka allows (so they can fail).
 
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim_tests::{explain, explain_generated, kinds, scenario, violations, ORDERING};
 use proptest::prelude::*;
@@ -47,7 +47,7 @@ proptest! {
 /// batches overtake later ones and land twice. Kafka allows it, so the run still passes.
 #[test]
 fn retries_without_idempotence_reorder_and_duplicate() {
-    let scenario = builtin::find("retries-without-idempotence").unwrap();
+    let scenario = registry::find("retries-without-idempotence").unwrap();
     let mut found = std::collections::BTreeSet::new();
     for seed in 0..20 {
         let outcome = run(&scenario, seed, RunOptions::default());
@@ -70,7 +70,7 @@ fn retries_without_idempotence_reorder_and_duplicate() {
 /// producer's promise: the same faults now give violations, and the run fails.
 #[test]
 fn a_broker_without_sequence_checks_is_caught() {
-    let mut scenario = builtin::find("retries-without-idempotence").unwrap();
+    let mut scenario = registry::find("retries-without-idempotence").unwrap();
     scenario.producer.idempotence = true;
     scenario.broker.check_producer_sequences = false;
     let mut failing = 0;

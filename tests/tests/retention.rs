@@ -5,10 +5,10 @@
 //! records it deleted are lost writes, and its log start passing the high watermark is a
 //! violation of its own; the same run with Kafka's bound shows no violation.
 
-use kafka_sim::builtin;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::history::{OpType, Operation, OFFSET_OUT_OF_RANGE};
 use kafka_sim::outcome::{Outcome, OutcomeClass};
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
 use kafka_sim::sweep::sweep;
@@ -19,7 +19,7 @@ use std::sync::Mutex;
 const DAY_MS: u64 = 24 * 3_600_000;
 
 fn retention_lag() -> Scenario {
-    builtin::find("retention-lag").expect("retention-lag is built in")
+    registry::find("retention-lag").expect("retention-lag is built in")
 }
 
 /// The forward resets after OffsetOutOfRange in a history: (from, to, policy).

@@ -2,13 +2,13 @@
 //! class, never a crashed or hung caller; a run that cannot finish its work after the heal
 //! is a liveness violation.
 
-use kafka_sim::builtin;
 use kafka_sim::outcome::OutcomeClass;
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 
 #[test]
 fn a_panic_inside_the_simulation_is_a_crash_outcome() {
-    let scenario = builtin::find("smoke").unwrap();
+    let scenario = registry::find("smoke").unwrap();
     let options = RunOptions {
         panic_at_ms: Some(500),
         ..RunOptions::default()
@@ -27,7 +27,7 @@ fn a_panic_inside_the_simulation_is_a_crash_outcome() {
 
 #[test]
 fn work_left_after_the_bound_is_a_liveness_violation() {
-    let mut scenario = builtin::find("crash-restart").unwrap();
+    let mut scenario = registry::find("crash-restart").unwrap();
     // The cluster gets 1 ms after the heal: the workload has not even been sent.
     scenario.liveness_ms = 1;
     scenario.fault_phase_ms = 500;
@@ -61,7 +61,7 @@ fn resident_mib() -> f64 {
 /// would show far above the slack allowed here.
 #[test]
 fn memory_stays_flat_over_many_runs() {
-    let scenario = builtin::find("crash-restart").unwrap();
+    let scenario = registry::find("crash-restart").unwrap();
     for seed in 0..30 {
         run(&scenario, seed, RunOptions::default());
     }

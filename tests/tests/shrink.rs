@@ -2,8 +2,8 @@
 //! TOML replays it; a passing seed has nothing to shrink; the same failure always shrinks
 //! to the same scenario.
 
-use kafka_sim::builtin;
 use kafka_sim::outcome::OutcomeClass;
+use kafka_sim::registry;
 use kafka_sim::runner::{fault_plan, run, RunOptions};
 use kafka_sim::scenario::Scenario;
 use kafka_sim::shrink::{shrink, FailureSignature, ShrinkError, ShrinkReport};
@@ -12,7 +12,7 @@ use kafka_sim_tests::explain;
 /// An idempotent producer against a broker without KIP-98 sequence checks: retried
 /// batches land twice or out of order, and that is a violation.
 fn broken_broker() -> Scenario {
-    let mut scenario = builtin::find("retries-without-idempotence").unwrap();
+    let mut scenario = registry::find("retries-without-idempotence").unwrap();
     scenario.producer.idempotence = true;
     scenario.broker.check_producer_sequences = false;
     scenario
@@ -105,7 +105,7 @@ fn a_safety_violation_shrinks_to_a_smaller_scenario_that_replays_from_toml() {
 
 #[test]
 fn a_passing_seed_has_nothing_to_shrink() {
-    let scenario = builtin::find("smoke").unwrap();
+    let scenario = registry::find("smoke").unwrap();
     let error = shrink(&scenario, 1, |_| {}).unwrap_err();
     assert_eq!(
         error,
@@ -139,7 +139,7 @@ fn the_same_failure_shrinks_to_the_same_scenario() {
 #[test]
 fn an_explicit_plan_is_the_same_run_as_its_nemesis() {
     for name in ["standard", "single-replica-power-loss", "crash-restart"] {
-        let scenario = kafka_sim::builtin::find(name).unwrap();
+        let scenario = kafka_sim::registry::find(name).unwrap();
         for seed in 0..10 {
             let options = RunOptions {
                 keep_trace: true,

@@ -1,12 +1,12 @@
 //! Sharded sweeps: the shards of a seed range together run each seed exactly once, with
 //! the same result as the unsharded sweep.
 
-use kafka_sim::builtin;
+use kafka_sim::registry;
 use kafka_sim::sweep::{sweep, Shard};
 
 #[test]
 fn three_shards_cover_the_unsharded_sweep_exactly() {
-    let scenario = builtin::find("retries-without-idempotence").unwrap();
+    let scenario = registry::find("retries-without-idempotence").unwrap();
     let range = 0..30;
     let whole = sweep(&scenario, &Shard::WHOLE.seeds(range.clone()), |_| {});
     let mut sharded: Vec<_> = (1..=3)

@@ -3,11 +3,11 @@
 //! the Perfetto trace-event export (a thread per node, valid sorted events) and `explain`.
 
 use kafka_model::ids::NodeId;
-use kafka_sim::builtin;
 use kafka_sim::events::{Actor, EventKind};
 use kafka_sim::explain::explain;
 use kafka_sim::outcome::Outcome;
 use kafka_sim::perfetto::perfetto;
+use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
 use kafka_sim::scenario_builder::ScenarioBuilder;
@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A run with its trace kept; `name` is a built-in scenario or a TOML file.
 fn traced(name: &str, seed: u64) -> (Scenario, Outcome) {
-    let scenario = builtin::resolve(name).unwrap();
+    let scenario = registry::resolve(name).unwrap();
     let options = RunOptions {
         keep_trace: true,
         ..RunOptions::default()

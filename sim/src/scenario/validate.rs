@@ -332,6 +332,6 @@ impl Scenario {
                 );
             }
         }
-        Ok(())
+        self.expect.validate(file)
     }
 }

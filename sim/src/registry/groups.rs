@@ -1,9 +1,12 @@
 //! The built-in consumer group scenarios: rebalances under member faults, coordinator
 //! failover, and the two commit orders (at-least-once and at-most-once).
 
-use crate::builtin::{crash, nemesis, replicated};
+use super::parts::{crash, nemesis, replicated};
+use crate::checkers::AnomalyKind::{
+    CommitBackwards, DuplicateProcessing, GroupOwnership, LostProcessing, StaleCommit,
+};
 use crate::faults::{FaultKind, TimedFault};
-use crate::scenario::{Faults, GroupSpec, Scenario};
+use crate::scenario::{Faults, GroupSpec, Scenario, SweepExpectations};
 use kafka_model::group::Assignor;
 use kafka_model::member::CommitMode;
 
@@ -65,6 +68,9 @@ pub fn scenarios() -> Vec<Scenario> {
                           fenced stale commits, no lost processing (at-least-once may \
                           duplicate), and both groups settle after the heal"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(DuplicateProcessing, 30)
+                .never_shows(&[LostProcessing, GroupOwnership, StaleCommit]),
             faults: Faults {
                 events: member_crashes(&rebalancing[0], 3_000, 2_500, 1_500),
                 nemesis: nemesis(
@@ -82,6 +88,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           offset goes backwards (g1 commits after each poll, g2 auto-commits \
                           every second)"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[CommitBackwards, LostProcessing]),
             faults: Faults {
                 events: vec![
                     crash(4_000, "b1", 2_000),
@@ -108,6 +115,9 @@ pub fn scenarios() -> Vec<Scenario> {
                           members crash between the two: processing is lost (allowed), never \
                           duplicated"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(LostProcessing, 10)
+                .never_shows(&[DuplicateProcessing]),
             faults: Faults {
                 events: member_crashes(&at_most_once, 3_000, 4_000, 1_000),
                 nemesis: nemesis(&[FaultKind::Crash], 2_000),

@@ -3,14 +3,16 @@
 //! the faults that find it from a random seed sweep. The bugs' stories are told in the
 //! pinned seeds under seeds/ and in README.md.
 
+use super::parts::replicated;
+use crate::checkers::AnomalyKind::{CommittedRecordLost, LogMatching, LostWrite};
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario};
+use crate::scenario::{Faults, Scenario, SweepExpectations};
 use kafka_model::config::{Acks, ReplicationProtocol};
 
 /// The replicated baseline (RF 3, `min.insync.replicas=2`, acks=all with an idempotent
 /// producer: the setting whose promise each historical bug broke) on `protocol`.
 fn durable(protocol: ReplicationProtocol) -> Scenario {
-    let mut scenario = crate::builtin::replicated();
+    let mut scenario = replicated();
     scenario.broker.replication_protocol = protocol;
     scenario
 }
@@ -39,6 +41,9 @@ pub fn scenarios() -> Vec<Scenario> {
                           truncates to its own high watermark, which lags the leader's; \
                           two quick leader changes lose committed records (violation)"
                 .into(),
+            expect: SweepExpectations::default()
+                .shows_violation(CommittedRecordLost, 50)
+                .shows_violation(LostWrite, 50),
             faults: swarm(&[FaultKind::Crash, FaultKind::Pause], 1_500),
             ..durable(ReplicationProtocol::TruncateToHighWatermark)
         },
@@ -49,6 +54,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           had, the leader's answer points past where their logs part, and \
                           the replicas diverge below the high watermark (violation)"
                 .into(),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 2_000),
             faults: swarm(
                 &[
                     FaultKind::Crash,
@@ -70,6 +76,7 @@ pub fn scenarios() -> Vec<Scenario> {
                           fetching from a broker that truncated and led again since; the \
                           replicas diverge below the high watermark (violation)"
                 .into(),
+            expect: SweepExpectations::default().shows_violation(LogMatching, 500),
             // b3 hears nothing from the controller for 12 s: it is fenced, yet keeps
             // fetching from whoever led when it last heard, while the nemesis moves
             // leadership among b1 and b2.
@@ -105,6 +112,7 @@ fn last_replica_standing() -> Scenario {
                             acknowledged acks=all writes are lost under clean election \
                             (allowed: KIP-966 motivates the fix)"
         .into();
+    scenario.expect = SweepExpectations::passing().shows_allowed(LostWrite, 10);
     scenario.broker.min_insync_replicas = 1;
     scenario.producer.acks = Acks::All;
     let isolated = || {

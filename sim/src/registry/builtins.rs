@@ -1,70 +1,16 @@
-//! The built-in scenarios, each a story of one setting under one kind of fault. Their names
-//! are part of the CLI contract.
+//! The built-in scenarios of today's protocol, each a story of one setting under one kind of
+//! fault. Their names are part of the CLI contract.
 
-use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario, ScenarioError, Workload};
+use super::parts::{
+    crash, disk_loss, nemesis, partition, power_loss, producer_with, quorum_of, replicated, tasks,
+};
+use crate::checkers::AnomalyKind::{
+    CommittedRecordLost, ControllerQuorum, Duplicate, InconsistentOffsets, LostWrite,
+    MetadataLogMatching, NonmonotonicPoll, NonmonotonicSend, PollSkip,
+};
+use crate::faults::{FaultKind, NemesisSpec};
+use crate::scenario::{Faults, Scenario, SweepExpectations, Workload};
 use kafka_model::config::{Acks, LogConfig};
-use std::path::Path;
-
-pub(crate) fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::Crash {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::PowerLoss {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn disk_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::DiskLoss {
-            node: node.into(),
-            restart_after_ms,
-        },
-    }
-}
-
-fn partition(at_ms: u64, groups: &[&[&str]], duration_ms: u64) -> TimedFault {
-    TimedFault {
-        at_ms,
-        fault: Fault::Partition {
-            groups: groups
-                .iter()
-                .map(|g| g.iter().map(|n| n.to_string()).collect())
-                .collect(),
-            duration_ms,
-        },
-    }
-}
-
-/// One partition's topic at replication factor `rf`.
-fn tasks(rf: u32) -> Vec<kafka_model::config::TopicConfig> {
-    vec![kafka_model::config::TopicConfig {
-        name: "tasks".into(),
-        partitions: 3,
-        replication_factor: rf,
-    }]
-}
-
-pub(crate) fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<NemesisSpec> {
-    Some(NemesisSpec {
-        kinds: kinds.to_vec(),
-        mean_interval_ms,
-        swarm: true,
-    })
-}
 
 /// The standard scenario of DESIGN.md section 9. Keep it fixed: benchmark figures compare
 /// across versions.
@@ -75,6 +21,7 @@ pub fn standard() -> Scenario {
             "3 brokers, tasks x3 at RF 3, acks=all, idempotent producer, 1,000 keyed records \
                       at 100/s, two consumers, swarm nemesis for 30 s, then heal"
                 .into(),
+        expect: SweepExpectations::passing(),
         topics: tasks(3),
         consumers: 2,
         workload: Workload {
@@ -88,45 +35,6 @@ pub fn standard() -> Scenario {
         },
         fault_phase_ms: 30_000,
         ..Scenario::default()
-    }
-}
-
-/// The replicated scenarios: RF 3, `min.insync.replicas=2`, acks=all with an idempotent
-/// producer, 600 records at 30/s through a 20 s fault phase.
-pub(crate) fn replicated() -> Scenario {
-    let base = Scenario::default();
-    Scenario {
-        topics: tasks(3),
-        broker: kafka_model::config::BrokerConfig {
-            min_insync_replicas: 2,
-            ..base.broker.clone()
-        },
-        fault_phase_ms: 20_000,
-        // Writes keep coming through the whole fault phase, so that a write lost in a
-        // failover has later writes above it for readers to get past.
-        workload: Workload {
-            records: 600,
-            rate_per_s: 30,
-            ..Workload::default()
-        },
-        ..base
-    }
-}
-
-/// The harness's controller settings with a quorum of `voters` controllers.
-pub(crate) fn quorum_of(voters: u32) -> kafka_model::controller::ControllerConfig {
-    kafka_model::controller::ControllerConfig {
-        voters,
-        ..Scenario::default().controller
-    }
-}
-
-/// A producer without idempotence at `acks` (Kafka turns idempotence off unless acks=all).
-fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
-    kafka_model::config::ProducerConfig {
-        acks,
-        idempotence: false,
-        ..Scenario::default().producer
     }
 }
 
@@ -167,6 +75,8 @@ fn replication_scenarios() -> Vec<Scenario> {
                           3-controller quorum; brokers and controllers crash, pause and get \
                           cut off: leaders fail over, and no acknowledged write is lost"
                 .into(),
+            expect: SweepExpectations::passing()
+                .never_shows(&[LostWrite, CommittedRecordLost, Duplicate, NonmonotonicSend]),
             faults: failover_faults.clone(),
             controller: quorum_of(3),
             ..replicated.clone()
@@ -178,6 +88,13 @@ fn replication_scenarios() -> Vec<Scenario> {
                           controller is elected, the metadata log stays one log, and no \
                           acknowledged write is lost"
                 .into(),
+            expect: SweepExpectations::passing()
+                .never_shows(&[
+                    LostWrite,
+                    CommittedRecordLost,
+                    ControllerQuorum,
+                    MetadataLogMatching,
+                ]),
             // Controllers fsync every write, so their power losses are scripted apart from
             // the nemesis: a broker's power loss with async flush would excuse data loss.
             faults: Faults {
@@ -207,6 +124,13 @@ fn replication_scenarios() -> Vec<Scenario> {
                           (KIP-853), the metadata log stays one log, and no acknowledged \
                           write is lost"
                 .into(),
+            expect: SweepExpectations::passing()
+                .never_shows(&[
+                    LostWrite,
+                    CommittedRecordLost,
+                    ControllerQuorum,
+                    MetadataLogMatching,
+                ]),
             faults: Faults {
                 events: vec![disk_loss(5_000, "controller-1", 1_500)],
                 nemesis: nemesis(
@@ -229,6 +153,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           is acknowledged, then truncated when it follows the new leader \
                           (allowed)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             producer: producer_with(Acks::Leader),
             faults: failover_faults,
             ..replicated.clone()
@@ -238,6 +163,9 @@ fn replication_scenarios() -> Vec<Scenario> {
             description: "acks=0 on a lossy network: the producer never hears of a lost \
                           write, and never resends it (allowed)"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(LostWrite, 10)
+                .never_shows(&[Duplicate]),
             producer: producer_with(Acks::None),
             faults: Faults {
                 events: Vec::new(),
@@ -255,6 +183,9 @@ fn replication_scenarios() -> Vec<Scenario> {
                           flush: acknowledged acks=all writes vanish, and their offsets are \
                           reused (allowed: Kafka relies on replicas failing independently)"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(LostWrite, 10)
+                .shows_allowed(InconsistentOffsets, 10),
             faults: correlated_power_loss.clone(),
             ..replicated.clone()
         },
@@ -264,6 +195,8 @@ fn replication_scenarios() -> Vec<Scenario> {
                           replica fsyncs before it acknowledges, so nothing acknowledged is \
                           lost"
                 .into(),
+            expect: SweepExpectations::passing()
+                .never_shows(&[LostWrite, CommittedRecordLost, InconsistentOffsets]),
             broker: fsync_every_append,
             faults: correlated_power_loss,
             ..replicated.clone()
@@ -275,6 +208,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                           leader dies and an out-of-sync follower takes over; writes only \
                           the old leader had are lost (allowed)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             broker: kafka_model::config::BrokerConfig {
                 min_insync_replicas: 1,
                 ..replicated.broker.clone()
@@ -311,17 +245,8 @@ fn replication_scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// Every built-in scenario: today's Kafka ([`current`]) and the historical bug catalog.
-pub fn all() -> Vec<Scenario> {
-    current()
-        .into_iter()
-        .chain(crate::catalog::scenarios())
-        .collect()
-}
-
-/// The scenarios of today's protocol, where a violation is a bug (`sweep all`); the
-/// catalog's historical protocols are swept with `sweep catalog`.
-pub fn current() -> Vec<Scenario> {
+/// The single-story built-ins and the replication scenarios, in `list` order.
+pub fn scenarios() -> Vec<Scenario> {
     let base = Scenario {
         topics: tasks(3),
         ..Scenario::default()
@@ -342,6 +267,14 @@ pub fn current() -> Vec<Scenario> {
         Scenario {
             name: "smoke".into(),
             description: "no faults: every record is acknowledged once and read in order".into(),
+            expect: SweepExpectations::passing().never_shows(&[
+                LostWrite,
+                Duplicate,
+                NonmonotonicSend,
+                PollSkip,
+                NonmonotonicPoll,
+                InconsistentOffsets,
+            ]),
             ..base.clone()
         },
         Scenario {
@@ -349,6 +282,11 @@ pub fn current() -> Vec<Scenario> {
             description: "brokers are killed (kill -9) and restarted: the page cache survives, \
                           so no acknowledged record is lost even without fsync"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[
+                LostWrite,
+                CommittedRecordLost,
+                Duplicate,
+            ]),
             faults: Faults {
                 events: vec![crash(2_000, "b1", 1_500), crash(5_000, "b2", 3_000)],
                 nemesis: nemesis(&[FaultKind::Crash], 2_000),
@@ -360,6 +298,7 @@ pub fn current() -> Vec<Scenario> {
             description: "RF 1, default async flush: a power loss drops acknowledged records \
                           that were never fsynced (allowed: Kafka relies on replication)"
                 .into(),
+            expect: SweepExpectations::passing().shows_allowed(LostWrite, 20),
             faults: power_losses.clone(),
             ..single_replica.clone()
         },
@@ -368,6 +307,7 @@ pub fn current() -> Vec<Scenario> {
             description: "the same power losses with flush.messages=1: every acknowledged \
                           record was fsynced first, so none is lost"
                 .into(),
+            expect: SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost]),
             broker: kafka_model::config::BrokerConfig {
                 log: LogConfig {
                     flush_messages: Some(1),
@@ -383,6 +323,10 @@ pub fn current() -> Vec<Scenario> {
             description: "idempotence off, retries on, 5 requests in flight, on a lossy and \
                           slow network: retried batches land out of order and twice (allowed)"
                 .into(),
+            expect: SweepExpectations::passing()
+                .shows_allowed(Duplicate, 10)
+                .shows_allowed(NonmonotonicSend, 10)
+                .never_shows(&[LostWrite]),
             producer: kafka_model::config::ProducerConfig {
                 idempotence: false,
                 acks: Acks::All,
@@ -403,48 +347,5 @@ pub fn current() -> Vec<Scenario> {
     ]
     .into_iter()
     .chain(replication_scenarios())
-    .chain(crate::group_scenarios::scenarios())
-    .chain(crate::retention_scenarios::scenarios())
     .collect()
-}
-
-pub fn names() -> Vec<String> {
-    all().into_iter().map(|s| s.name).collect()
-}
-
-/// A built-in scenario, or a guarantee matrix cell (`matrix/<configuration>/<faults>`).
-pub fn find(name: &str) -> Option<Scenario> {
-    all()
-        .into_iter()
-        .find(|s| s.name == name)
-        .or_else(|| crate::matrix::find(name))
-}
-
-/// A built-in name or a TOML file path.
-pub fn resolve(arg: &str) -> Result<Scenario, ScenarioError> {
-    if let Some(scenario) = find(arg) {
-        return Ok(scenario);
-    }
-    let path = Path::new(arg);
-    if path.exists() || arg.ends_with(".toml") {
-        return Scenario::from_file(path);
-    }
-    Err(ScenarioError::Unknown(arg.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_builtin_is_valid_and_uniquely_named() {
-        let scenarios = all();
-        for scenario in &scenarios {
-            scenario.validate(&scenario.name).unwrap();
-        }
-        let mut names = names();
-        names.sort();
-        names.dedup();
-        assert_eq!(names.len(), scenarios.len());
-    }
 }

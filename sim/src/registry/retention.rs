@@ -4,8 +4,9 @@
 //! polls, sessions) and the producer sends a record every five minutes: tens of thousands of
 //! messages in all.
 
+use crate::checkers::AnomalyKind;
 use crate::faults::{Fault, TimedFault};
-use crate::scenario::{Faults, Scenario, Workload};
+use crate::scenario::{Faults, Scenario, SweepExpectations, Workload};
 use kafka_model::config::{BrokerConfig, ConsumerConfig, LogConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
 
@@ -43,6 +44,9 @@ pub fn retention_lag() -> Scenario {
                       records retention deleted (allowed, never loss); a broker down for two \
                       days restarts its logs at the leaders' log starts"
             .into(),
+        expect: SweepExpectations::passing()
+            .shows_allowed(AnomalyKind::RetentionSkip, 5)
+            .never_shows(&[AnomalyKind::LostWrite]),
         topics: vec![TopicConfig {
             name: "tasks".into(),
             partitions: 3,
