@@ -125,7 +125,7 @@ pub(crate) fn quorum_of(voters: u32) -> kafka_model::controller::ControllerConfi
 fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
     kafka_model::config::ProducerConfig {
         acks,
-        idempotence: false,
+        idempotence: Some(false),
         ..Scenario::default().producer
     }
 }
@@ -384,7 +384,7 @@ pub fn current() -> Vec<Scenario> {
                           slow network: retried batches land out of order and twice (allowed)"
                 .into(),
             producer: kafka_model::config::ProducerConfig {
-                idempotence: false,
+                idempotence: Some(false),
                 acks: Acks::All,
                 request_timeout_ms: 300,
                 ..base.producer.clone()
