@@ -248,6 +248,9 @@ impl MemberConfig {
 mod tests {
     use super::*;
 
+    /// One change to the default producer.
+    type Edit = fn(&mut ProducerConfig);
+
     fn producer(edit: impl FnOnce(&mut ProducerConfig)) -> ProducerConfig {
         let mut config = ProducerConfig::default();
         edit(&mut config);
@@ -269,7 +272,7 @@ mod tests {
     /// Each conflict, with idempotence unset: switched off, naming that conflict.
     #[test]
     fn each_conflict_switches_a_default_idempotence_off() {
-        let cases: [(fn(&mut ProducerConfig), &str, &str); 4] = [
+        let cases: [(Edit, &str, &str); 4] = [
             (|c| c.acks = Acks::Leader, "acks", "\"1\""),
             (|c| c.acks = Acks::None, "acks", "\"0\""),
             (|c| c.retries = 0, "retries", "0"),
@@ -299,7 +302,7 @@ mod tests {
     /// Each conflict, with idempotence explicitly on: refused, naming both settings.
     #[test]
     fn each_conflict_refuses_an_explicit_idempotence() {
-        let cases: [(fn(&mut ProducerConfig), &str); 3] = [
+        let cases: [(Edit, &str); 3] = [
             (|c| c.acks = Acks::Leader, "`producer.acks = \"1\"`"),
             (|c| c.retries = 0, "`producer.retries = 0`"),
             (
