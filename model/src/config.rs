@@ -217,16 +217,23 @@ impl Default for BrokerConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ProducerConfig {
     pub acks: Acks,
-    /// `enable.idempotence`: producer id, epoch and sequences (needs acks=all in Kafka; the
-    /// model allows it with any acks so that the broken combinations can be shown).
-    pub idempotence: bool,
+    /// `enable.idempotence`: producer id, epoch and sequences. `None` (not set) is Kafka's
+    /// default: on, unless `acks`, `retries` or the requests in flight rule it out, then
+    /// off (KIP-679); an explicit `true` with such a conflict is refused. See
+    /// `client_settings` for the resolution and `idempotence_enabled` for the result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotence: Option<bool>,
     /// `retries`: how often a failed batch is sent again.
     pub retries: u32,
     pub max_in_flight_requests_per_connection: u32,
     pub linger_ms: u64,
     /// `batch.size`, counted in records rather than bytes.
     pub batch_size_records: usize,
-    pub delivery_timeout_ms: u64,
+    /// `delivery.timeout.ms`. `None` (not set) is Kafka's 2 minutes, raised to linger +
+    /// request timeout when below them; an explicit value below them is refused (KIP-91).
+    /// See `effective_delivery_timeout_ms`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_timeout_ms: Option<u64>,
     pub request_timeout_ms: u64,
     pub retry_backoff_ms: u64,
     pub metadata_max_age_ms: u64,
@@ -236,12 +243,12 @@ impl Default for ProducerConfig {
     fn default() -> Self {
         ProducerConfig {
             acks: Acks::All,
-            idempotence: true,
+            idempotence: None,
             retries: u32::MAX,
             max_in_flight_requests_per_connection: 5,
             linger_ms: 5,
             batch_size_records: 16,
-            delivery_timeout_ms: 120_000,
+            delivery_timeout_ms: None,
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
             metadata_max_age_ms: 300_000,

@@ -4,6 +4,7 @@
 //! so that iteration order, and therefore every run, is deterministic.
 
 pub mod broker;
+pub mod client_settings;
 pub mod codec;
 pub mod config;
 pub mod consumer;

@@ -34,6 +34,10 @@ struct InFlightRequest {
 #[derive(Clone, Debug)]
 pub struct Producer {
     config: ProducerConfig,
+    /// `enable.idempotence` as the client resolved it (KIP-679).
+    idempotent: bool,
+    /// `delivery.timeout.ms` as the client resolved it (KIP-91).
+    delivery_timeout_ms: Millis,
     metadata: MetadataClient,
     partition_counts: BTreeMap<String, u32>,
     sequences: ProducerSequences,
@@ -50,6 +54,8 @@ pub struct Producer {
 impl Producer {
     pub fn new(config: ProducerConfig, bootstrap: Vec<BrokerId>) -> Self {
         Producer {
+            idempotent: config.idempotence_enabled(),
+            delivery_timeout_ms: config.effective_delivery_timeout_ms(),
             config,
             metadata: MetadataClient::new(bootstrap),
             partition_counts: BTreeMap::new(),
@@ -115,10 +121,10 @@ impl Producer {
         deadlines.extend(
             self.unpartitioned
                 .front()
-                .map(|r| r.created_ms + self.config.delivery_timeout_ms),
+                .map(|r| r.created_ms + self.delivery_timeout_ms),
         );
         for batch in self.queues.values().flatten() {
-            deadlines.push(batch.created_ms + self.config.delivery_timeout_ms);
+            deadlines.push(batch.created_ms + self.delivery_timeout_ms);
             // A batch that was ready at the last drive but stayed (in-flight limit,
             // unknown leader, no producer id) waits for a response, not a timer.
             let ready_ms = batch.ready_ms(self.config.linger_ms);
@@ -332,10 +338,7 @@ impl Producer {
     }
 
     fn request_producer_id(&mut self, now: Millis, out: &mut Vec<Output>) {
-        if !self.config.idempotence
-            || self.sequences.identity().is_some()
-            || self.pid_request.is_some()
-        {
+        if !self.idempotent || self.sequences.identity().is_some() || self.pid_request.is_some() {
             return;
         }
         let correlation_id = self.next_correlation();
@@ -385,7 +388,7 @@ impl Producer {
     }
 
     fn expire_batches(&mut self, now: Millis, out: &mut Vec<Output>) {
-        let timeout = self.config.delivery_timeout_ms;
+        let timeout = self.delivery_timeout_ms;
         while self
             .unpartitioned
             .front()
@@ -434,7 +437,7 @@ impl Producer {
 
     /// Sends ready batches, one per partition per request, within the in-flight limit.
     fn drain(&mut self, now: Millis, out: &mut Vec<Output>) {
-        if self.config.idempotence && !self.sequences.can_send() {
+        if self.idempotent && !self.sequences.can_send() {
             return;
         }
         let mut per_broker: BTreeMap<BrokerId, Vec<ProducerBatch>> = BTreeMap::new();
@@ -464,7 +467,7 @@ impl Producer {
                 continue;
             }
             let mut batch = queue.pop_front().expect("head exists");
-            if self.config.idempotence && batch.stamp.is_none() {
+            if self.idempotent && batch.stamp.is_none() {
                 batch.stamp = self.sequences.stamp(tp, batch.records.len());
             }
             batch.attempts += 1;

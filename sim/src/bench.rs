@@ -134,7 +134,7 @@ fn describe(scenario: &Scenario) -> String {
         scenario.topics[0].partitions,
         scenario.topics[0].replication_factor,
         scenario.acks().as_str(),
-        scenario.producer.idempotence,
+        scenario.producer.idempotence_enabled(),
         scenario.producers,
         scenario.workload.records,
         scenario.consumers

@@ -247,6 +247,14 @@ pub fn bad_input(message: impl std::fmt::Display) -> i32 {
     EXIT_BAD_INPUT
 }
 
+/// Tells, on stderr, each default Kafka's clients switch off for this scenario (once per
+/// scenario, never per seed): the run's promises follow the switched-off value.
+pub fn note_default_overrides(scenario: &Scenario) {
+    for line in scenario.default_overrides() {
+        eprintln!("note: {line}");
+    }
+}
+
 /// The files `kafka-sim run` may write.
 pub struct Outputs {
     pub history: Option<PathBuf>,
@@ -270,6 +278,7 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
+    note_default_overrides(&scenario);
     let files = (|| {
         Ok::<_, String>([
             create(&outputs.history)?,

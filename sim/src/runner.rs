@@ -111,7 +111,7 @@ pub fn clock_setback_ms(plan: &[TimedFault]) -> u64 {
 /// the excuse pass finds in the run's events what lost each record.
 pub fn promises(scenario: &Scenario) -> Promises {
     Promises {
-        idempotence: scenario.producer.idempotence,
+        idempotence: scenario.producer.idempotence_enabled(),
         retries: scenario.producer.retries > 0,
         max_in_flight_above_one: scenario.producer.max_in_flight_requests_per_connection > 1,
         acks: scenario.acks().as_str().to_string(),

@@ -122,7 +122,7 @@ impl Default for Scenario {
                 // Simulated networks lose messages silently: a short timeout keeps retries
                 // within the run (Kafka's default is 30 s, with TCP noticing dead peers).
                 request_timeout_ms: 3_000,
-                delivery_timeout_ms: 60_000,
+                delivery_timeout_ms: Some(60_000),
                 ..ProducerConfig::default()
             },
             consumer: ConsumerConfig {
@@ -151,6 +151,10 @@ pub enum ScenarioError {
         field: String,
         reason: String,
     },
+    /// A setting Kafka's client refuses at construction; `reason` names every setting
+    /// involved.
+    #[error("{file}: {reason}")]
+    Refused { file: String, reason: String },
     #[error("unknown scenario `{0}`: not a built-in name (see `kafka-sim list`) and no such file")]
     Unknown(String),
 }

@@ -76,7 +76,7 @@ impl ScenarioBuilder {
     }
 
     pub fn idempotence(mut self, on: bool) -> Self {
-        self.scenario.producer.idempotence = on;
+        self.scenario.producer.idempotence = Some(on);
         self
     }
 

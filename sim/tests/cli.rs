@@ -397,3 +397,87 @@ fn a_historical_bug_found_as_expected_exits_0() {
         "{text}"
     );
 }
+
+#[test]
+fn explicit_idempotence_with_acks_1_is_refused_naming_both_settings() {
+    let path = scenario_file(
+        "idempotent-acks1.toml",
+        "[producer]\nacks = \"1\"\nidempotence = true\n",
+    );
+    let output = kafka_sim(&["run", path.to_str().unwrap()]);
+    assert_bad_input(
+        &output,
+        &[
+            "`producer.idempotence = true` conflicts with `producer.acks = \"1\"`",
+            "ConfigException",
+            "KIP-679",
+        ],
+    );
+}
+
+#[test]
+fn consumer_and_group_settings_kafka_refuses_are_bad_input() {
+    let cases = [
+        (
+            "max-poll-records-0.toml",
+            "[consumer]\nmax_poll_records = 0\n",
+            "`consumer.max_poll_records = 0`",
+        ),
+        (
+            "heartbeat-at-session.toml",
+            "[[groups]]\nsession_timeout_ms = 6000\nheartbeat_interval_ms = 6000\n",
+            "`groups[0].heartbeat_interval_ms = 6000` conflicts with `groups[0].session_timeout_ms = 6000`",
+        ),
+        (
+            "delivery-below-request.toml",
+            "[producer]\ndelivery_timeout_ms = 2000\nrequest_timeout_ms = 3000\n",
+            "`producer.delivery_timeout_ms = 2000` conflicts with `producer.linger_ms = 5` and `producer.request_timeout_ms = 3000`",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        let path = scenario_file(name, text);
+        let output = kafka_sim(&["run", path.to_str().unwrap()]);
+        assert_bad_input(&output, &[name, needle, "refuses"]);
+    }
+}
+
+/// The notes on stderr that name KIP-679.
+fn kip_679_notes(output: &Output) -> Vec<String> {
+    stderr(output)
+        .lines()
+        .filter(|line| line.contains("KIP-679"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_switched_off_default_is_told_once_per_run_and_per_sweep() {
+    let path = scenario_file(
+        "acks1-default-idempotence.toml",
+        "fault_phase_ms = 1000\nliveness_ms = 20000\n[producer]\nacks = \"1\"\n\
+         [workload]\nrecords = 20\n",
+    );
+    let file = path.to_str().unwrap();
+    let run = kafka_sim(&["run", file, "--seed", "1"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let sweep = kafka_sim(&["sweep", file, "--seeds", "0..3", "--jobs", "1"]);
+    assert_eq!(sweep.status.code(), Some(0), "{}", stderr(&sweep));
+    for output in [run, sweep] {
+        let notes = kip_679_notes(&output);
+        assert_eq!(notes.len(), 1, "one note, got: {}", stderr(&output));
+        assert!(
+            notes[0].contains("`producer.idempotence = false`")
+                && notes[0].contains("`producer.acks = \"1\"`"),
+            "{}",
+            notes[0]
+        );
+    }
+    let explicit = scenario_file(
+        "acks1-explicit-no-idempotence.toml",
+        "fault_phase_ms = 1000\nliveness_ms = 20000\n[producer]\nacks = \"1\"\nidempotence = false\n\
+         [workload]\nrecords = 20\n",
+    );
+    let quiet = kafka_sim(&["run", explicit.to_str().unwrap(), "--seed", "1"]);
+    assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
+    assert!(kip_679_notes(&quiet).is_empty(), "{}", stderr(&quiet));
+}

@@ -2,11 +2,12 @@
 //! workloads, and the questions the suites ask of an outcome.
 
 use kafka_model::config::TopicConfig;
+use kafka_model::group::Assignor;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::faults::{Fault, TimedFault};
 use kafka_sim::history::{OpType, Operation};
 use kafka_sim::outcome::Outcome;
-use kafka_sim::scenario::{Scenario, Workload};
+use kafka_sim::scenario::{GroupSpec, Scenario, Workload};
 use proptest::prelude::*;
 use std::collections::BTreeSet;
 
@@ -163,15 +164,25 @@ pub fn fault(brokers: u32, power_loss: bool) -> impl Strategy<Value = TimedFault
         Just("producer-1".to_string()),
         Just("consumer-1".to_string())
     ];
+    fault_with(broker.boxed(), node.boxed(), power_loss)
+}
+
+/// One generated fault: crashes, power losses and pauses strike a `process`; network and
+/// clock faults any `node`.
+fn fault_with(
+    process: BoxedStrategy<String>,
+    node: BoxedStrategy<String>,
+    power_loss: bool,
+) -> impl Strategy<Value = TimedFault> {
     let nodes = proptest::collection::btree_set(node.clone(), 1..4)
         .prop_map(|s| s.into_iter().collect::<Vec<_>>());
     let duration = 100u64..4_000;
     let fault = prop_oneof![
-        (broker.clone(), duration.clone()).prop_map(|(node, restart_after_ms)| Fault::Crash {
+        (process.clone(), duration.clone()).prop_map(|(node, restart_after_ms)| Fault::Crash {
             node,
             restart_after_ms
         }),
-        (broker.clone(), duration.clone(), Just(power_loss)).prop_map(
+        (process.clone(), duration.clone(), Just(power_loss)).prop_map(
             |(node, restart_after_ms, power)| if power {
                 Fault::PowerLoss {
                     node,
@@ -184,7 +195,7 @@ pub fn fault(brokers: u32, power_loss: bool) -> impl Strategy<Value = TimedFault
                 }
             }
         ),
-        (broker.clone(), duration.clone())
+        (process.clone(), duration.clone())
             .prop_map(|(node, duration_ms)| Fault::Pause { node, duration_ms }),
         (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(a, b, duration_ms)| {
             Fault::Partition {
@@ -257,6 +268,133 @@ pub fn scenario(power_loss: bool) -> impl Strategy<Value = Scenario> {
             scenario.producer.batch_size_records = shape.batch_size_records;
             scenario.producer.max_in_flight_requests_per_connection = shape.max_in_flight;
             scenario.producer.linger_ms = shape.linger_ms;
+            scenario.faults.events = events;
+            scenario
+        })
+    })
+}
+
+/// A replicated cluster as proptest draws it: up to 3 replicas a partition with a
+/// `min.insync.replicas` they can meet, a quorum of 1, 3 or 5 controllers, several
+/// producers, maybe a consumer group, and a flush policy.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    pub brokers: u32,
+    pub partitions: u32,
+    pub replication_factor: u32,
+    pub min_insync_replicas: usize,
+    pub voters: u32,
+    pub producers: u32,
+    /// Members and assignor of the one group, if any.
+    pub group: Option<(u32, Assignor)>,
+    /// `flush.messages`: `None` is Kafka's async flush.
+    pub flush_messages: Option<u64>,
+    pub records: u64,
+    pub rate_per_s: u64,
+    pub keys: u64,
+}
+
+pub fn cluster() -> impl Strategy<Value = Cluster> {
+    let assignor = prop_oneof![
+        Just(Assignor::Range),
+        Just(Assignor::RoundRobin),
+        Just(Assignor::CooperativeSticky)
+    ];
+    let flush = prop_oneof![Just(None), Just(Some(1)), (2u64..=8).prop_map(Some)];
+    (3u32..=4, 1u32..=4, 1u32..=3)
+        .prop_flat_map(move |(brokers, partitions, replication_factor)| {
+            (
+                Just((brokers, partitions, replication_factor)),
+                1..=replication_factor as usize,
+                prop_oneof![Just(1u32), Just(3), Just(5)],
+                1u32..=3,
+                proptest::option::of((1u32..=3, assignor.clone())),
+                flush.clone(),
+                (20u64..80, 20u64..200, 0u64..12),
+            )
+        })
+        .prop_map(
+            |(
+                (brokers, partitions, replication_factor),
+                min_insync_replicas,
+                voters,
+                producers,
+                group,
+                flush_messages,
+                (records, rate_per_s, keys),
+            )| Cluster {
+                brokers,
+                partitions,
+                replication_factor,
+                min_insync_replicas,
+                voters,
+                producers,
+                group,
+                flush_messages,
+                records,
+                rate_per_s,
+                keys,
+            },
+        )
+}
+
+impl Cluster {
+    /// The scenario of this cluster, without faults, at the harness's defaults otherwise
+    /// (acks=all, idempotence at Kafka's default, clean election).
+    pub fn scenario(&self) -> Scenario {
+        let mut scenario = Scenario {
+            name: "generated-replicated".into(),
+            brokers: self.brokers,
+            topics: vec![TopicConfig {
+                name: "tasks".into(),
+                partitions: self.partitions,
+                replication_factor: self.replication_factor,
+            }],
+            producers: self.producers,
+            workload: Workload {
+                topic: "tasks".into(),
+                records: self.records,
+                rate_per_s: self.rate_per_s,
+                keys: self.keys,
+                interval_ms: None,
+            },
+            fault_phase_ms: FAULT_PHASE_MS,
+            ..Scenario::default()
+        };
+        scenario.controller.voters = self.voters;
+        scenario.broker.min_insync_replicas = self.min_insync_replicas;
+        scenario.broker.log.flush_messages = self.flush_messages;
+        if let Some((members, assignor)) = self.group {
+            scenario.groups = vec![GroupSpec {
+                members,
+                assignor,
+                ..GroupSpec::default()
+            }];
+        }
+        scenario
+    }
+}
+
+/// A replicated cluster under a generated fault plan (up to 10 faults). Crashes, power
+/// losses and pauses strike brokers, the controllers of a quorum (as the nemesis does: a
+/// lone controller stays up) and group members; network and clock faults any node.
+pub fn replicated_scenario(power_loss: bool) -> impl Strategy<Value = Scenario> {
+    cluster().prop_flat_map(move |cluster| {
+        let scenario = cluster.scenario();
+        let mut processes = scenario.broker_names();
+        if cluster.voters > 1 {
+            processes.extend(scenario.controller_names());
+        }
+        processes.extend(scenario.member_names());
+        let mut nodes = processes.clone();
+        nodes.extend(scenario.client_names());
+        nodes.extend(scenario.controller_names());
+        nodes.sort();
+        nodes.dedup();
+        let process = proptest::sample::select(processes).boxed();
+        let node = proptest::sample::select(nodes).boxed();
+        let faults = proptest::collection::vec(fault_with(process, node, power_loss), 0..10);
+        (Just(scenario), faults).prop_map(|(mut scenario, events)| {
             scenario.faults.events = events;
             scenario
         })

@@ -71,7 +71,7 @@ fn retries_without_idempotence_reorder_and_duplicate() {
 #[test]
 fn a_broker_without_sequence_checks_is_caught() {
     let mut scenario = registry::find("retries-without-idempotence").unwrap();
-    scenario.producer.idempotence = true;
+    scenario.producer.idempotence = Some(true);
     scenario.broker.check_producer_sequences = false;
     let mut failing = 0;
     for seed in 0..20 {

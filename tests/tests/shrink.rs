@@ -13,7 +13,7 @@ use kafka_sim_tests::explain;
 /// batches land twice or out of order, and that is a violation.
 fn broken_broker() -> Scenario {
     let mut scenario = registry::find("retries-without-idempotence").unwrap();
-    scenario.producer.idempotence = true;
+    scenario.producer.idempotence = Some(true);
     scenario.broker.check_producer_sequences = false;
     scenario
 }

@@ -328,7 +328,7 @@ pub fn scenarios() -> Vec<Scenario> {
                 .shows_allowed(NonmonotonicSend, 10)
                 .never_shows(&[LostWrite]),
             producer: kafka_model::config::ProducerConfig {
-                idempotence: false,
+                idempotence: Some(false),
                 acks: Acks::All,
                 request_timeout_ms: 300,
                 ..base.producer.clone()

@@ -19,7 +19,7 @@ pub struct Configuration {
 /// Kafka turns idempotence off below acks=all; so does this row.
 fn acks_without_idempotence(scenario: &mut Scenario, acks: Acks) {
     scenario.producer.acks = acks;
-    scenario.producer.idempotence = false;
+    scenario.producer.idempotence = Some(false);
 }
 
 /// The rows: the strongest setting Kafka offers (RF 3, acks=all, min.insync.replicas=2,
@@ -54,7 +54,7 @@ pub fn configurations() -> Vec<Configuration> {
         Configuration {
             name: "no-idempotence",
             setting: "enable.idempotence=false (retries, 5 in flight)",
-            apply: |s| s.producer.idempotence = false,
+            apply: |s| s.producer.idempotence = Some(false),
         },
         Configuration {
             name: "flush-every-append",

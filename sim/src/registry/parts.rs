@@ -99,7 +99,7 @@ pub(super) fn quorum_of(voters: u32) -> kafka_model::controller::ControllerConfi
 pub(super) fn producer_with(acks: Acks) -> kafka_model::config::ProducerConfig {
     kafka_model::config::ProducerConfig {
         acks,
-        idempotence: false,
+        idempotence: Some(false),
         ..Scenario::default().producer
     }
 }

@@ -60,7 +60,7 @@ pub fn retention_lag() -> Scenario {
         // Sends outlast a leader's failover, which waits for the broker's session to expire.
         producer: ProducerConfig {
             request_timeout_ms: MINUTE_MS,
-            delivery_timeout_ms: HOUR_MS,
+            delivery_timeout_ms: Some(HOUR_MS),
             metadata_max_age_ms: HOUR_MS,
             ..base.producer.clone()
         },

@@ -1,5 +1,6 @@
-//! Validating a scenario: every setting that would make a run meaningless or impossible
-//! is an error naming its field.
+//! Validating a scenario: every setting that would make a run meaningless or impossible,
+//! or that Kafka's clients refuse, is an error naming its field; and the defaults Kafka's
+//! clients switch off for the settings a scenario has.
 
 use super::{Scenario, ScenarioError};
 use crate::faults::{disk_loss_problem, Fault, FaultKind};
@@ -12,6 +13,12 @@ impl Scenario {
                 file: file.to_string(),
                 field: field.to_string(),
                 reason,
+            })
+        };
+        let refused = |refusal: kafka_model::client_settings::ConfigRefusal, table: &str| {
+            Err(ScenarioError::Refused {
+                file: file.to_string(),
+                reason: refusal.describe(table),
             })
         };
         let day_ms = 24 * 3_600_000;
@@ -67,6 +74,9 @@ impl Scenario {
             ) {
                 return invalid(&format!("groups[{i}].{field}"), reason);
             }
+            if let Some(refusal) = group.member_config().refusal() {
+                return refused(refusal, &format!("groups[{i}]"));
+            }
             if self.groups[..i].iter().any(|g| g.id == group.id) {
                 return invalid(
                     &format!("groups[{i}].id"),
@@ -110,11 +120,11 @@ impl Scenario {
         if self.producer.batch_size_records == 0 {
             return invalid("producer.batch_size_records", "must be positive".into());
         }
-        if self.producer.max_in_flight_requests_per_connection == 0 {
-            return invalid(
-                "producer.max_in_flight_requests_per_connection",
-                "must be positive".into(),
-            );
+        if let Err(refusal) = self.producer.resolve() {
+            return refused(refusal, "producer");
+        }
+        if let Some(refusal) = self.consumer.refusal() {
+            return refused(refusal, "consumer");
         }
         if self.producer.request_timeout_ms == 0 || self.consumer.request_timeout_ms == 0 {
             return invalid(
@@ -125,7 +135,7 @@ impl Scenario {
         let timeouts = [
             (
                 "producer.delivery_timeout_ms",
-                self.producer.delivery_timeout_ms,
+                self.producer.effective_delivery_timeout_ms(),
             ),
             (
                 "producer.request_timeout_ms",
@@ -333,5 +343,22 @@ impl Scenario {
             }
         }
         self.expect.validate(file)
+    }
+}
+
+impl Scenario {
+    /// One line for each setting left at its default that Kafka's clients switch off or
+    /// adjust because of the scenario's other settings (none for an invalid scenario).
+    pub fn default_overrides(&self) -> Vec<String> {
+        self.producer
+            .resolve()
+            .map(|resolved| {
+                resolved
+                    .overrides
+                    .iter()
+                    .map(|o| o.describe("producer"))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
