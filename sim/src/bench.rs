@@ -20,6 +20,7 @@ pub fn bare_ping_pong_round_trips_per_s() -> f64 {
         let b: SocketAddr = "10.9.0.2:1".parse().expect("literal address");
         let node_a = runtime.create_node().ip(a.ip()).build();
         let node_b = runtime.create_node().ip(b.ip()).build();
+        #[allow(clippy::disallowed_methods)]
         let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
         runtime.block_on(async move {
             let ready = node_b.spawn(async move {
@@ -48,6 +49,7 @@ pub fn bare_ping_pong_round_trips_per_s() -> f64 {
         });
         PING_PONG_ROUND_TRIPS as f64 / started.elapsed().as_secs_f64()
     };
+    #[allow(clippy::disallowed_methods)]
     let thread = std::thread::spawn(measure); // determinism-ok: a fresh thread per runtime
     thread.join().expect("ping-pong thread")
 }
@@ -92,6 +94,7 @@ impl Figures {
 /// Runs `scenario` for seeds `0..seeds` on this thread; `at_quarter` runs once, a quarter
 /// of the way in (to read memory there).
 fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Figures {
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
     let mut figures = Figures {
         seeds,

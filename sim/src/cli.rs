@@ -295,6 +295,7 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         keep_trace: trace.is_some() || html.is_some() || perfetto.is_some(),
         ..RunOptions::default()
     };
+    #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now(); // determinism-ok: wall time for the report only, never inside a simulation
     let outcome = runner::run(&scenario, seed, options);
     let wall_s = started.elapsed().as_secs_f64();

@@ -34,6 +34,7 @@ pub fn main(seeds_per_cell: u64, format: Format) -> i32 {
             .expect("a valid template")
             .progress_chars("=> "),
     );
+    #[allow(clippy::disallowed_methods)]
     let started = Instant::now(); // determinism-ok: wall time for the report only, never inside a simulation
     let matrix = matrix::run(seeds_per_cell, || bar.inc(1));
     bar.finish_and_clear();
@@ -176,8 +177,9 @@ pub fn markdown(matrix: &Matrix) -> String {
         out,
         "\n{} seeds a cell. Baseline: {BASELINE}. Each row changes one setting. Columns: the \
          nemesis's fault kinds; power-loss adds one power loss of every broker at once, and \
-         all is every kind but power loss (with async flush a power loss lets Kafka lose \
-         anything, which would excuse every other anomaly in the cell). ✓: nothing \
+         all is every kind, power loss included (a power loss excuses only the records it \
+         cut from a replica that then led: each allowed anomaly names its chain in `run`). \
+         ✓: nothing \
          seen; **✗ name**: a violation of what that configuration promises; plain name: an \
          anomaly the configuration allows. The number is the first seed that shows it: \
          `kafka-sim run matrix/<configuration>/<faults> --seed N` replays it.",

@@ -224,6 +224,7 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
     let mut reports = Vec::new();
     for (arg, scenario) in &scenarios {
         crate::cli::note_default_overrides(scenario);
+        #[allow(clippy::disallowed_methods)]
         let started = Instant::now(); // determinism-ok: wall time for the progress figures only, never inside a simulation
         let bar = progress_bar(arg, seeds.len() as u64);
         let failing = AtomicU64::new(0);

@@ -81,8 +81,9 @@ pub fn configurations() -> Vec<Configuration> {
     ]
 }
 
-/// The columns: which faults the nemesis may throw. `All` is every kind but power loss,
-/// which has its own column (see [`FaultClass::faults`]).
+/// The columns: which faults the nemesis may throw. `All` is every kind, power loss
+/// included; the power-loss column adds one power loss of every broker at once (see
+/// [`FaultClass::faults`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FaultClass {
@@ -128,17 +129,15 @@ impl FaultClass {
                 FaultKind::ClockJump,
                 FaultKind::ClockDrift,
             ],
-            FaultClass::All => FaultKind::ALL
-                .into_iter()
-                .filter(|kind| *kind != FaultKind::PowerLoss)
-                .collect(),
+            FaultClass::All => FaultKind::ALL.to_vec(),
         }
     }
 
-    /// Power losses strike one broker at a time from the nemesis, and once every broker
-    /// at the same moment: the correlated failure that async flush does not survive.
-    /// They stay out of `all`: with async flush a power loss lets Kafka lose anything, so
-    /// every other anomaly in its cell would be reported as allowed.
+    /// Power losses strike one broker at a time from the nemesis, and in the power-loss
+    /// column once every broker at the same moment: the correlated failure that async
+    /// flush does not survive. In `all` they strike among every other kind: a power loss
+    /// excuses only the records it cut from a replica that then led (`crate::excuse`), so
+    /// it hides none of the cell's other anomalies.
     fn faults(self, brokers: &[String]) -> Faults {
         let correlated = self == FaultClass::PowerLoss;
         Faults {
