@@ -172,9 +172,9 @@ pub enum EventKind {
 /// kept, and handed to the online readers either way).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Retention {
-    /// What the verdicts need after the run: faults, node starts, replica and metadata
-    /// events, client operations. Messages, disk operations, Raft and group events and
-    /// notes are dropped once read.
+    /// What a report needs after the run: node starts and faults. Every other event is
+    /// read as it happens (the history, the replica mirror and its loss ledger, the quorum
+    /// checker, the trace) and dropped.
     #[default]
     Verdicts,
     /// Everything, for the timeline, `explain` and the Perfetto export.
@@ -186,14 +186,7 @@ impl Retention {
     pub fn keeps(self, kind: &EventKind) -> bool {
         match self {
             Retention::All => true,
-            Retention::Verdicts => matches!(
-                kind,
-                EventKind::Started { .. }
-                    | EventKind::Replica(_)
-                    | EventKind::Metadata { .. }
-                    | EventKind::Client { .. }
-                    | EventKind::Fault(_)
-            ),
+            Retention::Verdicts => matches!(kind, EventKind::Started { .. } | EventKind::Fault(_)),
         }
     }
 

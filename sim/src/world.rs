@@ -202,8 +202,9 @@ impl World {
     }
 
     /// Decides what the network does with a message sent now, recording the send (when
-    /// the log keeps everything) or the drop. Returns the message's id and fate.
-    pub fn route(&self, from: NodeId, to: NodeId, kind: &'static str) -> (u64, Fate) {
+    /// the log keeps everything) or the drop. Returns the message's id, the send time and
+    /// its fate.
+    pub fn route(&self, from: NodeId, to: NodeId, kind: &'static str) -> (u64, u64, Fate) {
         let now = World::now_ms();
         let mut state = self.lock();
         let (id, fate) = state.net.route(from, to, now);
@@ -227,7 +228,7 @@ impl World {
         if let Some(event) = event {
             state.record(&self.names, now, Actor::Node(from), event);
         }
-        (id, fate)
+        (id, now, fate)
     }
 
     /// Message `id`, sent by `from` at `sent_ms`, reached `to` now.

@@ -138,8 +138,10 @@ async fn execute(
     for output in out.drain(..) {
         match output {
             Output::Send { to, message } => {
-                let sent_ms = World::now_ms();
-                let (id, fate) = world.route(me, to, message.kind());
+                let (id, sent_ms, fate) = world.route(me, to, message.kind());
+                if let Fate::Drop(_) = fate {
+                    continue;
+                }
                 let envelope = Box::new(Envelope {
                     from: me,
                     id,
