@@ -8,7 +8,7 @@
 //! - An unclean election excuses only the records its out-of-sync leader lacked, on that
 //!   partition, after they were written.
 //! - Replicas that disagree (log-matching, strong-isr, leader-completeness) are excused by
-//!   a power loss that cut the records involved from any replica.
+//!   a power loss that cut the records involved from one of those replicas.
 //! - The consumer and group anomalies are excused only where the records they involve (by
 //!   value or offset), or their group's partition of the offsets topic, lie in such a loss.
 //!
@@ -58,7 +58,15 @@ fn excusing_loss<'a>(
     promises: &Promises,
     offsets_topic_partitions: u32,
 ) -> Option<&'a LostRecords> {
-    let cuts = ledger.cuts.iter().filter(|_| replica_level(anomaly.kind));
+    let struck = anomaly.scope.iter().find_map(|scope| match scope {
+        LossScope::Replicas { brokers } => Some(brokers),
+        _ => None,
+    });
+    let cuts = ledger
+        .cuts
+        .iter()
+        .filter(|_| replica_level(anomaly.kind))
+        .filter(|cut| struck.is_none_or(|brokers| brokers.contains(&cut.broker.0)));
     ledger
         .losses
         .iter()
@@ -110,6 +118,7 @@ fn explains(loss: &LostRecords, anomaly: &Anomaly, offsets_topic_partitions: u32
                 && loss.tp.partition == *partition
                 && offsets.iter().any(|o| loss.holds_offset(*o))
         }
+        LossScope::Replicas { .. } => false,
         LossScope::Group { group } => {
             let group = GroupId(group.clone());
             loss.tp.topic == OFFSETS_TOPIC

@@ -229,6 +229,9 @@ pub enum LossScope {
     },
     /// The group's metadata and commits, kept in its partition of the offsets topic.
     Group { group: String },
+    /// For replicas that disagree: a power-loss cut explains it only on one of these
+    /// brokers' replicas.
+    Replicas { brokers: Vec<u32> },
 }
 
 /// One event of an excuse's chain, as the run's event log holds it (`seq`).

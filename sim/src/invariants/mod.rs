@@ -172,6 +172,7 @@ impl ClusterInvariants {
             anomalies: &mut self.anomalies,
             promises: &self.promises,
             ledger: &self.ledger,
+            broker: Some(broker),
         };
         report(&mut sink, partition, tp, history_index, found);
     }
@@ -228,6 +229,7 @@ impl ClusterInvariants {
             anomalies: &mut self.anomalies,
             promises: &self.promises,
             ledger: &self.ledger,
+            broker: None,
         };
         report(&mut sink, partition, tp, history_index, found);
     }
@@ -288,6 +290,7 @@ impl ClusterInvariants {
                 anomalies: &mut self.anomalies,
                 promises: &self.promises,
                 ledger: &self.ledger,
+                broker: None,
             };
             for (rule, index, breach) in found {
                 report_one(&mut sink, partition, tp, rule, index, breach);
@@ -467,6 +470,8 @@ struct Sink<'a> {
     anomalies: &'a mut Vec<Anomaly>,
     promises: &'a Promises,
     ledger: &'a LossLedger,
+    /// The broker whose replica event is being followed, if any.
+    broker: Option<BrokerId>,
 }
 
 fn report(
@@ -507,7 +512,19 @@ fn report_one(
         true => anomaly.unless_loss_explains(),
         false => anomaly,
     };
-    let anomaly = anomaly.involving(&tp.topic, tp.partition, Vec::new());
+    let mut anomaly = anomaly.involving(&tp.topic, tp.partition, Vec::new());
+    // The replicas a power-loss cut must have struck to explain it: the pair that
+    // disagrees, or the new leader that lacks a committed record.
+    let replicas: Vec<u32> = match (breach.skip, rule.kind, sink.broker) {
+        (Some((first, second, _)), _, _) => vec![first.0, second.0],
+        (None, AnomalyKind::LeaderCompleteness, Some(leader)) => vec![leader.0],
+        _ => Vec::new(),
+    };
+    if !replicas.is_empty() {
+        anomaly
+            .scope
+            .push(crate::checkers::LossScope::Replicas { brokers: replicas });
+    }
     if let Some((first, second, offset)) = breach.skip.filter(|_| rule.excusable) {
         if crate::excuse::explained_now(&anomaly, sink.ledger, sink.promises) {
             partition.agreement.step_over(first, second, offset + 1);
