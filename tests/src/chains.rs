@@ -4,7 +4,7 @@
 //! without one of the anomaly's records (which it held before), and that broker then
 //! leading the partition.
 
-use kafka_model::effect::ReplicaEvent;
+use kafka_model::effect::{ReplicaEvent, ReplicaRecord};
 use kafka_model::ids::TopicPartition;
 use kafka_sim::checkers::{Anomaly, ChainLink, LossScope};
 use kafka_sim::events::{Actor, Event, EventKind, FaultEvent};
@@ -137,47 +137,55 @@ pub fn check_chain(outcome: &Outcome, anomaly: &Anomaly) -> Result<(), String> {
         _ => None,
     });
     let (cut_seq, broker) = cut.ok_or("a power-loss chain without a power loss")?;
-    let recovered = steps.iter().find_map(|(link, s)| match s {
-        Step::Recovered(tp, start, records) if link.node == broker && link.seq > cut_seq => {
-            Some((link.seq, *tp, *start, *records))
-        }
-        _ => None,
-    });
-    let (recovered_seq, tp, start, records) =
-        recovered.ok_or_else(|| format!("{broker} never recovers after its power loss"))?;
-    let led = steps.iter().any(|(link, s)| {
-        matches!(s, Step::Led(at) if *at == tp && link.node == broker && link.seq > recovered_seq)
-    });
-    // One of the anomaly's records: appended by the broker before, not held after.
-    let involved = anomaly.values.iter().any(|value| {
-        appended_at(outcome, broker, tp, *value, recovered_seq).is_some_and(|offset| {
-            let held = offset
-                .checked_sub(start)
-                .and_then(|i| records.get(i as usize))
-                .is_some_and(|r| r.value == *value);
-            !held
+    // Every recovery of the broker after its power loss that the chain names (a second
+    // power loss before it led adds its own).
+    let recoveries: Vec<(u64, &TopicPartition, u64, &[ReplicaRecord])> = steps
+        .iter()
+        .filter_map(|(link, s)| match s {
+            Step::Recovered(tp, start, records) if link.node == broker && link.seq > cut_seq => {
+                Some((link.seq, *tp, *start, *records))
+            }
+            _ => None,
         })
+        .collect();
+    let (first_seq, tp, _, _) = *recoveries
+        .first()
+        .ok_or_else(|| format!("{broker} never recovers after its power loss"))?;
+    let led = steps.iter().any(|(link, s)| {
+        matches!(s, Step::Led(at) if *at == tp && link.node == broker && link.seq > first_seq)
     });
-    // Or one of the offsets it involves: the broker held a record there before that its
-    // recovered log does not hold (an offset a later record then reused).
-    let offsets = anomaly.scope.iter().flat_map(|scope| match scope {
-        LossScope::Records {
-            topic,
-            partition,
-            offsets,
-        } if *topic == tp.topic && *partition == tp.partition => offsets.clone(),
-        _ => Vec::new(),
-    });
-    let involved = involved
-        || offsets.into_iter().any(|offset| {
-            held_before(outcome, broker, tp, offset, recovered_seq).is_some_and(|value| {
-                let kept = offset
-                    .checked_sub(start)
-                    .and_then(|i| records.get(i as usize))
-                    .is_some_and(|r| r.value == value);
-                !kept
-            })
+    let offsets: Vec<u64> = anomaly
+        .scope
+        .iter()
+        .flat_map(|scope| match scope {
+            LossScope::Records {
+                topic,
+                partition,
+                offsets,
+            } if *topic == tp.topic && *partition == tp.partition => offsets.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let holds = |start: u64, records: &[ReplicaRecord], offset: u64, value: u64| {
+        offset
+            .checked_sub(start)
+            .and_then(|i| records.get(i as usize))
+            .is_some_and(|r| r.value == value)
+    };
+    let involved = recoveries.iter().any(|&(seq, tp, start, records)| {
+        // One of the anomaly's records: appended by the broker before, not held after.
+        let by_value = anomaly.values.iter().any(|value| {
+            appended_at(outcome, broker, tp, *value, seq)
+                .is_some_and(|offset| !holds(start, records, offset, *value))
         });
+        // Or one of the offsets it involves: the broker held a record there before that
+        // its recovered log does not hold (an offset a later record then reused).
+        let by_offset = offsets.iter().any(|offset| {
+            held_before(outcome, broker, tp, *offset, seq)
+                .is_some_and(|value| !holds(start, records, *offset, value))
+        });
+        by_value || by_offset
+    });
     if !involved && !replica_level(anomaly) {
         return Err(format!(
             "{broker}'s recovery of {tp} lost none of {:?}: {}",

@@ -128,3 +128,29 @@ fn lost_writes_are_violations_where_durability_is_promised() {
     }
     assert!(violations > 0);
 }
+
+/// Every replica losing power at once with async flush still loses acknowledged writes
+/// (allowed), and each allowed anomaly names its chain, which the event log confirms: the
+/// power loss, the recovery without the record, the leadership after it.
+#[test]
+fn correlated_power_loss_losses_are_allowed_each_with_a_chain_the_log_confirms() {
+    let scenario = registry::find("power-loss-async-flush").unwrap();
+    let options = RunOptions {
+        keep_trace: true,
+        ..RunOptions::default()
+    };
+    let mut lost = 0;
+    for seed in 0..8 {
+        let outcome = run(&scenario, seed, options);
+        assert_eq!(outcome.class.exit_code(), 0, "{}", explain(&outcome));
+        for anomaly in outcome.allowed() {
+            kafka_sim_tests::chains::check_chain(&outcome, anomaly)
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            lost += usize::from(anomaly.kind == AnomalyKind::LostWrite);
+        }
+    }
+    assert!(
+        lost > 0,
+        "a correlated power loss loses acknowledged writes"
+    );
+}
