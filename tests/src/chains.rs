@@ -61,6 +61,28 @@ fn step<'a>(event: &'a Event, link: &'a ChainLink) -> Step<'a> {
     }
 }
 
+/// What `broker` appended to `tp` before event `before`: each append's base offset and
+/// records, in order.
+fn appends_before<'a>(
+    outcome: &'a Outcome,
+    broker: &'a str,
+    tp: &'a TopicPartition,
+    before: u64,
+) -> impl Iterator<Item = (u64, &'a [ReplicaRecord])> + 'a {
+    let events = outcome.events.events().iter();
+    let events = events.take_while(move |e| e.seq < before);
+    events
+        .filter(move |e| by_broker(e, broker))
+        .filter_map(move |e| match &e.kind {
+            EventKind::Replica(ReplicaEvent::Appended {
+                tp: at,
+                base,
+                records,
+            }) if at == tp => Some((base.0, records.as_slice())),
+            _ => None,
+        })
+}
+
 /// Where `broker` appended `value` to `tp` before event `before`, if it did.
 fn appended_at(
     outcome: &Outcome,
@@ -69,22 +91,9 @@ fn appended_at(
     value: u64,
     before: u64,
 ) -> Option<u64> {
-    let events = outcome
-        .events
-        .events()
-        .iter()
-        .take_while(|e| e.seq < before);
-    events.filter(|e| by_broker(e, broker)).find_map(|e| {
-        let EventKind::Replica(ReplicaEvent::Appended {
-            tp: at,
-            base,
-            records,
-        }) = &e.kind
-        else {
-            return None;
-        };
+    appends_before(outcome, broker, tp, before).find_map(|(base, records)| {
         let offset = records.iter().position(|r| r.value == value)?;
-        (at == tp).then_some(base.0 + offset as u64)
+        Some(base + offset as u64)
     })
 }
 
@@ -96,26 +105,12 @@ fn held_before(
     offset: u64,
     before: u64,
 ) -> Option<u64> {
-    let events = outcome
-        .events
-        .events()
-        .iter()
-        .take_while(|e| e.seq < before);
-    let mut value = None;
-    for e in events.filter(|e| by_broker(e, broker)) {
-        if let EventKind::Replica(ReplicaEvent::Appended {
-            tp: at,
-            base,
-            records,
-        }) = &e.kind
-        {
-            let index = offset.checked_sub(base.0).map(|i| i as usize);
-            if let Some(record) = index.filter(|_| at == tp).and_then(|i| records.get(i)) {
-                value = Some(record.value);
-            }
-        }
-    }
-    value
+    appends_before(outcome, broker, tp, before)
+        .filter_map(|(base, records)| {
+            let index = usize::try_from(offset.checked_sub(base)?).ok()?;
+            records.get(index).map(|r| r.value)
+        })
+        .last()
 }
 
 /// Checks `anomaly`'s chain against `outcome`'s log (which must keep every event).

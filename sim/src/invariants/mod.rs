@@ -12,11 +12,12 @@
 //!
 //! One invariant per file, each a small function over the mirror citing where its rule comes
 //! from. Each kind is reported at most once per partition, at its first breach, so one bug
-//! gives one line rather than thousands. Verdicts follow DESIGN.md section 6: the loss-type
-//! invariants are allowed where committed records may vanish
-//! ([`Promises::committed_loss_excuse`]); SingleLeader, MonotonicEpoch and LeaderInIsr are
-//! violations under every configuration, and so is a log start raised past the high
-//! watermark (`retention.rs`).
+//! gives one line rather than thousands (a breach a known power-loss cut explains is
+//! stepped over, so that one nothing explains still shows). The loss-type invariants are
+//! violations that the excuse pass (`crate::excuse`) allows only where the loss ledger
+//! (`losses.rs`, kept here from the same events) explains their records; SingleLeader,
+//! MonotonicEpoch and LeaderInIsr are violations under every configuration, and so is a log
+//! start raised past the high watermark (`retention.rs`).
 
 use crate::checkers::{Anomaly, AnomalyKind, Promises, Verdict};
 use crate::events::EventAt;

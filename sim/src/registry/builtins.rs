@@ -95,8 +95,9 @@ fn replication_scenarios() -> Vec<Scenario> {
                     ControllerQuorum,
                     MetadataLogMatching,
                 ]),
-            // Controllers fsync every write, so their power losses are scripted apart from
-            // the nemesis: a broker's power loss with async flush would excuse data loss.
+            // Controllers fsync every write: their power losses are scripted, and the
+            // nemesis keeps to crashes, pauses and partitions, so that any acknowledged
+            // write lost here is the quorum's doing.
             faults: Faults {
                 events: vec![
                     power_loss(6_000, "controller-1", 1_500),
