@@ -152,13 +152,12 @@ mod tests {
     use crate::checkers::ChainLink;
     use kafka_model::ids::{BrokerId, TopicPartition};
 
-    fn loss(cause: LossCause, records: &[(u64, u64)], history_index: u64) -> LostRecords {
+    fn loss(cause: LossCause, records: &[(u64, u64)]) -> LostRecords {
         LostRecords {
             tp: TopicPartition::new("tasks", 0),
             broker: BrokerId(2),
             records: records.to_vec(),
             cause,
-            history_index,
             chain: vec![ChainLink {
                 seq: 7,
                 time_ms: 100,
@@ -191,7 +190,7 @@ mod tests {
     fn a_power_loss_excuses_only_the_records_it_cut_from_a_leader_and_only_with_async_flush() {
         let ledger = LossLedger {
             cuts: Vec::new(),
-            losses: vec![loss(LossCause::PowerLoss, &[(4, 40), (5, 50)], 10)],
+            losses: vec![loss(LossCause::PowerLoss, &[(4, 40), (5, 50)])],
         };
         let async_flush = Promises {
             async_flush: true,
@@ -214,7 +213,7 @@ mod tests {
     #[test]
     fn a_cut_on_a_replica_that_never_led_excuses_only_replica_disagreement() {
         let ledger = LossLedger {
-            cuts: vec![loss(LossCause::PowerLoss, &[(4, 40)], 10)],
+            cuts: vec![loss(LossCause::PowerLoss, &[(4, 40)])],
             losses: Vec::new(),
         };
         let promises = Promises {
@@ -247,7 +246,7 @@ mod tests {
         );
         let ledger = LossLedger {
             cuts: Vec::new(),
-            losses: vec![loss(LossCause::UncleanElection, &[(4, 40)], 10)],
+            losses: vec![loss(LossCause::UncleanElection, &[(4, 40)])],
         };
         let excused = judge(lost_write(40, 4, 12), &ledger, &unclean);
         assert_eq!(excused.verdict, Verdict::Allowed);
@@ -255,7 +254,7 @@ mod tests {
         // A clean election's leader lacking a record excuses nothing, but names it.
         let lacked = LossLedger {
             cuts: Vec::new(),
-            losses: vec![loss(LossCause::LeaderLacked, &[(4, 40)], 10)],
+            losses: vec![loss(LossCause::LeaderLacked, &[(4, 40)])],
         };
         let named = judge(lost_write(40, 4, 12), &lacked, &unclean);
         assert_eq!(named.verdict, Verdict::Violation);
@@ -266,7 +265,7 @@ mod tests {
     fn a_group_anomaly_is_excused_by_a_loss_on_its_offsets_partition_only() {
         let group = "g1";
         let home = coordinator_partition(&GroupId(group.into()), 3);
-        let mut lost = loss(LossCause::PowerLoss, &[(1, 1 << 62)], 10);
+        let mut lost = loss(LossCause::PowerLoss, &[(1, 1 << 62)]);
         lost.tp = TopicPartition::new(OFFSETS_TOPIC, home);
         let mut elsewhere = lost.clone();
         elsewhere.tp.partition = (home + 1) % 3;

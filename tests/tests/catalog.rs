@@ -18,9 +18,41 @@ fn sweep_seeds(scenario: &Scenario, seeds: std::ops::Range<u64>) -> Vec<SeedResu
     sweep(scenario, &seeds, |_| {})
 }
 
+/// A historical bug: its catalog scenario, the seeds that must find it, and the kinds of
+/// violation it shows.
+struct Bug {
+    name: &'static str,
+    seeds: std::ops::Range<u64>,
+    kinds: &'static [AnomalyKind],
+}
+
+const PRE_KIP_101: Bug = Bug {
+    name: "pre-kip-101-truncate-to-hw",
+    seeds: 0..40,
+    kinds: &[
+        AnomalyKind::LostWrite,
+        AnomalyKind::StrongIsr,
+        AnomalyKind::LeaderCompleteness,
+        AnomalyKind::CommittedRecordLost,
+    ],
+};
+
+const PRE_KIP_279: Bug = Bug {
+    name: "pre-kip-279-fast-failover",
+    seeds: 0..1000,
+    kinds: &[AnomalyKind::LogMatching, AnomalyKind::CommittedRecordLost],
+};
+
+const PRE_KIP_320: Bug = Bug {
+    name: "pre-kip-320-stale-fetch",
+    seeds: 0..40,
+    kinds: &[AnomalyKind::LogMatching, AnomalyKind::StrongIsr],
+};
+
 /// The historical scenario `name` shows every one of `kinds` as a violation in some seed
 /// of `seeds`; on the modern protocol the same seeds show no anomaly at all.
-fn found_and_fixed(name: &str, seeds: std::ops::Range<u64>, kinds: &[AnomalyKind]) {
+fn found_and_fixed(bug: &Bug) {
+    let (name, seeds, kinds) = (bug.name, bug.seeds.clone(), bug.kinds);
     let historical = registry::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
     assert_ne!(
         historical.broker.replication_protocol,
@@ -52,34 +84,17 @@ fn found_and_fixed(name: &str, seeds: std::ops::Range<u64>, kinds: &[AnomalyKind
 
 #[test]
 fn pre_kip_101_truncation_to_the_high_watermark_loses_committed_writes() {
-    found_and_fixed(
-        "pre-kip-101-truncate-to-hw",
-        0..40,
-        &[
-            AnomalyKind::LostWrite,
-            AnomalyKind::StrongIsr,
-            AnomalyKind::LeaderCompleteness,
-            AnomalyKind::CommittedRecordLost,
-        ],
-    );
+    found_and_fixed(&PRE_KIP_101);
 }
 
 #[test]
 fn pre_kip_279_fast_failover_leaves_replicas_diverged_below_the_high_watermark() {
-    found_and_fixed(
-        "pre-kip-279-fast-failover",
-        0..1000,
-        &[AnomalyKind::LogMatching, AnomalyKind::CommittedRecordLost],
-    );
+    found_and_fixed(&PRE_KIP_279);
 }
 
 #[test]
 fn pre_kip_320_unfenced_fetches_leave_replicas_diverged_below_the_high_watermark() {
-    found_and_fixed(
-        "pre-kip-320-stale-fetch",
-        0..40,
-        &[AnomalyKind::LogMatching, AnomalyKind::StrongIsr],
-    );
+    found_and_fixed(&PRE_KIP_320);
 }
 
 #[test]
@@ -116,12 +131,8 @@ fn the_last_replica_standing_loses_acknowledged_writes_unless_it_fsyncs() {
 /// default async flush: the power loss excuses only what it cut, so the protocol's own
 /// violations still show in the same seeds the plain catalog test sweeps, and every
 /// anomaly reported as allowed names a chain that the event log confirms.
-fn still_found_after_a_power_loss(
-    name: &str,
-    broker: &str,
-    seeds: std::ops::Range<u64>,
-    kinds: &[AnomalyKind],
-) {
+fn still_found_after_a_power_loss(bug: &Bug, broker: &str) {
+    let (name, seeds, kinds) = (bug.name, bug.seeds.clone(), bug.kinds);
     let mut scenario = registry::find(name).unwrap_or_else(|| panic!("no built-in `{name}`"));
     assert_ne!(
         scenario.broker.log.flush_messages,
@@ -185,36 +196,16 @@ fn still_found_after_a_power_loss(
 
 #[test]
 fn pre_kip_101_is_still_found_after_an_extra_power_loss() {
-    still_found_after_a_power_loss(
-        "pre-kip-101-truncate-to-hw",
-        "b1",
-        0..40,
-        &[
-            AnomalyKind::LostWrite,
-            AnomalyKind::StrongIsr,
-            AnomalyKind::LeaderCompleteness,
-            AnomalyKind::CommittedRecordLost,
-        ],
-    );
+    still_found_after_a_power_loss(&PRE_KIP_101, "b1");
 }
 
 #[test]
 fn pre_kip_279_is_still_found_after_an_extra_power_loss() {
-    still_found_after_a_power_loss(
-        "pre-kip-279-fast-failover",
-        "b2",
-        0..1000,
-        &[AnomalyKind::LogMatching, AnomalyKind::CommittedRecordLost],
-    );
+    still_found_after_a_power_loss(&PRE_KIP_279, "b2");
 }
 
 #[test]
 fn pre_kip_320_is_still_found_after_an_extra_power_loss() {
     // b3 is the broker the story cuts off from the controller at 2 s.
-    still_found_after_a_power_loss(
-        "pre-kip-320-stale-fetch",
-        "b3",
-        0..40,
-        &[AnomalyKind::LogMatching, AnomalyKind::StrongIsr],
-    );
+    still_found_after_a_power_loss(&PRE_KIP_320, "b3");
 }

@@ -139,27 +139,23 @@ async fn execute(
         match output {
             Output::Send { to, message } => {
                 let (id, sent_ms, fate) = world.route(me, to, message.kind());
-                if let Fate::Drop(_) = fate {
+                let Fate::Deliver { extra_delay_ms } = fate else {
                     continue;
-                }
+                };
                 let envelope = Box::new(Envelope {
                     from: me,
                     id,
                     sent_ms,
                     message,
                 });
-                match fate {
-                    Fate::Drop(_) => {}
-                    Fate::Deliver { extra_delay_ms: 0 } => {
+                if extra_delay_ms == 0 {
+                    let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
+                } else {
+                    let endpoint = endpoint.clone();
+                    madsim::task::spawn(async move {
+                        madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
                         let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-                    }
-                    Fate::Deliver { extra_delay_ms } => {
-                        let endpoint = endpoint.clone();
-                        madsim::task::spawn(async move {
-                            madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
-                            let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-                        });
-                    }
+                    });
                 }
             }
             Output::Disk(op) => {

@@ -34,8 +34,6 @@ pub struct LostRecords {
     /// (offset, value) of each record.
     pub records: Vec<(u64, u64)>,
     pub cause: LossCause,
-    /// Where the history stood when the loss happened.
-    pub history_index: u64,
     pub chain: Vec<ChainLink>,
 }
 
@@ -90,7 +88,6 @@ pub(crate) struct Facts<'a> {
     pub tp: &'a TopicPartition,
     pub broker: BrokerId,
     pub at: EventAt,
-    pub history_index: u64,
 }
 
 impl Facts<'_> {
@@ -132,7 +129,6 @@ impl Facts<'_> {
             broker: self.broker,
             records,
             cause: LossCause::PowerLoss,
-            history_index: self.history_index,
             chain,
         };
         ledger.cuts.push(cut.clone());
@@ -177,21 +173,25 @@ impl Facts<'_> {
                 ));
                 ledger.losses.push(LostRecords {
                     records: lacking,
-                    history_index: self.history_index,
                     chain,
                     ..cut
                 });
             }
         }
-        let unclean = p.losses.unclean.remove(&self.broker);
-        let unclean_here = p
+        let election = p
             .losses
             .elections
             .get(&epoch)
-            .filter(|e| e.leader == self.broker && !e.clean)
-            .map(|e| e.link.clone());
-        if let Some(first) = unclean.clone().or(unclean_here) {
-            let taint = vec![first, link(self.at, &b, lead(String::new()))];
+            .filter(|e| e.leader == self.broker);
+        // The unclean election behind this leadership: an earlier one that left the broker
+        // alone in the ISR, or this epoch's own.
+        let unclean = p
+            .losses
+            .unclean
+            .remove(&self.broker)
+            .or_else(|| election.filter(|e| !e.clean).map(|e| e.link.clone()));
+        if let Some(first) = &unclean {
+            let taint = vec![first.clone(), link(self.at, &b, lead(String::new()))];
             p.losses
                 .tainted
                 .insert(epoch, (LossCause::UncleanElection, taint));
@@ -201,17 +201,11 @@ impl Facts<'_> {
         if lacked.is_empty() {
             return;
         }
-        let election = p
-            .losses
-            .elections
-            .get(&epoch)
-            .filter(|e| e.leader == self.broker);
-        let mut chain: Vec<ChainLink> = unclean.iter().cloned().collect();
-        let cause = match (&unclean, election) {
-            (Some(_), _) => LossCause::UncleanElection,
-            (None, Some(e)) if !e.clean => LossCause::UncleanElection,
-            _ => LossCause::LeaderLacked,
+        let cause = match unclean {
+            Some(_) => LossCause::UncleanElection,
+            None => LossCause::LeaderLacked,
         };
+        let mut chain: Vec<ChainLink> = unclean.into_iter().collect();
         chain.extend(
             election
                 .map(|e| e.link.clone())
@@ -228,7 +222,6 @@ impl Facts<'_> {
             broker: self.broker,
             records: lacked,
             cause,
-            history_index: self.history_index,
             chain,
         });
     }
@@ -289,7 +282,6 @@ impl Facts<'_> {
             broker: self.broker,
             records,
             cause: *cause,
-            history_index: self.history_index,
             chain,
         });
     }

@@ -148,12 +148,7 @@ impl ClusterInvariants {
             }
             _ => None,
         };
-        let facts = Facts {
-            tp,
-            broker,
-            at,
-            history_index,
-        };
+        let facts = Facts { tp, broker, at };
         if let Some(replica) = partition.replicas.get(&broker) {
             if let replica::Role::Follower { epoch } = replica.role {
                 let cut = losses::about_to_cut(replica, event);
