@@ -97,6 +97,13 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print a scenario (a built-in, a matrix cell `matrix/<configuration>/<faults>`, or a
+    /// TOML file) as TOML naming only what differs from the defaults: a file to start from,
+    /// which `run FILE` runs exactly as the original.
+    Show {
+        /// A built-in scenario name, a matrix cell or a scenario TOML file.
+        scenario: String,
+    },
     /// Tell the life of one record in a run: its partition, the leader's append, the
     /// acknowledgement, each consumer's read, the faults that struck its broker, and the
     /// anomalies it is part of.
@@ -221,6 +228,7 @@ pub fn main() -> i32 {
             seed,
             record,
         } => explain(&scenario, seed, &record),
+        Command::Show { scenario } => show(&scenario),
         Command::Matrix {
             seeds,
             markdown,
@@ -299,29 +307,33 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
     let started = std::time::Instant::now(); // determinism-ok: wall time for the report only, never inside a simulation
     let outcome = runner::run(&scenario, seed, options);
     let wall_s = started.elapsed().as_secs_f64();
+    // Each file is named on stderr once written, so that a user (or a script) knows what
+    // the run left behind without reading the command line again.
     let write = |file: Option<(PathBuf, BufWriter<File>)>,
-                 what: &dyn Fn(&mut BufWriter<File>) -> std::io::Result<()>| {
+                 what: &str,
+                 body: &dyn Fn(&mut BufWriter<File>) -> std::io::Result<()>| {
         if let Some((path, mut writer)) = file {
-            if let Err(error) = what(&mut writer).and_then(|_| writer.flush()) {
-                eprintln!("error: writing {}: {error}", path.display());
+            match body(&mut writer).and_then(|_| writer.flush()) {
+                Ok(()) => eprintln!("wrote {} ({what})", path.display()),
+                Err(error) => eprintln!("error: writing {}: {error}", path.display()),
             }
         }
     };
-    write(history, &|w| {
+    write(history, "history, JSON Lines", &|w| {
         outcome
             .history
             .write_jsonl(&history_meta(&scenario, &outcome), w)
     });
-    write(trace, &|w| {
+    write(trace, "trace", &|w| {
         outcome
             .trace
             .iter()
             .try_for_each(|line| writeln!(w, "{line}"))
     });
-    write(html, &|w| {
+    write(html, "HTML timeline", &|w| {
         w.write_all(crate::timeline::html(&outcome, &scenario).as_bytes())
     });
-    write(perfetto, &|w| {
+    write(perfetto, "Perfetto trace, for ui.perfetto.dev", &|w| {
         serde_json::to_writer(&mut *w, &crate::perfetto::perfetto(&outcome))
             .map_err(std::io::Error::other)
     });
@@ -350,7 +362,7 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
         Ok(report) => report,
         Err(error) => return bad_input(error),
     };
-    let toml = report.minimal.to_toml();
+    let toml = report.minimal.to_minimal_toml();
     if let Some(path) = &out {
         if let Err(error) = std::fs::write(path, &toml) {
             return bad_input(format!("{}: cannot write: {error}", path.display()));
@@ -371,6 +383,16 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
             .unwrap_or_default()
     );
     0
+}
+
+fn show(scenario_arg: &str) -> i32 {
+    match registry::resolve(scenario_arg) {
+        Ok(scenario) => {
+            print!("{}", scenario.to_minimal_toml());
+            0
+        }
+        Err(error) => bad_input(error),
+    }
 }
 
 fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {

@@ -7,12 +7,14 @@ pub use expect::{SweepExpectations, SweepOutcome};
 pub use group_spec::GroupSpec;
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
+pub use minimal_toml::to_minimal_toml;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
 
 mod expect;
 mod group_spec;
+mod minimal_toml;
 mod validate;
 
 /// The records producers send: `records` per producer, `rate_per_s` each, keys drawn from
@@ -249,8 +251,15 @@ impl Scenario {
         Ok(scenario)
     }
 
+    /// Every field, defaults included.
     pub fn to_toml(&self) -> String {
         toml::to_string(self).expect("a scenario always serializes")
+    }
+
+    /// Only what differs from the defaults: what `show` and `shrink` write (see
+    /// [`to_minimal_toml`]).
+    pub fn to_minimal_toml(&self) -> String {
+        to_minimal_toml(self)
     }
 
     pub fn acks(&self) -> Acks {
