@@ -13,6 +13,7 @@ use std::path::Path;
 use thiserror::Error;
 
 mod expect;
+mod fault_checks;
 mod group_spec;
 mod minimal_toml;
 mod validate;
@@ -286,10 +287,13 @@ pub(crate) fn malformed(file: &str, text: &str, error: &toml::de::Error) -> Scen
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!(
-                "line {line}, column {column}: {}",
-                one_line(error.message())
-            )
+            let message = one_line(error.message());
+            match field_at_line(text, line) {
+                Some(field) if !message.contains(&format!("`{field}`")) => {
+                    format!("line {line}, column {column}: field `{field}`: {message}")
+                }
+                _ => format!("line {line}, column {column}: {message}"),
+            }
         }
         None => one_line(error.message()),
     };
@@ -297,6 +301,48 @@ pub(crate) fn malformed(file: &str, text: &str, error: &toml::de::Error) -> Scen
         file: file.to_string(),
         reason,
     }
+}
+
+/// The dotted name of the key set on line `line` (1-based) of a TOML text, with the table
+/// header above it (`[[faults.events]]` counted: `faults.events[2].at_ms`), if that line sets
+/// a plain key.
+fn field_at_line(text: &str, line: usize) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let (key, _) = lines.get(line.checked_sub(1)?)?.split_once('=')?;
+    let key = key.trim();
+    let bare = |k: &str| {
+        !k.is_empty()
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    if !bare(key) {
+        return None;
+    }
+    let Some(header) = lines[..line - 1]
+        .iter()
+        .rev()
+        .map(|l| l.trim())
+        .find(|l| l.starts_with('['))
+    else {
+        return Some(key.to_string());
+    };
+    let Some(array) = header.strip_prefix("[[").and_then(|h| h.strip_suffix("]]")) else {
+        let table = header.strip_prefix('[')?.strip_suffix(']')?.trim();
+        return Some(format!("{table}.{key}"));
+    };
+    let array = array.trim();
+    let index = lines[..line - 1]
+        .iter()
+        .filter(|l| {
+            l.trim()
+                .strip_prefix("[[")
+                .and_then(|h| h.strip_suffix("]]"))
+                .map(str::trim)
+                == Some(array)
+        })
+        .count()
+        - 1;
+    Some(format!("{array}[{index}].{key}"))
 }
 
 /// Lays `over` onto `base`: tables merge key by key, anything else replaces.
@@ -346,6 +392,22 @@ mod tests {
         assert!(
             err.to_string()
                 .starts_with("x.toml: field `broker.heartbeat_interval_ms`"),
+            "{err}"
+        );
+        let err = Scenario::from_toml("liveness_ms = 18446744073709551615", "x.toml").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.toml: line 1, column 15: field `liveness_ms`: number too large to fit in target type"
+        );
+        let err = Scenario::from_toml(
+            "[[faults.events]]\nat_ms = 1\nkind = \"crash\"\nnode = \"b1\"\nrestart_after_ms = 5\n\
+             [[faults.events]]\nat_ms = -1\n",
+            "x.toml",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("x.toml: line 7, column 9: field `faults.events[1].at_ms`: "),
             "{err}"
         );
         let err = Scenario::from_toml("brokerz = 3", "x.toml").unwrap_err();

@@ -197,12 +197,17 @@ fn fault_with(
         ),
         (process.clone(), duration.clone())
             .prop_map(|(node, duration_ms)| Fault::Pause { node, duration_ms }),
-        (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(a, b, duration_ms)| {
-            Fault::Partition {
-                groups: vec![a, b],
-                duration_ms,
+        // A partition's sides are disjoint (a node is on one side): `b` loses what `a` has.
+        (nodes.clone(), nodes.clone(), duration.clone()).prop_filter_map(
+            "two disjoint sides",
+            |(a, b, duration_ms)| {
+                let b: Vec<String> = b.into_iter().filter(|n| !a.contains(n)).collect();
+                (!b.is_empty()).then_some(Fault::Partition {
+                    groups: vec![a, b],
+                    duration_ms,
+                })
             }
-        }),
+        ),
         (nodes.clone(), nodes.clone(), duration.clone()).prop_map(|(from, to, duration_ms)| {
             Fault::PartitionOneWay {
                 from,
@@ -235,7 +240,8 @@ fn fault_with(
                 }
             ),
         (node.clone(), duration).prop_map(|(node, duration_ms)| Fault::Clog { node, duration_ms }),
-        (node.clone(), -120_000i64..120_000)
+        // A jump of 0 does nothing, and validation refuses it.
+        (node.clone(), prop_oneof![-120_000i64..0, 1i64..120_000])
             .prop_map(|(node, by_ms)| Fault::ClockJump { node, by_ms }),
         (node, -300_000i64..300_000).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
     ];

@@ -2,8 +2,15 @@
 //! or that Kafka's clients refuse, is an error naming its field; and the defaults Kafka's
 //! clients switch off for the settings a scenario has.
 
+use super::fault_checks::RUN_MAX_MS;
 use super::{Scenario, ScenarioError};
-use crate::faults::{disk_loss_problem, Fault, FaultKind};
+
+/// Record values are `producer * 1,000,000 + i + 1` (`crate::workload`).
+pub(crate) const RECORDS_PER_PRODUCER_MAX: u64 = 1_000_000;
+
+/// Records of all producers in one run: the history holds each send twice (invoke and
+/// completion) and each read per consumer, about a kilobyte a record in all.
+const RECORDS_PER_RUN_MAX: u64 = 2_000_000;
 
 impl Scenario {
     /// Checks every setting that would make the run meaningless or impossible.
@@ -50,6 +57,20 @@ impl Scenario {
                     format!("`{}` is not a valid topic name", topic.name),
                 );
             }
+            // Kafka refuses to create a topic that exists (TopicExistsException).
+            if self.topics[..i].iter().any(|t| t.name == topic.name) {
+                return invalid(
+                    &format!("topics[{i}].name"),
+                    format!("`{}` is used twice: topic names are unique", topic.name),
+                );
+            }
+        }
+        let partitions: u64 = self.topics.iter().map(|t| u64::from(t.partitions)).sum();
+        if partitions > 1000 {
+            return invalid(
+                "topics",
+                format!("at most 1000 partitions in all topics together, got {partitions}"),
+            );
         }
         if !self.topics.iter().any(|t| t.name == self.workload.topic) {
             return invalid(
@@ -90,6 +111,16 @@ impl Scenario {
                 format!("must be 1..=100, got {}", self.offsets_topic_partitions),
             );
         }
+        let coordinator_default = kafka_model::group::GroupCoordinatorConfig::default();
+        if self.broker.group.offsets_topic_partitions
+            != coordinator_default.offsets_topic_partitions
+        {
+            return invalid(
+                "broker.group.offsets_topic_partitions",
+                "is taken from the cluster layout: set the top-level offsets_topic_partitions"
+                    .into(),
+            );
+        }
         if self
             .topics
             .iter()
@@ -100,6 +131,29 @@ impl Scenario {
                 format!(
                     "`{}` is the internal offsets topic",
                     kafka_model::group::OFFSETS_TOPIC
+                ),
+            );
+        }
+        // Producer p sends values p * 1,000,000 + 1.., so more would collide with the next
+        // producer's; and every send and read stays in memory for the checkers.
+        if self.workload.records > RECORDS_PER_PRODUCER_MAX {
+            return invalid(
+                "workload.records",
+                format!(
+                    "at most {RECORDS_PER_PRODUCER_MAX} per producer (record values are \
+                     producer * {RECORDS_PER_PRODUCER_MAX} + 1..), got {}",
+                    self.workload.records
+                ),
+            );
+        }
+        let records = self.workload.records * u64::from(self.producers);
+        if records > RECORDS_PER_RUN_MAX {
+            return invalid(
+                "workload.records",
+                format!(
+                    "at most {RECORDS_PER_RUN_MAX} records in a run (the history keeps every \
+                     send and read in memory), got {} x {} producers",
+                    self.workload.records, self.producers
                 ),
             );
         }
@@ -177,9 +231,84 @@ impl Scenario {
                 "controller.session_timeout_ms",
                 self.controller.session_timeout_ms,
             ),
+            (
+                "controller.election_timeout_ms",
+                self.controller.election_timeout_ms,
+            ),
+            (
+                "controller.fetch_timeout_ms",
+                self.controller.fetch_timeout_ms,
+            ),
+            (
+                "broker.metadata_fetch_max_wait_ms",
+                self.broker.metadata_fetch_max_wait_ms,
+            ),
+            (
+                "broker.offsets_commit_timeout_ms",
+                self.broker.offsets_commit_timeout_ms,
+            ),
+            (
+                "broker.group.group_initial_rebalance_delay_ms",
+                self.broker.group.group_initial_rebalance_delay_ms,
+            ),
+            (
+                "broker.group.new_member_join_timeout_ms",
+                self.broker.group.new_member_join_timeout_ms,
+            ),
+            (
+                "producer.metadata_max_age_ms",
+                self.producer.metadata_max_age_ms,
+            ),
         ];
         if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
             return invalid(field, format!("{value} ms is more than a day"));
+        }
+        // A timer of 0 would fire again and again at one simulated instant.
+        let timers = [
+            (
+                "controller.election_timeout_ms",
+                self.controller.election_timeout_ms,
+            ),
+            (
+                "controller.fetch_timeout_ms",
+                self.controller.fetch_timeout_ms,
+            ),
+            (
+                "broker.offsets_commit_timeout_ms",
+                self.broker.offsets_commit_timeout_ms,
+            ),
+            (
+                "broker.group.new_member_join_timeout_ms",
+                self.broker.group.new_member_join_timeout_ms,
+            ),
+            (
+                "producer.metadata_max_age_ms",
+                self.producer.metadata_max_age_ms,
+            ),
+        ];
+        if let Some((field, _)) = timers.iter().find(|(_, v)| *v == 0) {
+            return invalid(
+                field,
+                "must be positive: a timer of 0 ms would fire forever at one instant".into(),
+            );
+        }
+        for (i, group) in self.groups.iter().enumerate() {
+            let group_timeouts = [
+                ("process_ms", group.process_ms),
+                ("session_timeout_ms", group.session_timeout_ms),
+                ("heartbeat_interval_ms", group.heartbeat_interval_ms),
+                ("rebalance_timeout_ms", group.rebalance_timeout_ms),
+                (
+                    "auto_commit_interval_ms",
+                    group.auto_commit_interval_ms.unwrap_or(0),
+                ),
+            ];
+            if let Some((field, value)) = group_timeouts.iter().find(|(_, v)| *v > day_ms) {
+                return invalid(
+                    &format!("groups[{i}].{field}"),
+                    format!("{value} ms is more than a day"),
+                );
+            }
         }
         let max_rf = self
             .topics
@@ -240,10 +369,27 @@ impl Scenario {
                 "must be positive: the heal phase needs time".into(),
             );
         }
-        if self.end_ms() > 30 * 24 * 3_600_000 {
+        for (field, value) in [
+            ("fault_phase_ms", self.fault_phase_ms),
+            ("liveness_ms", self.liveness_ms),
+        ] {
+            if value > RUN_MAX_MS {
+                return invalid(
+                    field,
+                    format!(
+                        "{value} ms: a run may last at most 30 simulated days ({RUN_MAX_MS} ms)"
+                    ),
+                );
+            }
+        }
+        if self.end_ms() > RUN_MAX_MS {
             return invalid(
-                "fault_phase_ms",
-                "the run may last at most 30 simulated days".into(),
+                "liveness_ms",
+                format!(
+                    "fault_phase_ms + liveness_ms = {} ms: a run may last at most 30 simulated \
+                     days ({RUN_MAX_MS} ms)",
+                    self.end_ms()
+                ),
             );
         }
         if !(1..=9).contains(&self.controller.voters) {
@@ -255,93 +401,7 @@ impl Scenario {
                 ),
             );
         }
-        // `controller` names the whole quorum in a network fault.
-        let nodes: Vec<String> = self
-            .broker_names()
-            .into_iter()
-            .chain(self.controller_names())
-            .chain([crate::world::CONTROLLER_NAME.to_string()])
-            .chain(self.client_names())
-            .collect();
-        for (i, event) in self.faults.events.iter().enumerate() {
-            let field = format!("faults.events[{i}]");
-            if event.at_ms >= self.fault_phase_ms {
-                return invalid(
-                    &format!("{field}.at_ms"),
-                    format!(
-                        "{} is not before fault_phase_ms ({})",
-                        event.at_ms, self.fault_phase_ms
-                    ),
-                );
-            }
-            for node in event.fault.nodes() {
-                if !nodes.contains(node) {
-                    return invalid(
-                        &field,
-                        format!("unknown node `{node}` (nodes: {})", nodes.join(", ")),
-                    );
-                }
-            }
-            if let Fault::Crash { node, .. }
-            | Fault::PowerLoss { node, .. }
-            | Fault::Pause { node, .. } = &event.fault
-            {
-                let process = self.broker_names().contains(node)
-                    || self.controller_names().contains(node)
-                    || self.member_names().contains(node);
-                if !process {
-                    return invalid(
-                        &field,
-                        format!(
-                            "`{node}`: only brokers, controllers and group members crash, lose \
-                             power or pause (name one controller of a quorum: {})",
-                            self.controller_names().join(", ")
-                        ),
-                    );
-                }
-            }
-            if let Fault::DiskLoss { node, .. } = &event.fault {
-                if !self.controller_names().contains(node) {
-                    return invalid(
-                        &field,
-                        format!(
-                            "`{node}`: disk loss is modelled for the controllers of a quorum \
-                             only (a broker that comes back empty is not): name one of {}",
-                            self.controller_names().join(", ")
-                        ),
-                    );
-                }
-            }
-            if let Fault::Loss { rate, .. } = &event.fault {
-                if !(0.0..=1.0).contains(rate) {
-                    return invalid(
-                        &format!("{field}.rate"),
-                        format!("must be within 0..=1, got {rate}"),
-                    );
-                }
-            }
-        }
-        let nemesis = self.faults.nemesis.as_ref();
-        let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
-        let disk_losses = self.scripted_disk_losses();
-        let voters = self.controller.voters;
-        if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
-            return invalid(field, reason);
-        }
-        if let Some(nemesis) = &self.faults.nemesis {
-            if nemesis.kinds.is_empty() {
-                return invalid(
-                    "faults.nemesis.kinds",
-                    "list at least one fault kind, or drop the nemesis".into(),
-                );
-            }
-            if nemesis.mean_interval_ms < 100 {
-                return invalid(
-                    "faults.nemesis.mean_interval_ms",
-                    "must be at least 100".into(),
-                );
-            }
-        }
+        self.validate_faults(file)?;
         self.expect.validate(file)
     }
 }

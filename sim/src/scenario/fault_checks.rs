@@ -1,0 +1,269 @@
+//! Validating a scenario's faults: every scripted event names nodes that exist and that the
+//! fault can strike, lasts a time the run can represent, and does something; and the random
+//! nemesis draws from a list it can use.
+
+use super::{Scenario, ScenarioError};
+use crate::clock::CLOCK_EPOCH_MS;
+use crate::faults::{disk_loss_problem, Fault, FaultKind};
+use crate::world::CONTROLLER_NAME;
+use std::collections::BTreeSet;
+
+/// The longest a run may last, and so any fault in it: 30 simulated days.
+pub(crate) const RUN_MAX_MS: u64 = 30 * 24 * 3_600_000;
+
+/// A clock jump's largest size either way: local clocks start at `CLOCK_EPOCH_MS` (about
+/// 11.6 days), so a jump back of up to 10 days never takes a clock below zero.
+const CLOCK_JUMP_MAX_MS: i64 = 10 * 24 * 3_600_000;
+
+/// A drift's bound in parts per million: at -1,000,000 a clock stops (and below, it would
+/// run backwards); above +1,000,000 it runs more than twice as fast, which no machine does.
+const CLOCK_DRIFT_MAX_PPM: i64 = 1_000_000;
+
+impl Scenario {
+    /// Every node a fault may name: brokers, controllers, `controller` (the whole quorum in a
+    /// network fault, or the single controller), clients and group members, each once.
+    pub(crate) fn fault_node_names(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = self.broker_names();
+        for name in self
+            .controller_names()
+            .into_iter()
+            .chain([CONTROLLER_NAME.to_string()])
+            .chain(self.client_names())
+        {
+            if !nodes.contains(&name) {
+                nodes.push(name);
+            }
+        }
+        nodes
+    }
+
+    /// The nodes `name` stands for in a network fault: `controller` is every controller.
+    fn network_members(&self, name: &str) -> Vec<String> {
+        if name == CONTROLLER_NAME {
+            self.controller_names()
+        } else {
+            vec![name.to_string()]
+        }
+    }
+
+    pub(super) fn validate_faults(&self, file: &str) -> Result<(), ScenarioError> {
+        let invalid = |field: String, reason: String| {
+            Err(ScenarioError::Invalid {
+                file: file.to_string(),
+                field,
+                reason,
+            })
+        };
+        let nodes = self.fault_node_names();
+        for (i, event) in self.faults.events.iter().enumerate() {
+            let field = format!("faults.events[{i}]");
+            if event.at_ms >= self.fault_phase_ms {
+                return invalid(
+                    format!("{field}.at_ms"),
+                    format!(
+                        "{} is not before fault_phase_ms ({})",
+                        event.at_ms, self.fault_phase_ms
+                    ),
+                );
+            }
+            for node in event.fault.nodes() {
+                if !nodes.contains(node) {
+                    return invalid(
+                        field,
+                        format!("unknown node `{node}` (nodes: {})", nodes.join(", ")),
+                    );
+                }
+            }
+            if let Some((name, reason)) = self.fault_problem(&event.fault) {
+                // A node that cannot suffer the fault is the event's problem, not its field's.
+                let field = match name {
+                    "node" => field,
+                    name => format!("{field}.{name}"),
+                };
+                return invalid(field, reason);
+            }
+        }
+        let nemesis = self.faults.nemesis.as_ref();
+        let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
+        let disk_losses = self.scripted_disk_losses();
+        let voters = self.controller.voters;
+        if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
+            return invalid(field.to_string(), reason);
+        }
+        if let Some(nemesis) = &self.faults.nemesis {
+            if nemesis.kinds.is_empty() {
+                return invalid(
+                    "faults.nemesis.kinds".into(),
+                    "list at least one fault kind, or drop the nemesis".into(),
+                );
+            }
+            if nemesis.mean_interval_ms < 100 || nemesis.mean_interval_ms > RUN_MAX_MS {
+                return invalid(
+                    "faults.nemesis.mean_interval_ms".into(),
+                    format!(
+                        "must be 100..={RUN_MAX_MS} (30 days), got {}",
+                        nemesis.mean_interval_ms
+                    ),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// What is wrong with one fault, as (its field, why), nodes already known to exist.
+    fn fault_problem(&self, fault: &Fault) -> Option<(&'static str, String)> {
+        let processes: Vec<String> = self
+            .broker_names()
+            .into_iter()
+            .chain(self.controller_names())
+            .chain(self.member_names())
+            .collect();
+        match fault {
+            Fault::Crash { node, .. }
+            | Fault::PowerLoss { node, .. }
+            | Fault::Pause { node, .. }
+                if !processes.contains(node) =>
+            {
+                return Some((
+                    "node",
+                    format!(
+                        "`{node}`: only brokers, controllers and group members crash, lose \
+                         power or pause (name one controller of a quorum: {})",
+                        self.controller_names().join(", ")
+                    ),
+                ));
+            }
+            Fault::DiskLoss { node, .. } if !self.controller_names().contains(node) => {
+                return Some((
+                    "node",
+                    format!(
+                        "`{node}`: disk loss is modelled for the controllers of a quorum \
+                         only (a broker that comes back empty is not): name one of {}",
+                        self.controller_names().join(", ")
+                    ),
+                ));
+            }
+            Fault::Partition { groups, .. } => return self.partition_problem(groups),
+            Fault::PartitionOneWay { from, to, .. }
+            | Fault::Loss { from, to, .. }
+            | Fault::Delay { from, to, .. } => {
+                if from.is_empty() || to.is_empty() {
+                    let side = if from.is_empty() { "from" } else { "to" };
+                    return Some((side, "names no node: the fault would do nothing".into()));
+                }
+            }
+            Fault::ClockJump { by_ms, .. } => {
+                if *by_ms == 0 || by_ms.unsigned_abs() > CLOCK_JUMP_MAX_MS as u64 {
+                    return Some((
+                        "by_ms",
+                        format!(
+                            "must be non-zero and within ±{CLOCK_JUMP_MAX_MS} ms (10 days: local \
+                             clocks start {CLOCK_EPOCH_MS} ms from zero), got {by_ms}"
+                        ),
+                    ));
+                }
+            }
+            Fault::ClockDrift { ppm, .. } => {
+                if *ppm <= -CLOCK_DRIFT_MAX_PPM || *ppm > CLOCK_DRIFT_MAX_PPM {
+                    return Some((
+                        "ppm",
+                        format!(
+                            "must be above -{CLOCK_DRIFT_MAX_PPM} (a stopped clock) and at most \
+                             {CLOCK_DRIFT_MAX_PPM} (twice as fast), got {ppm}"
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if let Fault::Loss { rate, .. } = fault {
+            if !(0.0..=1.0).contains(rate) {
+                return Some(("rate", format!("must be within 0..=1, got {rate}")));
+            }
+        }
+        if let Fault::Delay { delay_ms, .. } = fault {
+            if *delay_ms == 0 {
+                return Some((
+                    "delay_ms",
+                    "must be positive: a delay of 0 does nothing".into(),
+                ));
+            }
+        }
+        duration_problem(fault)
+    }
+
+    /// A partition needs two or more groups with no node in two of them (`controller`
+    /// counts as every controller).
+    fn partition_problem(&self, groups: &[Vec<String>]) -> Option<(&'static str, String)> {
+        let sides = groups.iter().filter(|g| !g.is_empty()).count();
+        if sides < 2 {
+            return Some((
+                "groups",
+                format!(
+                    "needs at least two non-empty groups to cut apart, got {sides}: \
+                     to cut a node off from all others, list the others as a second group"
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        for group in groups {
+            let mut in_group = BTreeSet::new();
+            for name in group {
+                for member in self.network_members(name) {
+                    if in_group.insert(member.clone()) && !seen.insert(member.clone()) {
+                        return Some((
+                            "groups",
+                            format!(
+                                "`{member}` is in two groups: a node is on one side of a \
+                                 partition"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
+/// A fault's duration must be positive (a fault of 0 ms does nothing) and fit in a run.
+fn duration_problem(fault: &Fault) -> Option<(&'static str, String)> {
+    let (field, value, may_be_zero) = match fault {
+        Fault::Crash {
+            restart_after_ms, ..
+        }
+        | Fault::PowerLoss {
+            restart_after_ms, ..
+        }
+        | Fault::DiskLoss {
+            restart_after_ms, ..
+        } => ("restart_after_ms", *restart_after_ms, true),
+        Fault::Pause { duration_ms, .. }
+        | Fault::Partition { duration_ms, .. }
+        | Fault::PartitionOneWay { duration_ms, .. }
+        | Fault::Loss { duration_ms, .. }
+        | Fault::Clog { duration_ms, .. } => ("duration_ms", *duration_ms, false),
+        Fault::Delay {
+            duration_ms,
+            delay_ms,
+            jitter_ms,
+            ..
+        } => {
+            if let Some((field, value)) = [("delay_ms", delay_ms), ("jitter_ms", jitter_ms)]
+                .into_iter()
+                .find(|(_, v)| **v > RUN_MAX_MS)
+            {
+                return Some((field, format!("{value} ms is longer than a run (30 days)")));
+            }
+            ("duration_ms", *duration_ms, false)
+        }
+        Fault::ClockJump { .. } | Fault::ClockDrift { .. } => return None,
+    };
+    if value == 0 && !may_be_zero {
+        return Some((
+            field,
+            "must be positive: a fault of 0 ms does nothing".into(),
+        ));
+    }
+    (value > RUN_MAX_MS).then(|| (field, format!("{value} ms is longer than a run (30 days)")))
+}
