@@ -88,6 +88,18 @@ impl Scenario {
             );
         }
         let coordinator = &self.broker.group;
+        if coordinator.group_min_session_timeout_ms > coordinator.group_max_session_timeout_ms
+            || coordinator.group_max_session_timeout_ms > day_ms
+        {
+            return invalid(
+                "broker.group.group_max_session_timeout_ms",
+                format!(
+                    "must be at least group_min_session_timeout_ms ({}) and at most a day, got {}",
+                    coordinator.group_min_session_timeout_ms,
+                    coordinator.group_max_session_timeout_ms
+                ),
+            );
+        }
         for (i, group) in self.groups.iter().enumerate() {
             if let Some((field, reason)) = group.problem(
                 coordinator.group_min_session_timeout_ms,
