@@ -22,6 +22,11 @@ if [[ $# -gt 0 ]]; then
 fi
 
 if ! command -v chromium >/dev/null 2>&1; then
+    echo "check-html: chromium is missing: installing Debian's chromium with apt-get (needs root)" >&2
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "check-html: not root: install chromium yourself (apt-get install chromium) and rerun" >&2
+        exit 2
+    fi
     apt-get update
     DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
 fi
@@ -64,4 +69,4 @@ rm -f "$png"
 case "$png" in /*) shot="$png" ;; *) shot="$PWD/$png" ;; esac
 browser --screenshot="$shot" --window-size=1600,1000 "file://$page$view" >/dev/null || true
 test -s "$png" || { echo "check-html: no screenshot" >&2; exit 1; }
-echo "check-html: screenshot in $png"
+echo "check-html: wrote $png (screenshot)" >&2

@@ -77,14 +77,18 @@ pub enum Command {
         #[arg(long)]
         shard: Option<String>,
         /// Parallel simulations (default: the number of cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one())]
         jobs: Option<usize>,
         /// Print the results as JSON on stdout instead of a table.
         #[arg(long)]
         json: bool,
-        /// Write a seed file for every failing seed not recorded yet, into DIR.
+        /// Write a seed file for every failing seed not recorded yet, into DIR (which must
+        /// exist, unless --create-dirs); each file written is named on stderr.
         #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "seeds")]
         save_failures: Option<PathBuf>,
+        /// Create the --save-failures directory if it is missing.
+        #[arg(long, requires = "save_failures")]
+        create_dirs: bool,
     },
     /// Shrink a failing seed: remove faults and simplify the rest while the run still fails
     /// the same way; print the minimal scenario as TOML (replay it with `run FILE --seed N`).
@@ -141,7 +145,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Parallel simulations (default: the number of cores).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one())]
         jobs: Option<usize>,
     },
     /// Measure seeds/s, simulated seconds per wall second and messages/s for the standard
@@ -153,18 +157,37 @@ pub enum Command {
     },
 }
 
+/// `--jobs`: a pool of no threads would run nothing.
+fn at_least_one() -> impl clap::builder::TypedValueParser<Value = usize> {
+    |text: &str| match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1: a pool of no threads runs nothing".to_string()),
+        Ok(jobs) => Ok(jobs),
+        Err(_) => Err(format!("`{text}` is not a number of threads")),
+    }
+}
+
 /// Runs the CLI and returns the process exit code.
 pub fn main() -> i32 {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            let code = if error.use_stderr() {
-                EXIT_BAD_INPUT
-            } else {
-                0
-            };
-            let _ = error.print();
-            return code;
+            if !error.use_stderr() {
+                let _ = error.print();
+                return 0;
+            }
+            // Bad usage is bad input: one line, like every other (the usage text that
+            // clap adds is one `--help` away).
+            let text = error.render().to_string();
+            let message: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .take_while(|l| !l.is_empty() && !l.starts_with("Usage:"))
+                .collect();
+            let message = message.join(" ");
+            return bad_input(format!(
+                "{} (see --help)",
+                message.trim_start_matches("error: ")
+            ));
         }
     };
     match cli.command {
@@ -207,16 +230,24 @@ pub fn main() -> i32 {
             jobs,
             json,
             save_failures,
-        } => sweep::main(
-            &scenario,
-            sweep::SweepOptions {
-                seeds,
-                shard,
-                jobs,
-                json,
-                save_failures,
-            },
-        ),
+            create_dirs,
+        } => {
+            if let Some(dir) = &save_failures {
+                if let Err(error) = crate::seeds::prepare_save_dir(dir, create_dirs) {
+                    return bad_input(error);
+                }
+            }
+            sweep::main(
+                &scenario,
+                sweep::SweepOptions {
+                    seeds,
+                    shard,
+                    jobs,
+                    json,
+                    save_failures,
+                },
+            )
+        }
         Command::Replay { files } => replay(&files),
         Command::Shrink {
             scenario,

@@ -10,6 +10,34 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+/// The note `sweep --save-failures` writes into a new case. A case still carrying it says
+/// nothing yet, and the corpus refuses it until someone writes what the case shows.
+pub const PLACEHOLDER_NOTE: &str = "Replace this note with what the case shows.";
+
+/// Makes `dir` ready to take saved cases: it must be a directory; a missing one is created
+/// only when `create` (`--create-dirs`) asks, so that a mistyped path is not silently made.
+pub fn prepare_save_dir(dir: &Path, create: bool) -> Result<(), String> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if dir.exists() {
+        return Err(format!(
+            "--save-failures {}: not a directory",
+            dir.display()
+        ));
+    }
+    if !create {
+        return Err(format!(
+            "--save-failures {}: no such directory (add --create-dirs to create it)",
+            dir.display()
+        ));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|error| format!("--save-failures {}: cannot create: {error}", dir.display()))?;
+    eprintln!("created {}", dir.display());
+    Ok(())
+}
+
 /// What a case expects of its run: the class, and exactly which anomaly kinds show, by
 /// verdict. Exact, so that a change of behaviour in either direction is noticed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +134,15 @@ impl SeedCase {
     pub fn load(path: &Path) -> Result<SeedCase, ScenarioError> {
         let (file, text) = read_text(path)?;
         let raw: SeedFile = toml::from_str(&text).map_err(|e| malformed(&file, &text, &e))?;
+        if raw.note.trim().is_empty() || raw.note.contains(PLACEHOLDER_NOTE) {
+            return Err(ScenarioError::Invalid {
+                file,
+                field: "note".into(),
+                reason: "says nothing yet: write what the case shows (the note \
+                         `sweep --save-failures` wrote is a placeholder)"
+                    .into(),
+            });
+        }
         let (scenario_name, scenario) = match raw.scenario {
             toml::Value::String(name) => {
                 // A relative scenario file is relative to the seed file.

@@ -64,8 +64,13 @@ impl Shard {
             .trim()
             .parse()
             .map_err(|_| format!("--shard `{text}`: `{n}` is not a number"))?;
-        if count == 0 || index == 0 || index > count {
-            return Err(format!("--shard `{text}`: K must be within 1..=N"));
+        if count == 0 {
+            return Err(format!(
+                "--shard `{text}`: N, the number of shards, must be at least 1"
+            ));
+        }
+        if index == 0 || index > count {
+            return Err(format!("--shard `{text}`: K must be within 1..={count}"));
         }
         Ok(Shard { index, count })
     }
@@ -220,6 +225,12 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
     }
     use_jobs(options.jobs);
     let seeds = shard.seeds(range.clone());
+    if seeds.is_empty() {
+        return bad_input(format!(
+            "--shard {}/{}: no seed of {}..{} falls in this shard",
+            shard.index, shard.count, range.start, range.end
+        ));
+    }
     let mut worst = OutcomeClass::Pass;
     let mut reports = Vec::new();
     for (arg, scenario) in &scenarios {
@@ -300,18 +311,22 @@ fn save_failure(
         return;
     }
     let note = format!(
-        "Found by `kafka-sim sweep {arg}`: {} ({}). Replace this note with what the case shows.",
+        "Found by `kafka-sim sweep {arg}`: {} ({}). {}",
         outcome.class.as_str(),
         Expectation::observed(outcome)
             .violations
             .iter()
             .map(|k| k.as_str())
             .collect::<Vec<_>>()
-            .join(", ")
+            .join(", "),
+        crate::seeds::PLACEHOLDER_NOTE
     );
     match std::fs::write(&path, SeedCase::render(scenario, outcome, &note)) {
-        Ok(()) => bar.println(format!("saved {}", path.display())),
-        Err(error) => bar.println(format!("error: cannot write {}: {error}", path.display())),
+        // On stderr even when the bar is hidden (not a terminal): a script must see it.
+        Ok(()) => {
+            bar.suspend(|| eprintln!("wrote {} (a replay case: write its note)", path.display()))
+        }
+        Err(error) => bar.suspend(|| eprintln!("error: cannot write {}: {error}", path.display())),
     }
 }
 

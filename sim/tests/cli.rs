@@ -481,3 +481,162 @@ fn a_switched_off_default_is_told_once_per_run_and_per_sweep() {
     assert_eq!(quiet.status.code(), Some(0), "{}", stderr(&quiet));
     assert!(kip_679_notes(&quiet).is_empty(), "{}", stderr(&quiet));
 }
+
+#[test]
+fn show_prints_a_builtin_as_minimal_toml_that_runs_the_same() {
+    let output = kafka_sim(&["show", "acks1-failover"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.starts_with("name = \"acks1-failover\"\n"), "{text}");
+    assert!(text.contains("acks = \"1\""), "{text}");
+    // Defaults are left out: the full form names every broker setting.
+    assert!(!text.contains("producer_batches_remembered"), "{text}");
+    let path = scenario_file("shown-acks1-failover.toml", &text);
+    let from_file = kafka_sim(&["run", path.to_str().unwrap(), "--seed", "2"]);
+    let builtin = kafka_sim(&["run", "acks1-failover", "--seed", "2"]);
+    assert_eq!(from_file.status.code(), builtin.status.code());
+    let verdicts = |output: &Output| -> Vec<String> {
+        stdout(output)
+            .lines()
+            .filter(|l| l.starts_with("allowed") || l.starts_with("VIOLATION"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(verdicts(&from_file), verdicts(&builtin));
+    assert!(!verdicts(&builtin).is_empty(), "seed 2 loses a write");
+    let cell = kafka_sim(&["show", "matrix/strong/crashes"]);
+    assert_eq!(cell.status.code(), Some(0), "{}", stderr(&cell));
+    assert!(stdout(&cell).contains("voters = 3"), "{}", stdout(&cell));
+    assert_bad_input(
+        &kafka_sim(&["show", "no-such-scenario"]),
+        &["no-such-scenario"],
+    );
+}
+
+#[test]
+fn shrink_writes_only_what_differs_from_the_defaults() {
+    let path = example("broker-without-sequence-checks.toml");
+    let output = kafka_sim(&["shrink", &path, "--seed", "0"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert_eq!(
+        text.matches("offsets_topic_partitions").count(),
+        0,
+        "a default: {text}"
+    );
+    assert!(text.contains("check_producer_sequences = false"), "{text}");
+}
+
+#[test]
+fn bad_input_from_the_issue_exits_2_in_one_line() {
+    let cases = [
+        ("records-1e11.toml", "[workload]\nrecords = 100000000000\n", "workload.records"),
+        ("records-float.toml", "[workload]\nrecords = 1e11\n", "workload.records"),
+        ("two-topics.toml", "[[topics]]\nname = \"t\"\npartitions = 1\n[[topics]]\nname = \"t\"\npartitions = 1\n[workload]\ntopic = \"t\"\n", "topics[1].name"),
+        (
+            "jump-min.toml",
+            "[[faults.events]]\nat_ms = 1\nkind = \"clock-jump\"\nnode = \"b1\"\nby_ms = -9223372036854775808\n",
+            "faults.events[0].by_ms",
+        ),
+        (
+            "drift-huge.toml",
+            "[[faults.events]]\nat_ms = 1\nkind = \"clock-drift\"\nnode = \"b1\"\nppm = 100000000000\n",
+            "faults.events[0].ppm",
+        ),
+        (
+            "one-group.toml",
+            "[[faults.events]]\nat_ms = 1\nkind = \"partition\"\ngroups = [[\"b1\"]]\nduration_ms = 5\n",
+            "faults.events[0].groups",
+        ),
+        ("liveness-long.toml", "liveness_ms = 1000000000000\n", "`liveness_ms`"),
+    ];
+    for (name, text, field) in cases {
+        let path = scenario_file(name, text);
+        assert_bad_input(&kafka_sim(&["run", path.to_str().unwrap()]), &[name, field]);
+    }
+}
+
+#[test]
+fn bad_sweep_options_exit_2_in_one_line() {
+    assert_bad_input(
+        &kafka_sim(&["sweep", "smoke", "--shard", "1/0"]),
+        &["--shard", "N, the number of shards, must be at least 1"],
+    );
+    assert_bad_input(
+        &kafka_sim(&["sweep", "smoke", "--seeds", "0..2", "--shard", "3/3"]),
+        &["--shard 3/3", "no seed of 0..2"],
+    );
+    assert_bad_input(
+        &kafka_sim(&["sweep", "smoke", "--jobs", "0"]),
+        &["--jobs", "at least 1"],
+    );
+    assert_bad_input(&kafka_sim(&["run"]), &["<SCENARIO>", "--help"]);
+}
+
+#[test]
+fn save_failures_refuses_a_missing_dir_unless_asked_and_names_what_it_wrote() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("saved-cases");
+    let _ = std::fs::remove_dir_all(&dir);
+    let dir_arg = dir.to_str().unwrap();
+    let example = example("broker-without-sequence-checks.toml");
+    let args = [
+        "sweep",
+        &example,
+        "--seeds",
+        "0..1",
+        "--save-failures",
+        dir_arg,
+    ];
+    assert_bad_input(&kafka_sim(&args), &[dir_arg, "--create-dirs"]);
+    assert!(!dir.exists());
+    let output = kafka_sim(&[&args[..], &["--create-dirs"]].concat());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let case = dir.join("broker-without-sequence-checks-0.toml");
+    let text = stderr(&output);
+    assert!(text.contains(&format!("created {dir_arg}")), "{text}");
+    assert!(
+        text.contains(&format!("wrote {}", case.display())),
+        "{text}"
+    );
+    // The case keeps its placeholder note, which the corpus check refuses.
+    assert_bad_input(
+        &kafka_sim(&["replay", case.to_str().unwrap()]),
+        &["field `note`", "says nothing yet"],
+    );
+    let edited = std::fs::read_to_string(&case).unwrap().replace(
+        kafka_sim::seeds::PLACEHOLDER_NOTE,
+        "Duplicates on a lossy network.",
+    );
+    std::fs::write(&case, edited).unwrap();
+    let replay = kafka_sim(&["replay", case.to_str().unwrap()]);
+    assert_eq!(replay.status.code(), Some(0), "{}", stdout(&replay));
+}
+
+#[test]
+fn run_names_every_file_it_wrote_on_stderr() {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let [history, trace, html, perfetto] =
+        ["n.jsonl", "n.txt", "n.html", "n.json"].map(|n| dir.join(n));
+    let output = kafka_sim(&[
+        "run",
+        "smoke",
+        "--history",
+        history.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
+        "--html",
+        html.to_str().unwrap(),
+        "--perfetto",
+        perfetto.to_str().unwrap(),
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let text = stderr(&output);
+    for path in [history, trace, html, perfetto] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("wrote {} (", path.display()))),
+            "{} not named: {text}",
+            path.display()
+        );
+    }
+}
