@@ -59,6 +59,12 @@ pub enum Command {
         /// Write Chrome trace-event JSON that ui.perfetto.dev opens.
         #[arg(long)]
         perfetto: Option<PathBuf>,
+        /// Also print every fault event and every anomaly, with the chain that explains it.
+        #[arg(long)]
+        verbose: bool,
+        /// Print the report as JSON on stdout: the summary and every anomaly in full.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a scenario over a range of seeds, in parallel, and summarize; then judge what
     /// the scenario expects of its sweep (its `[expect]` table): an unmet expectation exits
@@ -183,6 +189,8 @@ pub fn main() -> i32 {
             trace,
             html,
             perfetto,
+            verbose,
+            json,
         } => run(
             &scenario,
             seed,
@@ -192,6 +200,7 @@ pub fn main() -> i32 {
                 html,
                 perfetto,
             },
+            RunFormat { verbose, json },
         ),
         Command::Sweep {
             scenario,
@@ -273,7 +282,14 @@ fn create(path: &Option<PathBuf>) -> Result<Option<(PathBuf, BufWriter<File>)>, 
     }
 }
 
-fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
+/// How `kafka-sim run` prints its report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunFormat {
+    pub verbose: bool,
+    pub json: bool,
+}
+
+fn run(scenario_arg: &str, seed: u64, outputs: Outputs, format: RunFormat) -> i32 {
     let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
@@ -291,8 +307,9 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         Ok(files) => files,
         Err(error) => return bad_input(error),
     };
+    // Every event is kept: the summary's partition and group figures read them.
     let options = RunOptions {
-        keep_trace: trace.is_some() || html.is_some() || perfetto.is_some(),
+        keep_trace: true,
         ..RunOptions::default()
     };
     #[allow(clippy::disallowed_methods)]
@@ -325,11 +342,28 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         serde_json::to_writer(&mut *w, &crate::perfetto::perfetto(&outcome))
             .map_err(std::io::Error::other)
     });
-    print!("{}", report::run_report(&outcome, scenario_arg));
-    println!(
-        "wall time {wall_s:.3}s for {:.1} simulated hours",
-        outcome.stats.simulated_ms as f64 / 3_600_000.0
-    );
+    let summary = crate::summary::RunSummary::of_run(&outcome, &scenario);
+    if format.json {
+        let json = report::run_json(&outcome, scenario_arg, &summary);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("a report serializes")
+        );
+    } else {
+        let detail = if format.verbose {
+            report::Detail::Verbose
+        } else {
+            report::Detail::Summary
+        };
+        print!(
+            "{}",
+            report::run_report(&outcome, scenario_arg, &summary, detail)
+        );
+        println!(
+            "wall time {wall_s:.3}s for {:.1} simulated hours",
+            outcome.stats.simulated_ms as f64 / 3_600_000.0
+        );
+    }
     if outcome.class != OutcomeClass::Pass {
         eprintln!(
             "seed {} failed ({}): {}",

@@ -41,6 +41,7 @@ pub mod scenario_builder;
 pub mod seed;
 pub mod seeds;
 pub mod shrink;
+pub mod summary;
 pub mod sweep;
 pub mod sweep_judge;
 pub mod timeline;
