@@ -115,6 +115,54 @@ pub enum Command {
         #[arg(long)]
         record: String,
     },
+    /// Run the history checkers on a JSON Lines history that need not come from a
+    /// simulation (see README, "The history"), with the promises given as flags, a
+    /// `[promises]` table (--promises FILE) or the history's own meta line; flags win over
+    /// the table, the table over the meta line, and Kafka's defaults fill the rest. Judges
+    /// only what a history shows (no replica or controller invariants, no retention, no
+    /// excuses from power losses or unclean elections). Exits 0 when no promised property
+    /// broke, 1 on a violation, 2 on bad input.
+    Check {
+        /// The history, one JSON object per line.
+        history: PathBuf,
+        /// A TOML file with a `[promises]` table (acks, enable_idempotence, retries,
+        /// max_in_flight_requests_per_connection, flush_messages,
+        /// unclean_leader_election_enable, at_most_once_groups).
+        #[arg(long, value_name = "FILE")]
+        promises: Option<PathBuf>,
+        /// `acks` of the producers: 0, 1 or all.
+        #[arg(long)]
+        acks: Option<String>,
+        /// `enable.idempotence`: true or false (default: on unless acks, retries or
+        /// in-flight rule it out, as Kafka's producer resolves it).
+        #[arg(long, value_name = "BOOL")]
+        idempotence: Option<bool>,
+        /// `retries` (0 turns retries off).
+        #[arg(long)]
+        retries: Option<u64>,
+        /// `max.in.flight.requests.per.connection`.
+        #[arg(long, value_name = "N")]
+        max_in_flight: Option<u64>,
+        /// `flush.messages` (1: every append fsynced; otherwise async flush).
+        #[arg(long, value_name = "N")]
+        flush_messages: Option<u64>,
+        /// `unclean.leader.election.enable`: true or false.
+        #[arg(long, value_name = "BOOL")]
+        unclean_election: Option<bool>,
+        /// A consumer group that commits before it processes (at-most-once); repeat for
+        /// several.
+        #[arg(long, value_name = "GROUP")]
+        at_most_once_group: Vec<String>,
+        /// When the faults healed (ms, the history's clock), for each reader's lag then.
+        #[arg(long)]
+        heal_ms: Option<u64>,
+        /// Print the verdicts as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also print the allowed anomalies one by one.
+        #[arg(long)]
+        verbose: bool,
+    },
     /// Replay recorded cases (seed files, see seeds/) and check their expected outcome.
     /// Exits 0 when every case holds, 1 when one does not.
     Replay {
@@ -219,6 +267,35 @@ pub fn main() -> i32 {
                 save_failures,
             },
         ),
+        Command::Check {
+            history,
+            promises,
+            acks,
+            idempotence,
+            retries,
+            max_in_flight,
+            flush_messages,
+            unclean_election,
+            at_most_once_group,
+            heal_ms,
+            json,
+            verbose,
+        } => crate::check::main(crate::check::CheckOptions {
+            history,
+            promises,
+            flags: crate::check::PromiseSettings {
+                acks,
+                enable_idempotence: idempotence,
+                retries,
+                max_in_flight_requests_per_connection: max_in_flight,
+                flush_messages,
+                unclean_leader_election_enable: unclean_election,
+                at_most_once_groups: (!at_most_once_group.is_empty()).then_some(at_most_once_group),
+            },
+            heal_ms,
+            json,
+            verbose,
+        }),
         Command::Replay { files } => replay(&files),
         Command::Shrink {
             scenario,

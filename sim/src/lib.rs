@@ -17,6 +17,7 @@ compile_error!(
 
 pub mod actors;
 pub mod bench;
+pub mod check;
 pub mod checkers;
 pub mod cli;
 pub mod clock;
