@@ -102,6 +102,10 @@ pub enum Command {
         /// Also write the minimal scenario to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Shrink to the smallest plan that still shows this anomaly kind, allowed or not
+        /// (e.g. lost-write on an acks=1 seed that passes), instead of the same failure.
+        #[arg(long, value_name = "KIND")]
+        anomaly: Option<String>,
     },
     /// Tell the life of one record in a run: its partition, the leader's append, the
     /// acknowledgement, each consumer's read, the faults that struck its broker, and the
@@ -301,7 +305,8 @@ pub fn main() -> i32 {
             scenario,
             seed,
             out,
-        } => shrink(&scenario, seed, out),
+            anomaly,
+        } => shrink(&scenario, seed, out, anomaly.as_deref()),
         Command::Explain {
             scenario,
             seed,
@@ -452,15 +457,20 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs, format: RunFormat) -> i3
     outcome.class.exit_code()
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, anomaly: Option<&str>) -> i32 {
     let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
-    let report = match crate::shrink::shrink(&scenario, seed, |line| eprintln!("shrink: {line}")) {
-        Ok(report) => report,
+    let kind = match anomaly.map(parse_kind).transpose() {
+        Ok(kind) => kind,
         Err(error) => return bad_input(error),
     };
+    let report =
+        match crate::shrink::shrink_to(&scenario, seed, kind, |line| eprintln!("shrink: {line}")) {
+            Ok(report) => report,
+            Err(error) => return bad_input(error),
+        };
     let toml = report.minimal.to_toml();
     if let Some(path) = &out {
         if let Err(error) = std::fs::write(path, &toml) {
@@ -482,6 +492,21 @@ fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
             .unwrap_or_default()
     );
     0
+}
+
+/// An anomaly kind as the reports spell it.
+fn parse_kind(text: &str) -> Result<crate::checkers::AnomalyKind, String> {
+    use crate::checkers::AnomalyKind;
+    AnomalyKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == text)
+        .ok_or_else(|| {
+            let kinds: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!(
+                "--anomaly `{text}`: unknown anomaly kind (one of {})",
+                kinds.join(", ")
+            )
+        })
 }
 
 fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {
