@@ -92,6 +92,17 @@ pub enum Command {
         #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "seeds")]
         save_failures: Option<PathBuf>,
     },
+    /// Merge the `sweep --json` output of a sweep's shards (`--shard K/N`, one file or
+    /// more, every shard once) into the summary, expectations and exit code of the
+    /// unsharded sweep.
+    Merge {
+        /// Files holding `sweep --json` output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the merged sweep as JSON, as an unsharded `sweep --json` would.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shrink a failing seed: remove faults and simplify the rest while the run still fails
     /// the same way; print the minimal scenario as TOML (replay it with `run FILE --seed N`).
     Shrink {
@@ -301,6 +312,7 @@ pub fn main() -> i32 {
             verbose,
         }),
         Command::Replay { files } => replay(&files),
+        Command::Merge { files, json } => crate::merge::main(&files, json),
         Command::Shrink {
             scenario,
             seed,
