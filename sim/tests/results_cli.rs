@@ -118,3 +118,80 @@ fn check_reads_the_history_run_wrote_and_refuses_bad_input() {
         assert!(err.starts_with("error: "), "{err}");
     }
 }
+
+/// The number after `key:` in a manifest.
+fn yaml_number(text: &str, key: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(key)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no `{key}` number"))
+}
+
+/// The words of the line that runs `kafka-sim sweep` in a doc, from `sweep` on, without
+/// quotes and line continuations.
+fn sweep_words(text: &str) -> Vec<String> {
+    let line = text
+        .lines()
+        .find(|l| l.contains("kafka-sim sweep") && !l.trim_start().starts_with('#'))
+        .expect("a sweep command");
+    let from = line.find("sweep").unwrap();
+    line[from..]
+        .split_whitespace()
+        .take_while(|w| *w != "\\" && *w != ">")
+        .map(|w| w.replace('"', ""))
+        .collect()
+}
+
+#[test]
+fn the_scaling_out_docs_run_n_shards_that_merge() {
+    let docs = format!("{}/../docs/scaling-out", env!("CARGO_MANIFEST_DIR"));
+    let job = std::fs::read_to_string(format!("{docs}/sweep-job.yaml")).unwrap();
+    let actions = std::fs::read_to_string(format!("{docs}/github-actions-sweep.yml")).unwrap();
+    let merge_job = std::fs::read_to_string(format!("{docs}/merge-job.yaml")).unwrap();
+    assert!(merge_job.contains("kafka-sim merge /results/shard-*.json"));
+    let n = yaml_number(&job, "completions:");
+    assert_eq!(yaml_number(&job, "parallelism:"), n);
+    let words = sweep_words(&job);
+    assert!(words.contains(&format!("$K/{n}")), "{words:?}");
+    let matrix = actions
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("shard: ["))
+        .expect("a shard matrix");
+    let shards = matrix.trim_end_matches(']').split(',').count();
+    assert!(
+        actions.contains(&format!("--shard ${{{{ matrix.shard }}}}/{shards}")),
+        "the matrix has {shards} shards"
+    );
+    assert!(actions.contains("kafka-sim merge shard-*.json"));
+
+    // The Job's command itself, on a small range: N shards, then the merge, exit 0.
+    let mut files = Vec::new();
+    for k in 1..=n {
+        let args: Vec<String> = words
+            .iter()
+            .map(|w| match w.as_str() {
+                "0..20000" => "0..16".to_string(),
+                "all" => "smoke".to_string(),
+                w => w.replace("$K", &k.to_string()),
+            })
+            .collect();
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let output = kafka_sim(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        let path = tmp(&format!("results-cli-shard-{k}.json"));
+        std::fs::write(&path, &output.stdout).unwrap();
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["merge"];
+    args.extend(files.iter().map(String::as_str));
+    let merged = kafka_sim(&args);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert!(stdout(&merged).contains("sweep smoke seeds 0..16: 16 runs"));
+    // One shard short: refused.
+    let short = kafka_sim(&args[..args.len() - 1]);
+    assert_eq!(short.status.code(), Some(2));
+}
