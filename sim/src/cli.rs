@@ -59,6 +59,12 @@ pub enum Command {
         /// Write Chrome trace-event JSON that ui.perfetto.dev opens.
         #[arg(long)]
         perfetto: Option<PathBuf>,
+        /// Also print every fault event and every anomaly, with the chain that explains it.
+        #[arg(long)]
+        verbose: bool,
+        /// Print the report as JSON on stdout: the summary and every anomaly in full.
+        #[arg(long)]
+        json: bool,
     },
     /// Run a scenario over a range of seeds, in parallel, and summarize; then judge what
     /// the scenario expects of its sweep (its `[expect]` table): an unmet expectation exits
@@ -90,6 +96,17 @@ pub enum Command {
         #[arg(long, requires = "save_failures")]
         create_dirs: bool,
     },
+    /// Merge the `sweep --json` output of a sweep's shards (`--shard K/N`, one file or
+    /// more, every shard once) into the summary, expectations and exit code of the
+    /// unsharded sweep.
+    Merge {
+        /// Files holding `sweep --json` output.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print the merged sweep as JSON, as an unsharded `sweep --json` would.
+        #[arg(long)]
+        json: bool,
+    },
     /// Shrink a failing seed: remove faults and simplify the rest while the run still fails
     /// the same way; print the minimal scenario as TOML (replay it with `run FILE --seed N`).
     Shrink {
@@ -100,6 +117,10 @@ pub enum Command {
         /// Also write the minimal scenario to this file.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Shrink to the smallest plan that still shows this anomaly kind, allowed or not
+        /// (e.g. lost-write on an acks=1 seed that passes), instead of the same failure.
+        #[arg(long, value_name = "KIND")]
+        anomaly: Option<String>,
     },
     /// Print a scenario (a built-in, a matrix cell `matrix/<configuration>/<faults>`, or a
     /// TOML file) as TOML naming only what differs from the defaults: a file to start from,
@@ -119,6 +140,54 @@ pub enum Command {
         /// The record's value, as the history and trace name it (v17 or 17).
         #[arg(long)]
         record: String,
+    },
+    /// Run the history checkers on a JSON Lines history that need not come from a
+    /// simulation (see README, "The history"), with the promises given as flags, a
+    /// `[promises]` table (--promises FILE) or the history's own meta line; flags win over
+    /// the table, the table over the meta line, and Kafka's defaults fill the rest. Judges
+    /// only what a history shows (no replica or controller invariants, no retention, no
+    /// excuses from power losses or unclean elections). Exits 0 when no promised property
+    /// broke, 1 on a violation, 2 on bad input.
+    Check {
+        /// The history, one JSON object per line.
+        history: PathBuf,
+        /// A TOML file with a `[promises]` table (acks, enable_idempotence, retries,
+        /// max_in_flight_requests_per_connection, flush_messages,
+        /// unclean_leader_election_enable, at_most_once_groups).
+        #[arg(long, value_name = "FILE")]
+        promises: Option<PathBuf>,
+        /// `acks` of the producers: 0, 1 or all.
+        #[arg(long)]
+        acks: Option<String>,
+        /// `enable.idempotence`: true or false (default: on unless acks, retries or
+        /// in-flight rule it out, as Kafka's producer resolves it).
+        #[arg(long, value_name = "BOOL")]
+        idempotence: Option<bool>,
+        /// `retries` (0 turns retries off).
+        #[arg(long)]
+        retries: Option<u64>,
+        /// `max.in.flight.requests.per.connection`.
+        #[arg(long, value_name = "N")]
+        max_in_flight: Option<u64>,
+        /// `flush.messages` (1: every append fsynced; otherwise async flush).
+        #[arg(long, value_name = "N")]
+        flush_messages: Option<u64>,
+        /// `unclean.leader.election.enable`: true or false.
+        #[arg(long, value_name = "BOOL")]
+        unclean_election: Option<bool>,
+        /// A consumer group that commits before it processes (at-most-once); repeat for
+        /// several.
+        #[arg(long, value_name = "GROUP")]
+        at_most_once_group: Vec<String>,
+        /// When the faults healed (ms, the history's clock), for each reader's lag then.
+        #[arg(long)]
+        heal_ms: Option<u64>,
+        /// Print the verdicts as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also print the allowed anomalies one by one.
+        #[arg(long)]
+        verbose: bool,
     },
     /// Replay recorded cases (seed files, see seeds/) and check their expected outcome.
     /// Exits 0 when every case holds, 1 when one does not.
@@ -213,6 +282,8 @@ pub fn main() -> i32 {
             trace,
             html,
             perfetto,
+            verbose,
+            json,
         } => run(
             &scenario,
             seed,
@@ -222,6 +293,7 @@ pub fn main() -> i32 {
                 html,
                 perfetto,
             },
+            RunFormat { verbose, json },
         ),
         Command::Sweep {
             scenario,
@@ -248,12 +320,43 @@ pub fn main() -> i32 {
                 },
             )
         }
+        Command::Check {
+            history,
+            promises,
+            acks,
+            idempotence,
+            retries,
+            max_in_flight,
+            flush_messages,
+            unclean_election,
+            at_most_once_group,
+            heal_ms,
+            json,
+            verbose,
+        } => crate::check::main(crate::check::CheckOptions {
+            history,
+            promises,
+            flags: crate::check::PromiseSettings {
+                acks,
+                enable_idempotence: idempotence,
+                retries,
+                max_in_flight_requests_per_connection: max_in_flight,
+                flush_messages,
+                unclean_leader_election_enable: unclean_election,
+                at_most_once_groups: (!at_most_once_group.is_empty()).then_some(at_most_once_group),
+            },
+            heal_ms,
+            json,
+            verbose,
+        }),
         Command::Replay { files } => replay(&files),
+        Command::Merge { files, json } => crate::merge::main(&files, json),
         Command::Shrink {
             scenario,
             seed,
             out,
-        } => shrink(&scenario, seed, out),
+            anomaly,
+        } => shrink(&scenario, seed, out, anomaly.as_deref()),
         Command::Explain {
             scenario,
             seed,
@@ -312,7 +415,14 @@ fn create(path: &Option<PathBuf>) -> Result<Option<(PathBuf, BufWriter<File>)>, 
     }
 }
 
-fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
+/// How `kafka-sim run` prints its report.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunFormat {
+    pub verbose: bool,
+    pub json: bool,
+}
+
+fn run(scenario_arg: &str, seed: u64, outputs: Outputs, format: RunFormat) -> i32 {
     let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
@@ -330,8 +440,9 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         Ok(files) => files,
         Err(error) => return bad_input(error),
     };
+    // Every event is kept: the summary's partition and group figures read them.
     let options = RunOptions {
-        keep_trace: trace.is_some() || html.is_some() || perfetto.is_some(),
+        keep_trace: true,
         ..RunOptions::default()
     };
     #[allow(clippy::disallowed_methods)]
@@ -368,11 +479,28 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
         serde_json::to_writer(&mut *w, &crate::perfetto::perfetto(&outcome))
             .map_err(std::io::Error::other)
     });
-    print!("{}", report::run_report(&outcome, scenario_arg));
-    println!(
-        "wall time {wall_s:.3}s for {:.1} simulated hours",
-        outcome.stats.simulated_ms as f64 / 3_600_000.0
-    );
+    let summary = crate::summary::RunSummary::of_run(&outcome, &scenario);
+    if format.json {
+        let json = report::run_json(&outcome, scenario_arg, &summary);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).expect("a report serializes")
+        );
+    } else {
+        let detail = if format.verbose {
+            report::Detail::Verbose
+        } else {
+            report::Detail::Summary
+        };
+        print!(
+            "{}",
+            report::run_report(&outcome, scenario_arg, &summary, detail)
+        );
+        println!(
+            "wall time {wall_s:.3}s for {:.1} simulated hours",
+            outcome.stats.simulated_ms as f64 / 3_600_000.0
+        );
+    }
     if outcome.class != OutcomeClass::Pass {
         eprintln!(
             "seed {} failed ({}): {}",
@@ -384,15 +512,20 @@ fn run(scenario_arg: &str, seed: u64, outputs: Outputs) -> i32 {
     outcome.class.exit_code()
 }
 
-fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>) -> i32 {
+fn shrink(scenario_arg: &str, seed: u64, out: Option<PathBuf>, anomaly: Option<&str>) -> i32 {
     let scenario = match registry::resolve(scenario_arg) {
         Ok(scenario) => scenario,
         Err(error) => return bad_input(error),
     };
-    let report = match crate::shrink::shrink(&scenario, seed, |line| eprintln!("shrink: {line}")) {
-        Ok(report) => report,
+    let kind = match anomaly.map(parse_kind).transpose() {
+        Ok(kind) => kind,
         Err(error) => return bad_input(error),
     };
+    let report =
+        match crate::shrink::shrink_to(&scenario, seed, kind, |line| eprintln!("shrink: {line}")) {
+            Ok(report) => report,
+            Err(error) => return bad_input(error),
+        };
     let toml = report.minimal.to_minimal_toml();
     if let Some(path) = &out {
         if let Err(error) = std::fs::write(path, &toml) {
@@ -424,6 +557,21 @@ fn show(scenario_arg: &str) -> i32 {
         }
         Err(error) => bad_input(error),
     }
+}
+
+/// An anomaly kind as the reports spell it.
+fn parse_kind(text: &str) -> Result<crate::checkers::AnomalyKind, String> {
+    use crate::checkers::AnomalyKind;
+    AnomalyKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == text)
+        .ok_or_else(|| {
+            let kinds: Vec<&str> = AnomalyKind::ALL.iter().map(|k| k.as_str()).collect();
+            format!(
+                "--anomaly `{text}`: unknown anomaly kind (one of {})",
+                kinds.join(", ")
+            )
+        })
 }
 
 fn explain(scenario_arg: &str, seed: u64, record: &str) -> i32 {

@@ -17,6 +17,7 @@ compile_error!(
 
 pub mod actors;
 pub mod bench;
+pub mod check;
 pub mod checkers;
 pub mod cli;
 pub mod clock;
@@ -29,6 +30,7 @@ pub mod history;
 pub mod invariants;
 pub mod matrix;
 pub mod matrix_report;
+pub mod merge;
 pub mod nemesis;
 pub mod network;
 pub mod outcome;
@@ -41,8 +43,10 @@ pub mod scenario_builder;
 pub mod seed;
 pub mod seeds;
 pub mod shrink;
+pub mod summary;
 pub mod sweep;
 pub mod sweep_judge;
+pub mod sweep_summary;
 pub mod timeline;
 pub mod trace;
 pub mod workload;

@@ -7,10 +7,10 @@ use crate::faults::{SwarmDraw, TimedFault};
 use crate::history::History;
 use crate::invariants::losses::LossLedger;
 use crate::network::NetStats;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// How a run ended. The exit codes are the CLI contract (DESIGN.md section 8).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutcomeClass {
     /// Every promised property held (allowed anomalies may have been seen).

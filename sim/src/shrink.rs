@@ -21,6 +21,10 @@ pub struct FailureSignature {
     pub class: OutcomeClass,
     /// The violated kinds, for a safety violation (empty for any other class).
     pub violations: BTreeSet<AnomalyKind>,
+    /// For `shrink --anomaly KIND`: only this kind must still show, allowed or not (the
+    /// class and violations then do not count).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anomaly: Option<AnomalyKind>,
 }
 
 impl FailureSignature {
@@ -32,12 +36,24 @@ impl FailureSignature {
         FailureSignature {
             class: outcome.class,
             violations,
+            anomaly: None,
+        }
+    }
+
+    /// A run that shows `kind`, with any verdict and whatever else it shows.
+    pub fn showing(kind: AnomalyKind, outcome: &Outcome) -> Self {
+        FailureSignature {
+            anomaly: Some(kind),
+            ..FailureSignature::of(outcome)
         }
     }
 
     /// The same class and, for a safety violation, every kind of the signature still
-    /// violated (more kinds are fine).
+    /// violated (more kinds are fine); or, for an anomaly signature, that kind shown.
     pub fn matches(&self, outcome: &Outcome) -> bool {
+        if let Some(kind) = self.anomaly {
+            return outcome.anomalies.iter().any(|a| a.kind == kind);
+        }
         outcome.class == self.class
             && self
                 .violations
@@ -48,6 +64,9 @@ impl FailureSignature {
 
 impl fmt::Display for FailureSignature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(kind) = self.anomaly {
+            return write!(f, "shows {kind}");
+        }
         f.write_str(self.class.as_str())?;
         if !self.violations.is_empty() {
             let kinds: Vec<&str> = self.violations.iter().map(|k| k.as_str()).collect();
@@ -76,8 +95,15 @@ pub struct ShrinkReport {
 /// Why a shrink could not start.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum ShrinkError {
-    #[error("seed {seed} passes scenario `{scenario}`: nothing to shrink")]
+    #[error("seed {seed} passes scenario `{scenario}`: nothing to shrink (to shrink an allowed anomaly, name it: --anomaly KIND)")]
     NothingToShrink { scenario: String, seed: u64 },
+    #[error("seed {seed} of scenario `{scenario}` shows no {kind}: nothing to shrink (it shows: {shown})")]
+    AnomalyNotShown {
+        scenario: String,
+        seed: u64,
+        kind: AnomalyKind,
+        shown: String,
+    },
     #[error(transparent)]
     Invalid(#[from] ScenarioError),
     /// A harness bug: the same faults, scripted instead of drawn, ran differently.
@@ -90,18 +116,45 @@ pub enum ShrinkError {
 pub fn shrink(
     scenario: &Scenario,
     seed: u64,
+    progress: impl FnMut(&str),
+) -> Result<ShrinkReport, ShrinkError> {
+    shrink_to(scenario, seed, None, progress)
+}
+
+/// Shrinks to the smallest scenario that, with `seed`, still shows `anomaly` (allowed or
+/// not), or with `None` still fails the same way.
+pub fn shrink_to(
+    scenario: &Scenario,
+    seed: u64,
+    anomaly: Option<AnomalyKind>,
     mut progress: impl FnMut(&str),
 ) -> Result<ShrinkReport, ShrinkError> {
     scenario.validate(&scenario.name)?;
     let first = runner::run(scenario, seed, RunOptions::default());
-    if first.class == OutcomeClass::Pass {
-        return Err(ShrinkError::NothingToShrink {
-            scenario: scenario.name.clone(),
-            seed,
-        });
-    }
-    let signature = FailureSignature::of(&first);
-    progress(&format!("seed {seed} fails: {signature}"));
+    let signature = match anomaly {
+        Some(kind) if !first.anomalies.iter().any(|a| a.kind == kind) => {
+            let shown: BTreeSet<&str> = first.anomalies.iter().map(|a| a.kind.as_str()).collect();
+            return Err(ShrinkError::AnomalyNotShown {
+                scenario: scenario.name.clone(),
+                seed,
+                kind,
+                shown: if shown.is_empty() {
+                    "no anomaly".to_string()
+                } else {
+                    shown.into_iter().collect::<Vec<_>>().join(", ")
+                },
+            });
+        }
+        Some(kind) => FailureSignature::showing(kind, &first),
+        None if first.class == OutcomeClass::Pass => {
+            return Err(ShrinkError::NothingToShrink {
+                scenario: scenario.name.clone(),
+                seed,
+            })
+        }
+        None => FailureSignature::of(&first),
+    };
+    progress(&format!("seed {seed}: {signature}"));
     let original_fault_events = fault_count(scenario, seed);
 
     // The name does not change the run: every run already carries the minimal's name.

@@ -9,12 +9,14 @@ use crate::cli::bad_input;
 use crate::outcome::OutcomeClass;
 use crate::registry;
 use crate::runner::{self, RunOptions};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, SweepExpectations};
 use crate::seeds::{Expectation, SeedCase};
+use crate::summary::history_figures;
 use crate::sweep_judge::{self, severity, Judgement, Stated, Status};
+pub use crate::sweep_summary::SweepSummary;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
@@ -85,64 +87,56 @@ impl Shard {
 }
 
 /// What a sweep keeps of one run: small, so that memory stays flat over many seeds.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeedResult {
     pub seed: u64,
     pub class: OutcomeClass,
     pub anomalies: Vec<(AnomalyKind, Verdict)>,
     pub simulated_ms: u64,
+    /// How many of each (kind, verdict) the run showed.
+    #[serde(default)]
+    pub counts: Vec<KindCount>,
+    /// Acknowledged writes lost (the lost-write anomalies' records).
+    #[serde(default)]
+    pub lost_writes: u64,
+    /// The run's producer p99 latency, over its acknowledged sends.
+    #[serde(default)]
+    pub producer_latency_p99_ms: Option<u64>,
 }
 
-/// Per scenario: counts by class and by anomaly, each with its first seed.
-#[derive(Debug, Default)]
-pub struct SweepSummary {
-    pub runs: u64,
-    /// class -> (runs, first seed)
-    pub by_class: BTreeMap<OutcomeClass, (u64, u64)>,
-    /// "kind verdict" -> (seeds, first seed)
-    pub anomalies: BTreeMap<(AnomalyKind, Verdict), (u64, u64)>,
+/// How many anomalies of one kind and verdict a run showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindCount {
+    pub kind: AnomalyKind,
+    pub verdict: Verdict,
+    pub count: u64,
 }
 
-impl SweepSummary {
-    pub fn add(&mut self, result: &SeedResult) {
-        self.runs += 1;
-        let class = self
-            .by_class
-            .entry(result.class)
-            .or_insert((0, result.seed));
-        class.0 += 1;
-        class.1 = class.1.min(result.seed);
-        for key in &result.anomalies {
-            let entry = self.anomalies.entry(*key).or_insert((0, result.seed));
-            entry.0 += 1;
-            entry.1 = entry.1.min(result.seed);
+impl SeedResult {
+    /// What a sweep keeps of `outcome`.
+    pub fn of(outcome: &crate::outcome::Outcome) -> Self {
+        let mut counts: BTreeMap<(AnomalyKind, Verdict), u64> = BTreeMap::new();
+        for a in &outcome.anomalies {
+            *counts.entry((a.kind, a.verdict)).or_default() += 1;
         }
-    }
-
-    /// The summary as JSON (maps with compound keys become lists).
-    pub fn to_json(&self) -> serde_json::Value {
-        let classes: Vec<_> = self
-            .by_class
-            .iter()
-            .map(|(class, (runs, first))| serde_json::json!({"class": class, "runs": runs, "first_seed": first}))
-            .collect();
-        let anomalies: Vec<_> = self
-            .anomalies
-            .iter()
-            .map(|((kind, verdict), (seeds, first))| {
-                serde_json::json!({"kind": kind, "verdict": verdict, "seeds": seeds, "first_seed": first})
-            })
-            .collect();
-        serde_json::json!({"runs": self.runs, "classes": classes, "anomalies": anomalies})
-    }
-
-    /// The worst class seen, for the exit code.
-    pub fn worst(&self) -> OutcomeClass {
-        self.by_class
-            .keys()
-            .copied()
-            .max_by_key(|c| severity(*c))
-            .unwrap_or(OutcomeClass::Pass)
+        let lost = history_figures::lost_writes_per_partition(&outcome.history, &outcome.anomalies);
+        let latencies = history_figures::producer_latencies(&outcome.history);
+        SeedResult {
+            seed: outcome.seed,
+            class: outcome.class,
+            anomalies: counts.keys().copied().collect(),
+            simulated_ms: outcome.stats.simulated_ms,
+            counts: counts
+                .into_iter()
+                .map(|((kind, verdict), count)| KindCount {
+                    kind,
+                    verdict,
+                    count,
+                })
+                .collect(),
+            lost_writes: lost.values().sum(),
+            producer_latency_p99_ms: history_figures::latency_spread(&latencies).map(|s| s.p99),
+        }
     }
 }
 
@@ -158,19 +152,7 @@ pub fn sweep(
         .map(|&seed| {
             let outcome = runner::run(scenario, seed, RunOptions::default());
             each(&outcome);
-            let mut anomalies: Vec<(AnomalyKind, Verdict)> = outcome
-                .anomalies
-                .iter()
-                .map(|a| (a.kind, a.verdict))
-                .collect();
-            anomalies.sort();
-            anomalies.dedup();
-            SeedResult {
-                seed,
-                class: outcome.class,
-                anomalies,
-                simulated_ms: outcome.stats.simulated_ms,
-            }
+            SeedResult::of(&outcome)
         })
         .collect()
 }
@@ -250,31 +232,20 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
             bar.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
         });
         bar.finish_and_clear();
-        let mut summary = SweepSummary::default();
-        results.iter().for_each(|r| summary.add(r));
         let wall_s = started.elapsed().as_secs_f64();
-        let judgements = sweep_judge::judge(&scenario.expect, &results);
-        let class = sweep_judge::sweep_class(&scenario.expect, &results, &judgements);
+        let finished = ScenarioSweep {
+            arg: arg.clone(),
+            range: range.clone(),
+            shard,
+            wall_s,
+            expect: scenario.expect.clone(),
+            results,
+        };
+        let (class, json) = finished.report(options.json);
         if severity(class) > severity(worst) {
             worst = class;
         }
-        if options.json {
-            reports.push(serde_json::json!({
-                "scenario": arg,
-                "shard": format!("{}/{}", shard.index, shard.count),
-                "wall_s": wall_s,
-                "summary": summary.to_json(),
-                "expectations": judgements,
-                "class": class,
-                "results": results,
-            }));
-        } else {
-            print_summary(arg, &range, shard, &summary, wall_s);
-            if scenario.expect.expects_violations() {
-                println!("  its safety violations are expected (expect.violations_within)");
-            }
-            print_expectations(arg, &judgements);
-        }
+        reports.extend(json);
     }
     if options.json {
         println!(
@@ -283,6 +254,50 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
         );
     }
     worst.exit_code()
+}
+
+/// One scenario's finished sweep (or the merge of its shards): what it reports.
+#[derive(Clone, Debug)]
+pub struct ScenarioSweep {
+    /// The scenario as the command line named it.
+    pub arg: String,
+    pub range: Range<u64>,
+    pub shard: Shard,
+    pub wall_s: f64,
+    pub expect: SweepExpectations,
+    /// In seed order.
+    pub results: Vec<SeedResult>,
+}
+
+impl ScenarioSweep {
+    /// Summarizes and judges the results; prints the text report, or returns the JSON
+    /// one. Returns the class the sweep ends in too.
+    pub fn report(&self, json: bool) -> (OutcomeClass, Option<serde_json::Value>) {
+        let mut summary = SweepSummary::default();
+        self.results.iter().for_each(|r| summary.add(r));
+        let judgements = sweep_judge::judge(&self.expect, &self.results);
+        let class = sweep_judge::sweep_class(&self.expect, &self.results, &judgements);
+        if json {
+            let report = serde_json::json!({
+                "scenario": self.arg,
+                "seeds": format!("{}..{}", self.range.start, self.range.end),
+                "shard": format!("{}/{}", self.shard.index, self.shard.count),
+                "wall_s": self.wall_s,
+                "expect": self.expect,
+                "summary": summary.to_json(),
+                "expectations": judgements,
+                "class": class,
+                "results": self.results,
+            });
+            return (class, Some(report));
+        }
+        print_summary(&self.arg, &self.range, self.shard, &summary, self.wall_s);
+        if self.expect.expects_violations() {
+            println!("  its safety violations are expected (expect.violations_within)");
+        }
+        print_expectations(&self.arg, &judgements);
+        (class, None)
+    }
 }
 
 fn progress_bar(scenario: &str, total: u64) -> ProgressBar {
@@ -355,15 +370,29 @@ fn print_summary(arg: &str, range: &Range<u64>, shard: Shard, summary: &SweepSum
     if summary.anomalies.is_empty() {
         println!("  no anomalies");
     }
-    for ((kind, verdict), (count, first)) in &summary.anomalies {
+    for ((kind, verdict), across) in &summary.kinds {
         let verdict = match verdict {
             Verdict::Allowed => "allowed",
             Verdict::Violation => "VIOLATION",
         };
+        let spread = crate::summary::Spread::of(across.per_seed.iter().copied())
+            .map(|s| {
+                format!(
+                    "{} in all, at most {} a seed",
+                    across.per_seed.iter().sum::<u64>(),
+                    s.max
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "  {:<22} {verdict:<9} in {count:>5} seeds  first: cargo run --release -- run {arg} --seed {first}",
-            kind.as_str()
+            "  {:<22} {verdict:<9} in {:>5} seeds ({spread})  first: cargo run --release -- run {arg} --seed {}",
+            kind.as_str(),
+            across.seeds,
+            across.first_seed
         );
+    }
+    for line in summary.distribution_lines() {
+        println!("{line}");
     }
 }
 

@@ -231,6 +231,9 @@ mod tests {
             class,
             anomalies: anomalies.to_vec(),
             simulated_ms: 0,
+            counts: Vec::new(),
+            lost_writes: 0,
+            producer_latency_p99_ms: None,
         }
     }
 

@@ -180,3 +180,63 @@ fn an_explicit_plan_is_the_same_run_as_its_nemesis() {
         }
     }
 }
+
+/// `shrink --anomaly lost-write` on acks1-failover: a seed that passes (its lost writes are
+/// allowed with acks=1) still has a story to shrink, down to at most 3 faults that lose a
+/// write when replayed from the minimal TOML alone.
+#[test]
+fn shrinking_to_an_allowed_lost_write_gives_at_most_three_faults_that_still_lose_one() {
+    use kafka_sim::checkers::AnomalyKind::LostWrite;
+    use kafka_sim::shrink::shrink_to;
+    let scenario = registry::find("acks1-failover").unwrap();
+    let shows = |s: &Scenario, seed| {
+        run(s, seed, RunOptions::default())
+            .anomalies
+            .iter()
+            .any(|a| a.kind == LostWrite)
+    };
+    let seed = (0..20)
+        .find(|&seed| shows(&scenario, seed))
+        .expect("acks1-failover loses a write within 20 seeds (its expectation)");
+    assert_eq!(
+        run(&scenario, seed, RunOptions::default()).class,
+        OutcomeClass::Pass,
+        "the loss is allowed"
+    );
+    assert!(matches!(
+        shrink(&scenario, seed, |_| {}),
+        Err(ShrinkError::NothingToShrink { .. })
+    ));
+
+    let report = shrink_to(&scenario, seed, Some(LostWrite), |l| {
+        eprintln!("shrink: {l}")
+    })
+    .unwrap();
+    eprintln!(
+        "seed {seed}: {} -> {} fault events in {} runs",
+        report.original_fault_events, report.minimal_fault_events, report.runs
+    );
+    assert!(
+        report.minimal_fault_events <= 3,
+        "{}",
+        report.minimal.to_toml()
+    );
+    assert!(report.minimal_fault_events < report.original_fault_events);
+    let replayed = Scenario::from_toml(&report.minimal.to_toml(), "min.toml").unwrap();
+    assert!(shows(&replayed, seed), "{}", report.minimal.to_toml());
+}
+
+#[test]
+fn shrinking_to_an_anomaly_the_seed_does_not_show_is_refused() {
+    use kafka_sim::checkers::AnomalyKind::LostWrite;
+    use kafka_sim::shrink::shrink_to;
+    let smoke = registry::find("smoke").unwrap();
+    let outcome = run(&smoke, 0, RunOptions::default());
+    assert!(!FailureSignature::showing(LostWrite, &outcome).matches(&outcome));
+    let error = shrink_to(&smoke, 0, Some(LostWrite), |_| {}).unwrap_err();
+    assert!(
+        matches!(error, ShrinkError::AnomalyNotShown { .. }),
+        "{error}"
+    );
+    assert!(error.to_string().contains("shows no lost-write"), "{error}");
+}
