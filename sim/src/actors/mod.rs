@@ -138,6 +138,7 @@ async fn execute(
     for output in out.drain(..) {
         match output {
             Output::Send { to, message } => {
+                world.answered(me, to, &message);
                 let (id, sent_ms, fate) = world.route(me, to, message.kind());
                 let Fate::Deliver { extra_delay_ms } = fate else {
                     continue;
