@@ -20,6 +20,7 @@ use kafka_model::effect::{DiskOp, Observation, ReplicaEvent};
 use kafka_model::group::{GroupEvent, GroupSummary};
 use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
+use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -299,7 +300,21 @@ impl World {
 
     /// `node` sends `message` to `to`: an answer that carries errors is recorded (with
     /// nothing to render) for the spurious-error checker, before it leaves.
-    pub fn answered(&self, node: NodeId, to: NodeId, message: &kafka_model::protocol::Message) {
+    pub fn answered(&self, node: NodeId, to: NodeId, message: &Message) {
+        if let Message::ProduceResponse { correlation_id, .. } = message {
+            let answered = answer::answered_errors(message);
+            let mut state = self.lock();
+            if let Some((_, errors)) = answered {
+                let event = EventKind::ErrorAnswered {
+                    to,
+                    correlation_id: *correlation_id,
+                    errors,
+                };
+                state.record(&self.names, World::now_ms(), Actor::Node(node), event);
+            }
+            state.errors.on_produce_answered(to, *correlation_id);
+            return;
+        }
         let Some((correlation_id, errors)) = answer::answered_errors(message) else {
             return;
         };
@@ -309,6 +324,33 @@ impl World {
             errors,
         };
         self.node_event(node, event);
+    }
+
+    /// `message` from `from` reaches `node` now: a produce request that wants an answer
+    /// shows the spurious-error checker what the leader decides it on (read as it arrives,
+    /// like the message kind the delivery event names; no event of its own).
+    pub fn arrived(&self, node: NodeId, from: NodeId, message: &Message) {
+        let Message::ProduceRequest {
+            correlation_id,
+            acks,
+            batches,
+            ..
+        } = message
+        else {
+            return;
+        };
+        if *acks == kafka_model::config::Acks::None || !is_broker(node) {
+            return;
+        }
+        let batches: Vec<_> = batches
+            .iter()
+            .map(|(tp, batch)| (tp.clone(), batch.producer))
+            .collect();
+        let mut state = self.lock();
+        let seq = state.log.count();
+        state
+            .errors
+            .on_produce_arrived(BrokerId(node.0), from, *correlation_id, &batches, seq);
     }
 
     /// A broker's replica changed.

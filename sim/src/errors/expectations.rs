@@ -142,6 +142,9 @@ pub struct ReplicaAtAnswer {
     pub lost_by_log_start: BTreeMap<ProducerId, ChainLink>,
     /// Each producer's last record (read only for sequence errors).
     pub last_records: BTreeMap<ProducerId, LastRecord>,
+    /// For an answer held in the purgatory: an ISR change since the request arrived
+    /// that left the ISR below `min.insync.replicas`.
+    pub isr_was_below_min: Option<ChainLink>,
 }
 
 /// What was looked for and not found, and what was found instead.

@@ -20,6 +20,7 @@ use group_view::GroupView;
 use kafka_model::effect::ReplicaEvent;
 use kafka_model::group::{coordinator_partition, GroupEvent, GroupId, OFFSETS_TOPIC};
 use kafka_model::ids::{BrokerId, NodeId, TopicPartition};
+use kafka_model::record::ProducerStamp;
 use replica_view::ReplicaView;
 use std::collections::BTreeMap;
 
@@ -68,6 +69,10 @@ pub struct ErrorChecker {
     groups: BTreeMap<(BrokerId, String), GroupView>,
     /// Per client and correlation id: the judged errors of that answer.
     answered: BTreeMap<(NodeId, u64), Vec<Answered>>,
+    /// Per client and correlation id: each partition's replica as the produce request
+    /// found it when it arrived (the leader decides sequences and the ISR check then, and
+    /// an acks=all answer may leave much later), with the event count at arrival.
+    arrivals: BTreeMap<(NodeId, u64), Vec<(ReplicaAtAnswer, u64)>>,
     anomalies: Vec<Anomaly>,
     pub stuck: StuckClients,
 }
@@ -126,8 +131,42 @@ impl ErrorChecker {
             .apply(broker, event, at);
     }
 
+    /// `client`'s produce request `correlation_id` reached `broker` (after `seq` events):
+    /// what each partition's replica holds now is what the leader decides it on.
+    pub fn on_produce_arrived(
+        &mut self,
+        broker: BrokerId,
+        client: NodeId,
+        correlation_id: u64,
+        batches: &[(TopicPartition, Option<ProducerStamp>)],
+        seq: u64,
+    ) {
+        let held = batches
+            .iter()
+            .map(|(tp, stamp)| {
+                let view = self.replicas.get(&(broker, tp.clone()));
+                let mut at = replica_at_answer(broker, tp, view, false);
+                if let (Some(view), Some(stamp)) = (view, stamp) {
+                    at.last_records.extend(
+                        view.last_record_of(stamp.producer_id)
+                            .map(|l| (stamp.producer_id, l)),
+                    );
+                }
+                (at, seq)
+            })
+            .collect();
+        self.arrivals.insert((client, correlation_id), held);
+    }
+
+    /// `broker` answered `client`'s produce request `correlation_id` (with or without
+    /// errors): what it found on arrival is no longer needed after `on_answered`.
+    pub fn on_produce_answered(&mut self, client: NodeId, correlation_id: u64) {
+        self.arrivals.remove(&(client, correlation_id));
+    }
+
     /// `broker` answered `client`'s request `correlation_id` with `errors`: each judged
-    /// one keeps what the broker held right now.
+    /// one keeps what the broker held when it decided (a produce request's arrival for
+    /// sequences and the ISR check, else right now).
     pub fn on_answered(
         &mut self,
         broker: BrokerId,
@@ -146,12 +185,21 @@ impl ErrorChecker {
                 }
                 ErrorSubject::Partition(tp) => {
                     let view = self.replicas.get(&(broker, tp.clone()));
-                    HeldAtAnswer::Replica(Box::new(replica_at_answer(
-                        broker,
-                        tp,
-                        view,
-                        expectation.reads_sequences(),
-                    )))
+                    let arrived = self
+                        .arrivals
+                        .get(&(client, correlation_id))
+                        .and_then(|held| held.iter().find(|(at, _)| at.tp == *tp));
+                    let decided_on_arrival = expectation.reads_sequences()
+                        || expectation == Expectation::NotEnoughReplicas;
+                    let mut at = match arrived {
+                        Some((at, _)) if decided_on_arrival => at.clone(),
+                        _ => replica_at_answer(broker, tp, view, expectation.reads_sequences()),
+                    };
+                    if let (Some((_, seq)), Some(view)) = (arrived, view) {
+                        at.isr_was_below_min =
+                            view.isr_below_since(*seq, self.settings.min_insync_replicas);
+                    }
+                    HeldAtAnswer::Replica(Box::new(at))
                 }
             };
             judged.push(Answered {
@@ -273,6 +321,7 @@ fn replica_at_answer(
         } else {
             BTreeMap::new()
         },
+        isr_was_below_min: None,
     }
 }
 

@@ -30,6 +30,9 @@ pub fn judge(
 
 fn isr_below(at: &ReplicaAtAnswer, min_insync_replicas: usize) -> Result<(), Unexplained> {
     let (b, tp) = (at.broker, &at.tp);
+    if at.isr_was_below_min.is_some() {
+        return Ok(());
+    }
     let found = match &at.role {
         RoleView::Leader { isr, .. } if isr.len() < min_insync_replicas => return Ok(()),
         RoleView::Leader { epoch, isr } => format!(

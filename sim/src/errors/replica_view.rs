@@ -10,7 +10,7 @@ use crate::invariants::losses::link;
 use kafka_model::effect::{LogStartCause, ReplicaEvent, ReplicaRecord};
 use kafka_model::ids::{BrokerId, LeaderEpoch, ProducerId};
 use kafka_model::record::ProducerStamp;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 /// The role the replica's last role event gave it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -63,11 +63,39 @@ pub struct ReplicaView {
     pub lost_by_log_start: BTreeMap<ProducerId, ChainLink>,
     /// The last event that cut records from the log (recovery, truncation, overwrite).
     pub last_cut: Option<ChainLink>,
+    /// The leader's recent ISR sizes, with the event that set each: an answer held in
+    /// the purgatory is decided when the high watermark passes it, before it leaves.
+    isr_history: VecDeque<(u64, usize, ChainLink)>,
 }
+
+/// How many ISR changes a replica view remembers.
+const ISR_HISTORY: usize = 32;
 
 impl ReplicaView {
     pub fn log_end(&self) -> u64 {
         self.log_start + self.stamps.len() as u64
+    }
+
+    /// One producer's last record in the log.
+    pub fn last_record_of(&self, pid: ProducerId) -> Option<LastRecord> {
+        let at = self
+            .stamps
+            .iter()
+            .rposition(|s| s.is_some_and(|s| s.producer_id == pid))?;
+        Some(LastRecord {
+            stamp: self.stamps[at].expect("found above"),
+            offset: self.log_start + at as u64,
+        })
+    }
+
+    /// Whether the leader's ISR was below `min` when it answered (now) or at any change
+    /// since event `since_seq`.
+    pub fn isr_below_since(&self, since_seq: u64, min: usize) -> Option<ChainLink> {
+        self.isr_history
+            .iter()
+            .filter(|(seq, len, _)| *seq >= since_seq && *len < min)
+            .map(|(_, _, link)| link.clone())
+            .next_back()
     }
 
     /// Every producer's last record in the log.
@@ -149,6 +177,7 @@ impl ReplicaView {
                 );
                 self.role_link = Some(link(at, &b, what.clone()));
                 self.isr_link = Some(link(at, &b, what));
+                self.remember_isr(at, isr.len());
             }
             ReplicaEvent::BecameFollower { tp, epoch, .. } => {
                 self.role = RoleView::Follower { epoch: *epoch };
@@ -160,6 +189,7 @@ impl ReplicaView {
                     current.clone_from(isr);
                     let what = format!("has ISR {} for {tp}", kafka_model::ids::broker_list(isr));
                     self.isr_link = Some(link(at, &b, what));
+                    self.remember_isr(at, isr.len());
                 }
             }
             ReplicaEvent::HighWatermark { .. } => {}
@@ -190,6 +220,14 @@ impl ReplicaView {
                 self.log_start_link = Some(raised);
             }
         }
+    }
+
+    fn remember_isr(&mut self, at: EventAt, len: usize) {
+        if self.isr_history.len() >= ISR_HISTORY {
+            self.isr_history.pop_front();
+        }
+        let link = self.isr_link.clone().expect("set before");
+        self.isr_history.push_back((at.seq, len, link));
     }
 
     /// Every record is gone (a reset of the log): its producers may be forgotten.
