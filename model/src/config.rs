@@ -145,6 +145,43 @@ impl ReplicationProtocol {
     }
 }
 
+/// A broker that returns an error without cause: `error` on every `every`-th request (by
+/// its correlation id) that could carry it, whatever the broker's state. Deterministic: no
+/// randomness, only the request's own id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpuriousError {
+    pub error: SpuriousErrorCode,
+    pub every: u64,
+}
+
+impl SpuriousError {
+    /// Whether the request with this correlation id gets the error.
+    pub fn strikes(&self, error: SpuriousErrorCode, correlation_id: u64) -> bool {
+        self.error == error && correlation_id % self.every.max(1) == 0
+    }
+}
+
+/// The errors a [`SpuriousError`] broker hands out, and where.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SpuriousErrorCode {
+    /// To an idempotent producer's batch that continues its sequence.
+    OutOfOrderSequence,
+    /// To an idempotent producer's batch of its current epoch.
+    InvalidProducerEpoch,
+    /// To an acks=all batch whatever the ISR.
+    NotEnoughReplicas,
+    /// To a consumer fetch that names the leader's own epoch.
+    FencedLeaderEpoch,
+    /// To a consumer fetch within the log.
+    OffsetOutOfRange,
+    /// To a live member's heartbeat (the coordinator does not remove it).
+    UnknownMemberId,
+    /// To a heartbeat of the group's current generation.
+    IllegalGeneration,
+}
+
 /// Broker settings beyond the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -158,6 +195,12 @@ pub struct BrokerConfig {
     /// appends every batch without checking producer sequences (no duplicate detection,
     /// no out-of-order refusal), as a broker without KIP-98 would.
     pub check_producer_sequences: bool,
+    /// A deliberately broken variant, for showing that the `spurious-error` checker
+    /// catches it: a broker that answers every `every`-th request (by correlation id) of
+    /// one kind with `error` although nothing in its state calls for it (see
+    /// [`SpuriousError`]). `None` (the default): errors only where Kafka returns them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spurious_error: Option<SpuriousError>,
     /// The replication protocol: `modern`, or a historical variant.
     pub replication_protocol: ReplicationProtocol,
     /// A deliberately broken variant, for showing that the checkers tell retention from
@@ -197,6 +240,7 @@ impl Default for BrokerConfig {
             fetch_max_wait_ms: 500,
             producer_batches_remembered: 5,
             check_producer_sequences: true,
+            spurious_error: None,
             replication_protocol: ReplicationProtocol::Modern,
             retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,

@@ -3,8 +3,8 @@
 //! request in flight per broker, and reports every poll.
 
 use crate::config::ConsumerConfig;
-use crate::effect::{Observation, ObservedRecord, Output};
-use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
+use crate::effect::{Observation, ObservedRecord, Output, Refusal, RefusedRequest};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, TopicPartition};
 use crate::member::{GroupMember, MemberAction, MemberConfig};
 use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
@@ -17,6 +17,9 @@ mod tests;
 struct FetchInFlight {
     request: Request,
     positions: Vec<(TopicPartition, Offset)>,
+    /// The leader epoch the fetch named for each partition (KIP-320), for the history
+    /// of a refusal.
+    epochs: Vec<LeaderEpoch>,
 }
 
 /// The consumer state machine.
@@ -253,6 +256,7 @@ impl Consumer {
                 if let Some(member) = &mut self.member {
                     member.on_group_response(
                         now,
+                        broker,
                         correlation_id,
                         response,
                         &counts,
@@ -279,11 +283,21 @@ impl Consumer {
         let mut errors = Vec::new();
         let mut polled: Vec<(TopicPartition, usize, Offset)> = Vec::new();
         for (tp, result) in results {
-            let asked = fetch
-                .positions
-                .iter()
-                .find(|(t, _)| *t == tp)
-                .map(|(_, o)| *o);
+            let at = fetch.positions.iter().position(|(t, _)| *t == tp);
+            let asked = at.map(|i| fetch.positions[i].1);
+            if let (Err(error), Some(i)) = (&result, at) {
+                out.push(Output::Observe(Observation::Refused(Refusal {
+                    broker,
+                    correlation_id: fetch.request.correlation_id,
+                    error: error.to_string(),
+                    retriable: error.is_retriable(),
+                    request: RefusedRequest::Fetch {
+                        tp: tp.clone(),
+                        fetch_offset: fetch.positions[i].1,
+                        leader_epoch: fetch.epochs.get(i).copied().unwrap_or_default(),
+                    },
+                })));
+            }
             // The position moved (a reset) since the request: this data is stale.
             if asked.is_none() || self.positions.get(&tp).copied().flatten() != asked {
                 continue;
@@ -495,6 +509,10 @@ impl Consumer {
                         .collect(),
                 },
             });
+            let epochs = positions
+                .iter()
+                .map(|(tp, _)| self.metadata.epoch(tp).unwrap_or_default())
+                .collect();
             self.fetches.insert(
                 broker,
                 FetchInFlight {
@@ -503,6 +521,7 @@ impl Consumer {
                         sent_ms: now,
                     },
                     positions,
+                    epochs,
                 },
             );
         }

@@ -5,6 +5,7 @@ use crate::ids::{BrokerId, LeaderEpoch, NodeId, Offset, TopicPartition};
 use crate::metadata::MetadataRecord;
 use crate::protocol::Message;
 use crate::raft::RaftEvent;
+use crate::record::ProducerStamp;
 use serde::{Deserialize, Serialize};
 
 /// A disk operation on the node's own disk. Paths are relative to the node's data dir.
@@ -113,6 +114,53 @@ pub enum Observation {
         to: Offset,
         policy: OffsetReset,
     },
+    /// A broker answered one of this client's requests with an error, for one partition or
+    /// for a group request, before the client decided what to do about it (retry, reset,
+    /// rejoin, give up). The send, poll or commit it belongs to completes on its own.
+    Refused(Refusal),
+}
+
+/// One error a broker answered, with the request it answered as the client sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The broker that answered.
+    pub broker: BrokerId,
+    /// The request's correlation id, which pairs the answer with the broker's.
+    pub correlation_id: u64,
+    /// Kafka's name for the error (`NOT_ENOUGH_REPLICAS`).
+    pub error: String,
+    /// Whether the client may retry after it (Kafka's `RetriableException`).
+    pub retriable: bool,
+    pub request: RefusedRequest,
+}
+
+/// What the refused request asked, as far as its error depends on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefusedRequest {
+    /// One partition's batch of a produce request.
+    Produce {
+        tp: TopicPartition,
+        values: Vec<u64>,
+        /// An idempotent producer's batch identity.
+        stamp: Option<ProducerStamp>,
+        /// Whether the batch may still be in the log (the leader appended, then timed out
+        /// or saw the ISR shrink): the history marks such an answer `info`.
+        maybe_written: bool,
+    },
+    /// One partition of a consumer fetch.
+    Fetch {
+        tp: TopicPartition,
+        fetch_offset: Offset,
+        leader_epoch: LeaderEpoch,
+    },
+    /// A group coordinator request (`api`: join, sync, heartbeat, leave, commit,
+    /// offset-fetch), with the member id and generation it named.
+    Group {
+        api: &'static str,
+        group: String,
+        member: Option<String>,
+        generation: Option<u32>,
+    },
 }
 
 /// One offset commit as the member sent it.
@@ -130,6 +178,10 @@ pub struct CommitObservation {
 pub struct ReplicaRecord {
     pub value: u64,
     pub epoch: LeaderEpoch,
+    /// An idempotent producer's record: its producer id, epoch and this record's own
+    /// sequence (`base_sequence`), so that the harness can tell what producer state the
+    /// replica's log implies without asking the broker.
+    pub producer: Option<ProducerStamp>,
 }
 
 /// A change of one replica's state. The harness mirrors these to check the cluster

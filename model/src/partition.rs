@@ -10,7 +10,7 @@ use crate::log::{Log, LogError, RecoveryReport};
 use crate::metadata::PartitionRegistration;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition};
-use crate::record::RecordBatch;
+use crate::record::{ProducerStamp, RecordBatch};
 use crate::replica::ReplicaState;
 
 mod retention;
@@ -508,9 +508,13 @@ impl Partition {
 fn replica_records<'a>(batches: impl Iterator<Item = &'a RecordBatch>) -> Vec<ReplicaRecord> {
     batches
         .flat_map(|b| {
-            b.records.iter().map(|r| ReplicaRecord {
+            b.records.iter().zip(0u32..).map(|(r, i)| ReplicaRecord {
                 value: r.value,
                 epoch: b.leader_epoch,
+                producer: b.producer.map(|stamp| ProducerStamp {
+                    base_sequence: stamp.base_sequence.wrapping_add(i),
+                    ..stamp
+                }),
             })
         })
         .collect()

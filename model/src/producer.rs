@@ -3,7 +3,7 @@
 //! retries, and with idempotence stamps batches with producer id, epoch and sequence.
 
 use crate::config::{Acks, ProducerConfig};
-use crate::effect::{Observation, Output};
+use crate::effect::{Observation, Output, Refusal, RefusedRequest};
 use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
 use crate::metadata_client::{InFlight, MetadataClient};
 use crate::partitioner::{partition_for_key, StickyPartitioner};
@@ -177,7 +177,7 @@ impl Producer {
             } => {
                 // A response to a request we gave up on (timed out) is stale: ignore it.
                 if let Some(request) = self.in_flight.remove(&correlation_id) {
-                    self.complete(now, request, results, out);
+                    self.complete(now, correlation_id, request, results, out);
                 }
             }
             _ => {}
@@ -188,15 +188,28 @@ impl Producer {
     fn complete(
         &mut self,
         now: Millis,
+        correlation_id: u64,
         request: InFlightRequest,
         results: Vec<(TopicPartition, Result<Offset, ErrorCode>)>,
         out: &mut Vec<Output>,
     ) {
         for batch in request.batches {
-            let result = results
-                .iter()
-                .find(|(tp, _)| *tp == batch.tp)
-                .map_or(Err(ErrorCode::RequestTimedOut), |(_, r)| *r);
+            let answer = results.iter().find(|(tp, _)| *tp == batch.tp);
+            if let Some((_, Err(error))) = answer {
+                out.push(Output::Observe(Observation::Refused(Refusal {
+                    broker: request.broker,
+                    correlation_id,
+                    error: error.to_string(),
+                    retriable: error.is_retriable(),
+                    request: RefusedRequest::Produce {
+                        tp: batch.tp.clone(),
+                        values: batch.records.iter().map(|r| r.value).collect(),
+                        stamp: batch.stamp,
+                        maybe_written: error.may_have_been_written(),
+                    },
+                })));
+            }
+            let result = answer.map_or(Err(ErrorCode::RequestTimedOut), |(_, r)| *r);
             match result {
                 Ok(base) => {
                     if let Some(stamp) = &batch.stamp {

@@ -159,6 +159,14 @@ pub enum EventKind {
     Client {
         history_index: u64,
     },
+    /// A broker answered `to`'s request `correlation_id` with these errors (on the
+    /// broker's actor, as the answer leaves it). No trace line: the client's history entry
+    /// of each error tells it.
+    ErrorAnswered {
+        to: NodeId,
+        correlation_id: u64,
+        errors: Vec<crate::errors::answer::AnsweredError>,
+    },
     /// A model decision worth a line, in the model's words (an epoch bump, a reset).
     Note(String),
     Fault(FaultEvent),

@@ -363,7 +363,11 @@ mod tests {
             let epoch = LeaderEpoch(1);
             values
                 .iter()
-                .map(|&value| ReplicaRecord { value, epoch })
+                .map(|&value| ReplicaRecord {
+                    value,
+                    epoch,
+                    producer: None,
+                })
                 .collect()
         };
         let (tp_, epoch) = (tp.clone(), LeaderEpoch(1));

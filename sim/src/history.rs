@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
 mod projection;
+mod refusal;
+
+pub use refusal::{FetchRefusal, GroupRefusal, ProduceRefusal, RefusalRef};
 
 /// Jepsen's operation types: `info` means indeterminate (it may or may not have happened).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +99,12 @@ pub enum Operation {
     Assignment(AssignmentValue),
     Commit(CommitValue),
     Process(ProcessValue),
+    /// A broker refused one partition of a produce request (see `refusal.rs`).
+    Produce(ProduceRefusal),
+    /// A broker refused one partition of a consumer fetch.
+    Fetch(FetchRefusal),
+    /// A group coordinator refused a request.
+    Group(GroupRefusal),
 }
 
 /// A partition named in a group operation.

@@ -22,6 +22,7 @@ pub mod checkers;
 pub mod cli;
 pub mod clock;
 pub mod disk;
+pub mod errors;
 pub mod events;
 pub mod excuse;
 pub mod explain;

@@ -32,7 +32,7 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::Metadata { .. } => "metadata",
         EventKind::Raft(_) => "raft",
         EventKind::Group(_) => "group",
-        EventKind::Client { .. } => "client",
+        EventKind::Client { .. } | EventKind::ErrorAnswered { .. } => "client",
         EventKind::Note(_) => "note",
         EventKind::Fault(FaultEvent::Planned(_) | FaultEvent::SwarmDrawn(_)) => "plan",
         EventKind::Fault(_) => "nemesis",

@@ -9,6 +9,7 @@ use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
+use crate::errors::{ErrorChecker, ErrorSettings};
 use crate::events::{Actor, EventKind, FaultEvent, Retention};
 use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::nemesis::Nemesis;
@@ -165,6 +166,11 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         retention,
         options.keep_trace,
     ));
+    world.lock().errors = ErrorChecker::new(ErrorSettings {
+        min_insync_replicas: scenario.broker.min_insync_replicas,
+        acks: promised.acks.clone(),
+        offsets_topic_partitions: scenario.offsets_topic_partitions,
+    });
     let thread_world = world.clone();
     let thread_scenario = scenario.clone();
     let thread_plan = plan.clone();
@@ -189,7 +195,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         })
         .expect("spawning a simulation thread")
         .join();
-    let (liveness_problems, simulated_ms, crash) = match joined {
+    let (mut liveness_problems, simulated_ms, crash) = match joined {
         Ok((problems, simulated_ms)) => (problems, simulated_ms, None),
         Err(payload) => {
             let message = payload
@@ -220,6 +226,13 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     let ledger = state.invariants.ledger().clone();
     anomalies.extend(state.invariants.finish(&history));
     anomalies.extend(state.quorum.anomalies().iter().cloned());
+    anomalies.extend(state.errors.anomalies().iter().cloned());
+    if let (Some(healed_at_ms), None) = (state.errors.stuck.healed_at_ms(), &crash) {
+        liveness_problems.extend(crate::errors::stuck::failed_after_heal(
+            &history,
+            healed_at_ms,
+        ));
+    }
     anomalies.sort_by_key(|a| a.index);
     crate::excuse::apply(
         &mut anomalies,
@@ -520,6 +533,16 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
                 }
                 None => waiting.push(format!("{name}: {}", status.waiting_for)),
             },
+        }
+        // Liveness counts errors too: a client still waiting names the retriable errors
+        // it kept getting from a healed cluster.
+        if let (Some(line), Some(stuck)) = (
+            waiting
+                .last_mut()
+                .filter(|l| l.starts_with(&format!("{name}: "))),
+            state.errors.stuck.describe(name),
+        ) {
+            line.push_str(&format!("; {stuck}"));
         }
     }
     waiting

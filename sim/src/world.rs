@@ -7,6 +7,7 @@
 
 use crate::checkers::Promises;
 use crate::clock::NodeClock;
+use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
 use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
 use crate::history::HistoryProjection;
@@ -19,6 +20,7 @@ use kafka_model::effect::{DiskOp, Observation, ReplicaEvent};
 use kafka_model::group::{GroupEvent, GroupSummary};
 use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
+use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -39,6 +41,8 @@ pub struct WorldState {
     pub invariants: ClusterInvariants,
     /// The controller quorum's invariants and the committed metadata log.
     pub quorum: QuorumInvariants,
+    /// The spurious-error checker: every error a client was answered with, judged.
+    pub errors: ErrorChecker,
     pub clocks: BTreeMap<NodeId, NodeClock>,
     pub net: Network,
     pub incarnations: BTreeMap<NodeId, u32>,
@@ -62,8 +66,28 @@ impl WorldState {
         match (&event.kind, actor) {
             (EventKind::Replica(replica), Actor::Node(node)) => {
                 self.invariants
-                    .on_replica_event(history_index, BrokerId(node.0), replica, at)
+                    .on_replica_event(history_index, BrokerId(node.0), replica, at);
+                self.errors.on_replica_event(BrokerId(node.0), replica, at);
             }
+            (EventKind::Group(group), Actor::Node(node)) => {
+                self.errors.on_group_event(BrokerId(node.0), group, at)
+            }
+            (
+                EventKind::ErrorAnswered {
+                    to,
+                    correlation_id,
+                    errors,
+                },
+                Actor::Node(node),
+            ) => self
+                .errors
+                .on_answered(BrokerId(node.0), *to, *correlation_id, errors),
+            (EventKind::Client { history_index }, Actor::Node(node)) => {
+                if let Some(entry) = self.history.history.entries.get(*history_index as usize) {
+                    self.errors.on_history_entry(node, entry);
+                }
+            }
+            (EventKind::Fault(FaultEvent::Healed), _) => self.errors.stuck.on_healed(time_ms),
             // Checked against what the others hold, and followed by the cluster
             // invariants when it is new.
             (EventKind::Metadata { index, record }, Actor::Node(node))
@@ -75,7 +99,8 @@ impl WorldState {
             }
             (EventKind::Raft(raft), _) => self.quorum.on_raft_event(history_index, raft),
             (EventKind::Started { .. }, Actor::Node(node)) if is_broker(node) => {
-                self.invariants.on_started(BrokerId(node.0))
+                self.invariants.on_started(BrokerId(node.0));
+                self.errors.on_started(BrokerId(node.0));
             }
             (EventKind::Fault(FaultEvent::PowerCut { node, .. }), _) => {
                 let broker = names.iter().find(|(_, n)| *n == node).map(|(id, _)| *id);
@@ -124,6 +149,7 @@ impl World {
                 history: HistoryProjection::new(promises.acks.clone()),
                 invariants: ClusterInvariants::new(promises),
                 quorum: QuorumInvariants::new(&voters),
+                errors: ErrorChecker::default(),
                 clocks: BTreeMap::new(),
                 net: Network::new(seed::stream(seed, Stream::Network)),
                 incarnations: BTreeMap::new(),
@@ -270,6 +296,61 @@ impl World {
             Actor::Node(node),
             EventKind::Disk(event),
         );
+    }
+
+    /// `node` sends `message` to `to`: an answer that carries errors is recorded (with
+    /// nothing to render) for the spurious-error checker, before it leaves.
+    pub fn answered(&self, node: NodeId, to: NodeId, message: &Message) {
+        if let Message::ProduceResponse { correlation_id, .. } = message {
+            let answered = answer::answered_errors(message);
+            let mut state = self.lock();
+            if let Some((_, errors)) = answered {
+                let event = EventKind::ErrorAnswered {
+                    to,
+                    correlation_id: *correlation_id,
+                    errors,
+                };
+                state.record(&self.names, World::now_ms(), Actor::Node(node), event);
+            }
+            state.errors.on_produce_answered(to, *correlation_id);
+            return;
+        }
+        let Some((correlation_id, errors)) = answer::answered_errors(message) else {
+            return;
+        };
+        let event = EventKind::ErrorAnswered {
+            to,
+            correlation_id,
+            errors,
+        };
+        self.node_event(node, event);
+    }
+
+    /// `message` from `from` reaches `node` now: a produce request that wants an answer
+    /// shows the spurious-error checker what the leader decides it on (read as it arrives,
+    /// like the message kind the delivery event names; no event of its own).
+    pub fn arrived(&self, node: NodeId, from: NodeId, message: &Message) {
+        let Message::ProduceRequest {
+            correlation_id,
+            acks,
+            batches,
+            ..
+        } = message
+        else {
+            return;
+        };
+        if *acks == kafka_model::config::Acks::None || !is_broker(node) {
+            return;
+        }
+        let batches: Vec<_> = batches
+            .iter()
+            .map(|(tp, batch)| (tp.clone(), batch.producer))
+            .collect();
+        let mut state = self.lock();
+        let seq = state.log.count();
+        state
+            .errors
+            .on_produce_arrived(BrokerId(node.0), from, *correlation_id, &batches, seq);
     }
 
     /// A broker's replica changed.

@@ -2,6 +2,7 @@
 //! below the high watermark, an error, a fencing), parked until there is or their wait ends.
 
 use super::{Broker, ParkedFetch};
+use crate::config::SpuriousErrorCode;
 use crate::effect::Output;
 use crate::ids::NodeId;
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, Message};
@@ -54,6 +55,10 @@ impl Broker {
                     None => Err(ErrorCode::NotLeaderOrFollower),
                     Some(p) => p.read_for_consumer(asked, protocol, max_records),
                 };
+                let result = match (result, self.spurious_fetch_error(correlation_id)) {
+                    (Ok(_), Some(error)) => Err(error),
+                    (result, _) => result,
+                };
                 (asked.tp.clone(), result)
             })
             .collect();
@@ -64,5 +69,18 @@ impl Broker {
                 results,
             },
         });
+    }
+
+    /// The error a deliberately broken broker (`spurious_error`) answers a fetch it could
+    /// serve with, if this request is one it strikes.
+    fn spurious_fetch_error(&self, correlation_id: u64) -> Option<ErrorCode> {
+        let spurious = self.config.spurious_error?;
+        if spurious.strikes(SpuriousErrorCode::FencedLeaderEpoch, correlation_id) {
+            Some(ErrorCode::FencedLeaderEpoch)
+        } else if spurious.strikes(SpuriousErrorCode::OffsetOutOfRange, correlation_id) {
+            Some(ErrorCode::OffsetOutOfRange)
+        } else {
+            None
+        }
     }
 }

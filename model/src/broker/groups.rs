@@ -5,6 +5,7 @@
 
 use super::Broker;
 use crate::config::Acks;
+use crate::config::SpuriousErrorCode;
 use crate::effect::Output;
 use crate::group::{
     coordinator_partition, ClientRef, GroupCoordinator, GroupError, GroupId, GroupOutput,
@@ -112,7 +113,15 @@ impl Broker {
             node: from,
             correlation_id,
         };
+        let spurious = self.spurious_group_error(correlation_id, &request);
         match self.coordinators.by_partition.get_mut(&partition) {
+            Some(_) if spurious.is_some() => out.push(Output::Send {
+                to: from,
+                message: Message::GroupResponse {
+                    correlation_id,
+                    response: request.refuse(spurious.expect("checked")),
+                },
+            }),
             Some(hosted) => {
                 let outputs = hosted.coordinator.handle(now, client, request);
                 self.carry_out(now, partition, outputs, out);
@@ -124,6 +133,27 @@ impl Broker {
                     response: request.refuse(GroupError::NotCoordinator),
                 },
             }),
+        }
+    }
+
+    /// The error a deliberately broken coordinator (`spurious_error`) answers a heartbeat
+    /// with, without removing the member or looking at its generation, if this request is
+    /// one it strikes.
+    fn spurious_group_error(
+        &self,
+        correlation_id: u64,
+        request: &GroupRequest,
+    ) -> Option<GroupError> {
+        let spurious = self.config.spurious_error?;
+        if !matches!(request, GroupRequest::Heartbeat { .. }) {
+            return None;
+        }
+        if spurious.strikes(SpuriousErrorCode::UnknownMemberId, correlation_id) {
+            Some(GroupError::UnknownMemberId)
+        } else if spurious.strikes(SpuriousErrorCode::IllegalGeneration, correlation_id) {
+            Some(GroupError::IllegalGeneration)
+        } else {
+            None
         }
     }
 

@@ -3,7 +3,7 @@
 //! purgatory until the high watermark passes them.
 
 use super::Broker;
-use crate::config::Acks;
+use crate::config::{Acks, SpuriousErrorCode};
 use crate::effect::Output;
 use crate::ids::{Millis, NodeId, TopicPartition};
 use crate::partition::Appended;
@@ -53,7 +53,10 @@ impl Broker {
     ) {
         let mut waiting = Vec::with_capacity(batches.len());
         for (tp, batch) in batches {
-            let result = self.append(&tp, acks, batch, out);
+            let result = match self.spurious_produce_error(&tp, correlation_id, acks, &batch) {
+                Some(error) => Err(error),
+                None => self.append(&tp, acks, batch, out),
+            };
             waiting.push(WaitingPartition {
                 tp,
                 result,
@@ -88,6 +91,30 @@ impl Broker {
             out,
         );
     }
+    /// The error a deliberately broken broker (`spurious_error`) answers this batch with,
+    /// whatever its state, if this request is one it strikes.
+    fn spurious_produce_error(
+        &self,
+        tp: &TopicPartition,
+        correlation_id: u64,
+        acks: Acks,
+        batch: &RecordBatch,
+    ) -> Option<ErrorCode> {
+        let spurious = self.config.spurious_error?;
+        self.partitions.get(tp).filter(|p| p.is_leader())?;
+        let stamped = batch.producer.is_some();
+        let strikes = |code| spurious.strikes(code, correlation_id);
+        if acks == Acks::All && strikes(SpuriousErrorCode::NotEnoughReplicas) {
+            Some(ErrorCode::NotEnoughReplicas)
+        } else if stamped && strikes(SpuriousErrorCode::OutOfOrderSequence) {
+            Some(ErrorCode::OutOfOrderSequence)
+        } else if stamped && strikes(SpuriousErrorCode::InvalidProducerEpoch) {
+            Some(ErrorCode::InvalidProducerEpoch)
+        } else {
+            None
+        }
+    }
+
     /// Appends one partition's batch as its leader.
     pub(super) fn append(
         &mut self,

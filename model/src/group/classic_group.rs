@@ -207,6 +207,13 @@ impl ClassicGroup {
         let Some(member) = self.members.remove(id) else {
             return;
         };
+        // The removal is on record before the member hears of it: an UNKNOWN_MEMBER_ID it
+        // is told is explained by what the coordinator did first.
+        ctx.event(GroupEvent::MemberRemoved {
+            group: self.id.clone(),
+            member: id.clone(),
+            reason,
+        });
         if let Some(to) = member.awaiting_join {
             self.reply_join(ctx, to, None, Err(GroupError::UnknownMemberId));
         }
@@ -216,11 +223,6 @@ impl ClassicGroup {
         if self.leader.as_ref() == Some(id) {
             self.leader = self.members.keys().next().cloned();
         }
-        ctx.event(GroupEvent::MemberRemoved {
-            group: self.id.clone(),
-            member: id.clone(),
-            reason,
-        });
     }
 
     fn remove_and_rebalance(&mut self, ctx: &mut Ctx, id: &MemberId, reason: RemovalReason) {

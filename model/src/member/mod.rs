@@ -18,7 +18,7 @@ use crate::group::{Generation, GroupId, JoinedGeneration, MemberId, RebalancePro
 use crate::ids::{BrokerId, Millis, Offset, TopicPartition};
 use crate::metadata_client::{InFlight, MetadataClient};
 use processing::{Polled, ProcessingQueue};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// What the consumer must do with its fetch positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,6 +80,9 @@ pub struct GroupMember {
     /// No coordinator request before this (a backoff after an error).
     not_before_ms: Millis,
     actions: Vec<MemberAction>,
+    /// The member id and generation each recent coordinator request named, by correlation
+    /// id, for the history of a refusal (the member's own may have moved on by the answer).
+    sent: VecDeque<(u64, requests::SentRequest)>,
 }
 
 impl GroupMember {
@@ -118,6 +121,7 @@ impl GroupMember {
             processed: BTreeMap::new(),
             not_before_ms: 0,
             actions: Vec::new(),
+            sent: VecDeque::new(),
         }
     }
 

@@ -1,14 +1,95 @@
 //! A group member's requests to the coordinator, and what it does with each answer.
 
 use super::{CommitInFlight, GroupMember, MemberAction};
-use crate::effect::{CommitObservation, Observation, Output};
+use crate::effect::{CommitObservation, Observation, Output, Refusal, RefusedRequest};
 use crate::group::{GroupError, GroupRequest, GroupResponse, Subscription};
 use crate::ids::{BrokerId, Millis, Offset, TopicPartition};
 use crate::metadata_client::InFlight;
 use crate::protocol::Message;
 use std::collections::{BTreeMap, BTreeSet};
 
+/// How many recent coordinator requests a member remembers for its refusals' history.
+const SENT_REMEMBERED: usize = 64;
+
+/// What a coordinator request named, as the history records a refusal of it.
+#[derive(Clone, Debug)]
+pub(super) struct SentRequest {
+    api: &'static str,
+    member: Option<String>,
+    generation: Option<u32>,
+}
+
+impl SentRequest {
+    fn of(request: &GroupRequest) -> Self {
+        let (api, member, generation) = match request {
+            GroupRequest::JoinGroup { member, .. } => ("join", member.clone(), None),
+            GroupRequest::SyncGroup {
+                member, generation, ..
+            } => ("sync", Some(member.clone()), Some(*generation)),
+            GroupRequest::Heartbeat {
+                member, generation, ..
+            } => ("heartbeat", Some(member.clone()), Some(*generation)),
+            GroupRequest::LeaveGroup { member, .. } => ("leave", Some(member.clone()), None),
+            GroupRequest::OffsetCommit {
+                member, generation, ..
+            } => ("commit", member.clone(), *generation),
+            GroupRequest::OffsetFetch { .. } => ("offset-fetch", None, None),
+        };
+        SentRequest {
+            api,
+            member: member.map(|m| m.0),
+            generation: generation.map(|g| g.0),
+        }
+    }
+}
+
+/// The first error a coordinator's answer carries, if any.
+fn answered_error(response: &GroupResponse) -> Option<GroupError> {
+    match response {
+        GroupResponse::JoinGroup { result, .. } => result.as_ref().err().copied(),
+        GroupResponse::SyncGroup { result, .. } => result.as_ref().err().copied(),
+        GroupResponse::Heartbeat { result, .. } | GroupResponse::LeaveGroup { result, .. } => {
+            result.as_ref().err().copied()
+        }
+        GroupResponse::OffsetCommit { results, .. } => {
+            results.iter().find_map(|(_, r)| r.as_ref().err().copied())
+        }
+        GroupResponse::OffsetFetch { result, .. } => match result {
+            Err(error) => Some(*error),
+            Ok(partitions) => partitions
+                .iter()
+                .find_map(|(_, r)| r.as_ref().err().copied()),
+        },
+    }
+}
+
 impl GroupMember {
+    /// Tells the history that `from` refused request `correlation_id` with `error`.
+    fn report_refusal(
+        &mut self,
+        from: BrokerId,
+        correlation_id: u64,
+        error: GroupError,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(at) = self.sent.iter().position(|(id, _)| *id == correlation_id) else {
+            return;
+        };
+        let (_, sent) = self.sent.remove(at).expect("found above");
+        out.push(Output::Observe(Observation::Refused(Refusal {
+            broker: from,
+            correlation_id,
+            error: error.to_string(),
+            retriable: error.is_retriable(),
+            request: RefusedRequest::Group {
+                api: sent.api,
+                group: self.group.0.clone(),
+                member: sent.member,
+                generation: sent.generation,
+            },
+        })));
+    }
+
     fn request(&mut self, now: Millis, last_correlation_id: &mut u64) -> InFlight {
         *last_correlation_id += 1;
         InFlight {
@@ -44,6 +125,11 @@ impl GroupMember {
         out: &mut Vec<Output>,
     ) -> InFlight {
         let in_flight = self.request(now, last_correlation_id);
+        if self.sent.len() >= SENT_REMEMBERED {
+            self.sent.pop_front();
+        }
+        self.sent
+            .push_back((in_flight.correlation_id, SentRequest::of(&request)));
         out.push(Output::Send {
             to: to.node(),
             message: Message::GroupRequest {
@@ -205,15 +291,21 @@ impl GroupMember {
 
     /// Takes a coordinator's answer. `partition_counts` sizes the assignment when this
     /// member leads the generation.
+    #[allow(clippy::too_many_arguments)] // one answer and where it came from, named
     pub fn on_group_response(
         &mut self,
         now: Millis,
+        from: BrokerId,
         correlation_id: u64,
         response: GroupResponse,
         partition_counts: &BTreeMap<String, u32>,
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
+        match answered_error(&response) {
+            Some(error) => self.report_refusal(from, correlation_id, error, out),
+            None => self.sent.retain(|(id, _)| *id != correlation_id),
+        }
         match response {
             GroupResponse::JoinGroup { member, result, .. } => {
                 if self.join.map(|r| r.correlation_id) != Some(correlation_id) {

@@ -115,6 +115,7 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
                 };
                 let (from, kind) = (envelope.from, envelope.message.kind());
                 world.delivered(from, me, kind, envelope.id, envelope.sent_ms);
+                world.arrived(me, from, &envelope.message);
                 role.on_message(local, envelope.from, envelope.message, &mut out);
             }
             Some(Err(_)) => return,
@@ -138,6 +139,7 @@ async fn execute(
     for output in out.drain(..) {
         match output {
             Output::Send { to, message } => {
+                world.answered(me, to, &message);
                 let (id, sent_ms, fate) = world.route(me, to, message.kind());
                 let Fate::Deliver { extra_delay_ms } = fate else {
                     continue;

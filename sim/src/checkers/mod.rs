@@ -65,10 +65,12 @@ pub enum AnomalyKind {
     RetentionSkip,
     /// A replica raised its log start past its high watermark.
     LogStartPastHighWatermark,
+    /// A broker answered a client with an error no condition of the run explains.
+    SpuriousError,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 24] = [
+    pub const ALL: [AnomalyKind; 25] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -93,6 +95,7 @@ impl AnomalyKind {
         AnomalyKind::DuplicateProcessing,
         AnomalyKind::RetentionSkip,
         AnomalyKind::LogStartPastHighWatermark,
+        AnomalyKind::SpuriousError,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +124,7 @@ impl AnomalyKind {
             AnomalyKind::DuplicateProcessing => "duplicate-processing",
             AnomalyKind::RetentionSkip => "retention-skip",
             AnomalyKind::LogStartPastHighWatermark => "log-start-past-high-watermark",
+            AnomalyKind::SpuriousError => "spurious-error",
         }
     }
 }

@@ -133,7 +133,10 @@ fn group_partitions(history: &History) -> BTreeMap<Key<'_>, GroupPartition> {
                         .push(entry.index);
                 }
             }
-            Operation::Send(_) => {}
+            Operation::Send(_)
+            | Operation::Produce(_)
+            | Operation::Fetch(_)
+            | Operation::Group(_) => {}
         }
     }
     by_key

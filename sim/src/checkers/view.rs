@@ -74,7 +74,10 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(&str, Partition<'_>), 
             Operation::Send(_)
             | Operation::Assignment(_)
             | Operation::Commit(_)
-            | Operation::Process(_) => {}
+            | Operation::Process(_)
+            | Operation::Produce(_)
+            | Operation::Fetch(_)
+            | Operation::Group(_) => {}
         }
     }
     by_reader
@@ -156,7 +159,10 @@ pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
             Operation::Assign(_)
             | Operation::Assignment(_)
             | Operation::Commit(_)
-            | Operation::Process(_) => {}
+            | Operation::Process(_)
+            | Operation::Produce(_)
+            | Operation::Fetch(_)
+            | Operation::Group(_) => {}
         }
     }
     found

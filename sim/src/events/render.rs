@@ -85,7 +85,8 @@ pub fn render<'a>(
         | EventKind::Disk(_)
         | EventKind::Replica(_)
         | EventKind::Metadata { .. }
-        | EventKind::Raft(_) => return false,
+        | EventKind::Raft(_)
+        | EventKind::ErrorAnswered { .. } => return false,
     }
     true
 }

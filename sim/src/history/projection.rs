@@ -149,6 +149,7 @@ impl HistoryProjection {
                     records,
                 }),
             ),
+            Observation::Refused(refusal) => super::refusal::project(refusal),
         };
         let index = self.next_index();
         self.history.push(time_ms, process, op_type, op);

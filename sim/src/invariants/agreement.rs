@@ -99,6 +99,7 @@ mod tests {
             .map(|&value| ReplicaRecord {
                 value,
                 epoch: LeaderEpoch(1),
+                producer: None,
             })
             .collect();
         r.append(0, &records);

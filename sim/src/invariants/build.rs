@@ -19,6 +19,7 @@ fn records(list: &[(u64, u32)]) -> Vec<ReplicaRecord> {
         .map(|&(value, epoch)| ReplicaRecord {
             value,
             epoch: LeaderEpoch(epoch),
+            producer: None,
         })
         .collect()
 }

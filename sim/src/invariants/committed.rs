@@ -80,6 +80,7 @@ mod tests {
         let record = |value| ReplicaRecord {
             value,
             epoch: LeaderEpoch(1),
+            producer: None,
         };
         let mut leader = Replica::default();
         leader.append(0, &[record(1), record(2), record(3)]);

@@ -403,6 +403,7 @@ mod tests {
             .map(|&(value, epoch)| ReplicaRecord {
                 value,
                 epoch: LeaderEpoch(epoch),
+                producer: None,
             })
             .collect();
         replica

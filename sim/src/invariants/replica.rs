@@ -136,6 +136,7 @@ mod tests {
             .map(|&value| ReplicaRecord {
                 value,
                 epoch: LeaderEpoch(1),
+                producer: None,
             })
             .collect()
     }

@@ -338,6 +338,12 @@ impl Scenario {
                 ),
             );
         }
+        if self.broker.spurious_error.is_some_and(|s| s.every == 0) {
+            return invalid(
+                "broker.spurious_error.every",
+                "must be at least 1 (every N-th request gets the error)".to_string(),
+            );
+        }
         if self.broker.heartbeat_interval_ms == 0
             || self.broker.heartbeat_interval_ms >= self.controller.session_timeout_ms
         {
