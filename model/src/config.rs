@@ -158,7 +158,7 @@ pub struct SpuriousError {
 impl SpuriousError {
     /// Whether the request with this correlation id gets the error.
     pub fn strikes(&self, error: SpuriousErrorCode, correlation_id: u64) -> bool {
-        self.error == error && correlation_id % self.every.max(1) == 0
+        self.error == error && correlation_id.is_multiple_of(self.every.max(1))
     }
 }
 
