@@ -146,33 +146,33 @@ impl Scenario {
             Fault::Partition { groups, .. } => return self.partition_problem(groups),
             Fault::PartitionOneWay { from, to, .. }
             | Fault::Loss { from, to, .. }
-            | Fault::Delay { from, to, .. } => {
-                if from.is_empty() || to.is_empty() {
-                    let side = if from.is_empty() { "from" } else { "to" };
-                    return Some((side, "names no node: the fault would do nothing".into()));
-                }
+            | Fault::Delay { from, to, .. }
+                if from.is_empty() || to.is_empty() =>
+            {
+                let side = if from.is_empty() { "from" } else { "to" };
+                return Some((side, "names no node: the fault would do nothing".into()));
             }
-            Fault::ClockJump { by_ms, .. } => {
-                if *by_ms == 0 || by_ms.unsigned_abs() > CLOCK_JUMP_MAX_MS as u64 {
-                    return Some((
-                        "by_ms",
-                        format!(
-                            "must be non-zero and within ±{CLOCK_JUMP_MAX_MS} ms (10 days: local \
+            Fault::ClockJump { by_ms, .. }
+                if *by_ms == 0 || by_ms.unsigned_abs() > CLOCK_JUMP_MAX_MS as u64 =>
+            {
+                return Some((
+                    "by_ms",
+                    format!(
+                        "must be non-zero and within ±{CLOCK_JUMP_MAX_MS} ms (10 days: local \
                              clocks start {CLOCK_EPOCH_MS} ms from zero), got {by_ms}"
-                        ),
-                    ));
-                }
+                    ),
+                ));
             }
-            Fault::ClockDrift { ppm, .. } => {
-                if *ppm <= -CLOCK_DRIFT_MAX_PPM || *ppm > CLOCK_DRIFT_MAX_PPM {
-                    return Some((
-                        "ppm",
-                        format!(
-                            "must be above -{CLOCK_DRIFT_MAX_PPM} (a stopped clock) and at most \
+            Fault::ClockDrift { ppm, .. }
+                if *ppm <= -CLOCK_DRIFT_MAX_PPM || *ppm > CLOCK_DRIFT_MAX_PPM =>
+            {
+                return Some((
+                    "ppm",
+                    format!(
+                        "must be above -{CLOCK_DRIFT_MAX_PPM} (a stopped clock) and at most \
                              {CLOCK_DRIFT_MAX_PPM} (twice as fast), got {ppm}"
-                        ),
-                    ));
-                }
+                    ),
+                ));
             }
             _ => {}
         }
