@@ -498,7 +498,7 @@ fn show_prints_a_builtin_as_minimal_toml_that_runs_the_same() {
     let verdicts = |output: &Output| -> Vec<String> {
         stdout(output)
             .lines()
-            .filter(|l| l.starts_with("allowed") || l.starts_with("VIOLATION"))
+            .filter(|l| matches!(l.split_whitespace().nth(1), Some("allowed" | "VIOLATION")))
             .map(str::to_string)
             .collect()
     };
