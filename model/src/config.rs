@@ -172,8 +172,12 @@ pub enum SpuriousErrorCode {
     InvalidProducerEpoch,
     /// To an acks=all batch whatever the ISR.
     NotEnoughReplicas,
+    /// To an acks=all batch the ISR committed, as it leaves the purgatory.
+    NotEnoughReplicasAfterAppend,
     /// To a consumer fetch that names the leader's own epoch.
     FencedLeaderEpoch,
+    /// To a consumer fetch that names the leader's own epoch.
+    UnknownLeaderEpoch,
     /// To a consumer fetch within the log.
     OffsetOutOfRange,
     /// To a live member's heartbeat (the coordinator does not remove it).

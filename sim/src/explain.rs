@@ -124,6 +124,12 @@ impl Story<'_> {
         let value = self.value;
         match &entry.op {
             Operation::Send(send) if send.value == value => rendered().into_iter().collect(),
+            // Error answers have no trace line (the trace keeps its hash); the story of a
+            // record names each refusal of its batch.
+            Operation::Produce(p) if p.values.contains(&value) => vec![format!(
+                "{} refused its batch to {}-{} with {} (request {})",
+                p.broker, p.topic, p.partition, p.error, p.request
+            )],
             Operation::Poll(poll) if entry.op_type == OpType::Ok => {
                 let mine = poll.records.iter().filter(|r| r.value == value);
                 let reads: Vec<String> = mine

@@ -77,6 +77,8 @@ impl Broker {
         let spurious = self.config.spurious_error?;
         if spurious.strikes(SpuriousErrorCode::FencedLeaderEpoch, correlation_id) {
             Some(ErrorCode::FencedLeaderEpoch)
+        } else if spurious.strikes(SpuriousErrorCode::UnknownLeaderEpoch, correlation_id) {
+            Some(ErrorCode::UnknownLeaderEpoch)
         } else if spurious.strikes(SpuriousErrorCode::OffsetOutOfRange, correlation_id) {
             Some(ErrorCode::OffsetOutOfRange)
         } else {

@@ -30,7 +30,20 @@ impl Broker {
                 _ => Standing::Failed(ErrorCode::NotEnoughReplicasAfterAppend),
             }
         });
-        for completed in done {
+        let spurious = self.config.spurious_error;
+        for mut completed in done {
+            if spurious.is_some_and(|s| {
+                s.strikes(
+                    SpuriousErrorCode::NotEnoughReplicasAfterAppend,
+                    completed.correlation_id,
+                )
+            }) {
+                // A deliberately broken broker: the ISR committed these batches, and it
+                // answers as if the ISR had shrunk below min.insync.replicas meanwhile.
+                for (_, result) in completed.results.iter_mut().filter(|(_, r)| r.is_ok()) {
+                    *result = Err(ErrorCode::NotEnoughReplicasAfterAppend);
+                }
+            }
             out.push(Output::Send {
                 to: completed.to,
                 message: Message::ProduceResponse {

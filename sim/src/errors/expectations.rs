@@ -47,7 +47,7 @@ pub const RULES: [Rule; 9] = [
         only_when: "to a batch whose producer epoch is older than one the leader's log holds \
                     for that producer id (another instance, or the producer itself after \
                     KIP-360, bumped it)",
-        source: "KIP-98, KIP-360; ProducerAppendInfo.checkProducerEpoch",
+        source: "KIP-98, KIP-360, KIP-588; ProducerAppendInfo.checkProducerEpoch",
     },
     Rule {
         expectation: Expectation::NotEnoughReplicas,

@@ -32,6 +32,8 @@ mod group_view;
 mod produce;
 mod replica_view;
 pub mod stuck;
+#[cfg(test)]
+mod tests;
 
 pub use stuck::StuckClients;
 
