@@ -10,6 +10,7 @@ use crate::clock::NodeClock;
 use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
 use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
+use crate::faults::belief::ClusterBelief;
 use crate::history::HistoryProjection;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
@@ -47,6 +48,8 @@ pub struct WorldState {
     pub net: Network,
     pub incarnations: BTreeMap<NodeId, u32>,
     pub liveness: LivenessView,
+    /// What the cluster believes (partition leaders, the quorum leader), for node aliases.
+    pub belief: ClusterBelief,
 }
 
 impl WorldState {
@@ -63,6 +66,7 @@ impl WorldState {
         let history_index = self.history.next_index();
         let event = self.log.push(time_ms, actor, kind);
         let at = event.at();
+        self.belief.on_event(&event.kind);
         match (&event.kind, actor) {
             (EventKind::Replica(replica), Actor::Node(node)) => {
                 self.invariants
@@ -154,6 +158,7 @@ impl World {
                 net: Network::new(seed::stream(seed, Stream::Network)),
                 incarnations: BTreeMap::new(),
                 liveness: LivenessView::default(),
+                belief: ClusterBelief::default(),
             }),
         }
     }
