@@ -11,10 +11,12 @@ use kafka_sim::faults::alias::NodeAlias;
 use kafka_sim::faults::strike::StruckFault;
 use kafka_sim::faults::Fault;
 use kafka_sim::outcome::Outcome;
+use kafka_sim::report::{run_report, Detail};
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{to_minimal_toml, Scenario};
 use kafka_sim::scenario_builder::ScenarioBuilder;
 use kafka_sim::shrink::shrink_to;
+use kafka_sim::summary::RunSummary;
 use std::collections::BTreeMap;
 
 fn kept(scenario: &Scenario, seed: u64) -> Outcome {
@@ -132,6 +134,13 @@ fn leader_of_strikes_the_leader_the_metadata_names_after_an_election_moved_it() 
         assert!(
             restarted_after(log, &node, strike.time_ms),
             "seed {seed}: {node} was crashed, so it restarts"
+        );
+        // The report's fault plan tells it resolved too.
+        let summary = RunSummary::of_run(&outcome, &scenario);
+        let report = run_report(&outcome, "leader-moved.toml", &summary, Detail::Summary);
+        assert!(
+            report.contains(&format!("@  7000ms {line}")),
+            "seed {seed}: {report}"
         );
     }
     assert!(

@@ -5,7 +5,8 @@
 
 use super::alias::NodeAlias;
 use super::belief::ClusterBelief;
-use super::Fault;
+use super::{Fault, TimedFault};
+use crate::events::{EventKind, EventLog, FaultEvent};
 use kafka_model::ids::NodeId;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,6 +62,22 @@ impl StruckFault {
     }
 }
 
+/// Each planned fault as it struck (its aliases resolved, from the run's `Injected` events,
+/// which even a sweep's log keeps), or as planned if it never struck.
+pub fn plan_as_struck(plan: &[TimedFault], log: &EventLog) -> Vec<String> {
+    // The nemesis strikes the plan in its order, one `Injected` event per entry.
+    let mut struck = log.events().iter().filter_map(|e| match &e.kind {
+        EventKind::Fault(FaultEvent::Injected(struck)) => Some(struck),
+        _ => None,
+    });
+    plan.iter()
+        .map(|event| match struck.next() {
+            Some(s) if s.planned == event.fault => s.to_string(),
+            _ => event.fault.to_string(),
+        })
+        .collect()
+}
+
 impl fmt::Display for StruckFault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.resolved.is_empty() {
@@ -86,7 +103,6 @@ impl fmt::Display for StruckFault {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::EventKind;
     use kafka_model::ids::{BrokerId, LeaderEpoch, TopicPartition};
     use kafka_model::metadata::MetadataRecord;
 
