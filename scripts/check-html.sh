@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders the timeline page of `single-replica-power-loss` seed 0 in headless Chromium:
-# fails if the page's script reported an error or did not finish drawing, then writes a
-# screenshot to docs/timeline.png. Installs Debian's chromium if it is missing (needs root).
+# fails if the page's script reported an error or did not finish drawing, or if the run
+# summary's figures or the latency plot are missing, then writes a screenshot to
+# docs/timeline.png. Installs Debian's chromium if it is missing (needs root).
 #
 #   scripts/check-html.sh [SCENARIO [SEED [FROM-TO]]]      (SCENARIO: a built-in or a TOML file)
 #
@@ -62,6 +63,26 @@ if grep -q 'Uncaught' "$work/chromium.log"; then
     grep 'Uncaught' "$work/chromium.log" >&2
     exit 1
 fi
+# The run summary's figures and the latency plot, as the browser parsed them.
+dom=$(tr '\n' ' ' <"$work/dom.html")
+figures=$(grep -o '<pre id="figures">[^<]*' <<<"$dom" | head -1 || true)
+for row in "anomalies:" "measured:" "producer latency" "acknowledged writes lost"; do
+    if [[ "$figures" != *"$row"* ]]; then
+        echo "check-html: the run summary has no \`$row\` row" >&2
+        exit 1
+    fi
+done
+points=$(grep -o '<svg id="latency"[^>]*data-points="[0-9]*"' <<<"$dom" | grep -o '[0-9]*"$' | tr -d '"' || true)
+dots=$(grep -o '<svg id="latency".*' <<<"$dom" | sed 's|</svg>.*||' | grep -o '<circle' | wc -l)
+if [[ -z "$points" ]]; then
+    echo "check-html: no latency plot" >&2
+    exit 1
+fi
+if [[ "$points" -gt 0 && "$dots" -eq 0 ]]; then
+    echo "check-html: the latency plot has $points sends and no dot" >&2
+    exit 1
+fi
+echo "check-html: the run summary and the latency plot ($dots dots for $points acknowledged sends) are on the page"
 echo "check-html: the page drew without errors"
 
 mkdir -p "$(dirname "$png")"

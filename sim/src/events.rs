@@ -9,7 +9,8 @@
 //! sweep keeps only the events the offline readers need (`Retention::Verdicts`), a run that
 //! is to be looked at keeps them all.
 
-use crate::faults::{Fault, SwarmDraw, TimedFault};
+use crate::faults::strike::StruckFault;
+use crate::faults::{SwarmDraw, TimedFault};
 use crate::network::DropReason;
 use kafka_model::effect::ReplicaEvent;
 use kafka_model::group::GroupEvent;
@@ -84,8 +85,9 @@ pub enum FaultEvent {
     /// One entry of the fault plan, announced at the start.
     Planned(TimedFault),
     /// A fault struck as planned (one already in force on its node is still announced: a
-    /// crash of a node that is down changes nothing, which `Restarted` and the spans show).
-    Injected(Fault),
+    /// crash of a node that is down changes nothing, which `Restarted` and the spans show),
+    /// with what its node aliases stood for then.
+    Injected(StruckFault),
     /// A crashed, powered-off or disk-less node started again.
     Restarted { node: String },
     /// A paused node runs again.

@@ -107,7 +107,9 @@ impl Story<'_> {
     /// start, and the heal, name none).
     fn names_a_replica(&self, fault: &FaultEvent) -> bool {
         match fault {
-            FaultEvent::Injected(fault) => fault.nodes().iter().any(|n| self.is_replica_name(n)),
+            FaultEvent::Injected(struck) => struck
+                .fault()
+                .is_some_and(|f| f.nodes().iter().any(|n| self.is_replica_name(n))),
             FaultEvent::Restarted { node }
             | FaultEvent::Resumed { node }
             | FaultEvent::DiskErased { node, .. }

@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
 
+pub mod alias;
+pub mod belief;
+pub mod strike;
+
 /// One fault. Nodes are named as in the trace: `b1`..`bN` for brokers, `producer-N`,
 /// `consumer-N` for clients.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,6 +78,35 @@ impl Fault {
             | Fault::Loss { from, to, .. }
             | Fault::Delay { from, to, .. } => from.iter().chain(to).collect(),
         }
+    }
+
+    /// The same fault with each node name replaced by `rename`'s answer; a name it answers
+    /// `None` for leaves its list, and a fault whose one node leaves is `None`.
+    pub fn map_nodes(&self, mut rename: impl FnMut(&str) -> Option<String>) -> Option<Fault> {
+        let mut list =
+            |names: &[String]| -> Vec<String> { names.iter().filter_map(|n| rename(n)).collect() };
+        let mut fault = self.clone();
+        match &mut fault {
+            Fault::Crash { node, .. }
+            | Fault::PowerLoss { node, .. }
+            | Fault::DiskLoss { node, .. }
+            | Fault::Pause { node, .. }
+            | Fault::Clog { node, .. }
+            | Fault::ClockJump { node, .. }
+            | Fault::ClockDrift { node, .. } => *node = list(std::slice::from_ref(node)).pop()?,
+            Fault::Partition { groups, .. } => {
+                for group in groups.iter_mut() {
+                    *group = list(group);
+                }
+            }
+            Fault::PartitionOneWay { from, to, .. }
+            | Fault::Loss { from, to, .. }
+            | Fault::Delay { from, to, .. } => {
+                *from = list(from);
+                *to = list(to);
+            }
+        }
+        Some(fault)
     }
 
     pub fn kind(&self) -> FaultKind {

@@ -4,6 +4,7 @@
 
 use crate::disk::SimDisk;
 use crate::events::FaultEvent;
+use crate::faults::strike::StruckFault;
 use crate::faults::{Fault, TimedFault};
 use crate::network::LinkFault;
 use crate::seed::{self, Stream};
@@ -126,8 +127,18 @@ impl Nemesis {
         let now = World::now_ms();
         match action {
             Action::Inject(fault) => {
-                self.world.fault(FaultEvent::Injected(fault.clone()));
-                self.inject(now, fault);
+                // Aliases name whoever the cluster believes in the role right now.
+                let struck = {
+                    let state = self.world.lock();
+                    StruckFault::resolve(&fault, &state.belief, |id| {
+                        self.world.name(id).to_string()
+                    })
+                };
+                let strikes = struck.fault();
+                self.world.fault(FaultEvent::Injected(struck));
+                if let Some(fault) = strikes {
+                    self.inject(now, fault);
+                }
             }
             Action::Restart(node) => {
                 if self.down.remove(&node) {

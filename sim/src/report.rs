@@ -3,6 +3,7 @@
 //! (every fault and every anomaly with its chain), and the same as JSON.
 
 use crate::checkers::Verdict;
+use crate::faults::strike::plan_as_struck;
 use crate::outcome::{Outcome, OutcomeClass};
 use crate::summary::RunSummary;
 use std::fmt::Write;
@@ -37,8 +38,9 @@ pub fn run_report(
         Detail::Verbose => usize::MAX,
     };
     let _ = writeln!(text, "fault plan: {} events", outcome.fault_plan.len());
-    for event in outcome.fault_plan.iter().take(shown) {
-        let _ = writeln!(text, "  @{:>6}ms {}", event.at_ms, event.fault);
+    let plan = plan_as_struck(&outcome.fault_plan, &outcome.events);
+    for (event, fault) in outcome.fault_plan.iter().zip(plan).take(shown) {
+        let _ = writeln!(text, "  @{:>6}ms {fault}", event.at_ms);
     }
     if outcome.fault_plan.len() > shown {
         let _ = writeln!(

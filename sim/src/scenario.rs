@@ -206,13 +206,18 @@ impl Scenario {
         topics
     }
 
-    /// The controllers whose disk a scripted event replaces.
+    /// The controllers whose disk a scripted event replaces, named by name (`active
+    /// controller` is known only when it strikes).
     pub fn scripted_disk_losses(&self) -> std::collections::BTreeSet<String> {
         self.faults
             .events
             .iter()
             .filter_map(|e| match &e.fault {
-                Fault::DiskLoss { node, .. } => Some(node.clone()),
+                Fault::DiskLoss { node, .. }
+                    if crate::faults::alias::NodeAlias::parse(node).is_none() =>
+                {
+                    Some(node.clone())
+                }
                 _ => None,
             })
             .collect()

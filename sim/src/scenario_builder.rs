@@ -2,6 +2,7 @@
 //! scenario file can set:
 //!
 //! ```
+//! use kafka_sim::faults::alias::NodeAlias;
 //! use kafka_sim::scenario_builder::ScenarioBuilder;
 //!
 //! let scenario = ScenarioBuilder::new("leader-cut-off")
@@ -11,7 +12,7 @@
 //!     .min_insync_replicas(2)
 //!     .acks("all")
 //!     .records(300, 100)
-//!     .at_ms(5_000).isolate(&ScenarioBuilder::leader_of(3, 0)).for_ms(3_000)
+//!     .at_ms(5_000).isolate(NodeAlias::leader_of("tasks", 0)).for_ms(3_000)
 //!     .at_ms(7_000).power_loss("b2").restart_after_ms(2_000)
 //!     .heal_at_ms(10_000)
 //!     .build()
@@ -73,14 +74,16 @@ impl ScenarioBuilder {
     }
 
     /// The broker that initially leads `partition` in a cluster of `brokers`: its
-    /// preferred leader, broker `p % brokers + 1` (later elections may move it).
+    /// preferred leader, broker `p % brokers + 1`. The first election may move the
+    /// leadership: to name whoever leads when the fault strikes, use
+    /// [`NodeAlias::leader_of`](crate::faults::alias::NodeAlias::leader_of).
     ///
     /// ```
     /// # use kafka_sim::scenario_builder::ScenarioBuilder;
-    /// assert_eq!(ScenarioBuilder::leader_of(3, 0), "b1");
-    /// assert_eq!(ScenarioBuilder::leader_of(3, 4), "b2");
+    /// assert_eq!(ScenarioBuilder::preferred_leader(3, 0), "b1");
+    /// assert_eq!(ScenarioBuilder::preferred_leader(3, 4), "b2");
     /// ```
-    pub fn leader_of(brokers: u32, partition: u32) -> String {
+    pub fn preferred_leader(brokers: u32, partition: u32) -> String {
         format!("b{}", partition % brokers.max(1) + 1)
     }
 

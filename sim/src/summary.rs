@@ -59,6 +59,10 @@ pub struct RunSummary {
     pub partitions: Option<Vec<PartitionTimes>>,
     /// The `min.insync.replicas` the partitions' times are measured against.
     pub min_insync_replicas: Option<usize>,
+    /// The producers' `acks` (`all`, `1`, `0`): only acks=all writes are refused while the
+    /// ISR is below min.insync. `None` when not known (a history from elsewhere).
+    #[serde(default)]
+    pub acks: Option<String>,
     /// When the faults healed, and each reader's lag then; `None` without a heal time.
     pub heal_ms: Option<u64>,
     pub lag_at_heal: Vec<ReaderLag>,
@@ -79,6 +83,7 @@ impl RunSummary {
             latency_points,
             partitions: None,
             min_insync_replicas: None,
+            acks: None,
             heal_ms,
             lag_at_heal: heal_ms.map_or_else(Vec::new, |at| history_figures::lag_at(history, at)),
             rebalances: None,
@@ -107,6 +112,7 @@ impl RunSummary {
                     .collect(),
             );
             summary.min_insync_replicas = Some(min_insync);
+            summary.acks = Some(scenario.acks().as_str().to_string());
             summary.rebalances = Some(event_figures::rebalances(&outcome.events, end_ms));
         }
         summary

@@ -1,5 +1,6 @@
-//! The run viewer's page: one self-contained HTML file (space-time diagram, fault spans,
-//! per-partition offsets, anomalies) for an outcome, drawn by its script from `page_data`.
+//! The run viewer's page: one self-contained HTML file (run summary and latency plot,
+//! space-time diagram, fault spans, per-partition offsets, anomalies) for an outcome, drawn
+//! by its script from `page_data` (the summary and plot by `figures`, as static HTML).
 //! What it shows is read off the run's typed events and history (`view`, `series`), never
 //! off the trace text; the page's CSS and JS live in `timeline.html`. Everything here is
 //! deterministic (BTreeMap, no clock).
@@ -7,13 +8,16 @@
 use crate::checkers::Verdict;
 use crate::events::render::render;
 use crate::events::{Actor, Event, EventKind, FaultEvent};
+use crate::faults::strike::plan_as_struck;
 use crate::history::{History, HistoryEntry, OpType, Operation};
 use crate::outcome::Outcome;
 use crate::scenario::Scenario;
+use crate::summary::RunSummary;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+mod figures;
 mod series;
 mod view;
 
@@ -263,13 +267,9 @@ fn header(o: &Outcome, s: &Scenario, heal_ms: Option<u64>) -> String {
         out,
         r#"</table><details open><summary>{summary}</summary><ol class="plan">"#
     );
-    for e in &o.fault_plan {
-        let _ = write!(
-            out,
-            "<li>@{} ms {}</li>",
-            e.at_ms,
-            esc(&e.fault.to_string())
-        );
+    let plan = plan_as_struck(&o.fault_plan, &o.events);
+    for (e, fault) in o.fault_plan.iter().zip(plan) {
+        let _ = write!(out, "<li>@{} ms {}</li>", e.at_ms, esc(&fault));
     }
     out + "</ol></details>"
 }
@@ -300,7 +300,8 @@ fn rows(outcome: &Outcome) -> String {
     }
 }
 
-/// The page: header, space-time diagram, per-partition offsets, anomaly table. The diagram
+/// The page: header, run summary and latency plot, space-time diagram, per-partition
+/// offsets, anomaly table. The diagram
 /// and charts are drawn by the page's script from `page_data`; messages and most node
 /// events are kept only when the trace is (`RunOptions::keep_trace`).
 pub fn html(outcome: &Outcome, scenario: &Scenario) -> String {
@@ -313,6 +314,14 @@ pub fn html(outcome: &Outcome, scenario: &Scenario) -> String {
         ("TITLE", esc(&title)),
         ("LANE_H", LANE_H.to_string()),
         ("HEADER", header(outcome, scenario, data["heal"].as_u64())),
+        (
+            "SUMMARY",
+            figures::summary_section(
+                &RunSummary::of_run(outcome, scenario),
+                end_ms(outcome),
+                data["heal"].as_u64(),
+            ),
+        ),
         ("LABELS", lanes.collect()),
         ("ROWS", rows(outcome)),
         // Inside <script>, `<` is the only dangerous character (`</script>`, `<!--`).

@@ -11,6 +11,7 @@ use crate::coverage::Coverage;
 use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
 use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
+use crate::faults::belief::ClusterBelief;
 use crate::history::HistoryProjection;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
@@ -50,6 +51,8 @@ pub struct WorldState {
     pub net: Network,
     pub incarnations: BTreeMap<NodeId, u32>,
     pub liveness: LivenessView,
+    /// What the cluster believes (partition leaders, the quorum leader), for node aliases.
+    pub belief: ClusterBelief,
 }
 
 impl WorldState {
@@ -66,6 +69,7 @@ impl WorldState {
         let history_index = self.history.next_index();
         let event = self.log.push(time_ms, actor, kind);
         let at = event.at();
+        self.belief.on_event(&event.kind);
         let entry = match &event.kind {
             EventKind::Client { history_index } => {
                 self.history.history.entries.get(*history_index as usize)
@@ -166,6 +170,7 @@ impl World {
                 net: Network::new(seed::stream(seed, Stream::Network)),
                 incarnations: BTreeMap::new(),
                 liveness: LivenessView::default(),
+                belief: ClusterBelief::default(),
             }),
         }
     }

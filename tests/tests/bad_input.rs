@@ -225,9 +225,93 @@ fn the_node_list_of_an_unknown_node_names_each_node_once() {
         "kind = \"crash\"\nnode = \"b9\"\nrestart_after_ms = 5",
     ));
     assert!(
-        error
-            .ends_with("unknown node `b9` (nodes: b1, b2, b3, controller, producer-1, consumer-1)"),
+        error.contains("unknown node `b9` (nodes: b1, b2, b3, controller, producer-1, consumer-1;"),
         "{error}"
+    );
+}
+
+#[test]
+fn node_aliases_that_name_no_possible_node_are_refused() {
+    let crash = |node: &str| {
+        event(&format!(
+            "kind = \"crash\"\nnode = \"{node}\"\nrestart_after_ms = 5"
+        ))
+    };
+    let field = "faults.events[0]";
+    assert_refused(
+        &crash("leader tasks-0"),
+        field,
+        "is not a node alias: write `leader of",
+    );
+    assert_refused(&crash("leader of tasks"), field, "is not a node alias");
+    assert_refused(&crash("active controllers"), field, "is not a node alias");
+    assert_refused(
+        &crash("leader of jobs-0"),
+        field,
+        "no topic `jobs` (topics: tasks)",
+    );
+    assert_refused(
+        &crash("leader of tasks-3"),
+        field,
+        "topic `tasks` has partitions 0..=2",
+    );
+    // The default topic has one replica: a partition has a leader and no follower.
+    assert_refused(&crash("follower of tasks-0"), field, "replication factor 1");
+    assert_refused(
+        &crash("active controller"),
+        field,
+        "no quorum to lead with controller.voters = 1",
+    );
+    let rf3 = "[[topics]]\nname = \"tasks\"\npartitions = 3\nreplication_factor = 3\n";
+    assert_accepted(&format!("{rf3}{}", crash("follower of tasks-2")));
+    assert_accepted(&format!("{rf3}{}", crash("leader of tasks-0")));
+    let quorum = "[controller]\nvoters = 3\n";
+    assert_accepted(&format!("{quorum}{}", crash("active controller")));
+    // Disk loss is for controllers: a partition's leader is a broker.
+    let disk_loss = |node: &str| {
+        event(&format!(
+            "kind = \"disk-loss\"\nnode = \"{node}\"\nrestart_after_ms = 5"
+        ))
+    };
+    assert_refused(
+        &format!("{quorum}{}", disk_loss("leader of tasks-0")),
+        field,
+        "disk loss is modelled for the controllers of a quorum only",
+    );
+    assert_accepted(&format!("{quorum}{}", disk_loss("active controller")));
+    // Two disk losses of the active controller may strike two of three controllers.
+    assert_refused(
+        &format!(
+            "{quorum}{}{}",
+            disk_loss("active controller"),
+            disk_loss("active controller")
+        ),
+        "faults.events",
+        "keeps a majority on their original disks only if at most 1 do",
+    );
+    assert_refused(
+        &format!(
+            "{quorum}{}[faults.nemesis]\nkinds = [\"disk-loss\"]\n",
+            disk_loss("active controller")
+        ),
+        field,
+        "cannot go with a nemesis that draws disk losses",
+    );
+    // In a network fault too, and a clock fault.
+    assert_refused(
+        &event(
+            "kind = \"partition\"\ngroups = [[\"leader of tasks-7\"], [\"b1\"]]\nduration_ms = 5",
+        ),
+        field,
+        "has partitions 0..=2",
+    );
+    assert_accepted(&event(
+        "kind = \"partition\"\ngroups = [[\"leader of tasks-0\"], [\"b1\", \"b2\", \"b3\"]]\nduration_ms = 5",
+    ));
+    assert_refused(
+        &event("kind = \"clock-jump\"\nnode = \"follower of tasks-0\"\nby_ms = 5"),
+        field,
+        "replication factor 1",
     );
 }
 
@@ -349,6 +433,9 @@ const STRAY_LINES: &[&str] = &[
     "x = 1",
     "kind = \"crash\"",
     "node = \"b1\"",
+    "node = \"leader of tasks-0\"",
+    "node = \"follower of tasks-9\"",
+    "node = \"active controller\"",
     "at_ms = 0",
     "name = \"tasks\"",
     "[faults.nemesis]",

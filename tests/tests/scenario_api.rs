@@ -42,7 +42,7 @@ fn built() -> Scenario {
         .acks(Acks::All)
         .records(300, 100)
         .at_ms(5_000)
-        .isolate(&ScenarioBuilder::leader_of(3, 0))
+        .isolate(ScenarioBuilder::preferred_leader(3, 0))
         .for_ms(3_000)
         .at_ms(7_000)
         .power_loss("b2")

@@ -429,3 +429,55 @@ fn rebalances_are_counted_per_group_with_their_durations() {
     let summary = RunSummary::of_run(&lean, &smoke);
     assert_eq!((summary.partitions, summary.rebalances), (None, None));
 }
+
+/// The column where a measured row's value starts: after the label and its padding.
+fn value_column(row: &str) -> usize {
+    let gap = row[2..].find("  ").expect("a label, two spaces, a value") + 2;
+    gap + row[gap..].len() - row[gap..].trim_start().len()
+}
+
+#[test]
+fn the_min_insync_row_says_writes_were_refused_only_for_acks_all_and_values_align() {
+    let two_down = vec![crash(3_000, "b2", 8_000), crash(3_000, "b3", 8_000)];
+    for (name, acks, label) in [
+        (
+            "acks-all-failover",
+            "all",
+            "ISR < min.insync 2 (acks=all refused)",
+        ),
+        (
+            "acks1-failover",
+            "1",
+            "ISR < min.insync 2 (acks=1: none refused)",
+        ),
+    ] {
+        let scenario = with_events(registry::find(name).unwrap(), two_down.clone());
+        assert_eq!(scenario.acks().as_str(), acks);
+        let summary = RunSummary::of_run(&full_run(&scenario, 1), &scenario);
+        let lines = summary.lines();
+        let rows: Vec<&String> = lines
+            .iter()
+            .skip_while(|l| *l != "measured:")
+            .skip(1)
+            .collect();
+        let row = rows
+            .iter()
+            .find(|r| r.contains("ISR < min.insync"))
+            .unwrap_or_else(|| panic!("{name}: {lines:#?}"));
+        assert!(row.contains(label), "{name}: {row}");
+        assert!(
+            row.contains("tasks-"),
+            "{name}: two of three replicas down: {row}"
+        );
+        if acks != "all" {
+            assert!(!row.contains("acks=all"), "{name}: {row}");
+        }
+        let columns: std::collections::BTreeSet<usize> =
+            rows.iter().map(|r| value_column(r)).collect();
+        assert_eq!(
+            columns.len(),
+            1,
+            "{name}: values start in one column: {rows:#?}"
+        );
+    }
+}

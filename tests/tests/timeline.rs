@@ -94,6 +94,35 @@ fn the_page_shows_every_lane_anomaly_and_the_replay_command_and_is_self_containe
 }
 
 #[test]
+fn the_page_shows_the_run_summary_and_a_dot_per_acknowledged_send() {
+    let (scenario, outcome) = traced("acks1-failover", 1);
+    let page = timeline::html(&outcome, &scenario);
+    let summary = kafka_sim::summary::RunSummary::of_run(&outcome, &scenario);
+    let figures = page
+        .split_once(r#"<pre id="figures">"#)
+        .and_then(|(_, rest)| rest.split_once("</pre>"))
+        .expect("a figures block")
+        .0;
+    // The terminal's lines, escaped (`ISR < min.insync` has a `<`).
+    assert_eq!(figures, timeline::esc(&summary.lines().join("\n")));
+    assert!(figures.contains("producer latency"), "{figures}");
+    let plot = page
+        .split_once(r#"<svg id="latency""#)
+        .and_then(|(_, rest)| rest.split_once("</svg>"))
+        .expect("a latency plot")
+        .0;
+    let acknowledged = outcome.stats.sends_acknowledged;
+    assert!(acknowledged > 0);
+    assert!(plot.contains(&format!(r#"data-points="{acknowledged}""#)));
+    assert_eq!(plot.matches("<circle").count() as u64, acknowledged);
+    let max = summary.producer_latency_ms.unwrap().max;
+    assert!(
+        plot.contains(&format!(">{max} ms</text>")),
+        "the y axis goes to the slowest send"
+    );
+}
+
+#[test]
 fn fault_spans_follow_the_nemesis() {
     let (_, outcome) = power_loss_run();
     let view = timeline::fault_view(&outcome, None);

@@ -96,7 +96,7 @@ fn nemesis(fault: &FaultEvent, out: &mut String) {
     let _ = match fault {
         FaultEvent::SwarmDrawn(draw) => write!(out, "{draw}"),
         FaultEvent::Planned(event) => write!(out, "plan @{}ms {}", event.at_ms, event.fault),
-        FaultEvent::Injected(fault) => write!(out, "{fault}"),
+        FaultEvent::Injected(struck) => write!(out, "{struck}"),
         FaultEvent::Restarted { node } => write!(out, "restart {node}"),
         FaultEvent::Resumed { node } => write!(out, "resume {node}"),
         FaultEvent::DiskErased { node, bytes } => {

@@ -4,6 +4,7 @@
 
 use super::{Scenario, ScenarioError};
 use crate::clock::CLOCK_EPOCH_MS;
+use crate::faults::alias::NodeAlias;
 use crate::faults::{disk_loss_problem, Fault, FaultKind};
 use crate::world::CONTROLLER_NAME;
 use std::collections::BTreeSet;
@@ -67,11 +68,25 @@ impl Scenario {
                 );
             }
             for node in event.fault.nodes() {
-                if !nodes.contains(node) {
-                    return invalid(
-                        field,
-                        format!("unknown node `{node}` (nodes: {})", nodes.join(", ")),
-                    );
+                match NodeAlias::parse(node) {
+                    Some(Err(error)) => return invalid(field, error.to_string()),
+                    Some(Ok(alias)) => {
+                        if let Some(reason) = self.alias_problem(&event.fault, &alias) {
+                            return invalid(field, format!("`{node}`: {reason}"));
+                        }
+                    }
+                    None if !nodes.contains(node) => {
+                        return invalid(
+                            field,
+                            format!(
+                                "unknown node `{node}` (nodes: {}; or an alias: `leader of \
+                                 TOPIC-PARTITION`, `follower of TOPIC-PARTITION`, `active \
+                                 controller`)",
+                                nodes.join(", ")
+                            ),
+                        );
+                    }
+                    None => {}
                 }
             }
             if let Some((name, reason)) = self.fault_problem(&event.fault) {
@@ -85,7 +100,27 @@ impl Scenario {
         }
         let nemesis = self.faults.nemesis.as_ref();
         let draws_disk_losses = nemesis.is_some_and(|n| n.kinds.contains(&FaultKind::DiskLoss));
-        let disk_losses = self.scripted_disk_losses();
+        let mut disk_losses = self.scripted_disk_losses();
+        // Each disk loss of `active controller` may strike another controller.
+        let mut aliased = Vec::new();
+        for (i, event) in self.faults.events.iter().enumerate() {
+            if let Fault::DiskLoss { node, .. } = &event.fault {
+                if NodeAlias::parse(node).is_some() {
+                    aliased.push(i);
+                }
+            }
+        }
+        if let Some(i) = aliased.first().filter(|_| draws_disk_losses) {
+            return invalid(
+                format!("faults.events[{i}]"),
+                "a disk loss of `active controller` cannot go with a nemesis that draws disk \
+                 losses: which controllers keep their disk would only be known as the run goes"
+                    .into(),
+            );
+        }
+        for i in &aliased {
+            disk_losses.insert(format!("active controller (faults.events[{i}])"));
+        }
         let voters = self.controller.voters;
         if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
             return invalid(field.to_string(), reason);
@@ -110,6 +145,48 @@ impl Scenario {
         Ok(())
     }
 
+    /// Why an alias cannot name a node of this scenario for this fault, if it cannot.
+    fn alias_problem(&self, fault: &Fault, alias: &NodeAlias) -> Option<String> {
+        if let Some(tp) = alias.partition() {
+            let topics = self.cluster_topics();
+            let Some(topic) = topics.iter().find(|t| t.name == tp.topic) else {
+                let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+                return Some(format!(
+                    "no topic `{}` (topics: {})",
+                    tp.topic,
+                    names.join(", ")
+                ));
+            };
+            if tp.partition >= topic.partitions {
+                return Some(format!(
+                    "topic `{}` has partitions 0..={}",
+                    topic.name,
+                    topic.partitions - 1
+                ));
+            }
+            if matches!(alias, NodeAlias::FollowerOf(_)) && topic.replication_factor < 2 {
+                return Some(format!(
+                    "topic `{}` has replication factor 1: its partitions have no follower",
+                    topic.name
+                ));
+            }
+            if let Fault::DiskLoss { .. } = fault {
+                return Some(
+                    "a partition's replicas are brokers, and disk loss is modelled for the \
+                     controllers of a quorum only (`active controller` names one)"
+                        .into(),
+                );
+            }
+        }
+        if *alias == NodeAlias::ActiveController && self.controller.voters < 2 {
+            return Some(format!(
+                "there is no quorum to lead with controller.voters = 1: the single controller \
+                 is `{CONTROLLER_NAME}`"
+            ));
+        }
+        None
+    }
+
     /// What is wrong with one fault, as (its field, why), nodes already known to exist.
     fn fault_problem(&self, fault: &Fault) -> Option<(&'static str, String)> {
         let processes: Vec<String> = self
@@ -122,7 +199,7 @@ impl Scenario {
             Fault::Crash { node, .. }
             | Fault::PowerLoss { node, .. }
             | Fault::Pause { node, .. }
-                if !processes.contains(node) =>
+                if !processes.contains(node) && NodeAlias::parse(node).is_none() =>
             {
                 return Some((
                     "node",
@@ -133,7 +210,9 @@ impl Scenario {
                     ),
                 ));
             }
-            Fault::DiskLoss { node, .. } if !self.controller_names().contains(node) => {
+            Fault::DiskLoss { node, .. }
+                if !self.controller_names().contains(node) && NodeAlias::parse(node).is_none() =>
+            {
                 return Some((
                     "node",
                     format!(

@@ -5,6 +5,7 @@
 use super::ScenarioBuilder;
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
 use crate::scenario::Scenario;
+use std::fmt::Display;
 
 /// How long a fault lasts when no `for_ms` or `restart_after_ms` follows it.
 const DEFAULT_DURATION_MS: u64 = 1_000;
@@ -52,7 +53,19 @@ impl ScenarioBuilder {
     }
 
     /// kill -9 of a broker, controller or group member (the page cache survives); it
-    /// restarts after `restart_after_ms` (default 1 s).
+    /// restarts after `restart_after_ms` (default 1 s). Every fault method takes a node
+    /// name (`"b2"`) or a [`NodeAlias`](crate::faults::alias::NodeAlias), also as its text
+    /// (`"leader of tasks-0"`), resolved when the fault strikes.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// use kafka_sim::faults::alias::NodeAlias;
+    /// let s = ScenarioBuilder::new("x").replication_factor(3)
+    ///     .at_ms(1_000).crash(NodeAlias::leader_of("tasks", 0))
+    ///     .at_ms(2_000).pause("follower of tasks-1")
+    ///     .build().unwrap();
+    /// assert_eq!(s.faults.events[0].fault.to_string(), "crash leader of tasks-0 (restart +1000ms)");
+    /// ```
     ///
     /// ```
     /// # use kafka_sim::scenario_builder::ScenarioBuilder;
@@ -60,9 +73,9 @@ impl ScenarioBuilder {
     ///     .build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "crash b2 (restart +3000ms)");
     /// ```
-    pub fn crash(self, node: &str) -> Self {
+    pub fn crash(self, node: impl Display) -> Self {
         self.fault(Fault::Crash {
-            node: node.into(),
+            node: node.to_string(),
             restart_after_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -74,9 +87,9 @@ impl ScenarioBuilder {
     /// let s = ScenarioBuilder::new("x").at_ms(1_000).power_loss("b1").build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "power-loss b1 (restart +1000ms)");
     /// ```
-    pub fn power_loss(self, node: &str) -> Self {
+    pub fn power_loss(self, node: impl Display) -> Self {
         self.fault(Fault::PowerLoss {
-            node: node.into(),
+            node: node.to_string(),
             restart_after_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -90,9 +103,9 @@ impl ScenarioBuilder {
     ///     .build().unwrap();
     /// assert_eq!(s.scripted_disk_losses().len(), 1);
     /// ```
-    pub fn disk_loss(self, node: &str) -> Self {
+    pub fn disk_loss(self, node: impl Display) -> Self {
         self.fault(Fault::DiskLoss {
-            node: node.into(),
+            node: node.to_string(),
             restart_after_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -104,9 +117,9 @@ impl ScenarioBuilder {
     /// let s = ScenarioBuilder::new("x").at_ms(1_000).pause("b3").for_ms(500).build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "pause b3 500ms");
     /// ```
-    pub fn pause(self, node: &str) -> Self {
+    pub fn pause(self, node: impl Display) -> Self {
         self.fault(Fault::Pause {
-            node: node.into(),
+            node: node.to_string(),
             duration_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -121,11 +134,12 @@ impl ScenarioBuilder {
     /// let Fault::Partition { groups, .. } = &s.faults.events[0].fault else { panic!() };
     /// assert!(groups[1].contains(&"b5".to_string()));
     /// ```
-    pub fn isolate(mut self, node: &str) -> Self {
+    pub fn isolate(mut self, node: impl Display) -> Self {
+        let node = node.to_string();
         let index = self.scenario.faults.events.len();
-        self.isolations.push((index, node.to_string()));
+        self.isolations.push((index, node.clone()));
         self.fault(Fault::Partition {
-            groups: vec![vec![node.to_string()], Vec::new()],
+            groups: vec![vec![node], Vec::new()],
             duration_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -238,9 +252,9 @@ impl ScenarioBuilder {
     /// let s = ScenarioBuilder::new("x").at_ms(1_000).clog("b2").for_ms(800).build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "clog b2 800ms");
     /// ```
-    pub fn clog(self, node: &str) -> Self {
+    pub fn clog(self, node: impl Display) -> Self {
         self.fault(Fault::Clog {
-            node: node.into(),
+            node: node.to_string(),
             duration_ms: DEFAULT_DURATION_MS,
         })
     }
@@ -253,9 +267,9 @@ impl ScenarioBuilder {
     /// let s = ScenarioBuilder::new("x").at_ms(1_000).clock_jump("b1", -5_000).build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "clock-jump b1 -5000ms");
     /// ```
-    pub fn clock_jump(self, node: &str, by_ms: i64) -> Self {
+    pub fn clock_jump(self, node: impl Display, by_ms: i64) -> Self {
         self.fault(Fault::ClockJump {
-            node: node.into(),
+            node: node.to_string(),
             by_ms,
         })
     }
@@ -267,9 +281,9 @@ impl ScenarioBuilder {
     /// let s = ScenarioBuilder::new("x").at_ms(1_000).clock_drift("b1", 50_000).build().unwrap();
     /// assert_eq!(s.faults.events[0].fault.to_string(), "clock-drift b1 +50000ppm");
     /// ```
-    pub fn clock_drift(self, node: &str, ppm: i64) -> Self {
+    pub fn clock_drift(self, node: impl Display, ppm: i64) -> Self {
         self.fault(Fault::ClockDrift {
-            node: node.into(),
+            node: node.to_string(),
             ppm,
         })
     }

@@ -33,9 +33,20 @@ pub(super) fn lines(summary: &RunSummary) -> Vec<String> {
         ));
     }
     out.push("measured:".to_string());
-    out.push(format!(
-        "  {:<34} {}",
-        "acknowledged writes lost",
+    let rows = measured_rows(summary);
+    // One column for the values, however long the longest label.
+    let width = rows.iter().map(|(label, _)| label.len()).max().unwrap_or(0);
+    for (label, value) in rows {
+        out.push(format!("  {label:<width$}  {value}"));
+    }
+    out
+}
+
+/// The measured table as (label, value) rows.
+fn measured_rows(summary: &RunSummary) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    rows.push((
+        "acknowledged writes lost".to_string(),
         if summary.lost_writes.is_empty() {
             "none".to_string()
         } else {
@@ -44,11 +55,10 @@ pub(super) fn lines(summary: &RunSummary) -> Vec<String> {
                 summary.lost_writes_total(),
                 list(summary.lost_writes.iter().map(|(p, n)| format!("{p} {n}")))
             )
-        }
+        },
     ));
-    out.push(format!(
-        "  {:<34} {}",
-        "producer latency",
+    rows.push((
+        "producer latency".to_string(),
         match &summary.producer_latency_ms {
             None => "no acknowledged send".to_string(),
             Some(Spread {
@@ -57,7 +67,7 @@ pub(super) fn lines(summary: &RunSummary) -> Vec<String> {
                 p99,
                 max,
             }) => format!("p50 {p50}ms, p99 {p99}ms, max {max}ms over {count} acknowledged sends"),
-        }
+        },
     ));
     if let Some(partitions) = &summary.partitions {
         let leaderless: Vec<String> = partitions
@@ -65,28 +75,16 @@ pub(super) fn lines(summary: &RunSummary) -> Vec<String> {
             .filter(|p| p.leaderless_ms > 0)
             .map(|p| format!("{} {}ms", p.partition, p.leaderless_ms))
             .collect();
-        out.push(format!(
-            "  {:<34} {}",
-            "time without a leader",
-            none_or(leaderless)
-        ));
-        let refusing: Vec<String> = partitions
+        rows.push(("time without a leader".to_string(), none_or(leaderless)));
+        let below: Vec<String> = partitions
             .iter()
             .filter(|p| p.below_min_insync_ms > 0)
             .map(|p| format!("{} {}ms", p.partition, p.below_min_insync_ms))
             .collect();
-        out.push(format!(
-            "  {:<34} {}",
-            format!(
-                "ISR < min.insync {} (acks=all refused)",
-                summary.min_insync_replicas.unwrap_or(1)
-            ),
-            none_or(refusing)
-        ));
+        rows.push((below_min_insync_label(summary), none_or(below)));
     }
     if let Some(heal_ms) = summary.heal_ms {
-        out.push(format!(
-            "  {:<34} {}",
+        rows.push((
             format!("lag at the heal ({heal_ms}ms)"),
             if summary.lag_at_heal.is_empty() {
                 "no reader".to_string()
@@ -97,17 +95,27 @@ pub(super) fn lines(summary: &RunSummary) -> Vec<String> {
                         .iter()
                         .map(|l| format!("{} {} records", l.reader, l.records)),
                 )
-            }
+            },
         ));
     }
     if let Some(groups) = &summary.rebalances {
-        out.push(format!(
-            "  {:<34} {}",
-            "rebalances",
-            none_or(groups.iter().map(rebalance).collect())
+        rows.push((
+            "rebalances".to_string(),
+            none_or(groups.iter().map(rebalance).collect()),
         ));
     }
-    out
+    rows
+}
+
+/// Only acks=all writes are refused (NotEnoughReplicas) while the ISR is below
+/// min.insync: with other acks the time is still measured, but nothing was refused.
+fn below_min_insync_label(summary: &RunSummary) -> String {
+    let min_insync = summary.min_insync_replicas.unwrap_or(1);
+    match summary.acks.as_deref() {
+        Some("all") => format!("ISR < min.insync {min_insync} (acks=all refused)"),
+        Some(acks) => format!("ISR < min.insync {min_insync} (acks={acks}: none refused)"),
+        None => format!("ISR < min.insync {min_insync}"),
+    }
 }
 
 fn kind_line(line: &KindLine) -> String {

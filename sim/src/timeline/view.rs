@@ -3,6 +3,7 @@
 //! them, and the run's end. The HTML page and the Perfetto export share it.
 
 use crate::events::{Actor, EventKind, EventLog, FaultEvent};
+use crate::faults::alias::NodeAlias;
 use crate::faults::Fault;
 use crate::network::DropReason;
 use crate::outcome::Outcome;
@@ -57,8 +58,11 @@ pub fn lanes(outcome: &Outcome, scenario: Option<&Scenario>) -> Vec<String> {
             _ => {}
         }
     }
+    // An alias is no lane: its node gets the fault's span when it strikes.
     let planned = outcome.fault_plan.iter().flat_map(|e| e.fault.nodes());
-    planned.for_each(|n| _ = add(n));
+    planned
+        .filter(|n| NodeAlias::parse(n).is_none())
+        .for_each(|n| _ = add(n));
     names.into_keys().map(|(_, _, n)| n).collect()
 }
 
@@ -247,10 +251,14 @@ pub fn fault_view(outcome: &Outcome, heal_fallback: Option<u64>) -> FaultView {
                 span(&key.0, (start, time_ms), kind, kind.to_string(), detail);
             }
         }
-        let FaultEvent::Injected(fault) = fault else {
+        let FaultEvent::Injected(struck) = fault else {
             continue;
         };
-        let (kind, detail) = (fault.kind().name(), fault.to_string());
+        let Some(fault) = struck.fault() else {
+            continue;
+        };
+        let fault = &fault;
+        let (kind, detail) = (fault.kind().name(), struck.to_string());
         let is_open = |node: &String, pause| open.contains_key(&(node.clone(), pause));
         match fault {
             Fault::Crash { node, .. }
