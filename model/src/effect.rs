@@ -281,4 +281,6 @@ pub enum Output {
     Raft(RaftEvent),
     /// A group coordinator's decision (brokers only), for the trace and the checkers.
     Group(crate::group::GroupEvent),
+    /// The model took one of its rare paths (for the sweep's coverage; no trace line).
+    Reached(crate::reach::RarePath),
 }

@@ -28,6 +28,7 @@ pub mod protocol;
 pub mod purgatory;
 pub mod quorum_controller;
 pub mod raft;
+pub mod reach;
 pub mod record;
 pub mod replica;
 pub mod replica_fetcher;

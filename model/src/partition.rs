@@ -10,6 +10,7 @@ use crate::log::{Log, LogError, RecoveryReport};
 use crate::metadata::PartitionRegistration;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition};
+use crate::reach::RarePath;
 use crate::record::{ProducerStamp, RecordBatch};
 use crate::replica::ReplicaState;
 
@@ -282,6 +283,7 @@ impl Partition {
                         base.0,
                         values(&batch)
                     )));
+                    out.push(Output::Reached(RarePath::DuplicateSequenceAnswered));
                     return Ok(Appended {
                         base,
                         last: Offset(base.0 + count - 1),

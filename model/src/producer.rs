@@ -10,6 +10,7 @@ use crate::partitioner::{partition_for_key, StickyPartitioner};
 use crate::producer_batch::ProducerBatch;
 use crate::producer_sequences::ProducerSequences;
 use crate::protocol::{ErrorCode, Message};
+use crate::reach::RarePath;
 use crate::record::Record;
 use std::collections::{BTreeMap, VecDeque};
 
@@ -429,6 +430,7 @@ impl Producer {
             "bump producer epoch from {:?}",
             self.sequences.identity()
         )));
+        out.push(Output::Reached(RarePath::ProducerEpochBumped));
         self.sequences.bump();
         for queue in self.queues.values_mut() {
             queue.retain(|batch| {

@@ -235,6 +235,7 @@ impl QuorumController {
                 RaftOutput::Disk(op) => Output::Disk(op),
                 RaftOutput::Event(event) => Output::Raft(event),
                 RaftOutput::Note(note) => Output::Note(note),
+                RaftOutput::Reached(path) => Output::Reached(path),
             });
         }
         let leading = self.raft.is_leader().then(|| self.raft.epoch());

@@ -95,6 +95,11 @@ pub enum Command {
         /// Create the --save-failures directory if it is missing.
         #[arg(long, requires = "save_failures")]
         create_dirs: bool,
+        /// Also print the model's rare paths (a divergence answer, an unclean election, a
+        /// Raft leader resigning...): in how many seeds each was reached, its first seed,
+        /// and those no seed reached. `--json` always carries them.
+        #[arg(long)]
+        coverage: bool,
     },
     /// Merge the `sweep --json` output of a sweep's shards (`--shard K/N`, one file or
     /// more, every shard once) into the summary, expectations and exit code of the
@@ -303,6 +308,7 @@ pub fn main() -> i32 {
             json,
             save_failures,
             create_dirs,
+            coverage,
         } => {
             if let Some(dir) = &save_failures {
                 if let Err(error) = crate::seeds::prepare_save_dir(dir, create_dirs) {
@@ -317,6 +323,7 @@ pub fn main() -> i32 {
                     jobs,
                     json,
                     save_failures,
+                    coverage,
                 },
             )
         }

@@ -171,6 +171,9 @@ pub enum EventKind {
     },
     /// A model decision worth a line, in the model's words (an epoch bump, a reset).
     Note(String),
+    /// The model took a rare path it names itself (no trace line: the sweep's coverage
+    /// counts it).
+    Reached(kafka_model::reach::RarePath),
     Fault(FaultEvent),
     /// The run ended early: every send completed, every consumer caught up.
     Quiescent,

@@ -116,6 +116,7 @@ pub fn merge(files: &[(String, String)]) -> Result<Vec<ScenarioSweep>, String> {
                 wall_s: entry.wall_s,
                 expect: entry.expect,
                 results: entry.results.into_values().collect(),
+                coverage: false,
             })
         })
         .collect()

@@ -8,6 +8,7 @@ use crate::history::History;
 use crate::invariants::losses::LossLedger;
 use crate::network::NetStats;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How a run ended. The exit codes are the CLI contract (DESIGN.md section 8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -87,6 +88,8 @@ pub struct Outcome {
     pub events: EventLog,
     /// What the run lost, and how: the facts the excuse pass judged allowed anomalies by.
     pub losses: LossLedger,
+    /// The model's rare paths the run reached, with how often (`coverage`).
+    pub reached: BTreeMap<kafka_model::reach::RarePath, u64>,
     pub stats: RunStats,
 }
 

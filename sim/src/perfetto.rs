@@ -34,6 +34,7 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::Group(_) => "group",
         EventKind::Client { .. } | EventKind::ErrorAnswered { .. } => "client",
         EventKind::Note(_) => "note",
+        EventKind::Reached(_) => "reach",
         EventKind::Fault(FaultEvent::Planned(_) | FaultEvent::SwarmDrawn(_)) => "plan",
         EventKind::Fault(_) => "nemesis",
         EventKind::Quiescent | EventKind::LivenessProblem(_) => "runner",

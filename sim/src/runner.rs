@@ -278,6 +278,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         history,
         events: state.log,
         losses: ledger,
+        reached: state.coverage.reached().clone(),
         stats,
     }
 }

@@ -12,6 +12,7 @@ use crate::runner::{self, RunOptions};
 use crate::scenario::{Scenario, SweepExpectations};
 use crate::seeds::{Expectation, SeedCase};
 use crate::summary::history_figures;
+use crate::sweep_coverage::SweepCoverage;
 use crate::sweep_judge::{self, severity, Judgement, Stated, Status};
 pub use crate::sweep_summary::SweepSummary;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -102,6 +103,9 @@ pub struct SeedResult {
     /// The run's producer p99 latency, over its acknowledged sends.
     #[serde(default)]
     pub producer_latency_p99_ms: Option<u64>,
+    /// The model's rare paths the run reached (`sweep --coverage`).
+    #[serde(default)]
+    pub reached: Vec<kafka_model::reach::RarePath>,
 }
 
 /// How many anomalies of one kind and verdict a run showed.
@@ -136,6 +140,7 @@ impl SeedResult {
                 .collect(),
             lost_writes: lost.values().sum(),
             producer_latency_p99_ms: history_figures::latency_spread(&latencies).map(|s| s.p99),
+            reached: outcome.reached.keys().copied().collect(),
         }
     }
 }
@@ -176,6 +181,8 @@ pub struct SweepOptions {
     pub json: bool,
     /// Write a seeds/ case for every failing seed not recorded yet, into this folder.
     pub save_failures: Option<std::path::PathBuf>,
+    /// Print which of the model's rare paths the seeds reached.
+    pub coverage: bool,
 }
 
 pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
@@ -215,6 +222,7 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
     }
     let mut worst = OutcomeClass::Pass;
     let mut reports = Vec::new();
+    let mut total_coverage = SweepCoverage::default();
     for (arg, scenario) in &scenarios {
         crate::cli::note_default_overrides(scenario);
         #[allow(clippy::disallowed_methods)]
@@ -240,8 +248,10 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
             wall_s,
             expect: scenario.expect.clone(),
             results,
+            coverage: options.coverage,
         };
         let (class, json) = finished.report(options.json);
+        total_coverage.absorb(&finished.summary().coverage);
         if severity(class) > severity(worst) {
             worst = class;
         }
@@ -252,6 +262,12 @@ pub fn main(scenario_arg: &str, options: SweepOptions) -> i32 {
             "{}",
             serde_json::to_string_pretty(&reports).expect("reports serialize")
         );
+    } else if options.coverage && scenarios.len() > 1 {
+        println!("all {} scenarios together:", scenarios.len());
+        total_coverage
+            .lines(None)
+            .iter()
+            .for_each(|line| println!("{line}"));
     }
     worst.exit_code()
 }
@@ -267,14 +283,15 @@ pub struct ScenarioSweep {
     pub expect: SweepExpectations,
     /// In seed order.
     pub results: Vec<SeedResult>,
+    /// Whether the text report lists the rare paths reached (JSON always carries them).
+    pub coverage: bool,
 }
 
 impl ScenarioSweep {
     /// Summarizes and judges the results; prints the text report, or returns the JSON
     /// one. Returns the class the sweep ends in too.
     pub fn report(&self, json: bool) -> (OutcomeClass, Option<serde_json::Value>) {
-        let mut summary = SweepSummary::default();
-        self.results.iter().for_each(|r| summary.add(r));
+        let summary = self.summary();
         let judgements = sweep_judge::judge(&self.expect, &self.results);
         let class = sweep_judge::sweep_class(&self.expect, &self.results, &judgements);
         if json {
@@ -296,7 +313,20 @@ impl ScenarioSweep {
             println!("  its safety violations are expected (expect.violations_within)");
         }
         print_expectations(&self.arg, &judgements);
+        if self.coverage {
+            let arg = &self.arg;
+            let replay = |seed: u64| format!("cargo run --release -- run {arg} --seed {seed}");
+            let lines = summary.coverage.lines(Some(&replay));
+            lines.iter().for_each(|line| println!("{line}"));
+        }
         (class, None)
+    }
+
+    /// The seeds' results summed up.
+    pub fn summary(&self) -> SweepSummary {
+        let mut summary = SweepSummary::default();
+        self.results.iter().for_each(|r| summary.add(r));
+        summary
     }
 }
 

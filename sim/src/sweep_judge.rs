@@ -234,6 +234,7 @@ mod tests {
             counts: Vec::new(),
             lost_writes: 0,
             producer_latency_p99_ms: None,
+            reached: Vec::new(),
         }
     }
 

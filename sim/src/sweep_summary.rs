@@ -7,6 +7,7 @@ use crate::checkers::{AnomalyKind, Verdict};
 use crate::outcome::OutcomeClass;
 use crate::summary::Spread;
 use crate::sweep::SeedResult;
+use crate::sweep_coverage::SweepCoverage;
 use crate::sweep_judge::severity;
 use std::collections::BTreeMap;
 
@@ -33,6 +34,8 @@ pub struct SweepSummary {
     pub lost_writes: Vec<u64>,
     /// Each seed's producer p99 latency (seeds with an acknowledged send).
     pub producer_latency_p99_ms: Vec<u64>,
+    /// The rare paths the seeds reached.
+    pub coverage: SweepCoverage,
 }
 
 impl SweepSummary {
@@ -65,6 +68,7 @@ impl SweepSummary {
         if let Some(p99) = result.producer_latency_p99_ms {
             self.producer_latency_p99_ms.push(p99);
         }
+        self.coverage.add(result);
     }
 
     /// Seeds that lost an acknowledged write.
@@ -103,6 +107,7 @@ impl SweepSummary {
                 "per_seed": Spread::of(self.lost_writes.iter().copied()),
             },
             "producer_latency_p99_ms": Spread::of(self.producer_latency_p99_ms.iter().copied()),
+            "coverage": self.coverage.to_json(),
         })
     }
 

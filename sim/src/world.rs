@@ -7,6 +7,7 @@
 
 use crate::checkers::Promises;
 use crate::clock::NodeClock;
+use crate::coverage::Coverage;
 use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
 use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
@@ -44,6 +45,8 @@ pub struct WorldState {
     pub quorum: QuorumInvariants,
     /// The spurious-error checker: every error a client was answered with, judged.
     pub errors: ErrorChecker,
+    /// The rare paths the run reached.
+    pub coverage: Coverage,
     pub clocks: BTreeMap<NodeId, NodeClock>,
     pub net: Network,
     pub incarnations: BTreeMap<NodeId, u32>,
@@ -67,6 +70,13 @@ impl WorldState {
         let event = self.log.push(time_ms, actor, kind);
         let at = event.at();
         self.belief.on_event(&event.kind);
+        let entry = match &event.kind {
+            EventKind::Client { history_index } => {
+                self.history.history.entries.get(*history_index as usize)
+            }
+            _ => None,
+        };
+        self.coverage.follow(&event.kind, actor, entry);
         match (&event.kind, actor) {
             (EventKind::Replica(replica), Actor::Node(node)) => {
                 self.invariants
@@ -86,8 +96,8 @@ impl WorldState {
             ) => self
                 .errors
                 .on_answered(BrokerId(node.0), *to, *correlation_id, errors),
-            (EventKind::Client { history_index }, Actor::Node(node)) => {
-                if let Some(entry) = self.history.history.entries.get(*history_index as usize) {
+            (EventKind::Client { .. }, Actor::Node(node)) => {
+                if let Some(entry) = entry {
                     self.errors.on_history_entry(node, entry);
                 }
             }
@@ -100,6 +110,7 @@ impl WorldState {
                     .on_metadata(history_index, name(node), *index, record) =>
             {
                 self.invariants.on_metadata(history_index, record, at);
+                self.coverage.follow_committed_metadata(record);
             }
             (EventKind::Raft(raft), _) => self.quorum.on_raft_event(history_index, raft),
             (EventKind::Started { .. }, Actor::Node(node)) if is_broker(node) => {
@@ -154,6 +165,7 @@ impl World {
                 invariants: ClusterInvariants::new(promises),
                 quorum: QuorumInvariants::new(&voters),
                 errors: ErrorChecker::default(),
+                coverage: Coverage::default(),
                 clocks: BTreeMap::new(),
                 net: Network::new(seed::stream(seed, Stream::Network)),
                 incarnations: BTreeMap::new(),

@@ -57,6 +57,7 @@ fn carry(output: RaftOutput<MetadataRecord>) -> Output {
         RaftOutput::Disk(op) => Output::Disk(op),
         RaftOutput::Event(event) => Output::Raft(event),
         RaftOutput::Note(note) => Output::Note(note),
+        RaftOutput::Reached(path) => Output::Reached(path),
     }
 }
 

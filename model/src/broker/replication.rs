@@ -8,6 +8,7 @@ use super::{Broker, ParkedReplicaFetch, REPLICA_FETCH_BACKOFF_MS};
 use crate::effect::Output;
 use crate::ids::{BrokerId, Millis, NodeId, TopicPartition};
 use crate::protocol::{ErrorCode, Message, ReplicaFetched};
+use crate::reach::RarePath;
 use crate::replica::FollowerFetch;
 
 impl Broker {
@@ -91,6 +92,9 @@ impl Broker {
                     }
                 }
             };
+            if matches!(&result, Ok(fetched) if fetched.diverging.is_some()) {
+                out.push(Output::Reached(RarePath::DivergenceAnswered));
+            }
             anything |= below_log_start
                 || match &result {
                     Ok(fetched) => !fetched.batches.is_empty() || fetched.diverging.is_some(),

@@ -19,6 +19,8 @@ pub enum RaftOutput<T> {
     Event(RaftEvent),
     /// A decision worth a line in the trace.
     Note(String),
+    /// The node took one of its rare paths (for the sweep's coverage).
+    Reached(crate::reach::RarePath),
 }
 
 /// A change of one node's quorum state, for the checkers. Offsets are log positions; a

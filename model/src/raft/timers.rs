@@ -5,6 +5,7 @@ use super::node::{Payload, RaftNode};
 use super::output::RaftOutput;
 use super::role::Role;
 use crate::ids::Millis;
+use crate::reach::RarePath;
 
 impl<T: Payload> RaftNode<T> {
     /// Runs the timers due at `now`. `random` is a fresh random number from the driver:
@@ -126,6 +127,7 @@ impl<T: Payload> RaftNode<T> {
             self.quorum.epoch.0,
             self.check_quorum_window_ms()
         )));
+        out.push(RaftOutput::Reached(RarePath::RaftCheckQuorumResigned));
         self.role = Role::Unattached {
             next_discovery_ms: now,
         };

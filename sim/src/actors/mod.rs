@@ -175,6 +175,7 @@ async fn execute(
             Output::Metadata { index, record } => world.metadata(me, index, record),
             Output::Raft(event) => world.raft_event(me, event),
             Output::Group(event) => world.group_event(me, event),
+            Output::Reached(path) => world.node_event(me, EventKind::Reached(path)),
         }
     }
 }

@@ -86,7 +86,8 @@ pub fn render<'a>(
         | EventKind::Replica(_)
         | EventKind::Metadata { .. }
         | EventKind::Raft(_)
-        | EventKind::ErrorAnswered { .. } => return false,
+        | EventKind::ErrorAnswered { .. }
+        | EventKind::Reached(_) => return false,
     }
     true
 }

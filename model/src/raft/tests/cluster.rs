@@ -276,6 +276,7 @@ impl Cluster {
                     }
                     self.note(line);
                 }
+                RaftOutput::Reached(path) => self.note(format!("reached {}", path.name())),
             }
         }
         if cut.is_some() {

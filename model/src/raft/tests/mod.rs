@@ -172,7 +172,7 @@ impl Manual {
                     self.invariants.observe(&event);
                     self.events.push(event);
                 }
-                RaftOutput::Disk(_) | RaftOutput::Note(_) => {}
+                RaftOutput::Disk(_) | RaftOutput::Note(_) | RaftOutput::Reached(_) => {}
             }
         }
     }

@@ -1,0 +1,65 @@
+//! `sweep --coverage` as a user calls it: the text lists each rare path reached with its
+//! seeds and first replay, then those never reached; `--json` carries the same map.
+
+use std::process::{Command, Output};
+
+fn kafka_sim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kafka-sim"))
+        .args(args)
+        .output()
+        .expect("running kafka-sim")
+}
+
+#[test]
+fn sweep_coverage_prints_the_map_and_json_carries_it() {
+    let args = ["sweep", "single-replica-power-loss", "--seeds", "0..4"];
+    let text = kafka_sim(&[&args[..], &["--coverage"]].concat());
+    assert_eq!(text.status.code(), Some(0));
+    let out = String::from_utf8_lossy(&text.stdout);
+    let torn = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("torn-tail-cut"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(torn.contains("seeds") && torn.contains("run single-replica-power-loss --seed"));
+    assert!(out.contains("never reached"), "{out}");
+    // The map only on request.
+    let plain = kafka_sim(&args);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("rare paths"));
+
+    let json = kafka_sim(&[&args[..], &["--json"]].concat());
+    let reports: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let coverage = &reports[0]["summary"]["coverage"];
+    let reached: Vec<&str> = coverage["reached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(reached.contains(&"torn-tail-cut"), "{coverage}");
+    let never = coverage["never_reached"].as_array().unwrap();
+    assert!(never.iter().any(|p| p == "unclean-election"), "{coverage}");
+    let torn_seeds = coverage["reached"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["path"] == "torn-tail-cut")
+        .unwrap()["seeds"]
+        .as_u64()
+        .unwrap();
+    let per_seed = reports[0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            r["reached"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p == "torn-tail-cut")
+        })
+        .count() as u64;
+    assert_eq!(
+        torn_seeds, per_seed,
+        "the map counts the seeds' own results"
+    );
+}
