@@ -12,6 +12,7 @@ use std::fmt;
 pub mod alias;
 pub mod belief;
 pub mod strike;
+pub mod trigger;
 
 /// One fault. Nodes are named as in the trace: `b1`..`bN` for brokers, `producer-N`,
 /// `consumer-N` for clients.
@@ -193,7 +194,12 @@ impl fmt::Display for Fault {
 /// A fault at a time (global simulated ms from the start of the run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimedFault {
+    /// When the fault strikes; for a triggered fault, when its trigger is armed.
     pub at_ms: u64,
+    /// Strike on an event instead of at `at_ms` (`on = { node = "leader of tasks-0",
+    /// event = "append" }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<trigger::Trigger>,
     #[serde(flatten)]
     pub fault: Fault,
 }
@@ -475,7 +481,11 @@ impl NemesisSpec {
                     }
                 }
             };
-            events.push(TimedFault { at_ms, fault });
+            events.push(TimedFault {
+                on: None,
+                at_ms,
+                fault,
+            });
         }
         (draw, events)
     }

@@ -38,7 +38,10 @@ pub fn run_report(
     };
     let _ = writeln!(text, "fault plan: {} events", outcome.fault_plan.len());
     for event in outcome.fault_plan.iter().take(shown) {
-        let _ = writeln!(text, "  @{:>6}ms {}", event.at_ms, event.fault);
+        let _ = match &event.on {
+            Some(trigger) => writeln!(text, "  from @{}ms {trigger}: {}", event.at_ms, event.fault),
+            None => writeln!(text, "  @{:>6}ms {}", event.at_ms, event.fault),
+        };
     }
     if outcome.fault_plan.len() > shown {
         let _ = writeln!(

@@ -29,7 +29,11 @@ fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
 }
 
 fn timed(at_ms: u64, fault: Fault) -> TimedFault {
-    TimedFault { at_ms, fault }
+    TimedFault {
+        on: None,
+        at_ms,
+        fault,
+    }
 }
 
 /// The historical bugs, as built-in scenarios.

@@ -145,6 +145,7 @@ impl FaultClass {
                 .iter()
                 .filter(|_| correlated)
                 .map(|node| TimedFault {
+                    on: None,
                     at_ms: 9_000,
                     fault: Fault::PowerLoss {
                         node: node.clone(),

@@ -89,6 +89,9 @@ impl Scenario {
                     None => {}
                 }
             }
+            if let Some((name, reason)) = event.on.as_ref().and_then(|t| self.trigger_problem(t)) {
+                return invalid(format!("{field}.on.{name}"), reason);
+            }
             if let Some((name, reason)) = self.fault_problem(&event.fault) {
                 // A node that cannot suffer the fault is the event's problem, not its field's.
                 let field = match name {
