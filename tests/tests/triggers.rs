@@ -187,3 +187,46 @@ fn bad_triggers_are_refused_naming_the_field() {
     let scenario = Scenario::from_toml(&good, "t.toml").unwrap();
     scenario.validate("t.toml").unwrap();
 }
+
+#[test]
+fn the_swarm_nemesis_draws_triggered_faults_from_their_own_stream() {
+    let mut scenario = kafka_sim::registry::find("crash-restart").unwrap();
+    let spec = scenario.faults.nemesis.clone().unwrap();
+    let brokers = scenario.broker_names();
+    let targets = kafka_sim::faults::DiskLossTargets::default();
+    let (_, timed) = spec.draw(3, scenario.fault_phase_ms, &brokers, &[], &targets);
+    let mut half = spec.clone();
+    half.triggered_percent = 50;
+    let (_, triggered) = half.draw(3, scenario.fault_phase_ms, &brokers, &[], &targets);
+    // The same faults at the same times: only `on` differs.
+    let strip = |events: &[kafka_sim::faults::TimedFault]| {
+        events
+            .iter()
+            .map(|e| (e.at_ms, e.fault.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&timed), strip(&triggered));
+    assert!(timed.iter().all(|e| e.on.is_none()));
+    assert!(triggered.iter().any(|e| e.on.is_some()), "{triggered:?}");
+    // And the drawn triggers fire in a run.
+    scenario.faults.nemesis = Some(half);
+    scenario.faults.events.clear();
+    let fired: usize = (0..4)
+        .map(|seed| {
+            let options = RunOptions {
+                keep_trace: true,
+                ..RunOptions::default()
+            };
+            run(&scenario, seed, options)
+                .events
+                .events()
+                .iter()
+                .filter(|e| matches!(e.kind, EventKind::Fault(FaultEvent::Triggered { .. })))
+                .count()
+        })
+        .sum();
+    assert!(fired > 0);
+    scenario.faults.nemesis.as_mut().unwrap().triggered_percent = 101;
+    let error = scenario.validate("s.toml").unwrap_err().to_string();
+    assert!(error.contains("triggered_percent"), "{error}");
+}

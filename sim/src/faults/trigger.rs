@@ -11,6 +11,7 @@ use crate::events::{DiskEvent, EventKind};
 use kafka_model::effect::ReplicaEvent;
 use kafka_model::ids::{NodeId, TopicPartition};
 use kafka_model::raft::RaftEvent;
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -214,6 +215,36 @@ impl Trigger {
     pub fn needs_every_event(&self) -> bool {
         matches!(self.event, TriggerEvent::Send | TriggerEvent::Fsync)
     }
+}
+
+/// The events the swarm nemesis may trigger a drawn fault on, with the message kind for
+/// sends and receipts: each a moment a replication or produce step is half done.
+const DRAWN: [(TriggerEvent, Option<&str>); 8] = [
+    (TriggerEvent::Append, None),
+    (TriggerEvent::Truncate, None),
+    (TriggerEvent::BecomeLeader, None),
+    (TriggerEvent::BecomeFollower, None),
+    (TriggerEvent::Commit, None),
+    (TriggerEvent::Receive, Some("ReplicaFetchResp")),
+    (TriggerEvent::Receive, Some("ProduceReq")),
+    (TriggerEvent::Send, Some("ProduceResp")),
+];
+
+/// With `percent` % chance, a trigger for a drawn fault: on the fault's first node (the
+/// broker the draw chose), a drawn event, the 1st to 3rd time.
+pub fn draw(rng: &mut impl Rng, fault: &super::Fault, percent: u32) -> Option<Trigger> {
+    if !rng.gen_bool(f64::from(percent.min(100)) / 100.0) {
+        return None;
+    }
+    let node = fault.nodes().first()?.to_string();
+    let (event, message) = DRAWN[rng.gen_range(0..DRAWN.len())];
+    Some(Trigger {
+        node,
+        event,
+        message: message.map(str::to_string),
+        partition: None,
+        nth: rng.gen_range(1..=3),
+    })
 }
 
 impl fmt::Display for Trigger {

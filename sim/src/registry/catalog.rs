@@ -24,6 +24,7 @@ fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
             kinds: kinds.to_vec(),
             mean_interval_ms,
             swarm: true,
+            triggered_percent: 0,
         }),
     }
 }
@@ -151,6 +152,7 @@ fn last_replica_standing() -> Scenario {
             kinds: vec![FaultKind::Pause, FaultKind::Delay],
             mean_interval_ms: 4_000,
             swarm: true,
+            triggered_percent: 0,
         }),
     };
     scenario

@@ -157,6 +157,7 @@ impl FaultClass {
                 kinds: self.kinds(),
                 mean_interval_ms: 1_500,
                 swarm: true,
+                triggered_percent: 0,
             }),
         }
     }

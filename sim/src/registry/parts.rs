@@ -66,6 +66,7 @@ pub(super) fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<Neme
         kinds: kinds.to_vec(),
         mean_interval_ms,
         swarm: true,
+        triggered_percent: 0,
     })
 }
 

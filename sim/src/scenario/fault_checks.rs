@@ -135,6 +135,15 @@ impl Scenario {
                     "list at least one fault kind, or drop the nemesis".into(),
                 );
             }
+            if nemesis.triggered_percent > 100 {
+                return invalid(
+                    "faults.nemesis.triggered_percent".into(),
+                    format!(
+                        "is a share of the drawn faults: 0..=100, got {}",
+                        nemesis.triggered_percent
+                    ),
+                );
+            }
             if nemesis.mean_interval_ms < 100 || nemesis.mean_interval_ms > RUN_MAX_MS {
                 return invalid(
                     "faults.nemesis.mean_interval_ms".into(),

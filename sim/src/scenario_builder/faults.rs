@@ -404,6 +404,7 @@ impl ScenarioBuilder {
             kinds: kinds.to_vec(),
             mean_interval_ms,
             swarm: true,
+            triggered_percent: 0,
         });
         self
     }
