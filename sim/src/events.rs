@@ -88,6 +88,8 @@ pub enum FaultEvent {
     /// crash of a node that is down changes nothing, which `Restarted` and the spans show),
     /// with what its node aliases stood for then.
     Injected(StruckFault),
+    /// A triggered fault's trigger fired: the fault strikes now (the `Injected` after it).
+    Triggered { trigger: String },
     /// A crashed, powered-off or disk-less node started again.
     Restarted { node: String },
     /// A paused node runs again.

@@ -114,7 +114,10 @@ impl Story<'_> {
             | FaultEvent::Resumed { node }
             | FaultEvent::DiskErased { node, .. }
             | FaultEvent::PowerCut { node, .. } => self.is_replica_name(node),
-            FaultEvent::SwarmDrawn(_) | FaultEvent::Planned(_) | FaultEvent::Healed => false,
+            FaultEvent::SwarmDrawn(_)
+            | FaultEvent::Planned(_)
+            | FaultEvent::Triggered { .. }
+            | FaultEvent::Healed => false,
         }
     }
 

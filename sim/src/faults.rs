@@ -12,6 +12,7 @@ use std::fmt;
 pub mod alias;
 pub mod belief;
 pub mod strike;
+pub mod trigger;
 
 /// One fault. Nodes are named as in the trace: `b1`..`bN` for brokers, `producer-N`,
 /// `consumer-N` for clients.
@@ -193,7 +194,12 @@ impl fmt::Display for Fault {
 /// A fault at a time (global simulated ms from the start of the run).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TimedFault {
+    /// When the fault strikes; for a triggered fault, when its trigger is armed.
     pub at_ms: u64,
+    /// Strike on an event instead of at `at_ms` (`on = { node = "leader of tasks-0",
+    /// event = "append" }`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<trigger::Trigger>,
     #[serde(flatten)]
     pub fault: Fault,
 }
@@ -262,6 +268,12 @@ pub struct NemesisSpec {
     /// one stays on) and scales the rate by 0.5x..2x. Off: every listed kind, every seed.
     #[serde(default = "yes")]
     pub swarm: bool,
+    /// The share (0..=100 %) of drawn faults that strike on an event instead of at their
+    /// time: right after the fault's node appends, truncates, becomes leader or follower,
+    /// commits, or sends or receives a produce or replica fetch, the 1st to 3rd time once
+    /// armed at the drawn time (drawn from their own stream: the faults stay the same).
+    #[serde(default)]
+    pub triggered_percent: u32,
 }
 
 fn default_interval() -> u64 {
@@ -396,6 +408,7 @@ impl NemesisSpec {
             return (draw, events);
         }
         let mut rng = seed::stream(seed, Stream::Faults);
+        let mut trigger_rng = seed::stream(seed, Stream::Triggers);
         let all: Vec<String> = brokers.iter().chain(clients).cloned().collect();
         let mut disks_lost = disk_loss.scripted.clone();
         let mut at_ms = 0u64;
@@ -475,7 +488,10 @@ impl NemesisSpec {
                     }
                 }
             };
-            events.push(TimedFault { at_ms, fault });
+            let on = (self.triggered_percent > 0)
+                .then(|| trigger::draw(&mut trigger_rng, &fault, self.triggered_percent))
+                .flatten();
+            events.push(TimedFault { on, at_ms, fault });
         }
         (draw, events)
     }
@@ -491,6 +507,7 @@ mod tests {
             kinds: FaultKind::ALL.to_vec(),
             mean_interval_ms: 2_000,
             swarm: true,
+            triggered_percent: 0,
         };
         let brokers = vec!["b1".to_string(), "b2".to_string()];
         let clients = vec!["producer-1".to_string()];
@@ -541,6 +558,7 @@ mod tests {
             kinds: vec![FaultKind::Crash, FaultKind::DiskLoss],
             mean_interval_ms: 500,
             swarm: false,
+            triggered_percent: 0,
         };
         let brokers = vec!["b1".to_string()];
         let controllers: Vec<String> = (1..=5).map(|c| format!("controller-{c}")).collect();

@@ -9,6 +9,8 @@ use crate::faults::{Fault, TimedFault};
 use crate::network::LinkFault;
 use crate::seed::{self, Stream};
 use crate::world::World;
+use futures::channel::mpsc::UnboundedReceiver;
+use futures::{FutureExt, StreamExt};
 use kafka_model::ids::NodeId;
 use madsim::runtime::Handle;
 use rand::RngCore;
@@ -38,6 +40,8 @@ pub struct Nemesis {
     queue: BTreeMap<(u64, u64), Action>,
     sequence: u64,
     tear_rng: rand_chacha::ChaCha8Rng,
+    /// Wakes the nemesis when a trigger fires (the world counts the triggers).
+    triggered: Option<UnboundedReceiver<()>>,
 }
 
 impl Nemesis {
@@ -46,6 +50,7 @@ impl Nemesis {
         nodes: BTreeMap<String, madsim::task::NodeId>,
         plan: &[TimedFault],
         heal_at_ms: u64,
+        triggered: Option<UnboundedReceiver<()>>,
     ) -> Self {
         let mut nemesis = Nemesis {
             tear_rng: seed::stream(world.seed, Stream::Faults),
@@ -56,8 +61,10 @@ impl Nemesis {
             paused: BTreeSet::new(),
             queue: BTreeMap::new(),
             sequence: 0,
+            triggered,
         };
-        for event in plan {
+        // A triggered entry strikes when the world says its trigger fired.
+        for event in plan.iter().filter(|e| e.on.is_none()) {
             nemesis.schedule(event.at_ms, Action::Inject(event.fault.clone()));
         }
         nemesis.schedule(heal_at_ms, Action::Heal);
@@ -69,13 +76,37 @@ impl Nemesis {
         self.queue.insert((at_ms, self.sequence), action);
     }
 
-    /// Runs until the heal is done.
+    /// Runs until the heal is done: each action at its time, and each fired trigger's
+    /// fault the moment the world reports it.
     pub async fn run(mut self) {
-        while let Some(((at_ms, _), action)) = self.queue.pop_first() {
+        loop {
+            while let Some(fired) = self.world.take_fired() {
+                self.world.fault(FaultEvent::Triggered {
+                    trigger: fired.trigger.to_string(),
+                });
+                self.apply(Action::Inject(fired.fault));
+                self.world.release(fired.node);
+            }
+            let Some((&(at_ms, _), _)) = self.queue.first_key_value() else {
+                return;
+            };
             let now = World::now_ms();
             if at_ms > now {
-                madsim::time::sleep(Duration::from_millis(at_ms - now)).await;
+                let sleep = madsim::time::sleep(Duration::from_millis(at_ms - now));
+                match self.triggered.as_mut() {
+                    Some(triggered) => {
+                        // Biased: the same order whichever is ready, for determinism.
+                        futures::select_biased! {
+                            _ = triggered.next() => continue,
+                            _ = sleep.fuse() => {}
+                        }
+                    }
+                    None => sleep.await,
+                }
             }
+            let Some((_, action)) = self.queue.pop_first() else {
+                return;
+            };
             let heal = matches!(action, Action::Heal);
             self.apply(action);
             if heal {

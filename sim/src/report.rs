@@ -40,7 +40,10 @@ pub fn run_report(
     let _ = writeln!(text, "fault plan: {} events", outcome.fault_plan.len());
     let plan = plan_as_struck(&outcome.fault_plan, &outcome.events);
     for (event, fault) in outcome.fault_plan.iter().zip(plan).take(shown) {
-        let _ = writeln!(text, "  @{:>6}ms {fault}", event.at_ms);
+        let _ = match &event.on {
+            Some(trigger) => writeln!(text, "  from @{}ms {trigger}: {fault}", event.at_ms),
+            None => writeln!(text, "  @{:>6}ms {fault}", event.at_ms),
+        };
     }
     if outcome.fault_plan.len() > shown {
         let _ = writeln!(

@@ -298,6 +298,10 @@ async fn supervise(
     for event in &plan {
         world.fault(FaultEvent::Planned(event.clone()));
     }
+    // Armed before any node starts, so that a trigger sees the nodes' first steps.
+    let (wake, triggered) = futures::channel::mpsc::unbounded();
+    world.arm_triggers(&plan, wake);
+    let triggered = plan.iter().any(|e| e.on.is_some()).then_some(triggered);
     let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
     let mut nodes = BTreeMap::new();
@@ -425,9 +429,15 @@ async fn supervise(
         }
     }
     let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().collect();
-    Nemesis::new(world.clone(), nodes, &plan, scenario.fault_phase_ms)
-        .run()
-        .await;
+    Nemesis::new(
+        world.clone(),
+        nodes,
+        &plan,
+        scenario.fault_phase_ms,
+        triggered,
+    )
+    .run()
+    .await;
     let result = liveness(&world, &scenario, &plan).await;
     tear_down(&handle, &node_ids).await;
     result

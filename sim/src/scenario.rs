@@ -16,6 +16,7 @@ mod expect;
 mod fault_checks;
 mod group_spec;
 mod minimal_toml;
+mod trigger_checks;
 mod validate;
 
 /// The records producers send: `records` per producer, `rate_per_s` each, keys drawn from

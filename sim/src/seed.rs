@@ -14,6 +14,8 @@ pub enum Stream {
     Clients = 5,
     Swarm = 6,
     Quorum = 7,
+    /// The swarm nemesis's choice of which faults strike on an event, and on which.
+    Triggers = 8,
 }
 
 /// A ChaCha8 generator for one named stream of `seed`.

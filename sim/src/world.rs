@@ -12,12 +12,14 @@ use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
 use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention};
 use crate::faults::belief::ClusterBelief;
+use crate::faults::TimedFault;
 use crate::history::HistoryProjection;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, Network};
 use crate::seed::{self, Stream};
 use crate::trace::Trace;
+use futures::channel::mpsc::UnboundedSender;
 use kafka_model::effect::{DiskOp, Observation, ReplicaEvent};
 use kafka_model::group::{GroupEvent, GroupSummary};
 use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
@@ -25,10 +27,13 @@ use kafka_model::metadata::MetadataRecord;
 use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use triggers::{Fired, TriggerBook};
 
 mod nodes;
 mod status;
+pub mod triggers;
 
 pub use nodes::*;
 pub use status::{ClientStatus, LivenessView, MemberStanding};
@@ -53,6 +58,8 @@ pub struct WorldState {
     pub liveness: LivenessView,
     /// What the cluster believes (partition leaders, the quorum leader), for node aliases.
     pub belief: ClusterBelief,
+    /// The plan's triggered faults, counted against every event.
+    pub triggers: TriggerBook,
 }
 
 impl WorldState {
@@ -70,6 +77,14 @@ impl WorldState {
         let event = self.log.push(time_ms, actor, kind);
         let at = event.at();
         self.belief.on_event(&event.kind);
+        if !self.triggers.is_empty() {
+            let actor_name = match actor {
+                Actor::Node(node) => name(node),
+                _ => "",
+            };
+            self.triggers
+                .follow(time_ms, actor, actor_name, &event.kind, &self.belief);
+        }
         let entry = match &event.kind {
             EventKind::Client { history_index } => {
                 self.history.history.entries.get(*history_index as usize)
@@ -139,6 +154,9 @@ pub struct World {
     pub seed: u64,
     names: BTreeMap<NodeId, String>,
     state: Mutex<WorldState>,
+    /// Whether the plan has triggered faults (so that a node without any never locks to
+    /// ask whether one holds it).
+    has_triggers: AtomicBool,
 }
 
 impl World {
@@ -171,7 +189,9 @@ impl World {
                 incarnations: BTreeMap::new(),
                 liveness: LivenessView::default(),
                 belief: ClusterBelief::default(),
+                triggers: TriggerBook::default(),
             }),
+            has_triggers: AtomicBool::new(false),
         }
     }
 
@@ -244,6 +264,39 @@ impl World {
         self.record(Actor::Nemesis, EventKind::Fault(fault));
     }
 
+    /// Arms the plan's triggered faults; a fired one wakes the nemesis through `wake`.
+    pub fn arm_triggers(&self, plan: &[TimedFault], wake: UnboundedSender<()>) {
+        let mut state = self.lock();
+        state.triggers.arm(plan, wake);
+        self.has_triggers
+            .store(!state.triggers.is_empty(), Ordering::Relaxed);
+    }
+
+    /// The next fired trigger, for the nemesis.
+    pub fn take_fired(&self) -> Option<Fired> {
+        self.lock().triggers.take_fired()
+    }
+
+    /// A fired trigger's fault struck: its node goes on.
+    pub fn release(&self, node: NodeId) {
+        self.lock().triggers.release(node);
+    }
+
+    /// Waits while a fired trigger holds `node`, so that its fault strikes before the node
+    /// carries out anything more. The nemesis strikes in the same simulated instant; the
+    /// bound only keeps a node from spinning if the nemesis is gone.
+    pub async fn wait_if_held(&self, node: NodeId) {
+        if !self.has_triggers.load(Ordering::Relaxed) {
+            return;
+        }
+        for _ in 0..64 {
+            if !self.lock().triggers.is_held(node) {
+                return;
+            }
+            madsim::time::sleep(std::time::Duration::ZERO).await;
+        }
+    }
+
     /// Decides what the network does with a message sent now, recording the send (when
     /// the log keeps everything) or the drop. Returns the message's id, the send time and
     /// its fate.
@@ -258,7 +311,10 @@ impl World {
                 kind,
                 reason,
             }),
-            Fate::Deliver { extra_delay_ms } if state.log.retention().keeps_everything() => {
+            Fate::Deliver { extra_delay_ms }
+                if state.log.retention().keeps_everything()
+                    || state.triggers.needs_every_event() =>
+            {
                 Some(EventKind::MessageSent {
                     id,
                     to,
@@ -292,7 +348,7 @@ impl World {
     /// everything: no online reader needs it).
     pub fn disk(&self, node: NodeId, op: &DiskOp) {
         let mut state = self.lock();
-        if !state.log.retention().keeps_everything() {
+        if !state.log.retention().keeps_everything() && !state.triggers.needs_every_event() {
             return;
         }
         let event = match op {

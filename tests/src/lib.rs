@@ -245,7 +245,11 @@ fn fault_with(
             .prop_map(|(node, by_ms)| Fault::ClockJump { node, by_ms }),
         (node, -300_000i64..300_000).prop_map(|(node, ppm)| Fault::ClockDrift { node, ppm }),
     ];
-    (0..FAULT_PHASE_MS, fault).prop_map(|(at_ms, fault)| TimedFault { at_ms, fault })
+    (0..FAULT_PHASE_MS, fault).prop_map(|(at_ms, fault)| TimedFault {
+        on: None,
+        at_ms,
+        fault,
+    })
 }
 
 /// A scenario of the given shape under a generated fault plan (up to 12 faults).

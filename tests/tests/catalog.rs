@@ -140,6 +140,7 @@ fn still_found_after_a_power_loss(bug: &Bug, broker: &str) {
         "{name}: async flush"
     );
     scenario.faults.events.push(TimedFault {
+        on: None,
         at_ms: 700,
         fault: Fault::PowerLoss {
             node: broker.into(),

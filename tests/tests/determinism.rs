@@ -99,6 +99,7 @@ fn pinned() -> Scenario {
         faults: kafka_sim::scenario::Faults {
             events: vec![
                 TimedFault {
+                    on: None,
                     at_ms: 250,
                     fault: Fault::Crash {
                         node: "b1".into(),
@@ -106,6 +107,7 @@ fn pinned() -> Scenario {
                     },
                 },
                 TimedFault {
+                    on: None,
                     at_ms: 400,
                     fault: Fault::PartitionOneWay {
                         from: vec!["b2".into()],

@@ -141,7 +141,11 @@ fn replaced_disk_story(protocol: RaftVariant) -> Scenario {
         "producer-1",
         "consumer-1",
     ];
-    let at = |at_ms: u64, fault: Fault| TimedFault { at_ms, fault };
+    let at = |at_ms: u64, fault: Fault| TimedFault {
+        on: None,
+        at_ms,
+        fault,
+    };
     scenario.faults.nemesis = None;
     scenario.faults.events = vec![
         at(

@@ -363,6 +363,7 @@ fn with_events(mut scenario: Scenario, events: Vec<TimedFault>) -> Scenario {
 
 fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     TimedFault {
+        on: None,
         at_ms,
         fault: Fault::Crash {
             node: node.into(),

@@ -137,6 +137,8 @@ async fn execute(
     out: &mut Vec<Output>,
 ) {
     for output in out.drain(..) {
+        // A trigger the last output (or the message just handled) fired strikes first.
+        world.wait_if_held(me).await;
         match output {
             Output::Send { to, message } => {
                 world.answered(me, to, &message);
@@ -178,4 +180,5 @@ async fn execute(
             Output::Reached(path) => world.node_event(me, EventKind::Reached(path)),
         }
     }
+    world.wait_if_held(me).await;
 }

@@ -95,8 +95,16 @@ pub fn render<'a>(
 fn nemesis(fault: &FaultEvent, out: &mut String) {
     let _ = match fault {
         FaultEvent::SwarmDrawn(draw) => write!(out, "{draw}"),
-        FaultEvent::Planned(event) => write!(out, "plan @{}ms {}", event.at_ms, event.fault),
+        FaultEvent::Planned(event) => match &event.on {
+            Some(trigger) => write!(
+                out,
+                "plan from @{}ms {trigger}: {}",
+                event.at_ms, event.fault
+            ),
+            None => write!(out, "plan @{}ms {}", event.at_ms, event.fault),
+        },
         FaultEvent::Injected(struck) => write!(out, "{struck}"),
+        FaultEvent::Triggered { trigger } => write!(out, "trigger fired: {trigger}"),
         FaultEvent::Restarted { node } => write!(out, "restart {node}"),
         FaultEvent::Resumed { node } => write!(out, "resume {node}"),
         FaultEvent::DiskErased { node, bytes } => {

@@ -65,15 +65,26 @@ impl StruckFault {
 /// Each planned fault as it struck (its aliases resolved, from the run's `Injected` events,
 /// which even a sweep's log keeps), or as planned if it never struck.
 pub fn plan_as_struck(plan: &[TimedFault], log: &EventLog) -> Vec<String> {
-    // The nemesis strikes the plan in its order, one `Injected` event per entry.
-    let mut struck = log.events().iter().filter_map(|e| match &e.kind {
-        EventKind::Fault(FaultEvent::Injected(struck)) => Some(struck),
-        _ => None,
-    });
+    // One `Injected` event per entry that struck; a triggered entry strikes out of the
+    // plan's order, so each entry takes the first unclaimed strike of its fault.
+    let mut struck: Vec<Option<&StruckFault>> = log
+        .events()
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Fault(FaultEvent::Injected(struck)) => Some(Some(struck)),
+            _ => None,
+        })
+        .collect();
     plan.iter()
-        .map(|event| match struck.next() {
-            Some(s) if s.planned == event.fault => s.to_string(),
-            _ => event.fault.to_string(),
+        .map(|event| {
+            let claimed = struck
+                .iter_mut()
+                .find(|s| s.is_some_and(|s| s.planned == event.fault))
+                .and_then(Option::take);
+            match claimed {
+                Some(s) => s.to_string(),
+                None => event.fault.to_string(),
+            }
         })
         .collect()
 }

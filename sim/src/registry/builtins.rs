@@ -174,6 +174,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                     kinds: vec![FaultKind::Loss],
                     mean_interval_ms: 1_000,
                     swarm: false,
+                    triggered_percent: 0,
                 }),
             },
             ..replicated.clone()
@@ -340,6 +341,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     kinds: vec![FaultKind::Loss, FaultKind::Delay],
                     mean_interval_ms: 1_000,
                     swarm: false,
+                    triggered_percent: 0,
                 }),
             },
             ..base.clone()

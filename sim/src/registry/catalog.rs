@@ -24,12 +24,17 @@ fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
             kinds: kinds.to_vec(),
             mean_interval_ms,
             swarm: true,
+            triggered_percent: 0,
         }),
     }
 }
 
 fn timed(at_ms: u64, fault: Fault) -> TimedFault {
-    TimedFault { at_ms, fault }
+    TimedFault {
+        on: None,
+        at_ms,
+        fault,
+    }
 }
 
 /// The historical bugs, as built-in scenarios.
@@ -147,6 +152,7 @@ fn last_replica_standing() -> Scenario {
             kinds: vec![FaultKind::Pause, FaultKind::Delay],
             mean_interval_ms: 4_000,
             swarm: true,
+            triggered_percent: 0,
         }),
     };
     scenario

@@ -145,6 +145,7 @@ impl FaultClass {
                 .iter()
                 .filter(|_| correlated)
                 .map(|node| TimedFault {
+                    on: None,
                     at_ms: 9_000,
                     fault: Fault::PowerLoss {
                         node: node.clone(),
@@ -156,6 +157,7 @@ impl FaultClass {
                 kinds: self.kinds(),
                 mean_interval_ms: 1_500,
                 swarm: true,
+                triggered_percent: 0,
             }),
         }
     }

@@ -7,6 +7,7 @@ use kafka_model::config::Acks;
 
 pub(super) fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     TimedFault {
+        on: None,
         at_ms,
         fault: Fault::Crash {
             node: node.into(),
@@ -17,6 +18,7 @@ pub(super) fn crash(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault
 
 pub(super) fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     TimedFault {
+        on: None,
         at_ms,
         fault: Fault::PowerLoss {
             node: node.into(),
@@ -27,6 +29,7 @@ pub(super) fn power_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> Timed
 
 pub(super) fn disk_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedFault {
     TimedFault {
+        on: None,
         at_ms,
         fault: Fault::DiskLoss {
             node: node.into(),
@@ -37,6 +40,7 @@ pub(super) fn disk_loss(at_ms: u64, node: &str, restart_after_ms: u64) -> TimedF
 
 pub(super) fn partition(at_ms: u64, groups: &[&[&str]], duration_ms: u64) -> TimedFault {
     TimedFault {
+        on: None,
         at_ms,
         fault: Fault::Partition {
             groups: groups
@@ -62,6 +66,7 @@ pub(super) fn nemesis(kinds: &[FaultKind], mean_interval_ms: u64) -> Option<Neme
         kinds: kinds.to_vec(),
         mean_interval_ms,
         swarm: true,
+        triggered_percent: 0,
     })
 }
 

@@ -78,6 +78,7 @@ pub fn retention_lag() -> Scenario {
         },
         faults: Faults {
             events: vec![TimedFault {
+                on: None,
                 at_ms: 2 * DAY_MS,
                 fault: Fault::Crash {
                     node: "b3".into(),

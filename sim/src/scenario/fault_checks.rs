@@ -89,6 +89,9 @@ impl Scenario {
                     None => {}
                 }
             }
+            if let Some((name, reason)) = event.on.as_ref().and_then(|t| self.trigger_problem(t)) {
+                return invalid(format!("{field}.on.{name}"), reason);
+            }
             if let Some((name, reason)) = self.fault_problem(&event.fault) {
                 // A node that cannot suffer the fault is the event's problem, not its field's.
                 let field = match name {
@@ -130,6 +133,15 @@ impl Scenario {
                 return invalid(
                     "faults.nemesis.kinds".into(),
                     "list at least one fault kind, or drop the nemesis".into(),
+                );
+            }
+            if nemesis.triggered_percent > 100 {
+                return invalid(
+                    "faults.nemesis.triggered_percent".into(),
+                    format!(
+                        "is a share of the drawn faults: 0..=100, got {}",
+                        nemesis.triggered_percent
+                    ),
                 );
             }
             if nemesis.mean_interval_ms < 100 || nemesis.mean_interval_ms > RUN_MAX_MS {

@@ -195,6 +195,7 @@ mod tests {
             ..GroupSpec::default()
         });
         scenario.faults.events.push(TimedFault {
+            on: None,
             at_ms: 10,
             fault: Fault::Delay {
                 from: vec!["b1".into()],

@@ -46,6 +46,7 @@ impl ScenarioBuilder {
 
     fn fault(mut self, fault: Fault) -> Self {
         self.scenario.faults.events.push(TimedFault {
+            on: None,
             at_ms: self.at_ms,
             fault,
         });
@@ -363,6 +364,31 @@ impl ScenarioBuilder {
         }
     }
 
+    /// Strikes the last fault on an event instead of at its `at_ms` (from which the trigger
+    /// is armed): right after the trigger's node does it. The node may be an alias,
+    /// matched against what the cluster believes when the event happens.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// use kafka_sim::faults::trigger::{Trigger, TriggerEvent};
+    /// let s = ScenarioBuilder::new("x").replication_factor(3)
+    ///     .at_ms(1_000).power_loss("follower of tasks-0")
+    ///     .on(Trigger::new("follower of tasks-0", TriggerEvent::Append).partition("tasks-0"))
+    ///     .build().unwrap();
+    /// assert_eq!(s.faults.events[0].on.as_ref().unwrap().to_string(),
+    ///     "on follower of tasks-0 append tasks-0");
+    /// ```
+    pub fn on(mut self, trigger: crate::faults::trigger::Trigger) -> Self {
+        match self.scenario.faults.events.last_mut() {
+            Some(event) => event.on = Some(trigger),
+            None => self.problem(
+                "on",
+                "`on` triggers the fault before it, and there is none".into(),
+            ),
+        }
+        self
+    }
+
     /// Adds the random swarm nemesis, drawing from these fault kinds about every
     /// `mean_interval_ms` during the fault phase.
     ///
@@ -378,6 +404,7 @@ impl ScenarioBuilder {
             kinds: kinds.to_vec(),
             mean_interval_ms,
             swarm: true,
+            triggered_percent: 0,
         });
         self
     }

@@ -1,0 +1,102 @@
+//! Validation of a triggered fault's `on`: its node (a name or an alias), its message kind
+//! (only for sends and receipts, one that exists), its partition (only for log events, one
+//! that exists) and its `nth` (from 1). A trigger that could never fire is refused, not
+//! left to strike nothing.
+
+use super::Scenario;
+use crate::faults::alias::NodeAlias;
+use crate::faults::trigger::{Trigger, MESSAGE_KINDS};
+
+impl Scenario {
+    /// What is wrong with a trigger, as (its field under `on`, why), if anything.
+    pub(super) fn trigger_problem(&self, trigger: &Trigger) -> Option<(&'static str, String)> {
+        match NodeAlias::parse(&trigger.node) {
+            Some(Err(error)) => return Some(("node", error.to_string())),
+            Some(Ok(alias)) => {
+                if let Some(tp) = alias.partition() {
+                    if let Some(reason) = self.partition_problem_of(&tp.topic, tp.partition) {
+                        return Some(("node", format!("`{}`: {reason}", trigger.node)));
+                    }
+                }
+                if alias == NodeAlias::ActiveController && self.controller.voters < 2 {
+                    return Some((
+                        "node",
+                        "there is no quorum to lead with controller.voters = 1".into(),
+                    ));
+                }
+            }
+            None => {
+                let nodes = self.fault_node_names();
+                if !nodes.contains(&trigger.node) {
+                    return Some((
+                        "node",
+                        format!(
+                            "unknown node `{}` (nodes: {}; or an alias)",
+                            trigger.node,
+                            nodes.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        if let Some(message) = &trigger.message {
+            if !trigger.event.takes_message() {
+                return Some((
+                    "message",
+                    format!(
+                        "only `send` and `receive` take a message, not `{}`",
+                        trigger.event.as_str()
+                    ),
+                ));
+            }
+            if !MESSAGE_KINDS.contains(&message.as_str()) {
+                return Some((
+                    "message",
+                    format!(
+                        "unknown message kind `{message}` (kinds: {})",
+                        MESSAGE_KINDS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(partition) = &trigger.partition {
+            if !trigger.event.takes_partition() {
+                return Some((
+                    "partition",
+                    format!("`{}` takes no partition", trigger.event.as_str()),
+                ));
+            }
+            let parsed = partition
+                .rsplit_once('-')
+                .and_then(|(topic, p)| Some((topic, p.parse::<u32>().ok()?)));
+            let Some((topic, index)) = parsed else {
+                return Some((
+                    "partition",
+                    format!("`{partition}`: write TOPIC-PARTITION, e.g. tasks-0"),
+                ));
+            };
+            if let Some(reason) = self.partition_problem_of(topic, index) {
+                return Some(("partition", reason));
+            }
+        }
+        if trigger.nth == 0 {
+            return Some(("nth", "counts from 1 (the first matching event)".into()));
+        }
+        None
+    }
+
+    /// Why `topic`-`partition` is not a partition of this cluster, if it is not.
+    fn partition_problem_of(&self, topic: &str, partition: u32) -> Option<String> {
+        let topics = self.cluster_topics();
+        let Some(found) = topics.iter().find(|t| t.name == topic) else {
+            let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+            return Some(format!("no topic `{topic}` (topics: {})", names.join(", ")));
+        };
+        (partition >= found.partitions).then(|| {
+            format!(
+                "topic `{topic}` has partitions 0..={}",
+                found.partitions - 1
+            )
+        })
+    }
+}
