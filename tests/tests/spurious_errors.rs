@@ -347,6 +347,7 @@ fn a_spurious_error_seed_is_explained_and_shrinks_to_a_scenario_that_replays() {
         .iter()
         .enumerate()
         .map(|(i, node)| TimedFault {
+            on: None,
             at_ms: 2_000 + 3_000 * i as u64,
             fault: Fault::Crash {
                 node: node.to_string(),

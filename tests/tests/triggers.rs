@@ -230,3 +230,42 @@ fn the_swarm_nemesis_draws_triggered_faults_from_their_own_stream() {
     let error = scenario.validate("s.toml").unwrap_err().to_string();
     assert!(error.contains("triggered_percent"), "{error}");
 }
+
+#[test]
+fn shrink_keeps_a_trigger_the_failure_needs() {
+    use kafka_sim::checkers::AnomalyKind::LostWrite;
+    use kafka_sim::shrink::shrink_to;
+    // RF 1 and async flush: a power loss right after the leader's 20th append loses the
+    // acknowledged records it had not fsynced; the pause and the clock jump are noise.
+    let scenario = ScenarioBuilder::new("triggered-loss")
+        .replication_factor(1)
+        .acks(1)
+        .at_ms(500)
+        .pause("b3")
+        .for_ms(200)
+        .at_ms(1_000)
+        .power_loss("leader of tasks-0")
+        .restart_after_ms(500)
+        .on(Trigger::new("leader of tasks-0", TriggerEvent::Append)
+            .partition("tasks-0")
+            .nth(20))
+        .at_ms(3_000)
+        .clock_jump("b2", 5_000)
+        .build()
+        .unwrap();
+    let shows = |s: &Scenario, seed| {
+        run(s, seed, RunOptions::default())
+            .anomalies
+            .iter()
+            .any(|a| a.kind == LostWrite)
+    };
+    let seed = (0..10)
+        .find(|&seed| shows(&scenario, seed))
+        .expect("the triggered power loss loses a write within 10 seeds");
+    let report = shrink_to(&scenario, seed, Some(LostWrite), |_| {}).unwrap();
+    let kept = &report.minimal.faults.events;
+    assert_eq!(kept.len(), 1, "{}", report.minimal.to_toml());
+    assert!(kept[0].on.is_some(), "{}", report.minimal.to_toml());
+    let replayed = Scenario::from_toml(&report.minimal.to_toml(), "min.toml").unwrap();
+    assert!(shows(&replayed, seed), "{}", report.minimal.to_toml());
+}
