@@ -80,6 +80,7 @@ fn nemesis_defaults() -> Table {
     Table::from_iter([
         ("mean_interval_ms".to_string(), Value::Integer(3_000)),
         ("swarm".to_string(), Value::Boolean(true)),
+        ("triggered_percent".to_string(), Value::Integer(0)),
     ])
 }
 
