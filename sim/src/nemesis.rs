@@ -53,7 +53,9 @@ impl Nemesis {
         triggered: Option<UnboundedReceiver<()>>,
     ) -> Self {
         let mut nemesis = Nemesis {
-            tear_rng: seed::stream(world.seed, Stream::Faults),
+            // Its own stream: the swarm draws the fault plan from `Faults`, and tears drawn from
+            // the same numbers would follow the plan's draws.
+            tear_rng: seed::stream(world.seed, Stream::Tears),
             world,
             handle: Handle::current(),
             nodes,

@@ -16,6 +16,8 @@ pub enum Stream {
     Quorum = 7,
     /// The swarm nemesis's choice of which faults strike on an event, and on which.
     Triggers = 8,
+    /// Which un-fsynced bytes a power loss keeps and where it tears (the nemesis).
+    Tears = 9,
 }
 
 /// A ChaCha8 generator for one named stream of `seed`.
