@@ -111,6 +111,9 @@ pub enum Command {
         /// Print the merged sweep as JSON, as an unsharded `sweep --json` would.
         #[arg(long)]
         json: bool,
+        /// Also print the rare paths the shards' seeds reached, as `sweep --coverage`.
+        #[arg(long)]
+        coverage: bool,
     },
     /// Shrink a failing seed: remove faults and simplify the rest while the run still fails
     /// the same way; print the minimal scenario as TOML (replay it with `run FILE --seed N`).
@@ -357,7 +360,11 @@ pub fn main() -> i32 {
             verbose,
         }),
         Command::Replay { files } => replay(&files),
-        Command::Merge { files, json } => crate::merge::main(&files, json),
+        Command::Merge {
+            files,
+            json,
+            coverage,
+        } => crate::merge::main(&files, json, coverage),
         Command::Shrink {
             scenario,
             seed,

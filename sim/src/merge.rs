@@ -123,7 +123,7 @@ pub fn merge(files: &[(String, String)]) -> Result<Vec<ScenarioSweep>, String> {
 }
 
 /// `kafka-sim merge`: prints the merged summary (or JSON) and exits as the sweep would.
-pub fn main(paths: &[PathBuf], json: bool) -> i32 {
+pub fn main(paths: &[PathBuf], json: bool, coverage: bool) -> i32 {
     let mut files = Vec::new();
     for path in paths {
         let file = path.display().to_string();
@@ -139,6 +139,10 @@ pub fn main(paths: &[PathBuf], json: bool) -> i32 {
     let mut worst = OutcomeClass::Pass;
     let mut reports = Vec::new();
     for sweep in &sweeps {
+        let sweep = ScenarioSweep {
+            coverage,
+            ..sweep.clone()
+        };
         let (class, report) = sweep.report(json);
         if severity(class) > severity(worst) {
             worst = class;

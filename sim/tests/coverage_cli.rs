@@ -63,3 +63,43 @@ fn sweep_coverage_prints_the_map_and_json_carries_it() {
         "the map counts the seeds' own results"
     );
 }
+
+#[test]
+fn merge_coverage_prints_the_map_of_the_shards_together() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let mut files = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let args = [
+            "sweep",
+            "single-replica-power-loss",
+            "--seeds",
+            "0..4",
+            "--shard",
+            shard,
+            "--json",
+        ];
+        let out = kafka_sim(&args);
+        let path = dir.join(format!("coverage-shard-{}.json", &shard[..1]));
+        std::fs::write(&path, &out.stdout).unwrap();
+        files.push(path.display().to_string());
+    }
+    let merged = kafka_sim(&["merge", &files[0], &files[1], "--coverage"]);
+    assert_eq!(merged.status.code(), Some(0));
+    let merged = String::from_utf8_lossy(&merged.stdout);
+    let whole = kafka_sim(&[
+        "sweep",
+        "single-replica-power-loss",
+        "--seeds",
+        "0..4",
+        "--coverage",
+    ]);
+    let whole = String::from_utf8_lossy(&whole.stdout);
+    let map = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.contains("rare paths:"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert!(!map(&merged).is_empty(), "{merged}");
+    assert_eq!(map(&merged), map(&whole));
+}
