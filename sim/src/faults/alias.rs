@@ -93,7 +93,7 @@ impl NodeAlias {
 }
 
 /// `TOPIC-PARTITION`, split at the last dash (topic names may have dashes).
-fn partition_of(text: &str) -> Option<TopicPartition> {
+pub(crate) fn partition_of(text: &str) -> Option<TopicPartition> {
     let (topic, partition) = text.rsplit_once('-')?;
     if topic.is_empty() || partition.starts_with('+') {
         return None;

@@ -2,11 +2,12 @@
 //! fault can strike, lasts a time the run can represent, and does something; and the random
 //! nemesis draws from a list it can use.
 
-use super::{Scenario, ScenarioError};
+use super::{Scenario, ScenarioError, TopicConfig};
 use crate::clock::CLOCK_EPOCH_MS;
 use crate::faults::alias::NodeAlias;
 use crate::faults::{disk_loss_problem, Fault, FaultKind};
 use crate::world::CONTROLLER_NAME;
+use kafka_model::ids::TopicPartition;
 use std::collections::BTreeSet;
 
 /// The longest a run may last, and so any fault in it: 30 simulated days.
@@ -157,25 +158,34 @@ impl Scenario {
         Ok(())
     }
 
+    /// The topic of partition `tp`, or why the cluster has no such partition.
+    pub(super) fn topic_of(&self, tp: &TopicPartition) -> Result<TopicConfig, String> {
+        let topics = self.cluster_topics();
+        let Some(topic) = topics.iter().find(|t| t.name == tp.topic) else {
+            let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
+            return Err(format!(
+                "no topic `{}` (topics: {})",
+                tp.topic,
+                names.join(", ")
+            ));
+        };
+        if tp.partition >= topic.partitions {
+            return Err(format!(
+                "topic `{}` has partitions 0..={}",
+                topic.name,
+                topic.partitions - 1
+            ));
+        }
+        Ok(topic.clone())
+    }
+
     /// Why an alias cannot name a node of this scenario for this fault, if it cannot.
     fn alias_problem(&self, fault: &Fault, alias: &NodeAlias) -> Option<String> {
         if let Some(tp) = alias.partition() {
-            let topics = self.cluster_topics();
-            let Some(topic) = topics.iter().find(|t| t.name == tp.topic) else {
-                let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-                return Some(format!(
-                    "no topic `{}` (topics: {})",
-                    tp.topic,
-                    names.join(", ")
-                ));
+            let topic = match self.topic_of(tp) {
+                Ok(topic) => topic,
+                Err(reason) => return Some(reason),
             };
-            if tp.partition >= topic.partitions {
-                return Some(format!(
-                    "topic `{}` has partitions 0..={}",
-                    topic.name,
-                    topic.partitions - 1
-                ));
-            }
             if matches!(alias, NodeAlias::FollowerOf(_)) && topic.replication_factor < 2 {
                 return Some(format!(
                     "topic `{}` has replication factor 1: its partitions have no follower",

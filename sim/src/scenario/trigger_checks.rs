@@ -4,7 +4,7 @@
 //! left to strike nothing.
 
 use super::Scenario;
-use crate::faults::alias::NodeAlias;
+use crate::faults::alias::{partition_of, NodeAlias};
 use crate::faults::trigger::{Trigger, MESSAGE_KINDS};
 
 impl Scenario {
@@ -13,10 +13,8 @@ impl Scenario {
         match NodeAlias::parse(&trigger.node) {
             Some(Err(error)) => return Some(("node", error.to_string())),
             Some(Ok(alias)) => {
-                if let Some(tp) = alias.partition() {
-                    if let Some(reason) = self.partition_problem_of(&tp.topic, tp.partition) {
-                        return Some(("node", format!("`{}`: {reason}", trigger.node)));
-                    }
+                if let Some(Err(reason)) = alias.partition().map(|tp| self.topic_of(tp)) {
+                    return Some(("node", format!("`{}`: {reason}", trigger.node)));
                 }
                 if alias == NodeAlias::ActiveController && self.controller.voters < 2 {
                     return Some((
@@ -66,16 +64,13 @@ impl Scenario {
                     format!("`{}` takes no partition", trigger.event.as_str()),
                 ));
             }
-            let parsed = partition
-                .rsplit_once('-')
-                .and_then(|(topic, p)| Some((topic, p.parse::<u32>().ok()?)));
-            let Some((topic, index)) = parsed else {
+            let Some(tp) = partition_of(partition) else {
                 return Some((
                     "partition",
                     format!("`{partition}`: write TOPIC-PARTITION, e.g. tasks-0"),
                 ));
             };
-            if let Some(reason) = self.partition_problem_of(topic, index) {
+            if let Err(reason) = self.topic_of(&tp) {
                 return Some(("partition", reason));
             }
         }
@@ -83,20 +78,5 @@ impl Scenario {
             return Some(("nth", "counts from 1 (the first matching event)".into()));
         }
         None
-    }
-
-    /// Why `topic`-`partition` is not a partition of this cluster, if it is not.
-    fn partition_problem_of(&self, topic: &str, partition: u32) -> Option<String> {
-        let topics = self.cluster_topics();
-        let Some(found) = topics.iter().find(|t| t.name == topic) else {
-            let names: Vec<&str> = topics.iter().map(|t| t.name.as_str()).collect();
-            return Some(format!("no topic `{topic}` (topics: {})", names.join(", ")));
-        };
-        (partition >= found.partitions).then(|| {
-            format!(
-                "topic `{topic}` has partitions 0..={}",
-                found.partitions - 1
-            )
-        })
     }
 }
