@@ -175,10 +175,13 @@ impl Trigger {
 
     fn event_matches(&self, kind: &EventKind) -> bool {
         let message = |k: &str| self.message.as_deref().is_none_or(|m| m == k);
+        // Compared without formatting `tp`: this runs for every event while armed.
         let partition = |tp: &TopicPartition| {
-            self.partition
-                .as_deref()
-                .is_none_or(|p| p == format!("{}-{}", tp.topic, tp.partition))
+            self.partition.as_deref().is_none_or(|p| {
+                p.strip_prefix(tp.topic.as_str())
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|index| index.parse() == Ok(tp.partition))
+            })
         };
         match (self.event, kind) {
             (TriggerEvent::Send, EventKind::MessageSent { kind, .. })
