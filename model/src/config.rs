@@ -186,6 +186,25 @@ pub enum SpuriousErrorCode {
     IllegalGeneration,
 }
 
+/// When a leader answers an acks=0/1 produce (or an acks=all one its ISR of one commits at
+/// once), relative to its own disk: Kafka answers after the batch is written to the log
+/// (the page cache) and, with `flush.messages`, fsynced. The two other orders are
+/// deliberately broken variants, an asynchronous I/O pipeline that acknowledges what it
+/// has only queued, for showing that triggered faults reach windows a single message wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProduceAnswer {
+    /// Kafka: written, and fsynced where `flush.messages` asks for it, then answered.
+    #[default]
+    AfterFlush,
+    /// Written, answered, then fsynced: a power loss right after the answer loses an
+    /// acknowledged record that `flush.messages=1` promised was on disk.
+    BeforeFlush,
+    /// Answered, then written: a process crash right after the answer loses an
+    /// acknowledged record, although a crash keeps the page cache.
+    BeforeWrite,
+}
+
 /// Broker settings beyond the log.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -205,6 +224,9 @@ pub struct BrokerConfig {
     /// [`SpuriousError`]). `None` (the default): errors only where Kafka returns them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spurious_error: Option<SpuriousError>,
+    /// When a produce is answered relative to the leader's write and fsync (see
+    /// [`ProduceAnswer`]): `after-flush`, as Kafka does, unless set to a broken variant.
+    pub answer_produce: ProduceAnswer,
     /// The replication protocol: `modern`, or a historical variant.
     pub replication_protocol: ReplicationProtocol,
     /// A deliberately broken variant, for showing that the checkers tell retention from
@@ -245,6 +267,7 @@ impl Default for BrokerConfig {
             producer_batches_remembered: 5,
             check_producer_sequences: true,
             spurious_error: None,
+            answer_produce: ProduceAnswer::AfterFlush,
             replication_protocol: ReplicationProtocol::Modern,
             retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,

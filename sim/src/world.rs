@@ -290,8 +290,12 @@ impl World {
             return;
         }
         for _ in 0..64 {
-            if !self.lock().triggers.is_held(node) {
-                return;
+            {
+                let mut state = self.lock();
+                if !state.triggers.is_held(node) {
+                    return;
+                }
+                state.triggers.announce(node);
             }
             madsim::time::sleep(std::time::Duration::ZERO).await;
         }

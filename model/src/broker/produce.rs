@@ -3,8 +3,8 @@
 //! purgatory until the high watermark passes them.
 
 use super::Broker;
-use crate::config::{Acks, SpuriousErrorCode};
-use crate::effect::Output;
+use crate::config::{Acks, ProduceAnswer, SpuriousErrorCode};
+use crate::effect::{DiskOp, Output};
 use crate::ids::{Millis, NodeId, TopicPartition};
 use crate::partition::Appended;
 use crate::protocol::{ErrorCode, Message};
@@ -64,6 +64,7 @@ impl Broker {
         batches: Vec<(TopicPartition, RecordBatch)>,
         out: &mut Vec<Output>,
     ) {
+        let first_output = out.len();
         let mut waiting = Vec::with_capacity(batches.len());
         for (tp, batch) in batches {
             let result = match self.spurious_produce_error(&tp, correlation_id, acks, &batch) {
@@ -99,6 +100,7 @@ impl Broker {
                 self.complete_delayed_produces(now, out);
             }
         }
+        answer_early(self.config.answer_produce, &mut out[first_output..]);
         self.answer_parked(
             |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
             out,
@@ -157,5 +159,38 @@ impl Broker {
             }
         }
         partition.append_as_leader(batch, self.config.check_producer_sequences, out)
+    }
+}
+
+/// A deliberately broken broker's order of one produce's outputs: its answers move ahead of
+/// the disk operations they should follow (the fsyncs, or every write), keeping the
+/// relative order of everything else.
+fn answer_early(answer: ProduceAnswer, outputs: &mut [Output]) {
+    let overtaken = |output: &Output| match (answer, output) {
+        (ProduceAnswer::AfterFlush, _) => false,
+        (ProduceAnswer::BeforeFlush, Output::Disk(op)) => matches!(op, DiskOp::Fsync { .. }),
+        (ProduceAnswer::BeforeWrite, Output::Disk(_)) => true,
+        _ => false,
+    };
+    let Some(first_overtaken) = outputs.iter().position(overtaken) else {
+        return;
+    };
+    let is_answer = |output: &Output| {
+        matches!(
+            output,
+            Output::Send {
+                message: Message::ProduceResponse { .. },
+                ..
+            }
+        )
+    };
+    // A stable partition of the tail: answers first, then the rest in order.
+    let tail = &mut outputs[first_overtaken..];
+    let mut answers_seen = 0;
+    for index in 0..tail.len() {
+        if is_answer(&tail[index]) {
+            tail[answers_seen..=index].rotate_right(1);
+            answers_seen += 1;
+        }
     }
 }

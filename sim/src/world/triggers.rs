@@ -1,8 +1,9 @@
 //! The world's book of triggered faults: the plan's triggers, armed from their `at_ms`,
 //! counted against every event as the world records it, and fired at their `nth` match.
-//! A fired trigger holds the node that did it (its actor waits before its next output) and
-//! wakes the nemesis, which strikes the fault at once and releases the node: the fault lands
-//! right after the event, before the node does anything else.
+//! A fired trigger holds the node that did it; when its actor reaches the point before its
+//! next output, it wakes the nemesis, which strikes the fault at once and releases the node:
+//! the fault lands right after the event (a sent message is on the wire), before the node
+//! does anything else.
 
 use crate::events::{Actor, EventKind, FaultEvent};
 use crate::faults::belief::ClusterBelief;
@@ -34,6 +35,8 @@ pub struct TriggerBook {
     armed: Vec<Armed>,
     fired: VecDeque<Fired>,
     held: BTreeSet<NodeId>,
+    /// Held nodes that have told the nemesis: they reached the point where they wait.
+    announced: BTreeSet<NodeId>,
     /// Wakes the nemesis when a trigger fires.
     wake: Option<UnboundedSender<()>>,
 }
@@ -78,12 +81,12 @@ impl TriggerBook {
             self.armed.clear();
             self.fired.clear();
             self.held.clear();
+            self.announced.clear();
             return;
         }
         let Actor::Node(node) = actor else {
             return;
         };
-        let mut fired_any = false;
         let mut index = 0;
         while index < self.armed.len() {
             let armed = &mut self.armed[index];
@@ -98,13 +101,19 @@ impl TriggerBook {
                         node,
                     });
                     self.held.insert(node);
-                    fired_any = true;
                     continue;
                 }
             }
             index += 1;
         }
-        if fired_any {
+    }
+
+    /// `node` waits before its next output: if a fired trigger holds it, the nemesis is
+    /// woken now, not when the event was recorded. A send is recorded before the message
+    /// leaves (the network then takes a few microseconds), and a fault struck in between
+    /// would strike before the send rather than after it.
+    pub fn announce(&mut self, node: NodeId) {
+        if self.held.contains(&node) && self.announced.insert(node) {
             if let Some(wake) = &self.wake {
                 let _ = wake.unbounded_send(());
             }
@@ -112,8 +121,14 @@ impl TriggerBook {
     }
 
     /// The next fired trigger for the nemesis to strike.
+    /// Only a node that reached its waiting point is struck: another's event may still be
+    /// under way.
     pub fn take_fired(&mut self) -> Option<Fired> {
-        self.fired.pop_front()
+        let index = self
+            .fired
+            .iter()
+            .position(|f| self.announced.contains(&f.node))?;
+        self.fired.remove(index)
     }
 
     /// Whether `node` waits for a fired trigger's fault to strike.
@@ -125,6 +140,7 @@ impl TriggerBook {
     pub fn release(&mut self, node: NodeId) {
         if !self.fired.iter().any(|f| f.node == node) {
             self.held.remove(&node);
+            self.announced.remove(&node);
         }
     }
 }
