@@ -30,6 +30,7 @@ pub mod explain;
 pub mod faults;
 pub mod history;
 pub mod invariants;
+pub mod liveness_phase;
 pub mod matrix;
 pub mod matrix_report;
 pub mod merge;

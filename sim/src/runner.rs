@@ -10,8 +10,9 @@ use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
 use crate::errors::{ErrorChecker, ErrorSettings};
-use crate::events::{Actor, EventKind, FaultEvent, Retention};
+use crate::events::{FaultEvent, Retention};
 use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
+use crate::liveness_phase::{liveness, LivenessEnd};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
 use crate::scenario::Scenario;
@@ -37,18 +38,23 @@ pub struct RunOptions {
     /// For testing the harness itself: a task inside the simulation panics at this
     /// simulated time, which must end as a `Crash` outcome, not a crashed caller.
     pub panic_at_ms: Option<u64>,
+    /// For testing the harness itself: this node's actor stops at this simulated time and
+    /// waits on nothing, with no timer armed, which must end as a `Crash` outcome (a
+    /// deadlock, exit 4), not as a liveness violation.
+    pub stall: Option<Stall>,
 }
 
-/// How often the liveness phase looks at the clients.
-const LIVENESS_POLL_MS: u64 = 250;
-/// How much older than its fetch wait a consumer's last fetch response may be for its
-/// catch-up to count (network latency, with room to spare).
-const FRESH_SLACK_MS: u64 = 500;
+/// A deliberately stuck actor (`RunOptions::stall`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stall {
+    /// The node, as the trace names it (`producer-1`).
+    pub node: &'static str,
+    pub at_ms: u64,
+}
+
 /// How far the clock jumps at the end of a run so that every pending timer fires and every
 /// task is dropped (scenario timeouts are at most a day: see `Scenario::validate`).
 const TEARDOWN_MS: u64 = 2 * 24 * 3_600_000;
-/// How long everything must look finished before the run ends early.
-const QUIET_MS: u64 = 1_500;
 
 /// The plan a seed gives a scenario: its scripted faults plus what the nemesis draws.
 pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<TimedFault>) {
@@ -159,13 +165,16 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     } else {
         Retention::Verdicts
     };
-    let world = Arc::new(World::new(
-        seed,
-        node_names(scenario),
-        promised.clone(),
-        retention,
-        options.keep_trace,
-    ));
+    let names = node_names(scenario);
+    let stalled = options.stall.as_ref().and_then(|stall| {
+        let node = names.iter().find(|(_, name)| **name == stall.node)?.0;
+        Some((*node, stall.at_ms))
+    });
+    let mut world = World::new(seed, names, promised.clone(), retention, options.keep_trace);
+    if let Some((node, at_ms)) = stalled {
+        world = world.with_stall(node, at_ms);
+    }
+    let world = Arc::new(world);
     world.lock().errors = ErrorChecker::new(ErrorSettings {
         min_insync_replicas: scenario.broker.min_insync_replicas,
         acks: promised.acks.clone(),
@@ -196,7 +205,10 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         .expect("spawning a simulation thread")
         .join();
     let (mut liveness_problems, simulated_ms, crash) = match joined {
-        Ok((problems, simulated_ms)) => (problems, simulated_ms, None),
+        Ok(end) => match end.deadlock {
+            Some(deadlock) => (Vec::new(), end.simulated_ms, Some(deadlock)),
+            None => (end.problems, end.simulated_ms, None),
+        },
         Err(payload) => {
             let message = payload
                 .downcast_ref::<String>()
@@ -284,13 +296,13 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
 }
 
 /// The simulation's main task: builds the nodes, runs the nemesis, then waits (bounded)
-/// for every client to finish. Returns the liveness problems and the simulated end time.
+/// for every client to finish. Returns how the liveness phase ended.
 async fn supervise(
     world: Arc<World>,
     scenario: Scenario,
     swarm: Option<SwarmDraw>,
     plan: Vec<TimedFault>,
-) -> (Vec<String>, u64) {
+) -> LivenessEnd {
     let handle = Handle::current();
     if let Some(swarm) = &swarm {
         world.fault(FaultEvent::SwarmDrawn(swarm.clone()));
@@ -452,173 +464,4 @@ async fn tear_down(handle: &Handle, nodes: &[madsim::task::NodeId]) {
     }
     madsim::time::advance(Duration::from_millis(TEARDOWN_MS));
     madsim::time::sleep(Duration::from_millis(1)).await;
-}
-
-/// The liveness phase: waits, within the bound, for every client to finish. Returns the
-/// problems left at the bound and the simulated end time.
-async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -> (Vec<String>, u64) {
-    let deadline_ms = scenario.end_ms() + clock_setback_ms(plan);
-    let mut quiet_since: Option<u64> = None;
-    loop {
-        let now = World::now_ms();
-        // A consumer at work on its last records fetches again only when done.
-        let fresh_ms = scenario.consumer.fetch_max_wait_ms
-            + scenario.consumer.processing_delay_ms
-            + FRESH_SLACK_MS;
-        let mut waiting = waiting_clients(world, fresh_ms);
-        waiting.extend(unsettled_groups(world, scenario));
-        if waiting.is_empty() {
-            let since = *quiet_since.get_or_insert(now);
-            if now >= since + QUIET_MS {
-                world.record(Actor::Runner, EventKind::Quiescent);
-                return (Vec::new(), now);
-            }
-        } else {
-            quiet_since = None;
-        }
-        if now >= deadline_ms {
-            for problem in &waiting {
-                world.record(Actor::Runner, EventKind::LivenessProblem(problem.clone()));
-            }
-            let problems = waiting
-                .into_iter()
-                .map(|w| {
-                    format!(
-                        "{w}, {}ms after the heal",
-                        deadline_ms - scenario.fault_phase_ms
-                    )
-                })
-                .collect();
-            return (problems, now);
-        }
-        madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
-    }
-}
-
-/// Partitions without a leader and clients not finished yet, one line each.
-fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
-    let now = World::now_ms();
-    let state = world.lock();
-    let mut waiting: Vec<String> = state
-        .invariants
-        .leaderless()
-        .into_iter()
-        .map(|tp| format!("{tp}: no leader"))
-        .collect();
-    // A new active controller must be elected after the heal: one that leads the newest
-    // epoch any controller has reached.
-    if let Some(newest) = state
-        .liveness
-        .controllers
-        .values()
-        .map(|(epoch, _)| *epoch)
-        .max()
-    {
-        let active = state
-            .liveness
-            .controllers
-            .values()
-            .any(|(epoch, active)| *active && *epoch == newest);
-        if !active {
-            waiting.push(format!(
-                "controller quorum: no active controller in epoch {}",
-                newest.0
-            ));
-        }
-    }
-    for (id, name) in world.nodes() {
-        if id.0 < FIRST_PRODUCER {
-            continue;
-        }
-        match state.liveness.clients.get(&id) {
-            None => waiting.push(format!("{name}: never started")),
-            Some(status) if status.pending_sends > 0 => {
-                waiting.push(format!("{name}: {}", status.waiting_for))
-            }
-            Some(status) => match status.caught_up_as_of_ms {
-                // A caught-up consumer hears from every leader within its fetch wait; an
-                // older report may hide a leader that stopped answering.
-                Some(as_of) if as_of.saturating_add(fresh_ms) >= now => {}
-                Some(as_of) => {
-                    waiting.push(format!("{name}: no fresh fetch response since {as_of}ms"))
-                }
-                None => waiting.push(format!("{name}: {}", status.waiting_for)),
-            },
-        }
-        // Liveness counts errors too: a client still waiting names the retriable errors
-        // it kept getting from a healed cluster.
-        if let (Some(line), Some(stuck)) = (
-            waiting
-                .last_mut()
-                .filter(|l| l.starts_with(&format!("{name}: "))),
-            state.errors.stuck.describe(name),
-        ) {
-            line.push_str(&format!("; {stuck}"));
-        }
-    }
-    waiting
-}
-
-/// Groups not settled yet, one line each: after the heal every group must be Stable at
-/// one generation that all its members are in, with every partition of the workload topic
-/// assigned once and max(0, members - partitions) members idle (DESIGN.md section 5).
-fn unsettled_groups(world: &World, scenario: &Scenario) -> Vec<String> {
-    let partitions = scenario
-        .topics
-        .iter()
-        .find(|t| t.name == scenario.workload.topic)
-        .map_or(0, |t| t.partitions);
-    let state = world.lock();
-    let mut waiting = Vec::new();
-    for (g, group) in scenario.groups.iter().enumerate() {
-        let standings: Vec<_> = (1..=group.members)
-            .filter_map(|m| state.liveness.clients.get(&member_id(g, m))?.group.clone())
-            .collect();
-        let generations: std::collections::BTreeSet<Option<u32>> =
-            standings.iter().map(|s| s.generation).collect();
-        let [Some(generation)] = generations.into_iter().collect::<Vec<_>>()[..] else {
-            waiting.push(format!(
-                "group {}: members are not in one generation",
-                group.id
-            ));
-            continue;
-        };
-        let summary = state
-            .liveness
-            .group_summaries
-            .values()
-            .filter_map(|groups| groups.get(&group.id))
-            .find(|s| s.generation.0 == generation);
-        let Some(summary) = summary else {
-            waiting.push(format!(
-                "group {}: no coordinator reports generation {generation}",
-                group.id
-            ));
-            continue;
-        };
-        let mut owned: Vec<_> = standings
-            .iter()
-            .flat_map(|s| s.partitions.clone())
-            .collect();
-        owned.sort();
-        let assigned_once =
-            owned.len() == partitions as usize && owned.windows(2).all(|w| w[0] != w[1]);
-        let idle = standings.iter().filter(|s| s.partitions.is_empty()).count();
-        let expected_idle = group.members.saturating_sub(partitions) as usize;
-        if summary.state != kafka_model::group::GroupState::Stable
-            || summary.members.len() != group.members as usize
-            || standings.len() != group.members as usize
-            || !assigned_once
-            || idle != expected_idle
-        {
-            waiting.push(format!(
-                "group {}: generation {generation} is {:?} with {} members, {} of {partitions} partitions owned, {idle} idle (want {expected_idle})",
-                group.id,
-                summary.state,
-                summary.members.len(),
-                owned.len(),
-            ));
-        }
-    }
-    waiting
 }

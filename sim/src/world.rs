@@ -157,6 +157,9 @@ pub struct World {
     /// Whether the plan has triggered faults (so that a node without any never locks to
     /// ask whether one holds it).
     has_triggers: AtomicBool,
+    /// For testing the harness itself: this node's actor stops at this global time and
+    /// waits on nothing, with no timer armed (`RunOptions::stall`).
+    stall: Option<(NodeId, u64)>,
 }
 
 impl World {
@@ -192,7 +195,31 @@ impl World {
                 triggers: TriggerBook::default(),
             }),
             has_triggers: AtomicBool::new(false),
+            stall: None,
         }
+    }
+
+    /// Makes `node`'s actor stop at `at_ms` and wait on nothing (`RunOptions::stall`).
+    pub fn with_stall(mut self, node: NodeId, at_ms: u64) -> Self {
+        self.stall = Some((node, at_ms));
+        self
+    }
+
+    /// Whether `node`'s actor is to stop now and wait forever (`RunOptions::stall`).
+    pub fn stalls(&self, node: NodeId, global_ms: u64) -> bool {
+        self.stall
+            .is_some_and(|(stalled, at_ms)| stalled == node && global_ms >= at_ms)
+    }
+
+    /// `node` waits with no timer armed: only a message can wake it.
+    pub fn park(&self, node: NodeId) {
+        let now = World::now_ms();
+        self.lock().liveness.parked_since_ms.insert(node, now);
+    }
+
+    /// `node` woke from waiting with no timer armed.
+    pub fn unpark(&self, node: NodeId) {
+        self.lock().liveness.parked_since_ms.remove(&node);
     }
 
     pub fn into_state(self) -> WorldState {

@@ -4,7 +4,7 @@
 
 use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::registry;
-use kafka_sim::runner::{run, RunOptions};
+use kafka_sim::runner::{run, RunOptions, Stall};
 
 #[test]
 fn a_panic_inside_the_simulation_is_a_crash_outcome() {
@@ -26,9 +26,35 @@ fn a_panic_inside_the_simulation_is_a_crash_outcome() {
 }
 
 #[test]
+fn an_actor_that_waits_forever_on_nothing_is_a_deadlock() {
+    let scenario = registry::find("smoke").unwrap();
+    for node in ["producer-1", "consumer-1"] {
+        let options = RunOptions {
+            stall: Some(Stall { node, at_ms: 800 }),
+            ..RunOptions::default()
+        };
+        let outcome = run(&scenario, 1, options);
+        assert_eq!(outcome.class, OutcomeClass::Crash, "{node}");
+        assert_eq!(outcome.class.exit_code(), 4);
+        let crash = outcome.crash.as_deref().unwrap();
+        assert!(
+            crash.starts_with(&format!("deadlock: {node} waits on nothing")),
+            "{crash}"
+        );
+    }
+    // Without the stall the same run passes: an actor that is done also waits with no
+    // timer, and that is no deadlock.
+    assert_eq!(
+        run(&scenario, 1, RunOptions::default()).class,
+        OutcomeClass::Pass
+    );
+}
+
+#[test]
 fn work_left_after_the_bound_is_a_liveness_violation() {
     let mut scenario = registry::find("crash-restart").unwrap();
-    // The cluster gets 1 ms after the heal: the workload has not even been sent.
+    // The cluster gets 1 ms after the heal: the workload has not even been sent. The
+    // producer keeps its timers, so it waits; it is not deadlocked.
     scenario.liveness_ms = 1;
     scenario.fault_phase_ms = 500;
     scenario.faults.events.clear();

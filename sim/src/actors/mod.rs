@@ -69,6 +69,9 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
             return;
         }
     };
+    // A restarted node starts with its timers: whatever its last incarnation parked on
+    // is gone.
+    world.unpark(me);
     let disk_node = madsim::plugin::node();
     let disk = madsim::plugin::simulator::<SimDisk>();
     let mut out = Vec::new();
@@ -95,8 +98,18 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
         let wait_ms = role
             .next_deadline(local, global)
             .map(|deadline| world.global_wait_ms(me, global, deadline));
+        if world.stalls(me, global) {
+            // A deliberately stuck actor (`RunOptions::stall`): it waits on nothing.
+            world.park(me);
+            futures::future::pending::<()>().await;
+        }
         let received = match wait_ms {
-            None => Some((&mut receive).await),
+            None => {
+                world.park(me);
+                let message = (&mut receive).await;
+                world.unpark(me);
+                Some(message)
+            }
             Some(wait_ms) => {
                 alarm.set(run_start + Duration::from_millis(global + wait_ms));
                 match select(&mut receive, alarm.ring()).await {

@@ -1,5 +1,6 @@
 //! What the liveness phase watches: each client's progress, each controller's standing in
-//! the quorum, and the groups each broker coordinates, as of their last step.
+//! the quorum, the groups each broker coordinates, as of their last step, and the nodes
+//! parked with no timer armed (which only a message can wake).
 
 use kafka_model::group::GroupSummary;
 use kafka_model::ids::{LeaderEpoch, NodeId, TopicPartition};
@@ -36,4 +37,8 @@ pub struct LivenessView {
     pub controllers: BTreeMap<NodeId, (LeaderEpoch, bool)>,
     /// The groups each broker coordinates.
     pub group_summaries: BTreeMap<NodeId, BTreeMap<String, GroupSummary>>,
+    /// Nodes waiting with no timer armed, since when (global ms): only a message can wake
+    /// them. A client with work left that stays here while nothing reaches it is
+    /// deadlocked.
+    pub parked_since_ms: BTreeMap<NodeId, u64>,
 }
