@@ -1,7 +1,9 @@
 //! Per-node clocks over madsim's single global clock: an offset, a drift and jumps, so that
 //! every node computes its timeouts from its own, possibly wrong, time.
 
-use kafka_model::ids::Millis;
+use crate::seed::{stream, Stream};
+use kafka_model::ids::{Millis, NodeId};
+use rand::Rng;
 
 /// Local clocks start here so that a backward jump never goes below zero.
 pub const CLOCK_EPOCH_MS: i64 = 1_000_000_000;
@@ -34,6 +36,35 @@ impl NodeClock {
     pub fn jump(&mut self, by_ms: i64) {
         self.offset_ms += by_ms;
     }
+
+    /// Changes the rate at global time `now_ms`, keeping the reading continuous: a new
+    /// drift bends the clock from here on, it does not step it.
+    pub fn set_drift(&mut self, now_ms: u64, ppm: i64) {
+        let before = self.local_ms(now_ms) as i64;
+        self.drift_ppm = ppm;
+        let after = self.local_ms(now_ms) as i64;
+        self.offset_ms += before - after;
+    }
+}
+
+/// Each node's starting clock, off by up to `max_skew_ms` either way: one draw per node,
+/// in node order, from the clocks' own stream (so that skew never moves another choice).
+pub fn skewed(
+    seed: u64,
+    nodes: impl Iterator<Item = NodeId>,
+    max_skew_ms: u64,
+) -> Vec<(NodeId, NodeClock)> {
+    let mut rng = stream(seed, Stream::Clocks);
+    let bound = max_skew_ms as i64;
+    nodes
+        .map(|node| {
+            let clock = NodeClock {
+                offset_ms: rng.gen_range(-bound..=bound),
+                drift_ppm: 0,
+            };
+            (node, clock)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -55,5 +86,34 @@ mod tests {
         let now = clock.local_ms(0);
         assert_eq!(clock.global_wait_ms(0, now + 1001), 1000);
         assert_eq!(clock.global_wait_ms(0, now - 5), 1);
+    }
+
+    #[test]
+    fn skews_stay_within_their_bound_and_replay() {
+        let nodes = || (1..=20).map(NodeId);
+        let skews = skewed(7, nodes(), 500);
+        assert_eq!(skews, skewed(7, nodes(), 500));
+        assert!(skews.iter().all(|(_, c)| c.offset_ms.abs() <= 500));
+        assert!(
+            skews.iter().any(|(_, c)| c.offset_ms != 0),
+            "some clock is off"
+        );
+        assert_ne!(skews, skewed(8, nodes(), 500), "another seed, other skews");
+    }
+
+    #[test]
+    fn a_new_drift_keeps_the_reading_continuous() {
+        let mut clock = NodeClock {
+            offset_ms: 0,
+            drift_ppm: 100_000,
+        };
+        let before = clock.local_ms(10_000);
+        clock.set_drift(10_000, 0);
+        assert_eq!(clock.local_ms(10_000), before, "no step at the change");
+        assert_eq!(
+            clock.local_ms(11_000),
+            before + 1_000,
+            "the new rate from there"
+        );
     }
 }

@@ -204,9 +204,11 @@ impl Nemesis {
                 {
                     let mut state = self.world.lock();
                     state.net.faults.clear();
-                    // Drift stops; offsets stay, since stepping a clock is itself a jump.
+                    // Drift stops, and each clock keeps the time it reached: stepping it
+                    // back by its drifted offset would be a clock jump of its own.
+                    let now = World::now_ms();
                     for clock in state.clocks.values_mut() {
-                        clock.drift_ppm = 0;
+                        clock.set_drift(now, 0);
                     }
                 }
                 for node in std::mem::take(&mut self.paused) {
@@ -334,12 +336,7 @@ impl Nemesis {
             Fault::ClockDrift { node, ppm } => {
                 let id = self.id(&node);
                 let mut state = self.world.lock();
-                let clock = state.clocks.entry(id).or_default();
-                // Keep the reading continuous when the rate changes.
-                let before = clock.local_ms(now) as i64;
-                clock.drift_ppm = ppm;
-                let after = clock.local_ms(now) as i64;
-                clock.offset_ms += before - after;
+                state.clocks.entry(id).or_default().set_drift(now, ppm);
             }
         }
     }

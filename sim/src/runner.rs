@@ -10,7 +10,7 @@ use crate::actors::run_node;
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
 use crate::errors::{ErrorChecker, ErrorSettings};
-use crate::events::{FaultEvent, Retention};
+use crate::events::{Actor, EventKind, FaultEvent, Retention};
 use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::liveness_phase::{liveness, LivenessEnd};
 use crate::nemesis::Nemesis;
@@ -309,6 +309,20 @@ async fn supervise(
     }
     for event in &plan {
         world.fault(FaultEvent::Planned(event.clone()));
+    }
+    if scenario.faults.clock_skew_ms > 0 {
+        let ids: Vec<NodeId> = world.nodes().map(|(id, _)| id).collect();
+        let skews =
+            crate::clock::skewed(world.seed, ids.into_iter(), scenario.faults.clock_skew_ms);
+        for (id, clock) in skews {
+            world.lock().clocks.insert(id, clock);
+            let note = format!(
+                "clock of {} starts {:+}ms off",
+                world.name(id),
+                clock.offset_ms
+            );
+            world.record(Actor::Nemesis, EventKind::Note(note));
+        }
     }
     // Armed before any node starts, so that a trigger sees the nodes' first steps.
     let (wake, triggered) = futures::channel::mpsc::unbounded();

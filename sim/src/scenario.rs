@@ -60,6 +60,15 @@ impl Default for Workload {
 pub struct Faults {
     pub events: Vec<TimedFault>,
     pub nemesis: Option<NemesisSpec>,
+    /// Each node's clock starts off by up to this many milliseconds either way, drawn per
+    /// node from a stream of its own (`Stream::Clocks`): real clocks are never in step.
+    /// 0 (the default) starts every clock together.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub clock_skew_ms: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }
 
 /// One kind of run. Every field has a default, so a TOML file names only what differs.

@@ -165,6 +165,12 @@ fn clocks_the_harness_cannot_represent_are_refused() {
     );
     assert_accepted(&drift(1_000_000));
     assert_accepted(&drift(-999_999));
+    assert_refused(
+        "[faults]\nclock_skew_ms = 86400001\n",
+        "faults.clock_skew_ms",
+        "(a day)",
+    );
+    assert_accepted("[faults]\nclock_skew_ms = 86400000\n");
 }
 
 #[test]

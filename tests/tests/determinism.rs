@@ -117,6 +117,7 @@ fn pinned() -> Scenario {
                 },
             ],
             nemesis: None,
+            ..kafka_sim::scenario::Faults::default()
         },
         fault_phase_ms: 1_000,
         ..Scenario::default()

@@ -32,6 +32,7 @@ pub fn standard() -> Scenario {
         faults: Faults {
             events: Vec::new(),
             nemesis: nemesis(&FaultKind::ALL, 3_000),
+            ..Faults::default()
         },
         fault_phase_ms: 30_000,
         ..Scenario::default()
@@ -52,6 +53,7 @@ fn replication_scenarios() -> Vec<Scenario> {
             ],
             1_500,
         ),
+        ..Faults::default()
     };
     // Every replica loses power at once, twice: what no disk had fsynced is gone everywhere.
     let correlated_power_loss = Faults {
@@ -60,6 +62,7 @@ fn replication_scenarios() -> Vec<Scenario> {
             .flat_map(|b| [power_loss(4_000, b, 1_000), power_loss(11_000, b, 1_500)])
             .collect(),
         nemesis: nemesis(&[FaultKind::Crash, FaultKind::Pause], 3_000),
+        ..Faults::default()
     };
     let fsync_every_append = kafka_model::config::BrokerConfig {
         log: LogConfig {
@@ -113,6 +116,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                     ],
                     1_200,
                 ),
+                ..Faults::default()
             },
             controller: quorum_of(5),
             ..replicated.clone()
@@ -144,6 +148,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                     ],
                     1_200,
                 ),
+                ..Faults::default()
             },
             controller: quorum_of(5),
             ..replicated.clone()
@@ -176,6 +181,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                     swarm: false,
                     triggered_percent: 0,
                 }),
+                ..Faults::default()
             },
             ..replicated.clone()
         },
@@ -241,6 +247,7 @@ fn replication_scenarios() -> Vec<Scenario> {
                     crash(14_000, "b2", 3_000),
                 ],
                 nemesis: nemesis(&[FaultKind::Crash, FaultKind::Partition], 4_000),
+                ..Faults::default()
             },
             ..replicated
         },
@@ -264,6 +271,7 @@ pub fn scenarios() -> Vec<Scenario> {
             power_loss(4_000, "b2", 1_000),
         ],
         nemesis: nemesis(&[FaultKind::PowerLoss], 2_000),
+        ..Faults::default()
     };
     vec![
         Scenario {
@@ -292,6 +300,7 @@ pub fn scenarios() -> Vec<Scenario> {
             faults: Faults {
                 events: vec![crash(2_000, "b1", 1_500), crash(5_000, "b2", 3_000)],
                 nemesis: nemesis(&[FaultKind::Crash], 2_000),
+                ..Faults::default()
             },
             ..base.clone()
         },
@@ -343,6 +352,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     swarm: false,
                     triggered_percent: 0,
                 }),
+                ..Faults::default()
             },
             ..base.clone()
         },

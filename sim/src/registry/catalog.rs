@@ -26,6 +26,7 @@ fn swarm(kinds: &[FaultKind], mean_interval_ms: u64) -> Faults {
             swarm: true,
             triggered_percent: 0,
         }),
+        ..Faults::default()
     }
 }
 
@@ -154,6 +155,7 @@ fn last_replica_standing() -> Scenario {
             swarm: true,
             triggered_percent: 0,
         }),
+        ..Faults::default()
     };
     scenario
 }

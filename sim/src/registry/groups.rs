@@ -77,6 +77,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     &[FaultKind::Crash, FaultKind::Pause, FaultKind::Partition],
                     1_500,
                 ),
+                ..Faults::default()
             },
             ..with_groups(rebalancing)
         },
@@ -99,6 +100,7 @@ pub fn scenarios() -> Vec<Scenario> {
                     &[FaultKind::Crash, FaultKind::Partition, FaultKind::Pause],
                     2_500,
                 ),
+                ..Faults::default()
             },
             ..with_groups(vec![
                 group("g1", 2, Assignor::Range),
@@ -121,6 +123,7 @@ pub fn scenarios() -> Vec<Scenario> {
             faults: Faults {
                 events: member_crashes(&at_most_once, 3_000, 4_000, 1_000),
                 nemesis: nemesis(&[FaultKind::Crash], 2_000),
+                ..Faults::default()
             },
             ..with_groups(vec![at_most_once.clone()])
         },

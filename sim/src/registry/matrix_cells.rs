@@ -159,6 +159,7 @@ impl FaultClass {
                 swarm: true,
                 triggered_percent: 0,
             }),
+            ..Faults::default()
         }
     }
 }

@@ -86,6 +86,7 @@ pub fn retention_lag() -> Scenario {
                 },
             }],
             nemesis: None,
+            ..Faults::default()
         },
         // After the last write, retention empties the logs down to their active segments
         // within a day, and the consumer, reset there, reads what is left.

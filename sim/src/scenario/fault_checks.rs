@@ -10,6 +10,9 @@ use crate::world::CONTROLLER_NAME;
 use kafka_model::ids::TopicPartition;
 use std::collections::BTreeSet;
 
+/// How far a clock may start off: a day, well inside the local clocks' headroom.
+const CLOCK_SKEW_MAX_MS: u64 = 86_400_000;
+
 /// The longest a run may last, and so any fault in it: 30 simulated days.
 pub(crate) const RUN_MAX_MS: u64 = 30 * 24 * 3_600_000;
 
@@ -128,6 +131,15 @@ impl Scenario {
         let voters = self.controller.voters;
         if let Some((field, reason)) = disk_loss_problem(voters, &disk_losses, draws_disk_losses) {
             return invalid(field.to_string(), reason);
+        }
+        if self.faults.clock_skew_ms > CLOCK_SKEW_MAX_MS {
+            return invalid(
+                "faults.clock_skew_ms".into(),
+                format!(
+                    "must be 0..={CLOCK_SKEW_MAX_MS} (a day), got {}",
+                    self.faults.clock_skew_ms
+                ),
+            );
         }
         if let Some(nemesis) = &self.faults.nemesis {
             if nemesis.kinds.is_empty() {
