@@ -1,9 +1,12 @@
 //! `kafka-sim bench`: how much simulation the harness does per wall second, against the
 //! practical limit, madsim's own two-node ping-pong rate on the same machine.
 
+use crate::checkers::AnomalyKind;
 use crate::registry;
+use crate::registry::bench_scenarios;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
+use crate::sweep::{sweep, SeedResult};
 use madsim::net::Endpoint;
 use madsim::runtime::Runtime;
 use std::net::SocketAddr;
@@ -79,6 +82,11 @@ struct Figures {
     wall_s: f64,
     simulated_ms: u64,
     messages: u64,
+    /// Acknowledged writes lost, over all seeds.
+    lost: u64,
+    /// Records written twice, and records a group processed twice, over all seeds.
+    duplicated: u64,
+    processed_twice: u64,
 }
 
 impl Figures {
@@ -102,6 +110,9 @@ fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Fig
         wall_s: 0.0,
         simulated_ms: 0,
         messages: 0,
+        lost: 0,
+        duplicated: 0,
+        processed_twice: 0,
     };
     for seed in 0..seeds {
         if seed == seeds / 4 {
@@ -111,6 +122,18 @@ fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Fig
         figures.simulated_ms += outcome.stats.simulated_ms;
         figures.messages += outcome.stats.messages_delivered;
         figures.failing += u64::from(outcome.class.exit_code() != 0);
+        let result = SeedResult::of(&outcome);
+        figures.lost += result.lost_writes;
+        let count = |kind| {
+            result
+                .counts
+                .iter()
+                .filter(|c| c.kind == kind)
+                .map(|c| c.count)
+                .sum::<u64>()
+        };
+        figures.duplicated += count(AnomalyKind::Duplicate);
+        figures.processed_twice += count(AnomalyKind::DuplicateProcessing);
     }
     figures.wall_s = started.elapsed().as_secs_f64();
     figures
@@ -195,5 +218,69 @@ pub fn main(seeds: u64) -> i32 {
         twice.messages_per_s(),
         twice.failing
     );
+    app_failover(seeds);
+    sweep_all(seeds);
+    large_cluster(standard.messages_per_s());
     0
+}
+
+/// What an application engineer runs in `cargo test`: its wall time per seed, that a seed
+/// replays byte for byte, and what it lost and duplicated.
+fn app_failover(seeds: u64) {
+    let scenario = bench_scenarios::app_failover();
+    let figures = measure(&scenario, seeds, || {});
+    let first = runner::run(&scenario, 0, RunOptions::default()).trace_hash;
+    let again = runner::run(&scenario, 0, RunOptions::default()).trace_hash;
+    println!("app-failover: {}", scenario.description);
+    println!(
+        "  wall time per seed {:.1} ms on one core ({seeds} seeds, {} not passing); replay of seed 0 {}",
+        figures.wall_s * 1000.0 / seeds as f64,
+        figures.failing,
+        if first == again {
+            "byte-identical"
+        } else {
+            "DIFFERS"
+        }
+    );
+    println!(
+        "  over all seeds: {} acknowledged records lost, {} written twice, {} processed twice",
+        figures.lost, figures.duplicated, figures.processed_twice
+    );
+}
+
+/// `sweep all`'s rate on every core: the built-ins of today's protocol, `seeds` each.
+fn sweep_all(seeds: u64) {
+    let scenarios = registry::current();
+    let seed_list: Vec<u64> = (0..seeds).collect();
+    #[allow(clippy::disallowed_methods)]
+    let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
+    for scenario in &scenarios {
+        sweep(scenario, &seed_list, |_| {});
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let runs = scenarios.len() as u64 * seeds;
+    println!(
+        "sweep all: {} scenarios x {seeds} seeds on {} cores: {:.1} seeds/s ({runs} runs in {wall_s:.1} s)",
+        scenarios.len(),
+        rayon::current_num_threads(),
+        runs as f64 / wall_s
+    );
+}
+
+/// A large, quiet cluster: wall time, peak memory, and messages/s against the standard's.
+fn large_cluster(standard_messages_per_s: f64) {
+    let scenario = bench_scenarios::large_cluster();
+    let figures = measure(&scenario, 1, || {});
+    println!("large cluster: {}", scenario.description);
+    println!(
+        "  wall time {:.1} s ({:.0}x real time), {:.0} simulated messages/s ({:.1}x fewer than the standard's), {} not passing",
+        figures.wall_s,
+        figures.simulated_ms as f64 / 1000.0 / figures.wall_s,
+        figures.messages_per_s(),
+        standard_messages_per_s / figures.messages_per_s(),
+        figures.failing
+    );
+    if let Some(peak) = peak_memory_mib() {
+        println!("  peak memory of the bench process after it: {peak:.0} MiB");
+    }
 }

@@ -226,9 +226,13 @@ pub enum Command {
         jobs: Option<usize>,
     },
     /// Measure seeds/s, simulated seconds per wall second and messages/s for the standard
-    /// scenario, against madsim's bare ping-pong rate on this machine.
+    /// scenario, against madsim's bare ping-pong rate on this machine; then the scaling
+    /// bench (standard doubled), the app-failover scenario's wall time per seed with its
+    /// replay and what it lost and duplicated, `sweep all` on every core, and a 50-broker,
+    /// 1,000-partition cluster's simulated minute with its peak memory.
     Bench {
-        /// Seeds of the standard scenario to run.
+        /// Seeds of the standard, doubled and app-failover scenarios, and of each built-in
+        /// in the `sweep all` figure.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },

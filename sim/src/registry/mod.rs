@@ -1,9 +1,11 @@
 //! The registry of built-in scenarios: every family's list (today's built-ins, consumer
-//! groups, retention, the historical bug catalog, the guarantee matrix's cells), the lists
+//! groups, retention, the historical bug catalog, the guarantee matrix's cells, the bench's
+//! scenarios), the lists
 //! `sweep all`, `sweep catalog` and `list` use, and the lookup by name. It builds scenarios
 //! from scenario types, faults and configuration only; the CLI, sweeps, the matrix runner
 //! and benchmarks read it, never the other way round.
 
+pub mod bench_scenarios;
 pub mod builtins;
 pub mod catalog;
 pub mod groups;
@@ -45,6 +47,7 @@ pub fn names() -> Vec<String> {
 pub fn find(name: &str) -> Option<Scenario> {
     all()
         .into_iter()
+        .chain(bench_scenarios::scenarios())
         .find(|s| s.name == name)
         .or_else(|| matrix_cells::find(name))
 }
