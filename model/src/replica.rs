@@ -80,6 +80,9 @@ pub struct ReplicaState {
     role: Role,
     high_watermark: Offset,
     epochs: LeaderEpochCache,
+    /// The strict min ISR (KIP-966): as leader, the high watermark stays put while the
+    /// ISR is smaller than this. 1 (no ISR is smaller) without it.
+    high_watermark_min_isr: usize,
 }
 
 impl ReplicaState {
@@ -92,7 +95,15 @@ impl ReplicaState {
             },
             high_watermark,
             epochs,
+            high_watermark_min_isr: 1,
         }
+    }
+
+    /// Keeps the strict min ISR: the high watermark does not advance while the leader's
+    /// ISR has fewer than `min_insync_replicas` members.
+    pub fn with_strict_min_insync(mut self, min_insync_replicas: usize) -> Self {
+        self.high_watermark_min_isr = min_insync_replicas;
+        self
     }
 
     pub fn role(&self) -> &Role {
@@ -237,6 +248,9 @@ impl ReplicaState {
             ..
         } = &self.role
         {
+            if isr.len() < self.high_watermark_min_isr {
+                return self.high_watermark;
+            }
             let lowest = isr
                 .iter()
                 .chain(pending_isr.iter().flatten())

@@ -18,11 +18,19 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default)]
 pub struct Coverage {
     reached: BTreeMap<RarePath, u64>,
-    /// Each partition's leader and ISR as the committed metadata last set them (absent
-    /// until its first change after creation).
-    partitions: BTreeMap<TopicPartition, (Option<BrokerId>, Vec<BrokerId>)>,
+    /// Each partition's leader, ISR and ELR as the committed metadata last set them
+    /// (absent until its first change after creation).
+    partitions: BTreeMap<TopicPartition, LastChange>,
     /// Groups whose coordinator started a rebalance that has not handed out assignments.
     rebalancing: BTreeSet<String>,
+}
+
+/// A partition's last committed change, as far as telling an election's kind needs.
+#[derive(Clone, Debug)]
+struct LastChange {
+    leader: Option<BrokerId>,
+    isr: Vec<BrokerId>,
+    elr: Vec<BrokerId>,
 }
 
 impl Coverage {
@@ -112,14 +120,23 @@ impl Coverage {
                 self.partitions.remove(tp);
             }
             MetadataRecord::PartitionChange {
-                tp, leader, isr, ..
+                tp,
+                leader,
+                isr,
+                elr,
+                ..
             } => {
-                if let Some((old_leader, old_isr)) = self.partitions.get(tp).cloned() {
+                if let Some(old) = self.partitions.get(tp).cloned() {
+                    let (old_leader, old_isr) = (old.leader, old.isr);
                     let smaller = isr.len() < old_isr.len();
                     let larger = isr.len() > old_isr.len();
-                    let unclean =
+                    let outside_isr =
                         leader.is_some_and(|l| old_leader != Some(l) && !old_isr.contains(&l));
-                    if unclean {
+                    let eligible =
+                        old_isr.is_empty() && leader.is_some_and(|l| old.elr.contains(&l));
+                    if outside_isr && eligible {
+                        self.reach(RarePath::EligibleLeaderElected);
+                    } else if outside_isr {
                         self.reach(RarePath::UncleanElection);
                     } else if smaller {
                         self.reach(RarePath::IsrShrunk);
@@ -130,7 +147,12 @@ impl Coverage {
                         self.reach(RarePath::PartitionLeaderless);
                     }
                 }
-                self.partitions.insert(tp.clone(), (*leader, isr.clone()));
+                let last = LastChange {
+                    leader: *leader,
+                    isr: isr.clone(),
+                    elr: elr.clone(),
+                };
+                self.partitions.insert(tp.clone(), last);
             }
             MetadataRecord::RegisterBroker { .. } | MetadataRecord::UnfenceBroker { .. } => {}
         }

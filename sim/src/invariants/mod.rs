@@ -183,6 +183,8 @@ impl ClusterInvariants {
             isr,
             leader_epoch,
             partition_epoch,
+            elr,
+            ..
         } = record
         else {
             if let MetadataRecord::CreatePartition { tp, .. } = record {
@@ -220,6 +222,7 @@ impl ClusterInvariants {
             isr: isr.clone(),
             leader_epoch: *leader_epoch,
             partition_epoch: *partition_epoch,
+            elr: elr.clone(),
         });
         let mut sink = Sink {
             anomalies: &mut self.anomalies,
