@@ -8,10 +8,17 @@ fn tp() -> TopicPartition {
 }
 
 fn cluster(unclean: bool) -> Controller {
-    let mut controller = Controller::new(ControllerConfig {
-        session_timeout_ms: 1_000,
+    cluster_with(ControllerConfig {
         unclean_leader_election: unclean,
         ..ControllerConfig::default()
+    })
+}
+
+/// Brokers 1..=3, all live at 0 ms, and one partition on all three; sessions of 1 s.
+fn cluster_with(config: ControllerConfig) -> Controller {
+    let mut controller = Controller::new(ControllerConfig {
+        session_timeout_ms: 1_000,
+        ..config
     });
     for b in 1..=3 {
         controller.heartbeat(0, BrokerId(b), 1);
@@ -183,8 +190,18 @@ proptest! {
     /// live member of its ISR (LeaderInIsr, clean election), and leader epochs never
     /// go back (MonotonicEpoch).
     #[test]
-    fn invariants_hold_under_any_history(steps in proptest::collection::vec(step(), 1..80), unclean in any::<bool>()) {
-        let mut controller = cluster(unclean);
+    fn invariants_hold_under_any_history(
+        steps in proptest::collection::vec(step(), 1..80),
+        unclean in any::<bool>(),
+        elr in any::<bool>(),
+        min_insync_replicas in 1usize..=3,
+    ) {
+        let mut controller = cluster_with(ControllerConfig {
+            unclean_leader_election: unclean,
+            eligible_leader_replicas: elr,
+            min_insync_replicas,
+            ..ControllerConfig::default()
+        });
         let mut now = 0;
         let mut incarnations = [1u32; 4];
         let mut last_epoch = LeaderEpoch(0);
@@ -220,8 +237,109 @@ proptest! {
                 prop_assert!(controller.image().is_live(leader), "{p:?}");
                 prop_assert!(p.isr.contains(&leader), "{p:?}");
             }
-            prop_assert!(!p.isr.is_empty(), "{p:?}");
+            // Only ELR lets the ISR empty (Kafka keeps the last member otherwise).
+            prop_assert!(elr || !p.isr.is_empty(), "{p:?}");
+            prop_assert!(p.elr.iter().all(|b| !p.isr.contains(b)), "{p:?}");
+            prop_assert!(elr || (p.elr.is_empty() && p.last_known_elr.is_empty()), "{p:?}");
+            if p.isr.len() >= min_insync_replicas {
+                prop_assert!(p.elr.is_empty(), "an ISR at the minimum has no ELR: {p:?}");
+            }
         }
         prop_assert_eq!(&MetadataImage::replay(controller.log()), controller.image());
     }
+}
+
+fn elr_cluster(min_insync_replicas: usize, unclean_shutdown_detection: bool) -> Controller {
+    cluster_with(ControllerConfig {
+        eligible_leader_replicas: true,
+        unclean_shutdown_detection,
+        min_insync_replicas,
+        ..ControllerConfig::default()
+    })
+}
+
+fn brokers(list: &[u32]) -> Vec<BrokerId> {
+    list.iter().map(|b| BrokerId(*b)).collect()
+}
+
+/// b2 and b3 go silent and are fenced at 1 s (b2 first); b1 heartbeats at 900 ms.
+fn fence_2_and_3(controller: &mut Controller) {
+    controller.heartbeat(900, BrokerId(1), 1);
+    controller.tick(1_000);
+}
+
+#[test]
+fn with_elr_the_last_isr_member_is_fenced_into_the_elr_and_elected_when_it_returns() {
+    let mut controller = elr_cluster(1, true);
+    fence_2_and_3(&mut controller);
+    assert_eq!(partition(&controller).isr, brokers(&[1]));
+    assert!(
+        partition(&controller).elr.is_empty(),
+        "at the minimum: no ELR"
+    );
+    controller.tick(1_900); // b1 fenced too: the ISR empties into the ELR
+    let p = partition(&controller);
+    assert_eq!(
+        (p.leader, p.isr.clone(), p.elr.clone()),
+        (None, vec![], brokers(&[1]))
+    );
+    // b1 comes back, same incarnation (it was cut off, not restarted).
+    controller.heartbeat(2_000, BrokerId(1), 1);
+    let p = partition(&controller);
+    assert_eq!(p.leader, Some(BrokerId(1)));
+    assert_eq!((p.isr, p.elr), (brokers(&[1]), vec![]));
+}
+
+#[test]
+fn with_elr_a_restart_after_an_unclean_shutdown_is_not_eligible_unless_detection_is_broken() {
+    for detection in [true, false] {
+        let mut controller = elr_cluster(1, detection);
+        fence_2_and_3(&mut controller);
+        // b1, the last ISR member, restarts: a new incarnation without a clean shutdown.
+        controller.heartbeat(1_200, BrokerId(1), 2);
+        let p = partition(&controller);
+        if detection {
+            assert_eq!(
+                p.leader, None,
+                "nobody holds every committed record for sure"
+            );
+            assert!(p.isr.is_empty() && p.elr.is_empty(), "{p:?}");
+            assert_eq!(p.last_known_elr, brokers(&[1]));
+            controller.heartbeat(1_300, BrokerId(2), 1);
+            assert_eq!(partition(&controller).leader, None, "b2 was never eligible");
+        } else {
+            assert_eq!(
+                p.leader,
+                Some(BrokerId(1)),
+                "the broken ELR trusts b1: {p:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn with_elr_a_replica_that_left_an_isr_below_the_minimum_leads_after_an_unclean_restart() {
+    let mut controller = elr_cluster(2, true);
+    fence_2_and_3(&mut controller);
+    // b2's fence left the ISR [1, 3], at the minimum; b3's left [1], below it.
+    let p = partition(&controller);
+    assert_eq!((p.isr, p.elr), (brokers(&[1]), brokers(&[3])));
+    controller.heartbeat(1_200, BrokerId(1), 2);
+    let p = partition(&controller);
+    assert_eq!(
+        (p.leader, p.elr.clone()),
+        (None, brokers(&[3])),
+        "b3 is fenced"
+    );
+    controller.heartbeat(1_300, BrokerId(2), 1);
+    assert_eq!(
+        partition(&controller).leader,
+        None,
+        "b2 left at the minimum"
+    );
+    controller.heartbeat(1_400, BrokerId(3), 1);
+    let p = partition(&controller);
+    assert_eq!(p.leader, Some(BrokerId(3)), "elected from the ELR");
+    assert_eq!((p.isr, p.elr), (brokers(&[3]), vec![]));
+    assert_eq!(MetadataImage::replay(controller.log()), *controller.image());
 }

@@ -420,6 +420,23 @@ mod tests {
     }
 
     #[test]
+    fn under_the_strict_min_isr_the_high_watermark_waits_for_a_large_enough_isr() {
+        for strict in [false, true] {
+            let mut replica = leader(0);
+            if strict {
+                replica = replica.with_strict_min_insync(2);
+            }
+            replica.on_follower_fetch(B2, Offset(4), None, LeaderEpoch(1), Offset(10), 5);
+            replica.on_follower_fetch(B3, Offset(4), None, LeaderEpoch(1), Offset(10), 5);
+            assert_eq!(replica.high_watermark(), Offset(4));
+            // The ISR shrinks to the leader alone, below min.insync.replicas=2.
+            replica.isr_change_answered(Some((vec![B1], 2)), Offset(10));
+            let expected = if strict { Offset(4) } else { Offset(10) };
+            assert_eq!(replica.high_watermark(), expected, "strict: {strict}");
+        }
+    }
+
+    #[test]
     fn the_high_watermark_is_the_lowest_isr_log_end_and_never_goes_back() {
         let mut replica = leader(0);
         assert_eq!(replica.advance_high_watermark(Offset(10)), Offset(0));
