@@ -191,6 +191,8 @@ mod tests {
             isr: isr.iter().copied().map(BrokerId).collect(),
             leader_epoch: LeaderEpoch(1),
             partition_epoch: 1,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         }
     }
 
@@ -215,6 +217,32 @@ mod tests {
         assert_eq!(reached.get(&RarePath::PartitionLeaderless), Some(&1));
         assert_eq!(reached.get(&RarePath::UncleanElection), Some(&1));
         assert_eq!(reached.get(&RarePath::IsrExpanded), Some(&1));
+    }
+
+    #[test]
+    fn a_leader_from_the_elr_of_an_empty_isr_is_an_eligible_leader_not_an_unclean_one() {
+        let mut coverage = Coverage::default();
+        coverage.follow_committed_metadata(&MetadataRecord::CreatePartition {
+            tp: tp(),
+            replicas: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+        });
+        coverage.follow_committed_metadata(&change(Some(1), &[1, 2, 3]));
+        let mut emptied = change(None, &[]);
+        if let MetadataRecord::PartitionChange { elr, .. } = &mut emptied {
+            *elr = vec![BrokerId(2)];
+        }
+        coverage.follow_committed_metadata(&emptied);
+        coverage.follow_committed_metadata(&change(Some(2), &[2]));
+        let reached = coverage.reached();
+        assert_eq!(reached.get(&RarePath::EligibleLeaderElected), Some(&1));
+        assert!(
+            !reached.contains_key(&RarePath::UncleanElection),
+            "{reached:?}"
+        );
+        // The same leader with no ELR behind it is unclean.
+        coverage.follow_committed_metadata(&change(None, &[]));
+        coverage.follow_committed_metadata(&change(Some(3), &[3]));
+        assert_eq!(coverage.reached().get(&RarePath::UncleanElection), Some(&1));
     }
 
     #[test]

@@ -579,6 +579,8 @@ mod tests {
             isr: vec![BrokerId(1)],
             leader_epoch: LeaderEpoch(epoch),
             partition_epoch: epoch,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         };
         let at = crate::events::EventAt::default();
         invariants.on_metadata(0, &change(Some(1), 1), at);
