@@ -1,6 +1,7 @@
 //! The catalog of historical Kafka replication bugs (DESIGN.md section 7): one built-in
 //! scenario per bug, each running the protocol variant or configuration that had it under
-//! the faults that find it from a random seed sweep. The bugs' stories are told in the
+//! the faults that find it from a random seed sweep, and Last Replica Standing with and
+//! without its fix (KIP-966's eligible leader replicas). The bugs' stories are told in the
 //! pinned seeds under seeds/ and in README.md.
 
 use super::parts::replicated;
