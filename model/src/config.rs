@@ -236,6 +236,14 @@ pub struct BrokerConfig {
     pub retention_bounded_by_high_watermark: bool,
     /// `min.insync.replicas`: an `acks=all` write needs an ISR at least this large.
     pub min_insync_replicas: usize,
+    /// KIP-966's strict min ISR: a leader's high watermark does not advance while its ISR
+    /// is below `min.insync.replicas`, so that a replica that left such an ISR holds every
+    /// committed record (what makes eligible leader replicas safe to elect). Kafka 4.x
+    /// brokers always keep it; here it comes with `[controller] eligible_leader_replicas`,
+    /// which the harness copies it from, so that runs without ELR keep their high
+    /// watermarks.
+    #[serde(skip)]
+    pub strict_min_insync: bool,
     /// `replica.lag.time.max.ms`: a follower that has not caught up for this long leaves
     /// the ISR.
     pub replica_lag_time_max_ms: u64,
@@ -271,6 +279,7 @@ impl Default for BrokerConfig {
             replication_protocol: ReplicationProtocol::Modern,
             retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,
+            strict_min_insync: false,
             replica_lag_time_max_ms: 30_000,
             replica_fetch_wait_max_ms: 500,
             replica_fetch_max_records: 1_000,

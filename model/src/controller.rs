@@ -3,11 +3,15 @@
 //! one that misses `broker.session.timeout.ms` is fenced, leaves every ISR and hands its
 //! leaderships to ISR members (or, with `unclean.leader.election.enable`, to any live
 //! replica); leaders change their ISR with AlterPartition, fenced by partition epoch.
+//! With KIP-966's eligible leader replicas the ISR may empty, replicas that leave it below
+//! `min.insync.replicas` stay eligible, and a broker's restart after an unclean shutdown
+//! takes it out of both (see [`crate::eligible_leader_replicas`]).
 //!
 //! Everything it decides is a record; the state it decides from is the replay of those
 //! records (`MetadataImage`) plus heartbeat times, which are soft state rebuilt from
 //! heartbeats after a failover.
 
+use crate::eligible_leader_replicas;
 use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, TopicPartition};
 use crate::metadata::{MetadataImage, MetadataRecord, PartitionRegistration};
 use crate::raft::{RaftConfig, RaftVariant};
@@ -32,6 +36,21 @@ pub struct ControllerConfig {
     pub fetch_timeout_ms: u64,
     /// The quorum protocol: `correct`, or a deliberately broken variant for the checkers.
     pub quorum_protocol: RaftVariant,
+    /// KIP-966's eligible leader replicas (`eligible.leader.replicas.version=1`, on by
+    /// default in new Kafka 4.1 clusters, off in 4.0 and before): the controller keeps an
+    /// ELR, elects from it when the ISR is empty, and removes a broker that restarted
+    /// after an unclean shutdown from both; brokers keep the strict min ISR. Off here by
+    /// default, so that scenarios written before it keep their runs.
+    pub eligible_leader_replicas: bool,
+    /// A deliberately broken variant, for showing that the checkers catch it: `false`
+    /// takes every broker's re-registration for a clean shutdown, so a broker that lost
+    /// power stays eligible and may be elected without the records it lost. Kafka tells
+    /// a clean shutdown by the previous broker epoch the registration carries.
+    pub unclean_shutdown_detection: bool,
+    /// `min.insync.replicas` as the controller reads it (with ELR, Kafka's cluster-level
+    /// setting): the harness copies it from the broker settings, which name it once.
+    #[serde(skip)]
+    pub min_insync_replicas: usize,
 }
 
 impl Default for ControllerConfig {
@@ -43,6 +62,9 @@ impl Default for ControllerConfig {
             election_timeout_ms: 1_000,
             fetch_timeout_ms: 2_000,
             quorum_protocol: RaftVariant::Correct,
+            eligible_leader_replicas: false,
+            unclean_shutdown_detection: true,
+            min_insync_replicas: 1,
         }
     }
 }
@@ -143,7 +165,7 @@ impl Controller {
                 broker,
                 incarnation,
             });
-            self.remove_from_isrs(broker);
+            self.remove_from_isrs(broker, self.unclean_shutdown(known.is_some()));
         }
         if self.image.brokers.get(&broker).is_some_and(|b| b.fenced) {
             self.write(MetadataRecord::UnfenceBroker { broker });
@@ -179,21 +201,43 @@ impl Controller {
             .collect();
         for broker in expired {
             self.write(MetadataRecord::FenceBroker { broker });
-            self.remove_from_isrs(broker);
+            self.remove_from_isrs(broker, false);
         }
     }
 
-    /// Takes `broker` out of every ISR and leadership, electing new leaders.
-    fn remove_from_isrs(&mut self, broker: BrokerId) {
+    /// Whether a registration of a new incarnation of a broker that was `registered`
+    /// before counts as a restart after an unclean shutdown (ELR only: Kafka detects it
+    /// for ELR's sake). Kafka counts a shutdown as clean only when the broker went
+    /// through a controlled shutdown and registers again with the broker epoch it had;
+    /// a killed process or a power loss registers without it. Simulated brokers stop
+    /// only by crash or power loss, so every restart of a known broker is unclean, unless
+    /// the deliberately broken variant trusts them all.
+    fn unclean_shutdown(&self, registered: bool) -> bool {
+        self.config.eligible_leader_replicas && self.config.unclean_shutdown_detection && registered
+    }
+
+    /// Takes `broker` out of every ISR and leadership, electing new leaders; after an
+    /// `unclean_shutdown`, out of every ELR too.
+    fn remove_from_isrs(&mut self, broker: BrokerId, unclean_shutdown: bool) {
         let affected: Vec<TopicPartition> = self
             .image
             .partitions
             .iter()
-            .filter(|(_, p)| p.isr.contains(&broker) || p.leader == Some(broker))
+            .filter(|(_, p)| {
+                p.isr.contains(&broker)
+                    || p.leader == Some(broker)
+                    || (unclean_shutdown && p.elr.contains(&broker))
+            })
             .map(|(tp, _)| tp.clone())
             .collect();
         for tp in affected {
             let current = self.image.partitions[&tp].clone();
+            if self.config.eligible_leader_replicas {
+                let isr = current.isr.iter().copied().filter(|b| *b != broker);
+                let unclean = unclean_shutdown.then_some(broker);
+                self.change_with_elr(&tp, &current, isr.collect(), Some(broker), unclean);
+                continue;
+            }
             let mut isr: Vec<BrokerId> = current
                 .isr
                 .iter()
@@ -212,7 +256,7 @@ impl Controller {
                     None => (None, isr),
                 },
             };
-            self.change(&tp, &current, leader, isr);
+            self.change(&tp, &current, leader, isr, Vec::new(), Vec::new());
         }
     }
 
@@ -222,9 +266,69 @@ impl Controller {
         if current.leader.is_some_and(|l| self.image.is_live(l)) {
             return;
         }
-        if let Some((leader, isr)) = self.choose_leader(&current.replicas, &current.isr) {
-            self.change(tp, &current, Some(leader), isr);
+        if self.config.eligible_leader_replicas && current.partition_epoch > 0 {
+            self.change_with_elr(tp, &current, current.isr.clone(), None, None);
+            return;
         }
+        if let Some((leader, isr)) = self.choose_leader(&current.replicas, &current.isr) {
+            self.change(tp, &current, Some(leader), isr, Vec::new(), Vec::new());
+        }
+    }
+
+    /// One partition change with eligible leader replicas, as Kafka's
+    /// `PartitionChangeBuilder` makes it: the ELR for `target_isr` (without
+    /// `unclean_shutdown`'s broker), then the election: the current leader if it is
+    /// still a live ISR member, else the first live replica in the ISR or, when the ISR is
+    /// empty, in the ELR (it becomes the ISR alone and leaves the ELR), else with unclean
+    /// election on the first live replica (the ELR is forgotten: it holds what it had
+    /// against a leader that may lack it), else nobody. `removed` is never elected.
+    fn change_with_elr(
+        &mut self,
+        tp: &TopicPartition,
+        current: &PartitionRegistration,
+        target_isr: Vec<BrokerId>,
+        removed: Option<BrokerId>,
+        unclean_shutdown: Option<BrokerId>,
+    ) {
+        let (mut elr, mut last_known_elr) = eligible_leader_replicas::targets(
+            current,
+            &target_isr,
+            unclean_shutdown,
+            self.config.min_insync_replicas,
+        );
+        let mut isr = target_isr;
+        let acceptable = |b: BrokerId| Some(b) != removed && self.image.is_live(b);
+        let valid = |b: BrokerId, isr: &[BrokerId], elr: &[BrokerId]| {
+            (isr.contains(&b) || (isr.is_empty() && elr.contains(&b))) && acceptable(b)
+        };
+        let first_valid = current
+            .replicas
+            .iter()
+            .copied()
+            .find(|b| valid(*b, &isr, &elr));
+        let leader = match current.leader.filter(|l| valid(*l, &isr, &elr)) {
+            Some(leader) => Some(leader),
+            None => match first_valid {
+                Some(leader) => {
+                    if elr.contains(&leader) {
+                        isr = vec![leader];
+                        elr.retain(|b| *b != leader);
+                    }
+                    Some(leader)
+                }
+                None if self.config.unclean_leader_election => {
+                    let leader = current.replicas.iter().copied().find(|b| acceptable(*b));
+                    if let Some(leader) = leader {
+                        isr = vec![leader];
+                        elr.clear();
+                        last_known_elr.clear();
+                    }
+                    leader
+                }
+                None => None,
+            },
+        };
+        self.change(tp, current, leader, isr, elr, last_known_elr);
     }
 
     /// The leader and ISR an election gives: the first live ISR member in replica order;
@@ -264,8 +368,14 @@ impl Controller {
         current: &PartitionRegistration,
         leader: Option<BrokerId>,
         isr: Vec<BrokerId>,
+        elr: Vec<BrokerId>,
+        last_known_elr: Vec<BrokerId>,
     ) {
-        if leader == current.leader && isr == current.isr {
+        if leader == current.leader
+            && isr == current.isr
+            && elr == current.elr
+            && last_known_elr == current.last_known_elr
+        {
             return;
         }
         let leader_epoch = if leader != current.leader {
@@ -279,6 +389,8 @@ impl Controller {
             isr,
             leader_epoch,
             partition_epoch: current.partition_epoch + 1,
+            elr,
+            last_known_elr,
         });
     }
 
@@ -308,235 +420,15 @@ impl Controller {
         if !new_isr.contains(&leader) || !new_isr.iter().all(eligible) {
             return Err(AlterPartitionError::IneligibleReplica);
         }
-        self.change(tp, &current, Some(leader), new_isr);
+        if self.config.eligible_leader_replicas {
+            self.change_with_elr(tp, &current, new_isr, None, None);
+        } else {
+            self.change(tp, &current, Some(leader), new_isr, Vec::new(), Vec::new());
+        }
         Ok(self.image.partitions[tp].partition_epoch)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tp() -> TopicPartition {
-        TopicPartition::new("t", 0)
-    }
-
-    fn cluster(unclean: bool) -> Controller {
-        let mut controller = Controller::new(ControllerConfig {
-            session_timeout_ms: 1_000,
-            unclean_leader_election: unclean,
-            ..ControllerConfig::default()
-        });
-        for b in 1..=3 {
-            controller.heartbeat(0, BrokerId(b), 1);
-        }
-        controller.create_partitions(vec![(tp(), vec![BrokerId(1), BrokerId(2), BrokerId(3)])]);
-        controller
-    }
-
-    fn partition(controller: &Controller) -> PartitionRegistration {
-        controller.image().partitions[&tp()].clone()
-    }
-
-    #[test]
-    fn a_new_partition_is_led_by_its_preferred_replica_with_every_live_replica_in_sync() {
-        let p = partition(&cluster(false));
-        assert_eq!(p.leader, Some(BrokerId(1)));
-        assert_eq!(p.isr, vec![BrokerId(1), BrokerId(2), BrokerId(3)]);
-        assert_eq!(p.leader_epoch, LeaderEpoch(1));
-    }
-
-    #[test]
-    fn a_silent_leader_is_fenced_and_an_isr_member_takes_over_with_a_new_epoch() {
-        let mut controller = cluster(false);
-        for b in 2..=3 {
-            controller.heartbeat(900, BrokerId(b), 1);
-        }
-        assert_eq!(controller.next_deadline(), Some(1_000));
-        controller.tick(1_000);
-        let p = partition(&controller);
-        assert_eq!(p.leader, Some(BrokerId(2)));
-        assert_eq!(p.isr, vec![BrokerId(2), BrokerId(3)]);
-        assert_eq!(p.leader_epoch, LeaderEpoch(2));
-        assert!(!controller.image().is_live(BrokerId(1)));
-    }
-
-    #[test]
-    fn clean_election_waits_for_the_last_isr_member_and_unclean_does_not() {
-        for unclean in [false, true] {
-            let mut controller = cluster(unclean);
-            // The ISR shrinks to b1 alone, then b1 dies.
-            let epoch = partition(&controller).partition_epoch;
-            controller
-                .alter_partition(BrokerId(1), &tp(), LeaderEpoch(1), epoch, vec![BrokerId(1)])
-                .unwrap();
-            for b in 2..=3 {
-                controller.heartbeat(900, BrokerId(b), 1);
-            }
-            controller.tick(1_000);
-            let p = partition(&controller);
-            if unclean {
-                assert_eq!(p.leader, Some(BrokerId(2)), "an out-of-sync replica leads");
-                assert_eq!(p.isr, vec![BrokerId(2)]);
-            } else {
-                assert_eq!(p.leader, None, "offline until b1 returns");
-                assert_eq!(
-                    p.isr,
-                    vec![BrokerId(1)],
-                    "the last ISR member is remembered"
-                );
-                controller.heartbeat(1_500, BrokerId(1), 1);
-                assert_eq!(partition(&controller).leader, Some(BrokerId(1)));
-            }
-        }
-    }
-
-    #[test]
-    fn stale_or_ineligible_alter_partition_requests_are_refused() {
-        let mut controller = cluster(false);
-        let epoch = partition(&controller).partition_epoch;
-        let shrink = vec![BrokerId(1), BrokerId(2)];
-        assert_eq!(
-            controller.alter_partition(BrokerId(2), &tp(), LeaderEpoch(1), epoch, shrink.clone()),
-            Err(AlterPartitionError::FencedLeaderEpoch)
-        );
-        assert_eq!(
-            controller.alter_partition(
-                BrokerId(1),
-                &tp(),
-                LeaderEpoch(1),
-                epoch + 7,
-                shrink.clone()
-            ),
-            Err(AlterPartitionError::InvalidUpdateVersion)
-        );
-        let next = controller
-            .alter_partition(BrokerId(1), &tp(), LeaderEpoch(1), epoch, shrink.clone())
-            .unwrap();
-        assert_eq!(next, epoch + 1);
-        assert_eq!(
-            controller.alter_partition(BrokerId(1), &tp(), LeaderEpoch(1), epoch, shrink),
-            Err(AlterPartitionError::InvalidUpdateVersion),
-            "the same request twice is stale the second time"
-        );
-        controller.heartbeat(900, BrokerId(1), 1);
-        controller.heartbeat(900, BrokerId(2), 1);
-        controller.tick(1_000); // b3 fenced
-        let current = partition(&controller).partition_epoch;
-        assert_eq!(
-            controller.alter_partition(
-                BrokerId(1),
-                &tp(),
-                LeaderEpoch(1),
-                current,
-                vec![BrokerId(1), BrokerId(3)]
-            ),
-            Err(AlterPartitionError::IneligibleReplica)
-        );
-    }
-
-    #[test]
-    fn a_restarted_broker_leaves_the_isr_until_it_catches_up() {
-        let mut controller = cluster(false);
-        controller.heartbeat(500, BrokerId(3), 2);
-        let p = partition(&controller);
-        assert_eq!(p.isr, vec![BrokerId(1), BrokerId(2)]);
-        assert_eq!(p.leader, Some(BrokerId(1)));
-    }
-
-    #[test]
-    fn the_image_is_the_replay_of_the_log_and_epochs_never_go_back() {
-        let mut controller = cluster(false);
-        for (now, alive) in [(900, [2, 3]), (1_900, [1, 3]), (2_900, [1, 2])] {
-            for b in alive {
-                controller.heartbeat(now, BrokerId(b), 1);
-            }
-            controller.tick(now + 100);
-        }
-        assert_eq!(MetadataImage::replay(controller.log()), *controller.image());
-        let mut last = LeaderEpoch(0);
-        for record in controller.log() {
-            if let MetadataRecord::PartitionChange { leader_epoch, .. } = record {
-                assert!(*leader_epoch >= last);
-                last = *leader_epoch;
-            }
-        }
-        let takeover = Controller::from_log(
-            ControllerConfig::default(),
-            controller.log().to_vec(),
-            5_000,
-        );
-        assert_eq!(takeover.image(), controller.image());
-    }
-
-    use proptest::prelude::*;
-
-    /// One step of a generated history: heartbeats from some brokers, a new incarnation,
-    /// an ISR change request, or time passing.
-    #[derive(Clone, Debug)]
-    enum Step {
-        Heartbeat(u32),
-        Restart(u32),
-        Shrink(u32),
-        Expand,
-        Wait(u64),
-    }
-
-    fn step() -> impl Strategy<Value = Step> {
-        prop_oneof![
-            (1u32..=3).prop_map(Step::Heartbeat),
-            (1u32..=3).prop_map(Step::Restart),
-            (1u32..=3).prop_map(Step::Shrink),
-            Just(Step::Expand),
-            (1u64..1_500).prop_map(Step::Wait),
-        ]
-    }
-
-    proptest! {
-        /// Whatever brokers do: the image is the replay of the log, every leader is a
-        /// live member of its ISR (LeaderInIsr, clean election), and leader epochs never
-        /// go back (MonotonicEpoch).
-        #[test]
-        fn invariants_hold_under_any_history(steps in proptest::collection::vec(step(), 1..80), unclean in any::<bool>()) {
-            let mut controller = cluster(unclean);
-            let mut now = 0;
-            let mut incarnations = [1u32; 4];
-            let mut last_epoch = LeaderEpoch(0);
-            for step in steps {
-                match step {
-                    Step::Heartbeat(b) => controller.heartbeat(now, BrokerId(b), incarnations[b as usize]),
-                    Step::Restart(b) => {
-                        incarnations[b as usize] += 1;
-                        controller.heartbeat(now, BrokerId(b), incarnations[b as usize]);
-                    }
-                    Step::Shrink(b) => {
-                        let p = partition(&controller);
-                        if let Some(leader) = p.leader {
-                            let isr: Vec<BrokerId> = p.isr.iter().copied().filter(|x| x.0 != b || *x == leader).collect();
-                            let _ = controller.alter_partition(leader, &tp(), p.leader_epoch, p.partition_epoch, isr);
-                        }
-                    }
-                    Step::Expand => {
-                        let p = partition(&controller);
-                        if let Some(leader) = p.leader {
-                            let _ = controller.alter_partition(leader, &tp(), p.leader_epoch, p.partition_epoch, p.replicas.clone());
-                        }
-                    }
-                    Step::Wait(ms) => {
-                        now += ms;
-                        controller.tick(now);
-                    }
-                }
-                let p = partition(&controller);
-                prop_assert!(p.leader_epoch >= last_epoch);
-                last_epoch = p.leader_epoch;
-                if let Some(leader) = p.leader {
-                    prop_assert!(controller.image().is_live(leader), "{p:?}");
-                    prop_assert!(p.isr.contains(&leader), "{p:?}");
-                }
-                prop_assert!(!p.isr.is_empty(), "{p:?}");
-            }
-            prop_assert_eq!(&MetadataImage::replay(controller.log()), controller.image());
-        }
-    }
-}
+#[path = "controller_tests.rs"]
+mod tests;

@@ -10,6 +10,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod effect;
+pub mod eligible_leader_replicas;
 pub mod group;
 pub mod ids;
 pub mod layout;

@@ -29,12 +29,20 @@ pub enum MetadataRecord {
     },
     /// A new leader or ISR. Every leader change bumps `leader_epoch`; every change of
     /// either bumps `partition_epoch` (AlterPartition requests must name the current one).
+    /// With KIP-966's eligible leader replicas it also carries the ELR and the last known
+    /// ELR, as Kafka's PartitionChangeRecord does; without, both are empty and left out
+    /// of the record's serialized form, so that such logs are byte for byte what they
+    /// were before ELR existed.
     PartitionChange {
         tp: TopicPartition,
         leader: Option<BrokerId>,
         isr: Vec<BrokerId>,
         leader_epoch: LeaderEpoch,
         partition_epoch: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        elr: Vec<BrokerId>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        last_known_elr: Vec<BrokerId>,
     },
 }
 
@@ -53,6 +61,15 @@ pub struct PartitionRegistration {
     pub leader: Option<BrokerId>,
     pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
+    /// KIP-966's eligible leader replicas: replicas out of the ISR that still hold every
+    /// committed record, because they left it while it was below `min.insync.replicas`
+    /// (when the high watermark cannot advance). Empty without ELR.
+    #[serde(default)]
+    pub elr: Vec<BrokerId>,
+    /// Replicas that were eligible once and no longer are (an unclean shutdown took them
+    /// out): Kafka's LastKnownElr, kept for the operator; no clean election reads it.
+    #[serde(default)]
+    pub last_known_elr: Vec<BrokerId>,
 }
 
 /// The state the metadata log replays to.
@@ -117,6 +134,8 @@ impl MetadataImage {
                         leader: None,
                         leader_epoch: LeaderEpoch(0),
                         partition_epoch: 0,
+                        elr: Vec::new(),
+                        last_known_elr: Vec::new(),
                     },
                 );
             }
@@ -126,6 +145,8 @@ impl MetadataImage {
                 isr,
                 leader_epoch,
                 partition_epoch,
+                elr,
+                last_known_elr,
             } => {
                 let partition = self
                     .partitions
@@ -142,6 +163,8 @@ impl MetadataImage {
                 partition.isr = isr.clone();
                 partition.leader_epoch = *leader_epoch;
                 partition.partition_epoch = *partition_epoch;
+                partition.elr = elr.clone();
+                partition.last_known_elr = last_known_elr.clone();
             }
         }
     }

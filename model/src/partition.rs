@@ -54,10 +54,14 @@ impl Partition {
         out.extend(ops.into_iter().map(Output::Disk));
         let epochs =
             LeaderEpochCache::from_batches(log.batches().map(|b| (b.leader_epoch, b.base_offset)));
+        let mut replica = ReplicaState::new(me, epochs, Offset(0));
+        if config.strict_min_insync {
+            replica = replica.with_strict_min_insync(config.min_insync_replicas);
+        }
         let mut partition = Partition {
             tp: tp.clone(),
             producers: ProducerStateTable::new(config.producer_batches_remembered),
-            replica: ReplicaState::new(me, epochs, Offset(0)),
+            replica,
             epoch_start: Offset(0),
             epoch_lookup_pending: false,
             producer_batches_remembered: config.producer_batches_remembered,

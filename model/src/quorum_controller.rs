@@ -349,14 +349,24 @@ pub fn describe(record: &MetadataRecord) -> String {
             leader,
             isr,
             leader_epoch,
+            elr,
+            last_known_elr,
             ..
         } => {
             let leader = leader.map_or("none".to_string(), |l| l.to_string());
-            format!(
+            let mut line = format!(
                 "{tp} leader {leader} epoch {} isr {}",
                 leader_epoch.0,
                 list(isr)
-            )
+            );
+            // Only ELR runs have either: the others' trace lines stay as they were.
+            if !elr.is_empty() {
+                line.push_str(&format!(" elr {}", list(elr)));
+            }
+            if !last_known_elr.is_empty() {
+                line.push_str(&format!(" last-known-elr {}", list(last_known_elr)));
+            }
+            line
         }
     }
 }

@@ -31,6 +31,7 @@ pub enum RarePath {
     IsrShrunk,
     IsrExpanded,
     UncleanElection,
+    EligibleLeaderElected,
     PartitionLeaderless,
     BrokerFenced,
     // The Raft quorum.
@@ -46,7 +47,7 @@ pub enum RarePath {
 
 impl RarePath {
     /// Every rare path, in the order reports list them.
-    pub const ALL: [RarePath; 25] = [
+    pub const ALL: [RarePath; 26] = [
         RarePath::DivergenceAnswered,
         RarePath::DivergentSuffixTruncated,
         RarePath::FollowerResetToLeaderLogStart,
@@ -63,6 +64,7 @@ impl RarePath {
         RarePath::IsrShrunk,
         RarePath::IsrExpanded,
         RarePath::UncleanElection,
+        RarePath::EligibleLeaderElected,
         RarePath::PartitionLeaderless,
         RarePath::BrokerFenced,
         RarePath::RaftCheckQuorumResigned,
@@ -93,6 +95,7 @@ impl RarePath {
             RarePath::IsrShrunk => "isr-shrunk",
             RarePath::IsrExpanded => "isr-expanded",
             RarePath::UncleanElection => "unclean-election",
+            RarePath::EligibleLeaderElected => "eligible-leader-elected",
             RarePath::PartitionLeaderless => "partition-leaderless",
             RarePath::BrokerFenced => "broker-fenced",
             RarePath::RaftCheckQuorumResigned => "raft-check-quorum-resigned",
@@ -138,6 +141,9 @@ impl RarePath {
             RarePath::IsrShrunk => "the controller committed a smaller ISR",
             RarePath::IsrExpanded => "the controller committed a larger ISR",
             RarePath::UncleanElection => "the controller elected a leader outside the ISR",
+            RarePath::EligibleLeaderElected => {
+                "the ISR was empty and the controller elected an eligible leader replica (KIP-966)"
+            }
             RarePath::PartitionLeaderless => "the controller left a partition without a leader",
             RarePath::BrokerFenced => "the controller fenced a broker that missed its session",
             RarePath::RaftCheckQuorumResigned => {

@@ -80,6 +80,9 @@ pub struct ReplicaState {
     role: Role,
     high_watermark: Offset,
     epochs: LeaderEpochCache,
+    /// The strict min ISR (KIP-966): as leader, the high watermark stays put while the
+    /// ISR is smaller than this. 1 (no ISR is smaller) without it.
+    high_watermark_min_isr: usize,
 }
 
 impl ReplicaState {
@@ -92,7 +95,15 @@ impl ReplicaState {
             },
             high_watermark,
             epochs,
+            high_watermark_min_isr: 1,
         }
+    }
+
+    /// Keeps the strict min ISR: the high watermark does not advance while the leader's
+    /// ISR has fewer than `min_insync_replicas` members.
+    pub fn with_strict_min_insync(mut self, min_insync_replicas: usize) -> Self {
+        self.high_watermark_min_isr = min_insync_replicas;
+        self
     }
 
     pub fn role(&self) -> &Role {
@@ -237,6 +248,9 @@ impl ReplicaState {
             ..
         } = &self.role
         {
+            if isr.len() < self.high_watermark_min_isr {
+                return self.high_watermark;
+            }
             let lowest = isr
                 .iter()
                 .chain(pending_isr.iter().flatten())
@@ -403,6 +417,23 @@ mod tests {
             0,
         );
         replica
+    }
+
+    #[test]
+    fn under_the_strict_min_isr_the_high_watermark_waits_for_a_large_enough_isr() {
+        for strict in [false, true] {
+            let mut replica = leader(0);
+            if strict {
+                replica = replica.with_strict_min_insync(2);
+            }
+            replica.on_follower_fetch(B2, Offset(4), None, LeaderEpoch(1), Offset(10), 5);
+            replica.on_follower_fetch(B3, Offset(4), None, LeaderEpoch(1), Offset(10), 5);
+            assert_eq!(replica.high_watermark(), Offset(4));
+            // The ISR shrinks to the leader alone, below min.insync.replicas=2.
+            replica.isr_change_answered(Some((vec![B1], 2)), Offset(10));
+            let expected = if strict { Offset(4) } else { Offset(10) };
+            assert_eq!(replica.high_watermark(), expected, "strict: {strict}");
+        }
     }
 
     #[test]

@@ -18,11 +18,19 @@ use std::collections::{BTreeMap, BTreeSet};
 #[derive(Clone, Debug, Default)]
 pub struct Coverage {
     reached: BTreeMap<RarePath, u64>,
-    /// Each partition's leader and ISR as the committed metadata last set them (absent
-    /// until its first change after creation).
-    partitions: BTreeMap<TopicPartition, (Option<BrokerId>, Vec<BrokerId>)>,
+    /// Each partition's leader, ISR and ELR as the committed metadata last set them
+    /// (absent until its first change after creation).
+    partitions: BTreeMap<TopicPartition, LastChange>,
     /// Groups whose coordinator started a rebalance that has not handed out assignments.
     rebalancing: BTreeSet<String>,
+}
+
+/// A partition's last committed change, as far as telling an election's kind needs.
+#[derive(Clone, Debug)]
+struct LastChange {
+    leader: Option<BrokerId>,
+    isr: Vec<BrokerId>,
+    elr: Vec<BrokerId>,
 }
 
 impl Coverage {
@@ -112,14 +120,23 @@ impl Coverage {
                 self.partitions.remove(tp);
             }
             MetadataRecord::PartitionChange {
-                tp, leader, isr, ..
+                tp,
+                leader,
+                isr,
+                elr,
+                ..
             } => {
-                if let Some((old_leader, old_isr)) = self.partitions.get(tp).cloned() {
+                if let Some(old) = self.partitions.get(tp).cloned() {
+                    let (old_leader, old_isr) = (old.leader, old.isr);
                     let smaller = isr.len() < old_isr.len();
                     let larger = isr.len() > old_isr.len();
-                    let unclean =
+                    let outside_isr =
                         leader.is_some_and(|l| old_leader != Some(l) && !old_isr.contains(&l));
-                    if unclean {
+                    let eligible =
+                        old_isr.is_empty() && leader.is_some_and(|l| old.elr.contains(&l));
+                    if outside_isr && eligible {
+                        self.reach(RarePath::EligibleLeaderElected);
+                    } else if outside_isr {
                         self.reach(RarePath::UncleanElection);
                     } else if smaller {
                         self.reach(RarePath::IsrShrunk);
@@ -130,7 +147,12 @@ impl Coverage {
                         self.reach(RarePath::PartitionLeaderless);
                     }
                 }
-                self.partitions.insert(tp.clone(), (*leader, isr.clone()));
+                let last = LastChange {
+                    leader: *leader,
+                    isr: isr.clone(),
+                    elr: elr.clone(),
+                };
+                self.partitions.insert(tp.clone(), last);
             }
             MetadataRecord::RegisterBroker { .. } | MetadataRecord::UnfenceBroker { .. } => {}
         }
@@ -169,6 +191,8 @@ mod tests {
             isr: isr.iter().copied().map(BrokerId).collect(),
             leader_epoch: LeaderEpoch(1),
             partition_epoch: 1,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         }
     }
 
@@ -193,6 +217,32 @@ mod tests {
         assert_eq!(reached.get(&RarePath::PartitionLeaderless), Some(&1));
         assert_eq!(reached.get(&RarePath::UncleanElection), Some(&1));
         assert_eq!(reached.get(&RarePath::IsrExpanded), Some(&1));
+    }
+
+    #[test]
+    fn a_leader_from_the_elr_of_an_empty_isr_is_an_eligible_leader_not_an_unclean_one() {
+        let mut coverage = Coverage::default();
+        coverage.follow_committed_metadata(&MetadataRecord::CreatePartition {
+            tp: tp(),
+            replicas: vec![BrokerId(1), BrokerId(2), BrokerId(3)],
+        });
+        coverage.follow_committed_metadata(&change(Some(1), &[1, 2, 3]));
+        let mut emptied = change(None, &[]);
+        if let MetadataRecord::PartitionChange { elr, .. } = &mut emptied {
+            *elr = vec![BrokerId(2)];
+        }
+        coverage.follow_committed_metadata(&emptied);
+        coverage.follow_committed_metadata(&change(Some(2), &[2]));
+        let reached = coverage.reached();
+        assert_eq!(reached.get(&RarePath::EligibleLeaderElected), Some(&1));
+        assert!(
+            !reached.contains_key(&RarePath::UncleanElection),
+            "{reached:?}"
+        );
+        // The same leader with no ELR behind it is unclean.
+        coverage.follow_committed_metadata(&change(None, &[]));
+        coverage.follow_committed_metadata(&change(Some(3), &[3]));
+        assert_eq!(coverage.reached().get(&RarePath::UncleanElection), Some(&1));
     }
 
     #[test]

@@ -336,7 +336,7 @@ async fn supervise(
     for &id in &controllers {
         let (world, config, layout, quorum) = (
             world.clone(),
-            scenario.controller.clone(),
+            scenario.controller_config(),
             layout.clone(),
             controllers.clone(),
         );
@@ -359,7 +359,7 @@ async fn supervise(
         let id = NodeId(b);
         let (world, config, layout, controllers) = (
             world.clone(),
-            scenario.broker.clone(),
+            scenario.broker_config(),
             layout.clone(),
             controllers.clone(),
         );

@@ -173,6 +173,26 @@ pub enum ScenarioError {
 }
 
 impl Scenario {
+    /// The settings each broker runs with: the `[broker]` table, with what it takes from
+    /// the cluster-wide features of `[controller]` (eligible leader replicas bring the
+    /// strict min ISR).
+    pub fn broker_config(&self) -> BrokerConfig {
+        BrokerConfig {
+            strict_min_insync: self.controller.eligible_leader_replicas,
+            ..self.broker.clone()
+        }
+    }
+
+    /// The settings each controller runs with: the `[controller]` table, with the
+    /// cluster's `min.insync.replicas` from `[broker]`, which eligible leader replicas
+    /// are kept against.
+    pub fn controller_config(&self) -> ControllerConfig {
+        ControllerConfig {
+            min_insync_replicas: self.broker.min_insync_replicas,
+            ..self.controller.clone()
+        }
+    }
+
     /// The controller quorum's node names: `controller`, or `controller-1`...
     pub fn controller_names(&self) -> Vec<String> {
         let voters = self.controller.voters;

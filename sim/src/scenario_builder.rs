@@ -203,6 +203,20 @@ impl ScenarioBuilder {
         self
     }
 
+    /// KIP-966's eligible leader replicas (`eligible.leader.replicas.version=1`, Kafka
+    /// 4.1's default for new clusters): the ISR may empty, replicas that left it below
+    /// `min.insync.replicas` stay electable, a restart after an unclean shutdown is not.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// let s = ScenarioBuilder::new("x").eligible_leader_replicas(true).build().unwrap();
+    /// assert!(s.controller.eligible_leader_replicas);
+    /// ```
+    pub fn eligible_leader_replicas(mut self, on: bool) -> Self {
+        self.scenario.controller.eligible_leader_replicas = on;
+        self
+    }
+
     /// `flush.messages=1`: fsync every append before acknowledging it.
     ///
     /// ```

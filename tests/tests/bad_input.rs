@@ -335,6 +335,32 @@ fn a_setting_that_does_nothing_is_refused() {
     );
 }
 
+#[test]
+fn a_broken_unclean_shutdown_detection_needs_eligible_leader_replicas() {
+    // Without ELR no election reads it: the broken variant would change nothing.
+    assert_refused(
+        "[controller]\nunclean_shutdown_detection = false\n",
+        "controller.unclean_shutdown_detection",
+        "set controller.eligible_leader_replicas = true too",
+    );
+    assert_accepted(
+        "[controller]\neligible_leader_replicas = true\nunclean_shutdown_detection = false\n",
+    );
+    assert_accepted("[controller]\neligible_leader_replicas = true\n");
+    let error = refusal("[controller]\neligible_leader_replicas = \"yes\"\n");
+    assert!(
+        error.starts_with(&format!("{FILE}: ")) && error.contains("eligible_leader_replicas"),
+        "a value that is not a boolean names the field: {error}"
+    );
+    // The harness copies min.insync.replicas into the controller's settings; the table
+    // does not take it.
+    let error = refusal("[controller]\nmin_insync_replicas = 2\n");
+    assert!(
+        error.contains("unknown field `min_insync_replicas`"),
+        "{error}"
+    );
+}
+
 // ---- the fuzz test ----
 
 /// What the fuzz test asks of one file's fate: no panic; a refusal is one line naming the

@@ -50,7 +50,7 @@ fn paths_of_scenario(scenario: &Scenario, seeds: std::ops::Range<u64>) -> BTreeS
 #[test]
 fn every_rare_path_is_reached_by_a_built_in_scenario() {
     // Where to look for each path: the built-in whose faults and settings lead to it.
-    let places: [(&str, &[RarePath]); 9] = [
+    let places: [(&str, &[RarePath]); 10] = [
         (
             "power-loss-async-flush",
             &[
@@ -96,6 +96,10 @@ fn every_rare_path_is_reached_by_a_built_in_scenario() {
         ),
         ("acks-all-failover", &[RarePath::RaftCheckQuorumResigned]),
         ("unclean-election", &[RarePath::UncleanElection]),
+        (
+            "last-replica-standing-elr",
+            &[RarePath::EligibleLeaderElected],
+        ),
         (
             "group-rebalance",
             &[RarePath::MemberSessionExpired, RarePath::StaleMemberFenced],
@@ -145,6 +149,20 @@ fn an_unclean_election_is_never_reached_with_unclean_election_off() {
     assert!(!clean.contains(&RarePath::UncleanElection), "{clean:?}");
     // The same faults still shrink the ISR: the map is not empty, only the path is gone.
     assert!(clean.contains(&RarePath::IsrShrunk), "{clean:?}");
+}
+
+#[test]
+fn an_eligible_leader_is_never_elected_without_eligible_leader_replicas() {
+    let mut scenario = registry::find("last-replica-standing-elr").unwrap();
+    let with = paths_of_scenario(&scenario, 0..4);
+    assert!(with.contains(&RarePath::EligibleLeaderElected), "{with:?}");
+    assert!(!with.contains(&RarePath::UncleanElection), "{with:?}");
+    scenario.controller.eligible_leader_replicas = false;
+    let without = paths_of_scenario(&scenario, 0..8);
+    assert!(
+        !without.contains(&RarePath::EligibleLeaderElected),
+        "{without:?}"
+    );
 }
 
 #[test]

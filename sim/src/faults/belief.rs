@@ -134,6 +134,8 @@ mod tests {
             isr: isr.iter().copied().map(BrokerId).collect(),
             leader_epoch: LeaderEpoch(0),
             partition_epoch: 0,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         }
     }
 

@@ -127,6 +127,8 @@ mod tests {
                 isr: vec![BrokerId(2), BrokerId(3)],
                 leader_epoch: LeaderEpoch(1),
                 partition_epoch: 1,
+                elr: Vec::new(),
+                last_known_elr: Vec::new(),
             },
         });
         belief

@@ -194,6 +194,8 @@ impl Run {
             isr: brokers(isr),
             leader_epoch: LeaderEpoch(leader_epoch),
             partition_epoch,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         };
         let at = self.next_at();
         self.invariants.on_metadata(self.index, &record, at);

@@ -288,8 +288,8 @@ impl Facts<'_> {
 }
 
 /// The controller chose `leader` for `epoch`: clean if it was in the ISR it chose from
-/// (the previous change's), as Kafka's `PartitionChangeBuilder` requires unless unclean
-/// election is on.
+/// (the previous change's), or, that ISR being empty, in its eligible leader replicas
+/// (KIP-966), as Kafka's `PartitionChangeBuilder` requires unless unclean election is on.
 pub(crate) fn record_election(
     p: &mut Partition,
     tp: &TopicPartition,
@@ -303,10 +303,14 @@ pub(crate) fn record_election(
     {
         return;
     }
-    let chose_from: Vec<BrokerId> = previous.map_or_else(|| isr.to_vec(), |c| c.isr.clone());
+    let (chose_from, from) = match previous {
+        None => (isr.to_vec(), "ISR"),
+        Some(c) if c.isr.is_empty() && !c.elr.is_empty() => (c.elr.clone(), "ELR"),
+        Some(c) => (c.isr.clone(), "ISR"),
+    };
     let clean = chose_from.contains(&leader);
     let what = format!(
-        "elected {leader} leader of {tp} in epoch {} from the ISR {}{}",
+        "elected {leader} leader of {tp} in epoch {} from the {from} {}{}",
         epoch.0,
         super::brokers(&chose_from),
         if clean {

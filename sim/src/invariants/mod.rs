@@ -183,6 +183,8 @@ impl ClusterInvariants {
             isr,
             leader_epoch,
             partition_epoch,
+            elr,
+            ..
         } = record
         else {
             if let MetadataRecord::CreatePartition { tp, .. } = record {
@@ -220,6 +222,7 @@ impl ClusterInvariants {
             isr: isr.clone(),
             leader_epoch: *leader_epoch,
             partition_epoch: *partition_epoch,
+            elr: elr.clone(),
         });
         let mut sink = Sink {
             anomalies: &mut self.anomalies,
@@ -576,6 +579,8 @@ mod tests {
             isr: vec![BrokerId(1)],
             leader_epoch: LeaderEpoch(epoch),
             partition_epoch: epoch,
+            elr: Vec::new(),
+            last_known_elr: Vec::new(),
         };
         let at = crate::events::EventAt::default();
         invariants.on_metadata(0, &change(Some(1), 1), at);

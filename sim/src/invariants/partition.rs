@@ -21,6 +21,9 @@ pub(crate) struct LatestChange {
     pub isr: Vec<BrokerId>,
     pub leader_epoch: LeaderEpoch,
     pub partition_epoch: u32,
+    /// KIP-966's eligible leader replicas (empty without ELR): with the ISR empty, a
+    /// clean election may choose from them.
+    pub elr: Vec<BrokerId>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

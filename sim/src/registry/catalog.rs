@@ -1,6 +1,7 @@
 //! The catalog of historical Kafka replication bugs (DESIGN.md section 7): one built-in
 //! scenario per bug, each running the protocol variant or configuration that had it under
-//! the faults that find it from a random seed sweep. The bugs' stories are told in the
+//! the faults that find it from a random seed sweep, and Last Replica Standing with and
+//! without its fix (KIP-966's eligible leader replicas). The bugs' stories are told in the
 //! pinned seeds under seeds/ and in README.md.
 
 use super::parts::replicated;
@@ -103,6 +104,7 @@ pub fn scenarios() -> Vec<Scenario> {
             ..durable(ReplicationProtocol::NoEpochFencing)
         },
         last_replica_standing(),
+        last_replica_standing_with_eligible_leader_replicas(),
     ]
 }
 
@@ -157,5 +159,26 @@ fn last_replica_standing() -> Scenario {
         }),
         ..Faults::default()
     };
+    scenario
+}
+
+/// The same story with KIP-966's fix as Kafka 4.1 ships it and recommends it:
+/// `min.insync.replicas=2` and eligible leader replicas. The ISR shrinks to b1 alone, below
+/// the minimum, so the high watermark stops and b2 stays eligible with every committed
+/// record; b1's restart after its power loss is an unclean shutdown, which takes it out of
+/// the ISR, and once b2 is back it is elected from the ELR. Without ELR the same faults
+/// re-elect b1, the last ISR member, without its un-fsynced tail.
+fn last_replica_standing_with_eligible_leader_replicas() -> Scenario {
+    let mut scenario = last_replica_standing();
+    scenario.name = "last-replica-standing-elr".into();
+    scenario.description = "last-replica-standing with min.insync.replicas=2 and KIP-966's \
+                            eligible leader replicas: b1's restart after its power loss is \
+                            an unclean shutdown that takes it out of the ISR, b2 left the \
+                            ISR below the minimum and is elected from the ELR; no \
+                            acknowledged write is lost"
+        .into();
+    scenario.expect = SweepExpectations::passing().never_shows(&[LostWrite, CommittedRecordLost]);
+    scenario.broker.min_insync_replicas = 2;
+    scenario.controller.eligible_leader_replicas = true;
     scenario
 }

@@ -419,6 +419,16 @@ impl Scenario {
                 ),
             );
         }
+        if !self.controller.unclean_shutdown_detection && !self.controller.eligible_leader_replicas
+        {
+            return invalid(
+                "controller.unclean_shutdown_detection",
+                "false breaks eligible leader replicas, which are off: set \
+                 controller.eligible_leader_replicas = true too (without ELR no election \
+                 reads it)"
+                    .to_string(),
+            );
+        }
         self.validate_faults(file)?;
         self.expect.validate(file)
     }
