@@ -205,6 +205,15 @@ pub struct BrokerConfig {
     /// [`SpuriousError`]). `None` (the default): errors only where Kafka returns them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spurious_error: Option<SpuriousError>,
+    /// A deliberately broken variant, for showing that the checkers catch it: `false`
+    /// serves a batch whose bytes on disk fail their CRC (a corrupted or misdirected
+    /// write) as the bytes say. Kafka never serves one: the read fails with a storage
+    /// error, the log directory goes offline and a broker with no other halts.
+    pub check_crc_on_read: bool,
+    /// A deliberately broken variant: `false` carries on after an fsync reports an error,
+    /// acknowledging what the failed fsync dropped. Kafka treats an error on flush as fatal
+    /// for the log directory (the broker halts before answering).
+    pub halt_on_fsync_error: bool,
     /// The replication protocol: `modern`, or a historical variant.
     pub replication_protocol: ReplicationProtocol,
     /// A deliberately broken variant, for showing that the checkers tell retention from
@@ -245,6 +254,8 @@ impl Default for BrokerConfig {
             producer_batches_remembered: 5,
             check_producer_sequences: true,
             spurious_error: None,
+            check_crc_on_read: true,
+            halt_on_fsync_error: true,
             replication_protocol: ReplicationProtocol::Modern,
             retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,
