@@ -168,7 +168,9 @@ impl Broker {
 
     /// The log of a hosted partition.
     pub fn log(&self, tp: &TopicPartition) -> Option<&Log> {
-        self.partitions.get(tp).map(crate::partition::Partition::log)
+        self.partitions
+            .get(tp)
+            .map(crate::partition::Partition::log)
     }
 
     /// When `tick` must run next.

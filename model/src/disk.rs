@@ -168,7 +168,8 @@ impl MemDisk {
             });
         }
         file.durable.truncate(file.same_len);
-        file.durable.extend_from_slice(&file.cached[file.same_len..]);
+        file.durable
+            .extend_from_slice(&file.cached[file.same_len..]);
         file.same_len = file.cached.len();
         Ok(())
     }
@@ -371,6 +372,10 @@ mod tests {
         ));
         assert_eq!(contents(&disk), b"axydefG\0\0");
         disk.apply(&append("a.log", b"z"));
-        assert_eq!(contents(&disk), b"axydefG\0\0z", "only one append is misdirected");
+        assert_eq!(
+            contents(&disk),
+            b"axydefG\0\0z",
+            "only one append is misdirected"
+        );
     }
 }

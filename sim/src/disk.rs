@@ -5,13 +5,13 @@
 //! a replaced disk keeps nothing; storage faults damage bytes or fail an fsync. madsim's own
 //! fs cannot lose data, hence this plugin.
 
+use kafka_model::disk::{Armed, DiskFault, MemDisk};
+use kafka_model::effect::DiskOp;
 use madsim::plugin::Simulator;
 use madsim::rand::GlobalRng;
 use madsim::task::NodeId;
 use madsim::time::TimeHandle;
 use madsim::Config;
-use kafka_model::disk::{Armed, DiskFault, MemDisk};
-use kafka_model::effect::DiskOp;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 

@@ -170,7 +170,10 @@ impl fmt::Display for Fault {
             Fault::MisdirectedWrite {
                 node,
                 restart_after_ms,
-            } => write!(f, "misdirected-write {node} (restart +{restart_after_ms}ms)"),
+            } => write!(
+                f,
+                "misdirected-write {node} (restart +{restart_after_ms}ms)"
+            ),
             Fault::FsyncFail {
                 node,
                 restart_after_ms,

@@ -9,9 +9,9 @@ use crate::faults::{Fault, TimedFault};
 use crate::network::LinkFault;
 use crate::seed::{self, Stream};
 use crate::world::World;
-use kafka_model::disk::Armed;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{FutureExt, StreamExt};
+use kafka_model::disk::Armed;
 use kafka_model::ids::NodeId;
 use madsim::runtime::Handle;
 use rand::RngCore;
@@ -161,6 +161,12 @@ impl Nemesis {
     }
 
     fn apply(&mut self, action: Action) {
+        self.apply_action(action);
+        let down: BTreeSet<NodeId> = self.down.iter().map(|n| self.id(n)).collect();
+        self.world.lock().operator.nemesis_down = down;
+    }
+
+    fn apply_action(&mut self, action: Action) {
         let now = World::now_ms();
         match action {
             Action::Inject(fault) => {

@@ -92,14 +92,25 @@ fn spawn_operator(world: &Arc<World>, nodes: &BTreeMap<String, madsim::task::Nod
     let (world, nodes) = (world.clone(), nodes.clone());
     madsim::task::spawn(async move {
         while let Some(node) = futures::StreamExt::next(&mut halted).await {
-            let delay_ms = world.lock().operator.restart_after_ms(node);
+            let (delay_ms, incarnation) = {
+                let state = world.lock();
+                let incarnation = state.incarnations.get(&node).copied().unwrap_or(0);
+                (state.operator.restart_after_ms(node), incarnation)
+            };
             let name = world.name(node).to_string();
             let id = nodes[&name];
             let world = world.clone();
             madsim::task::spawn(async move {
                 madsim::time::sleep(Duration::from_millis(delay_ms)).await;
-                world.fault(FaultEvent::Restarted { node: name });
-                Handle::current().restart(id);
+                let restart = {
+                    let state = world.lock();
+                    let current = state.incarnations.get(&node).copied().unwrap_or(0);
+                    state.operator.should_restart(node, incarnation, current)
+                };
+                if restart {
+                    world.fault(FaultEvent::Restarted { node: name });
+                    Handle::current().restart(id);
+                }
             });
         }
     });

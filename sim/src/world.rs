@@ -14,8 +14,8 @@ use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention
 use crate::faults::belief::ClusterBelief;
 use crate::faults::TimedFault;
 use crate::history::HistoryProjection;
-use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::losses::LossCause;
+use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, Network};
 use crate::seed::{self, Stream};
@@ -27,10 +27,10 @@ use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
+use operator::Operator;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use operator::Operator;
 use triggers::{Fired, TriggerBook};
 
 mod nodes;

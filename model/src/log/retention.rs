@@ -146,10 +146,10 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{apply, batch_at};
-    use crate::disk::MemDisk;
     use super::super::LogError;
     use super::*;
     use crate::config::LogConfig;
+    use crate::disk::MemDisk;
     use crate::ids::{LeaderEpoch, TopicPartition};
 
     const HOUR_MS: u64 = 3_600_000;
@@ -201,7 +201,11 @@ mod tests {
             assert_eq!(log.segment_count(), 28 - expired);
             assert_eq!(log.log_start_offset(), Offset(24 * expired as u64));
             assert_eq!(report.segments_deleted_for_size, 0);
-            assert_eq!(files.read_all().len(), log.segment_count(), "files follow the log");
+            assert_eq!(
+                files.read_all().len(),
+                log.segment_count(),
+                "files follow the log"
+            );
         }
         // What is left is young enough: the oldest segment left has not expired.
         let now = (15 * 24 - 1) * HOUR_MS;
@@ -382,7 +386,8 @@ mod tests {
                 recovered.batches().collect::<Vec<_>>(),
                 log.batches().collect::<Vec<_>>()
             );
-            let (again, _, _) = Log::recover(log.tp().clone(), log.config.clone(), on_disk.read_all());
+            let (again, _, _) =
+                Log::recover(log.tp().clone(), log.config.clone(), on_disk.read_all());
             assert_eq!(again.segment_base_offsets(), log.segment_base_offsets());
         }
         apply(&mut files, &ops);
@@ -390,7 +395,8 @@ mod tests {
         let (base, more) = log.append(batch_at(&[1000], 0), LeaderEpoch(1));
         assert_eq!(base, Offset(120));
         apply(&mut files, &more);
-        let (recovered, _, _) = Log::recover(log.tp().clone(), log.config.clone(), files.read_all());
+        let (recovered, _, _) =
+            Log::recover(log.tp().clone(), log.config.clone(), files.read_all());
         assert_eq!(recovered.log_start_offset(), Offset(96));
         assert_eq!(recovered.log_end_offset(), Offset(121));
     }

@@ -57,7 +57,12 @@ pub trait Role {
     /// Reads what the step's outputs serve from disk (brokers, once their disk was
     /// damaged): the index of the first output that cannot be served and why, if one
     /// cannot. Outputs may be rewritten to what the disk holds.
-    fn check_reads(&self, _disk: &SimDisk, _disk_node: DiskNode, _out: &mut [Output]) -> Option<(usize, String)> {
+    fn check_reads(
+        &self,
+        _disk: &SimDisk,
+        _disk_node: DiskNode,
+        _out: &mut [Output],
+    ) -> Option<(usize, String)> {
         None
     }
     /// Whether a failed fsync halts the process (Kafka's brokers: the log directory goes
@@ -169,7 +174,17 @@ async fn step<R: Role>(
         out.truncate(*index);
     }
     let halts_on_fsync_error = role.halts_on_fsync_error();
-    if let Some(why) = execute(world, me, endpoint, disk, disk_node, halts_on_fsync_error, out).await {
+    if let Some(why) = execute(
+        world,
+        me,
+        endpoint,
+        disk,
+        disk_node,
+        halts_on_fsync_error,
+        out,
+    )
+    .await
+    {
         world.halt(me, why);
         return Step::Halted;
     }

@@ -62,7 +62,9 @@ pub fn check_served(
                         ),
                     ));
                 }
-                // What a broker that skips the check sends: the bytes as they parse.
+                // What a broker that skips the check sends: the records as the bytes parse.
+                // (Its header stays as the broker holds it: garbage offsets would only
+                // stop the follower's append, not reach a reader.)
                 if let Some(found) = found {
                     for (record, read) in batch.records.iter_mut().zip(found.records) {
                         *record = read;

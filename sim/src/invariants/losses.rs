@@ -168,10 +168,7 @@ impl Facts<'_> {
         if let Some(cut) = p.losses.cut.remove(&self.broker) {
             let mut taint = cut.chain.clone();
             taint.push(link(self.at, &b, lead(String::new())));
-            p.losses
-                .tainted
-                .entry(epoch)
-                .or_insert((cut.cause, taint));
+            p.losses.tainted.entry(epoch).or_insert((cut.cause, taint));
             let lacking: Vec<(u64, u64)> = cut
                 .records
                 .iter()

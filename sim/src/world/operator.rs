@@ -4,7 +4,7 @@
 
 use futures::channel::mpsc::UnboundedSender;
 use kafka_model::ids::NodeId;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Restarts no broker unless the run has storage faults (`halts` set).
 #[derive(Clone, Debug, Default)]
@@ -14,6 +14,9 @@ pub struct Operator {
     restart_after_ms: BTreeMap<NodeId, u64>,
     /// Where halted brokers are reported.
     halts: Option<UnboundedSender<NodeId>>,
+    /// Nodes the nemesis holds down: it restarts them itself, and a second restart would
+    /// find the first one's address still bound.
+    pub nemesis_down: BTreeSet<NodeId>,
 }
 
 /// The delay for a broker halting with no storage fault armed on its disk (it read bytes
@@ -34,6 +37,12 @@ impl Operator {
             .get(&node)
             .copied()
             .unwrap_or(DEFAULT_RESTART_AFTER_MS)
+    }
+
+    /// Whether the operator restarts a broker that halted in `incarnation`: not if the
+    /// nemesis holds it down or restarted it since.
+    pub fn should_restart(&self, node: NodeId, incarnation: u32, current: u32) -> bool {
+        incarnation == current && !self.nemesis_down.contains(&node)
     }
 
     /// A broker halted: the operator will restart it.
