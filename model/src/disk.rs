@@ -93,7 +93,7 @@ impl MemDisk {
     pub fn apply(&mut self, op: &DiskOp) -> Option<DiskFault> {
         match op {
             DiskOp::Append { path, bytes } => self.append(path, bytes),
-            DiskOp::Fsync { path } => return self.fsync(path).err().map(DiskFault::FsyncFailed),
+            DiskOp::Fsync { path } => self.fsync(path).err().map(DiskFault::FsyncFailed),
             DiskOp::Truncate { path, len } => self.truncate(path, *len),
             DiskOp::Delete { path } => {
                 // Unlinking is taken as durable at once: the file is gone after a reboot too.
