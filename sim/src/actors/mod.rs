@@ -169,27 +169,8 @@ async fn step<R: Role>(
     role: &R,
     out: &mut Vec<Output>,
 ) -> Step {
-    let unreadable = role.check_reads(disk, disk_node, out);
-    if let Some((index, _)) = &unreadable {
-        out.truncate(*index);
-    }
-    let halts_on_fsync_error = role.halts_on_fsync_error();
-    if let Some(why) = execute(
-        world,
-        me,
-        endpoint,
-        disk,
-        disk_node,
-        halts_on_fsync_error,
-        out,
-    )
-    .await
-    {
-        world.halt(me, why);
-        return Step::Halted;
-    }
-    match unreadable {
-        Some((_, why)) => {
+    match execute(world, me, endpoint, disk, disk_node, role, out).await {
+        Some(why) => {
             world.halt(me, why);
             Step::Halted
         }
@@ -198,19 +179,26 @@ async fn step<R: Role>(
 }
 
 /// Carries out a step's outputs in order: a disk write before the response that
-/// acknowledges it. Stops at a failed fsync if it halts the node, and says why.
-async fn execute(
+/// acknowledges it. Stops at a storage error that halts the node (a failed fsync, a
+/// batch that fails its CRC as it is served), and says why; dropping the drain drops the
+/// step's other outputs, so nothing after the error leaves the node.
+async fn execute<R: Role>(
     world: &Arc<World>,
     me: NodeId,
     endpoint: &Arc<Endpoint>,
     disk: &SimDisk,
     disk_node: DiskNode,
-    halts_on_fsync_error: bool,
+    role: &R,
     out: &mut Vec<Output>,
 ) -> Option<String> {
-    for output in out.drain(..) {
+    for mut output in out.drain(..) {
         // A trigger the last output (or the message just handled) fired strikes first.
         world.wait_if_held(me).await;
+        // Checked here, once the step's earlier writes are on disk.
+        if let Some((_, why)) = role.check_reads(disk, disk_node, std::slice::from_mut(&mut output))
+        {
+            return Some(why);
+        }
         match output {
             Output::Send { to, message } => {
                 world.answered(me, to, &message);
@@ -249,9 +237,7 @@ async fn execute(
                     cause,
                 });
                 if let DiskFault::FsyncFailed(failed) = fault {
-                    if halts_on_fsync_error {
-                        // Dropping the drain drops the step's other outputs: nothing after
-                        // the failed fsync (its acknowledgement) leaves the node.
+                    if role.halts_on_fsync_error() {
                         return Some(format!("fsync of {} failed", failed.path));
                     }
                 }
