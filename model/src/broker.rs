@@ -166,6 +166,13 @@ impl Broker {
             .collect()
     }
 
+    /// The log of a hosted partition.
+    pub fn log(&self, tp: &TopicPartition) -> Option<&Log> {
+        self.partitions
+            .get(tp)
+            .map(crate::partition::Partition::log)
+    }
+
     /// When `tick` must run next.
     pub fn next_deadline(&self) -> Option<Millis> {
         let timeout_ms = self.config.inter_broker_request_timeout_ms;

@@ -103,6 +103,35 @@ pub fn decode_segment(bytes: &[u8]) -> DecodedSegment {
     }
 }
 
+/// What a reader finds in one frame's bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FrameCheck {
+    Valid(RecordBatch),
+    /// The checksum does not match; the payload still parses as this batch (what a reader
+    /// that skips the check would take for the data).
+    CrcMismatch(Option<RecordBatch>),
+    /// Not even a frame: a length past the bytes.
+    Unreadable,
+}
+
+/// Checks the frame at the start of `bytes` as Kafka's `DefaultRecordBatch.ensureValid` does.
+pub fn check_frame(bytes: &[u8]) -> FrameCheck {
+    let mut header = Reader::new(bytes);
+    let (Some(len), Some(crc)) = (header.u32(), header.u32()) else {
+        return FrameCheck::Unreadable;
+    };
+    let Some(payload) = usize::try_from(len).ok().and_then(|len| header.take(len)) else {
+        return FrameCheck::Unreadable;
+    };
+    if crc32c::crc32c(payload) != crc {
+        return FrameCheck::CrcMismatch(decode_payload(payload));
+    }
+    match decode_payload(payload) {
+        Some(batch) => FrameCheck::Valid(batch),
+        None => FrameCheck::CrcMismatch(None),
+    }
+}
+
 /// One whole valid frame at the start of `bytes`, and its length.
 fn decode_frame(bytes: &[u8]) -> Option<(RecordBatch, usize)> {
     let mut header = Reader::new(bytes);

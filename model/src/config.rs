@@ -227,6 +227,15 @@ pub struct BrokerConfig {
     /// When a produce is answered relative to the leader's write and fsync (see
     /// [`ProduceAnswer`]): `after-flush`, as Kafka does, unless set to a broken variant.
     pub answer_produce: ProduceAnswer,
+    /// A deliberately broken variant, for showing that the checkers catch it: `false`
+    /// serves a batch whose bytes on disk fail their CRC (a corrupted or misdirected
+    /// write) as the bytes say. Kafka never serves one: the read fails with a storage
+    /// error, the log directory goes offline and a broker with no other halts.
+    pub check_crc_on_read: bool,
+    /// A deliberately broken variant: `false` carries on after an fsync reports an error,
+    /// acknowledging what the failed fsync dropped. Kafka treats an error on flush as fatal
+    /// for the log directory (the broker halts before answering).
+    pub halt_on_fsync_error: bool,
     /// The replication protocol: `modern`, or a historical variant.
     pub replication_protocol: ReplicationProtocol,
     /// A deliberately broken variant, for showing that the checkers tell retention from
@@ -276,6 +285,8 @@ impl Default for BrokerConfig {
             check_producer_sequences: true,
             spurious_error: None,
             answer_produce: ProduceAnswer::AfterFlush,
+            check_crc_on_read: true,
+            halt_on_fsync_error: true,
             replication_protocol: ReplicationProtocol::Modern,
             retention_bounded_by_high_watermark: true,
             min_insync_replicas: 1,

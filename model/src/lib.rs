@@ -9,6 +9,7 @@ pub mod codec;
 pub mod config;
 pub mod consumer;
 pub mod controller;
+pub mod disk;
 pub mod effect;
 pub mod eligible_leader_replicas;
 pub mod group;

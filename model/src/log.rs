@@ -101,6 +101,25 @@ impl Log {
         self.segments.iter().map(|s| s.size_bytes).sum()
     }
 
+    /// Where the batch starting at `base_offset` lies on disk: its segment file, and the
+    /// byte range of its frame there.
+    pub fn locate(&self, base_offset: Offset) -> Option<(&str, std::ops::Range<usize>)> {
+        let index = self
+            .segments
+            .partition_point(|s| s.base_offset <= base_offset)
+            .checked_sub(1)?;
+        let segment = &self.segments[index];
+        let mut pos = 0usize;
+        for batch in &segment.batches {
+            let len = codec::encode_batch(batch).len();
+            if batch.base_offset == base_offset {
+                return Some((&segment.path, pos..pos + len));
+            }
+            pos += len;
+        }
+        None
+    }
+
     pub fn batches(&self) -> impl Iterator<Item = &RecordBatch> {
         self.segments.iter().flat_map(|s| s.batches.iter())
     }

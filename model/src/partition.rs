@@ -83,6 +83,10 @@ impl Partition {
         }
     }
 
+    pub fn log(&self) -> &Log {
+        &self.log
+    }
+
     pub fn log_end(&self) -> Offset {
         self.log.log_end_offset()
     }

@@ -1,8 +1,12 @@
-//! SimDisk: each node's files as a page cache over durable bytes. A process crash keeps the
-//! page cache (the OS still has it); a power loss keeps only what was fsynced, plus perhaps
-//! a torn fragment of the unsynced tail; a replaced disk keeps nothing. madsim's own fs
-//! cannot lose data, hence this plugin.
+//! SimDisk: each node's disk, a [`MemDisk`] (the model's own, so that the simulator and the
+//! model's tests agree on every semantics): a page cache over the bytes on the medium. A
+//! process crash keeps the page cache (the OS still has it); a power loss keeps only what
+//! was fsynced (a truncation included), plus perhaps a torn fragment of the unsynced tail;
+//! a replaced disk keeps nothing; storage faults damage bytes or fail an fsync. madsim's own
+//! fs cannot lose data, hence this plugin.
 
+use kafka_model::disk::{Armed, DiskFault, MemDisk};
+use kafka_model::effect::DiskOp;
 use madsim::plugin::Simulator;
 use madsim::rand::GlobalRng;
 use madsim::task::NodeId;
@@ -10,15 +14,6 @@ use madsim::time::TimeHandle;
 use madsim::Config;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-
-#[derive(Clone, Debug, Default)]
-struct SimFile {
-    /// What a process reads: the page cache.
-    data: Vec<u8>,
-    /// `data[..synced_len]` survives a power loss. Only appends and truncations happen,
-    /// so the durable image is always a prefix of the cached one.
-    synced_len: usize,
-}
 
 /// Counters for benchmarks and traces.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,7 +26,7 @@ pub struct DiskStats {
 /// The SimDisk plugin. Register it with `Runtime::add_simulator::<SimDisk>()`.
 #[derive(Default)]
 pub struct SimDisk {
-    nodes: Mutex<BTreeMap<NodeId, BTreeMap<String, SimFile>>>,
+    nodes: Mutex<BTreeMap<NodeId, MemDisk>>,
     stats: Mutex<DiskStats>,
 }
 
@@ -49,94 +44,43 @@ impl Simulator for SimDisk {
 }
 
 impl SimDisk {
-    fn with_files<R>(
-        &self,
-        node: NodeId,
-        f: impl FnOnce(&mut BTreeMap<String, SimFile>) -> R,
-    ) -> R {
+    fn with_disk<R>(&self, node: NodeId, f: impl FnOnce(&mut MemDisk) -> R) -> R {
         let mut nodes = self.nodes.lock().expect("disk lock");
         f(nodes.entry(node).or_default())
     }
 
-    pub fn append(&self, node: NodeId, path: &str, bytes: &[u8]) {
-        self.stats.lock().expect("stats lock").bytes_written += bytes.len() as u64;
-        self.with_files(node, |files| {
-            files
-                .entry(path.to_string())
-                .or_default()
-                .data
-                .extend_from_slice(bytes)
-        });
-    }
-
-    pub fn fsync(&self, node: NodeId, path: &str) {
-        self.stats.lock().expect("stats lock").fsyncs += 1;
-        self.with_files(node, |files| {
-            if let Some(file) = files.get_mut(path) {
-                file.synced_len = file.data.len();
+    /// Carries out one of the node's disk operations; an armed storage fault may strike it.
+    pub fn apply(&self, node: NodeId, op: &DiskOp) -> Option<DiskFault> {
+        {
+            let mut stats = self.stats.lock().expect("stats lock");
+            match op {
+                DiskOp::Append { bytes, .. } => stats.bytes_written += bytes.len() as u64,
+                DiskOp::Fsync { .. } => stats.fsyncs += 1,
+                DiskOp::Truncate { .. } | DiskOp::Delete { .. } => {}
             }
-        });
-    }
-
-    /// Truncation is a metadata change; it is taken as durable at once (conservative:
-    /// it never resurrects cut bytes).
-    pub fn truncate(&self, node: NodeId, path: &str, len: u64) {
-        self.with_files(node, |files| {
-            if let Some(file) = files.get_mut(path) {
-                let len = (len as usize).min(file.data.len());
-                file.data.truncate(len);
-                file.synced_len = file.synced_len.min(len);
-            }
-        });
-    }
-
-    pub fn delete(&self, node: NodeId, path: &str) {
-        self.with_files(node, |files| files.remove(path));
+        }
+        self.with_disk(node, |disk| disk.apply(op))
     }
 
     /// Every file of the node as a process sees it, in path order.
     pub fn read_all(&self, node: NodeId) -> Vec<(String, Vec<u8>)> {
-        self.with_files(node, |files| {
-            files
-                .iter()
-                .map(|(path, file)| (path.clone(), file.data.clone()))
-                .collect()
-        })
+        self.with_disk(node, |disk| disk.read_all())
+    }
+
+    /// One file of the node as a process sees it (empty if there is none).
+    pub fn read(&self, node: NodeId, path: &str) -> Vec<u8> {
+        self.with_disk(node, |disk| disk.read(path).map(<[u8]>::to_vec))
+            .unwrap_or_default()
     }
 
     /// Bytes of the node's files that a power loss now would lose.
     pub fn unsynced_bytes(&self, node: NodeId) -> u64 {
-        self.with_files(node, |files| {
-            files
-                .values()
-                .map(|f| (f.data.len() - f.synced_len) as u64)
-                .sum()
-        })
+        self.with_disk(node, |disk| disk.unsynced_bytes())
     }
 
-    /// Power loss: each file falls back to its fsynced prefix. `tear` (random) decides for
-    /// each file whether a fragment of the unsynced tail reached the platter anyway, which
-    /// is how a torn last write looks after reboot.
-    pub fn power_fail(&self, node: NodeId, mut tear: impl FnMut() -> u64) -> u64 {
-        let lost = self.with_files(node, |files| {
-            let mut lost = 0u64;
-            for file in files.values_mut() {
-                let unsynced = file.data.len() - file.synced_len;
-                if unsynced == 0 {
-                    continue;
-                }
-                let draw = tear();
-                let kept = if draw.is_multiple_of(4) {
-                    (draw >> 2) as usize % unsynced
-                } else {
-                    0
-                };
-                lost += (unsynced - kept) as u64;
-                file.data.truncate(file.synced_len + kept);
-                file.synced_len = file.data.len();
-            }
-            lost
-        });
+    /// Power loss: see [`MemDisk::power_fail`].
+    pub fn power_fail(&self, node: NodeId, tear: impl FnMut() -> u64) -> u64 {
+        let lost = self.with_disk(node, |disk| disk.power_fail(tear));
         self.stats
             .lock()
             .expect("stats lock")
@@ -146,11 +90,17 @@ impl SimDisk {
 
     /// The disk is replaced: every file is gone, fsynced or not. Returns the bytes erased.
     pub fn wipe(&self, node: NodeId) -> u64 {
-        self.with_files(node, |files| {
-            let erased = files.values().map(|f| f.data.len() as u64).sum();
-            files.clear();
-            erased
-        })
+        self.with_disk(node, MemDisk::wipe)
+    }
+
+    /// Arms a storage fault on the node's disk (see [`Armed`]).
+    pub fn arm(&self, node: NodeId, fault: Armed) {
+        self.with_disk(node, |disk| disk.arm(fault));
+    }
+
+    /// Whether the node's bytes were damaged in place (a reader must check them).
+    pub fn damaged(&self, node: NodeId) -> bool {
+        self.with_disk(node, |disk| disk.damaged())
     }
 
     pub fn stats(&self) -> DiskStats {
@@ -170,16 +120,20 @@ mod tests {
         let node = rt.create_node().build().id();
         rt.block_on(async move {
             let disk = madsim::plugin::simulator::<SimDisk>();
-            disk.append(node, "a", b"hello ");
-            disk.fsync(node, "a");
-            disk.append(node, "a", b"world");
+            let append = |bytes: &[u8]| DiskOp::Append {
+                path: "a".into(),
+                bytes: bytes.to_vec(),
+            };
+            disk.apply(node, &append(b"hello "));
+            disk.apply(node, &DiskOp::Fsync { path: "a".into() });
+            disk.apply(node, &append(b"world"));
             madsim::runtime::Handle::current().kill(node);
             assert_eq!(disk.read_all(node)[0].1, b"hello world");
             assert_eq!(disk.unsynced_bytes(node), 5);
             let lost = disk.power_fail(node, || 1);
             assert_eq!(lost, 5);
             assert_eq!(disk.read_all(node)[0].1, b"hello ");
-            disk.append(node, "a", b"abcdefgh");
+            disk.apply(node, &append(b"abcdefgh"));
             disk.power_fail(node, || 4 * 3);
             assert_eq!(
                 disk.read_all(node)[0].1,

@@ -98,6 +98,13 @@ pub enum FaultEvent {
     DiskErased { node: String, bytes: u64 },
     /// A power loss: the node's un-fsynced bytes are gone.
     PowerCut { node: String, bytes: u64 },
+    /// An armed storage fault struck the node's disk (`what` it did): the records it
+    /// damaged or dropped are cut at the node's next recovery, for `cause`.
+    DiskDamaged {
+        node: String,
+        what: String,
+        cause: crate::invariants::losses::LossCause,
+    },
     /// The fault phase is over: every fault ends, every node runs.
     Healed,
 }

@@ -86,7 +86,12 @@ pub fn explained_now(anomaly: &Anomaly, ledger: &LossLedger, promises: &Promises
 /// Whether the configuration allows records lost this way to vanish.
 fn excuses(cause: LossCause, promises: &Promises) -> bool {
     match cause {
-        LossCause::PowerLoss => promises.async_flush,
+        // A failed fsync drops what a power loss would: only what was not yet fsynced.
+        LossCause::PowerLoss | LossCause::FsyncFailure => promises.async_flush,
+        // Kafka keeps acknowledged records through a damaged replica by replication only: a
+        // damaged replica that leads without what its recovery cut (the last of its ISR, or
+        // every replica damaged) loses them, as Kafka would. The chain shows how.
+        LossCause::Corruption => true,
         LossCause::UncleanElection => promises.unclean_election,
         LossCause::LeaderLacked => false,
     }
@@ -137,6 +142,22 @@ fn reason(loss: &LostRecords, replica_level: bool) -> String {
         LossCause::PowerLoss => format!(
             "async flush: a power loss cut these records (un-fsynced) from {b}, which then led \
              {tp} without them"
+        ),
+        LossCause::FsyncFailure if replica_level => format!(
+            "async flush: a failed fsync dropped these records (un-fsynced) from {b}'s replica \
+             of {tp}"
+        ),
+        LossCause::FsyncFailure => format!(
+            "async flush: a failed fsync dropped these records (un-fsynced) from {b}, which \
+             then led {tp} without them"
+        ),
+        LossCause::Corruption if replica_level => format!(
+            "a damaged write on {b}'s disk: its recovery cut {tp} at the batch that failed \
+             its CRC, and it fetches these records again"
+        ),
+        LossCause::Corruption => format!(
+            "a damaged write on {b}'s disk: its recovery cut {tp} at the batch that failed \
+             its CRC, and it then led {tp} without these records"
         ),
         LossCause::UncleanElection => format!(
             "unclean leader election is on: {b}, out of sync, was elected leader of {tp} \

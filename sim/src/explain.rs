@@ -113,7 +113,8 @@ impl Story<'_> {
             FaultEvent::Restarted { node }
             | FaultEvent::Resumed { node }
             | FaultEvent::DiskErased { node, .. }
-            | FaultEvent::PowerCut { node, .. } => self.is_replica_name(node),
+            | FaultEvent::PowerCut { node, .. }
+            | FaultEvent::DiskDamaged { node, .. } => self.is_replica_name(node),
             FaultEvent::SwarmDrawn(_)
             | FaultEvent::Planned(_)
             | FaultEvent::Triggered { .. }

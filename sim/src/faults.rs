@@ -28,6 +28,17 @@ pub enum Fault {
     DiskLoss { node: String, restart_after_ms: u64 },
     /// SIGSTOP (or a long GC pause): the node does nothing, then resumes.
     Pause { node: String, duration_ms: u64 },
+    /// The broker's next append to a log segment is written with one byte wrong (in the
+    /// page cache and on the medium). A broker that finds it halts, and is restarted
+    /// `restart_after_ms` later, as an operator would.
+    DiskCorrupt { node: String, restart_after_ms: u64 },
+    /// The broker's next append to a log segment lands elsewhere in its file, overwriting
+    /// bytes there, and leaves zeros where it belonged. Found and restarted as a corruption.
+    MisdirectedWrite { node: String, restart_after_ms: u64 },
+    /// The broker's next fsync of a log segment reports an error, and the dirty bytes it
+    /// should have written are dropped (a later fsync does not write them). A broker halts
+    /// on it and is restarted `restart_after_ms` later.
+    FsyncFail { node: String, restart_after_ms: u64 },
     /// Nodes in different groups cannot talk (both ways). Nodes in no group are unaffected.
     Partition {
         groups: Vec<Vec<String>>,
@@ -70,6 +81,9 @@ impl Fault {
             Fault::Crash { node, .. }
             | Fault::PowerLoss { node, .. }
             | Fault::DiskLoss { node, .. }
+            | Fault::DiskCorrupt { node, .. }
+            | Fault::MisdirectedWrite { node, .. }
+            | Fault::FsyncFail { node, .. }
             | Fault::Pause { node, .. }
             | Fault::Clog { node, .. }
             | Fault::ClockJump { node, .. }
@@ -91,6 +105,9 @@ impl Fault {
             Fault::Crash { node, .. }
             | Fault::PowerLoss { node, .. }
             | Fault::DiskLoss { node, .. }
+            | Fault::DiskCorrupt { node, .. }
+            | Fault::MisdirectedWrite { node, .. }
+            | Fault::FsyncFail { node, .. }
             | Fault::Pause { node, .. }
             | Fault::Clog { node, .. }
             | Fault::ClockJump { node, .. }
@@ -115,6 +132,9 @@ impl Fault {
             Fault::Crash { .. } => FaultKind::Crash,
             Fault::PowerLoss { .. } => FaultKind::PowerLoss,
             Fault::DiskLoss { .. } => FaultKind::DiskLoss,
+            Fault::DiskCorrupt { .. } => FaultKind::DiskCorrupt,
+            Fault::MisdirectedWrite { .. } => FaultKind::MisdirectedWrite,
+            Fault::FsyncFail { .. } => FaultKind::FsyncFail,
             Fault::Pause { .. } => FaultKind::Pause,
             Fault::Partition { .. } => FaultKind::Partition,
             Fault::PartitionOneWay { .. } => FaultKind::PartitionOneWay,
@@ -143,6 +163,21 @@ impl fmt::Display for Fault {
                 node,
                 restart_after_ms,
             } => write!(f, "disk-loss {node} (restart +{restart_after_ms}ms)"),
+            Fault::DiskCorrupt {
+                node,
+                restart_after_ms,
+            } => write!(f, "disk-corrupt {node} (restart +{restart_after_ms}ms)"),
+            Fault::MisdirectedWrite {
+                node,
+                restart_after_ms,
+            } => write!(
+                f,
+                "misdirected-write {node} (restart +{restart_after_ms}ms)"
+            ),
+            Fault::FsyncFail {
+                node,
+                restart_after_ms,
+            } => write!(f, "fsync-fail {node} (restart +{restart_after_ms}ms)"),
             Fault::Pause { node, duration_ms } => write!(f, "pause {node} {duration_ms}ms"),
             Fault::Partition {
                 groups,
@@ -220,6 +255,10 @@ pub enum FaultKind {
     ClockDrift,
     /// Last, so that sorting a list of kinds keeps the others' order.
     DiskLoss,
+    /// The storage faults, after all the others for the same reason.
+    DiskCorrupt,
+    MisdirectedWrite,
+    FsyncFail,
 }
 
 impl FaultKind {
@@ -237,11 +276,26 @@ impl FaultKind {
             FaultKind::ClockJump => "clock-jump",
             FaultKind::ClockDrift => "clock-drift",
             FaultKind::DiskLoss => "disk-loss",
+            FaultKind::DiskCorrupt => "disk-corrupt",
+            FaultKind::MisdirectedWrite => "misdirected-write",
+            FaultKind::FsyncFail => "fsync-fail",
         }
     }
 
+    /// The storage faults: opt-in (not in `ALL`), for brokers only.
+    pub const STORAGE: [FaultKind; 3] = [
+        FaultKind::DiskCorrupt,
+        FaultKind::MisdirectedWrite,
+        FaultKind::FsyncFail,
+    ];
+
+    pub fn is_storage(self) -> bool {
+        FaultKind::STORAGE.contains(&self)
+    }
+
     /// Every kind that may strike any node. Disk loss, for the controllers of a quorum
-    /// only, is not among them: scenarios that draw from `ALL` keep their fault plans.
+    /// only, and the storage faults are not among them: scenarios that draw from `ALL` keep
+    /// their fault plans.
     pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::PowerLoss,
@@ -476,6 +530,18 @@ impl NemesisSpec {
                     node: broker,
                     ppm: rng.gen_range(-200_000..200_000),
                 },
+                FaultKind::DiskCorrupt => Fault::DiskCorrupt {
+                    node: broker,
+                    restart_after_ms: duration_ms,
+                },
+                FaultKind::MisdirectedWrite => Fault::MisdirectedWrite {
+                    node: broker,
+                    restart_after_ms: duration_ms,
+                },
+                FaultKind::FsyncFail => Fault::FsyncFail {
+                    node: broker,
+                    restart_after_ms: duration_ms,
+                },
                 FaultKind::DiskLoss => {
                     let Some(node) = disk_loss.eligible(&disks_lost).choose(&mut rng).cloned()
                     else {
@@ -529,7 +595,11 @@ mod tests {
 
     #[test]
     fn kind_names_are_the_scenario_spelling() {
-        for kind in FaultKind::ALL.into_iter().chain([FaultKind::DiskLoss]) {
+        for kind in FaultKind::ALL
+            .into_iter()
+            .chain([FaultKind::DiskLoss])
+            .chain(FaultKind::STORAGE)
+        {
             assert_eq!(serde_json::to_value(kind).unwrap(), kind.name());
         }
     }

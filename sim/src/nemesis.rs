@@ -11,6 +11,7 @@ use crate::seed::{self, Stream};
 use crate::world::World;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::{FutureExt, StreamExt};
+use kafka_model::disk::Armed;
 use kafka_model::ids::NodeId;
 use madsim::runtime::Handle;
 use rand::RngCore;
@@ -40,6 +41,8 @@ pub struct Nemesis {
     queue: BTreeMap<(u64, u64), Action>,
     sequence: u64,
     tear_rng: rand_chacha::ChaCha8Rng,
+    /// Where storage faults strike (which byte, where a misdirected write lands).
+    storage_rng: rand_chacha::ChaCha8Rng,
     /// Wakes the nemesis when a trigger fires (the world counts the triggers).
     triggered: Option<UnboundedReceiver<()>>,
 }
@@ -56,6 +59,7 @@ impl Nemesis {
             // Its own stream: the swarm draws the fault plan from `Faults`, and tears drawn from
             // the same numbers would follow the plan's draws.
             tear_rng: seed::stream(world.seed, Stream::Tears),
+            storage_rng: seed::stream(world.seed, Stream::Storage),
             world,
             handle: Handle::current(),
             nodes,
@@ -157,6 +161,12 @@ impl Nemesis {
     }
 
     fn apply(&mut self, action: Action) {
+        self.apply_action(action);
+        let down: BTreeSet<NodeId> = self.down.iter().map(|n| self.id(n)).collect();
+        self.world.lock().operator.nemesis_down = down;
+    }
+
+    fn apply_action(&mut self, action: Action) {
         let now = World::now_ms();
         match action {
             Action::Inject(fault) => {
@@ -272,6 +282,26 @@ impl Nemesis {
                 self.down.insert(node.clone());
                 self.schedule(now + restart_after_ms, Action::Restart(node));
             }
+            Fault::DiskCorrupt {
+                node,
+                restart_after_ms,
+            } => {
+                let rng = &mut self.storage_rng;
+                let at = rng.next_u64();
+                let xor = (rng.next_u32() % 255 + 1) as u8;
+                self.arm(&node, restart_after_ms, Armed::CorruptAppend { at, xor });
+            }
+            Fault::MisdirectedWrite {
+                node,
+                restart_after_ms,
+            } => {
+                let to = self.storage_rng.next_u64();
+                self.arm(&node, restart_after_ms, Armed::MisdirectAppend { to });
+            }
+            Fault::FsyncFail {
+                node,
+                restart_after_ms,
+            } => self.arm(&node, restart_after_ms, Armed::FailFsync),
             Fault::Pause { node, duration_ms } => {
                 if !self.down.contains(&node) && self.paused.insert(node.clone()) {
                     self.handle.pause(self.nodes[&node]);
@@ -339,6 +369,17 @@ impl Nemesis {
                 state.clocks.entry(id).or_default().set_drift(now, ppm);
             }
         }
+    }
+
+    /// Arms a storage fault on the node's disk; it strikes the node's next log operation
+    /// it fits (the trace says when), even across a crash.
+    fn arm(&mut self, node: &str, restart_after_ms: u64, fault: Armed) {
+        let id = self.id(node);
+        self.world
+            .lock()
+            .operator
+            .set_restart_after_ms(id, restart_after_ms);
+        madsim::plugin::simulator::<SimDisk>().arm(self.nodes[node], fault);
     }
 
     fn block(&mut self, now: u64, links: Vec<(NodeId, NodeId)>, duration_ms: u64) {

@@ -89,6 +89,39 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
 /// The controllers whose disk the nemesis may replace: a minority of a quorum's voters at
 /// most, counting those the scenario's own events replace (no voter changes are modelled,
 /// so a majority on new disks could never elect a leader again). None for one controller.
+/// Restarts each broker that halts over a storage error, after the delay of the fault that
+/// struck its disk (see `world::operator`). Runs through the liveness phase too: a broker
+/// may read damaged bytes long after the heal.
+fn spawn_operator(world: &Arc<World>, nodes: &BTreeMap<String, madsim::task::NodeId>) {
+    let (halts, mut halted) = futures::channel::mpsc::unbounded();
+    world.lock().operator.watch(halts);
+    let (world, nodes) = (world.clone(), nodes.clone());
+    madsim::task::spawn(async move {
+        while let Some(node) = futures::StreamExt::next(&mut halted).await {
+            let (delay_ms, incarnation) = {
+                let state = world.lock();
+                let incarnation = state.incarnations.get(&node).copied().unwrap_or(0);
+                (state.operator.restart_after_ms(node), incarnation)
+            };
+            let name = world.name(node).to_string();
+            let id = nodes[&name];
+            let world = world.clone();
+            madsim::task::spawn(async move {
+                madsim::time::sleep(Duration::from_millis(delay_ms)).await;
+                let restart = {
+                    let state = world.lock();
+                    let current = state.incarnations.get(&node).copied().unwrap_or(0);
+                    state.operator.should_restart(node, incarnation, current)
+                };
+                if restart {
+                    world.fault(FaultEvent::Restarted { node: name });
+                    Handle::current().restart(id);
+                }
+            });
+        }
+    });
+}
+
 fn disk_loss_targets(scenario: &Scenario) -> DiskLossTargets {
     let max_nodes = max_disk_losses(scenario.controller.voters);
     DiskLossTargets {
@@ -455,6 +488,9 @@ async fn supervise(
         }
     }
     let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().collect();
+    if plan.iter().any(|e| e.fault.kind().is_storage()) {
+        spawn_operator(&world, &nodes);
+    }
     Nemesis::new(
         world.clone(),
         nodes,

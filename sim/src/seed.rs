@@ -18,6 +18,9 @@ pub enum Stream {
     Triggers = 8,
     /// Which un-fsynced bytes a power loss keeps and where it tears (the nemesis).
     Tears = 9,
+    /// Where a storage fault strikes: which byte of an append, where a misdirected one
+    /// lands, what a corruption XORs (the nemesis).
+    Storage = 10,
 }
 
 /// A ChaCha8 generator for one named stream of `seed`.

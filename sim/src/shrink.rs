@@ -387,6 +387,18 @@ fn duration_mut(fault: &mut Fault) -> Option<(&'static str, &mut u64)> {
         | Fault::DiskLoss {
             restart_after_ms: ms,
             ..
+        }
+        | Fault::DiskCorrupt {
+            restart_after_ms: ms,
+            ..
+        }
+        | Fault::MisdirectedWrite {
+            restart_after_ms: ms,
+            ..
+        }
+        | Fault::FsyncFail {
+            restart_after_ms: ms,
+            ..
         } => Some(("restart_after_ms", ms)),
         Fault::ClockJump { .. } | Fault::ClockDrift { .. } => None,
         Fault::Pause {

@@ -14,6 +14,7 @@ use crate::events::{Actor, DiskEvent, EventKind, EventLog, FaultEvent, Retention
 use crate::faults::belief::ClusterBelief;
 use crate::faults::TimedFault;
 use crate::history::HistoryProjection;
+use crate::invariants::losses::LossCause;
 use crate::invariants::quorum::QuorumInvariants;
 use crate::invariants::ClusterInvariants;
 use crate::network::{Fate, Network};
@@ -26,12 +27,14 @@ use kafka_model::ids::{BrokerId, LeaderEpoch, Millis, NodeId};
 use kafka_model::metadata::MetadataRecord;
 use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
+use operator::Operator;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use triggers::{Fired, TriggerBook};
 
 mod nodes;
+pub mod operator;
 mod status;
 pub mod triggers;
 
@@ -60,6 +63,8 @@ pub struct WorldState {
     pub belief: ClusterBelief,
     /// The plan's triggered faults, counted against every event.
     pub triggers: TriggerBook,
+    /// Who restarts a broker that halted over a storage error.
+    pub operator: Operator,
 }
 
 impl WorldState {
@@ -135,7 +140,14 @@ impl WorldState {
             (EventKind::Fault(FaultEvent::PowerCut { node, .. }), _) => {
                 let broker = names.iter().find(|(_, n)| *n == node).map(|(id, _)| *id);
                 if let Some(broker) = broker.filter(|id| is_broker(*id)) {
-                    self.invariants.on_power_cut(BrokerId(broker.0), at);
+                    self.invariants
+                        .on_power_cut(BrokerId(broker.0), at, LossCause::PowerLoss);
+                }
+            }
+            (EventKind::Fault(FaultEvent::DiskDamaged { node, cause, .. }), _) => {
+                let broker = names.iter().find(|(_, n)| *n == node).map(|(id, _)| *id);
+                if let Some(broker) = broker.filter(|id| is_broker(*id)) {
+                    self.invariants.on_power_cut(BrokerId(broker.0), at, *cause);
                 }
             }
             _ => {}
@@ -193,6 +205,7 @@ impl World {
                 liveness: LivenessView::default(),
                 belief: ClusterBelief::default(),
                 triggers: TriggerBook::default(),
+                operator: Operator::default(),
             }),
             has_triggers: AtomicBool::new(false),
             stall: None,
@@ -297,6 +310,13 @@ impl World {
         state.triggers.arm(plan, wake);
         self.has_triggers
             .store(!state.triggers.is_empty(), Ordering::Relaxed);
+    }
+
+    /// A broker halted over a storage error (`why`): it does nothing more until the
+    /// operator restarts it.
+    pub fn halt(&self, node: NodeId, why: String) {
+        self.node_event(node, EventKind::Note(format!("halted: {why}")));
+        self.lock().operator.halted(node);
     }
 
     /// The next fired trigger, for the nemesis.

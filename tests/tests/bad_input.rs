@@ -303,6 +303,31 @@ fn node_aliases_that_name_no_possible_node_are_refused() {
         field,
         "cannot go with a nemesis that draws disk losses",
     );
+    // Storage faults strike a broker's log segments: a broker or a partition's replica.
+    let storage = |kind: &str, node: &str| {
+        event(&format!(
+            "kind = \"{kind}\"\nnode = \"{node}\"\nrestart_after_ms = 5"
+        ))
+    };
+    for kind in ["disk-corrupt", "misdirected-write", "fsync-fail"] {
+        for node in ["controller", "producer-1"] {
+            assert_refused(
+                &storage(kind, node),
+                field,
+                "storage faults strike a broker's log segments",
+            );
+        }
+        assert_refused(
+            &format!("{quorum}{}", storage(kind, "active controller")),
+            field,
+            "storage faults strike a broker's log segments",
+        );
+        assert_accepted(&storage(kind, "b2"));
+        assert_accepted(&format!("{rf3}{}", storage(kind, "follower of tasks-1")));
+        assert_accepted(&format!(
+            "[faults.nemesis]\nkinds = [\"crash\", \"{kind}\"]\n"
+        ));
+    }
     // In a network fault too, and a clock fault.
     assert_refused(
         &event(

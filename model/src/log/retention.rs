@@ -149,6 +149,7 @@ mod tests {
     use super::super::LogError;
     use super::*;
     use crate::config::LogConfig;
+    use crate::disk::MemDisk;
     use crate::ids::{LeaderEpoch, TopicPartition};
 
     const HOUR_MS: u64 = 3_600_000;
@@ -162,14 +163,14 @@ mod tests {
     /// One 2-record batch per hour for `hours` hours, stamped with its hour; segments of
     /// exactly 12 batches (half a day), so segment `i` holds hours `12i..12i+12`. Values
     /// (and so keys) have the same length, so that every batch has the same size.
-    fn hourly(config: LogConfig, hours: u64) -> (Log, Vec<(String, Vec<u8>)>) {
+    fn hourly(config: LogConfig, hours: u64) -> (Log, MemDisk) {
         const BASE: u64 = 100_000;
         let frame = crate::codec::encode_batch(&batch_at(&[BASE, BASE], 0)).len() as u64;
         let mut log = log_with(LogConfig {
             segment_bytes: 12 * frame,
             ..config
         });
-        let mut files = Vec::new();
+        let mut files = MemDisk::default();
         for hour in 0..hours {
             let values = [BASE + hour * 2, BASE + hour * 2 + 1];
             let (_, ops) = log.append(batch_at(&values, hour * HOUR_MS), LeaderEpoch(0));
@@ -200,7 +201,11 @@ mod tests {
             assert_eq!(log.segment_count(), 28 - expired);
             assert_eq!(log.log_start_offset(), Offset(24 * expired as u64));
             assert_eq!(report.segments_deleted_for_size, 0);
-            assert_eq!(files.len(), log.segment_count(), "files follow the log");
+            assert_eq!(
+                files.read_all().len(),
+                log.segment_count(),
+                "files follow the log"
+            );
         }
         // What is left is young enough: the oldest segment left has not expired.
         let now = (15 * 24 - 1) * HOUR_MS;
@@ -218,7 +223,7 @@ mod tests {
         assert_eq!(log.segment_count(), 1);
         assert_eq!(log.log_start_offset(), Offset(48));
         assert_eq!(log.log_end_offset(), Offset(60));
-        assert_eq!(files.len(), 1);
+        assert_eq!(files.read_all().len(), 1);
         let (again, ops) = log.apply_retention(200 * WEEK_MS, log.log_end_offset());
         assert_eq!((again.segments_deleted(), ops.len()), (0, 0));
     }
@@ -327,7 +332,7 @@ mod tests {
         let (deleted, ops) = log.delete_segments_below(Offset(50));
         apply(&mut files, &ops);
         assert_eq!((deleted, log.log_start_offset()), (2, Offset(48)));
-        assert_eq!(files.len(), 3);
+        assert_eq!(files.read_all().len(), 3);
         let (deleted, ops) = log.delete_segments_below(Offset(1_000));
         assert_eq!((deleted, ops.len()), (2, 2), "never the active segment");
         assert_eq!(log.log_start_offset(), Offset(96));
@@ -365,7 +370,7 @@ mod tests {
             let mut on_disk = files.clone();
             apply(&mut on_disk, &ops[..done]);
             let (mut recovered, repair, _) =
-                Log::recover(log.tp().clone(), log.config.clone(), on_disk.clone());
+                Log::recover(log.tp().clone(), log.config.clone(), on_disk.read_all());
             assert!(repair.is_empty(), "nothing torn: {repair:?}");
             assert_eq!(recovered.log_start_offset(), Offset(24 * done as u64));
             assert_eq!(recovered.log_end_offset(), log.log_end_offset());
@@ -381,7 +386,8 @@ mod tests {
                 recovered.batches().collect::<Vec<_>>(),
                 log.batches().collect::<Vec<_>>()
             );
-            let (again, _, _) = Log::recover(log.tp().clone(), log.config.clone(), on_disk);
+            let (again, _, _) =
+                Log::recover(log.tp().clone(), log.config.clone(), on_disk.read_all());
             assert_eq!(again.segment_base_offsets(), log.segment_base_offsets());
         }
         apply(&mut files, &ops);
@@ -389,7 +395,8 @@ mod tests {
         let (base, more) = log.append(batch_at(&[1000], 0), LeaderEpoch(1));
         assert_eq!(base, Offset(120));
         apply(&mut files, &more);
-        let (recovered, _, _) = Log::recover(log.tp().clone(), log.config.clone(), files);
+        let (recovered, _, _) =
+            Log::recover(log.tp().clone(), log.config.clone(), files.read_all());
         assert_eq!(recovered.log_start_offset(), Offset(96));
         assert_eq!(recovered.log_end_offset(), Offset(121));
     }

@@ -1,6 +1,7 @@
 //! Tests of the log: appends, segment rolls, truncation, resets and recovery.
 
 use super::*;
+use crate::disk::MemDisk;
 use crate::record::Record;
 
 fn batch(values: &[u64]) -> RecordBatch {
@@ -24,21 +25,10 @@ pub(super) fn batch_at(values: &[u64], timestamp_ms: u64) -> RecordBatch {
     }
 }
 
-/// Carries out disk operations on an in-memory disk of `(path, bytes)` files.
-pub(super) fn apply(files: &mut Vec<(String, Vec<u8>)>, ops: &[DiskOp]) {
+/// Carries out disk operations on the disk the simulator uses too.
+pub(super) fn apply(disk: &mut MemDisk, ops: &[DiskOp]) {
     for op in ops {
-        match op {
-            DiskOp::Append { path, bytes } => match files.iter_mut().find(|f| &f.0 == path) {
-                Some(file) => file.1.extend_from_slice(bytes),
-                None => files.push((path.clone(), bytes.clone())),
-            },
-            DiskOp::Truncate { path, len } => {
-                let file = files.iter_mut().find(|f| &f.0 == path).unwrap();
-                file.1.truncate(*len as usize);
-            }
-            DiskOp::Delete { path } => files.retain(|f| &f.0 != path),
-            DiskOp::Fsync { .. } => {}
-        }
+        assert_eq!(disk.apply(op), None, "no fault is armed");
     }
 }
 
@@ -55,7 +45,7 @@ fn small_log() -> Log {
 #[test]
 fn append_assigns_dense_offsets_and_rolls_segments() {
     let mut log = small_log();
-    let mut files = Vec::new();
+    let mut files = MemDisk::default();
     for i in 0..20 {
         let (base, ops) = log.append(batch(&[i * 2, i * 2 + 1]), LeaderEpoch(3));
         assert_eq!(base, Offset(i * 2));
@@ -71,17 +61,18 @@ fn append_assigns_dense_offsets_and_rolls_segments() {
 #[test]
 fn recovery_restores_the_log_and_cuts_a_torn_tail() {
     let mut log = small_log();
-    let mut files = Vec::new();
+    let mut files = MemDisk::default();
     for i in 0..20 {
         apply(&mut files, &log.append(batch(&[i]), LeaderEpoch(0)).1);
     }
     let (recovered, ops, report) =
-        Log::recover(log.tp().clone(), log.config.clone(), files.clone());
+        Log::recover(log.tp().clone(), log.config.clone(), files.read_all());
     assert!(ops.is_empty());
     assert_eq!(report.batches, 20);
     assert_eq!(recovered.log_end_offset(), Offset(20));
 
     // Tear the last segment in the middle of its last batch.
+    let mut files = files.read_all();
     let last = files.iter_mut().max_by(|a, b| a.0.cmp(&b.0)).unwrap();
     let len = last.1.len();
     last.1.truncate(len - 3);
@@ -109,9 +100,9 @@ fn flush_messages_one_fsyncs_every_append() {
 }
 
 /// A log of 3-record batches (values = offsets) over 200-byte segments, and its files.
-fn filled_log(batches: u64) -> (Log, Vec<(String, Vec<u8>)>) {
+fn filled_log(batches: u64) -> (Log, MemDisk) {
     let mut log = small_log();
-    let mut files = Vec::new();
+    let mut files = MemDisk::default();
     for i in 0..batches {
         let (_, ops) = log.append(batch(&[i * 3, i * 3 + 1, i * 3 + 2]), LeaderEpoch(i as u32));
         apply(&mut files, &ops);
@@ -126,8 +117,8 @@ fn values(log: &Log) -> Vec<u64> {
 }
 
 /// Recovery from `files` gives `log` back: same end, batches and segments.
-fn assert_recovers_to(log: &Log, files: &[(String, Vec<u8>)]) {
-    let (recovered, ops, _) = Log::recover(log.tp().clone(), log.config.clone(), files.to_vec());
+fn assert_recovers_to(log: &Log, files: &MemDisk) {
+    let (recovered, ops, _) = Log::recover(log.tp().clone(), log.config.clone(), files.read_all());
     assert!(ops.is_empty(), "nothing to repair: {ops:?}");
     assert_eq!(recovered.log_end_offset(), log.log_end_offset());
     assert_eq!(
@@ -174,6 +165,7 @@ fn truncation_to_the_log_start_or_past_the_end() {
     let (mut log, mut files) = filled_log(4);
     assert!(log.truncate_to(Offset(12)).is_empty() && log.truncate_to(Offset(99)).is_empty());
     apply(&mut files, &log.truncate_to(Offset(0)));
+    let files = files.read_all();
     assert_eq!(
         files.len(),
         1,
@@ -208,7 +200,7 @@ fn appending_after_a_truncation_continues_at_the_new_end() {
 #[test]
 fn append_replicated_keeps_the_leaders_offsets_and_epochs_and_refuses_a_gap() {
     let mut log = small_log();
-    let mut files = Vec::new();
+    let mut files = MemDisk::default();
     for (base, epoch, records) in [(0, 1, &[10, 11][..]), (2, 1, &[12]), (3, 4, &[13, 14])] {
         let mut copied = batch(records);
         copied.base_offset = Offset(base);
@@ -278,7 +270,7 @@ fn reset_to_restarts_the_log_there_and_recovery_agrees() {
 fn recovery_starts_the_log_at_the_oldest_file_left() {
     let (log, files) = filled_log(12);
     // As if retention had deleted the first two segments.
-    let rest: Vec<_> = files.into_iter().skip(2).collect();
+    let rest: Vec<_> = files.read_all().into_iter().skip(2).collect();
     let (recovered, ops, report) = Log::recover(log.tp().clone(), log.config.clone(), rest);
     assert!(ops.is_empty());
     assert_eq!(report.batches, 8);
@@ -297,9 +289,10 @@ fn recovery_starts_the_log_at_the_oldest_file_left() {
 #[test]
 fn a_lone_torn_file_is_an_empty_log_where_its_name_says() {
     let mut log = Log::new(TopicPartition::new("t", 0), LogConfig::default());
-    let mut files = Vec::new();
+    let mut files = MemDisk::default();
     apply(&mut files, &log.reset_to(Offset(40)));
     apply(&mut files, &log.append(batch(&[1, 2]), LeaderEpoch(0)).1);
+    let mut files = files.read_all();
     files[0].1.truncate(5);
     let (recovered, ops, report) = Log::recover(log.tp().clone(), log.config.clone(), files);
     assert_eq!(

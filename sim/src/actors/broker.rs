@@ -1,7 +1,7 @@
 //! The broker role: recovers the broker's logs (its partitions' and its copy of the
 //! metadata log) from SimDisk at each start, then hands it each message and timer tick.
 
-use super::Role;
+use super::{DiskNode, Role};
 use crate::disk::SimDisk;
 use crate::events::EventKind;
 use crate::world::World;
@@ -99,6 +99,24 @@ impl Role for BrokerRole {
 
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.broker.as_ref().and_then(Broker::next_deadline)
+    }
+
+    fn check_reads(
+        &self,
+        disk: &SimDisk,
+        disk_node: DiskNode,
+        out: &mut [Output],
+    ) -> Option<(usize, String)> {
+        let broker = self.broker.as_ref()?;
+        if !disk.damaged(disk_node) {
+            return None;
+        }
+        let check_crc = self.config.check_crc_on_read;
+        super::read_check::check_served(broker, disk, disk_node, check_crc, out)
+    }
+
+    fn halts_on_fsync_error(&self) -> bool {
+        self.config.halt_on_fsync_error
     }
 
     fn publish(&self, world: &World, me: NodeId) {

@@ -8,14 +8,17 @@ pub mod broker;
 pub mod consumer;
 pub mod controller;
 pub mod producer;
+mod read_check;
 
 use crate::disk::SimDisk;
-use crate::events::EventKind;
+use crate::events::{EventKind, FaultEvent};
+use crate::invariants::losses::LossCause;
 use crate::network::Fate;
 use crate::world::{address, World};
 use alarm::Alarm;
 use futures::future::{select, Either};
-use kafka_model::effect::{DiskOp, Output};
+use kafka_model::disk::DiskFault;
+use kafka_model::effect::Output;
 use kafka_model::ids::{Millis, NodeId};
 use kafka_model::protocol::Message;
 use madsim::net::Endpoint;
@@ -51,7 +54,26 @@ pub trait Role {
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis>;
     /// Reports progress to the world after each step (clients only).
     fn publish(&self, _world: &World, _me: NodeId) {}
+    /// Reads what the step's outputs serve from disk (brokers, once their disk was
+    /// damaged): the index of the first output that cannot be served and why, if one
+    /// cannot. Outputs may be rewritten to what the disk holds.
+    fn check_reads(
+        &self,
+        _disk: &SimDisk,
+        _disk_node: DiskNode,
+        _out: &mut [Output],
+    ) -> Option<(usize, String)> {
+        None
+    }
+    /// Whether a failed fsync halts the process (Kafka's brokers: the log directory goes
+    /// offline).
+    fn halts_on_fsync_error(&self) -> bool {
+        true
+    }
 }
+
+/// A node as SimDisk knows it.
+pub type DiskNode = madsim::task::NodeId;
 
 /// The event loop of one node incarnation. Returns when the node's socket closes.
 pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
@@ -77,7 +99,9 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
     let mut out = Vec::new();
     let global = World::now_ms();
     role.start(&world, world.local_ms(me, global), global, &mut out);
-    execute(&world, me, &endpoint, &disk, disk_node, &mut out).await;
+    if step(&world, me, &endpoint, &disk, disk_node, &role, &mut out).await == Step::Halted {
+        return;
+    }
     role.publish(&world, me);
 
     let receiver = endpoint.clone();
@@ -134,24 +158,60 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
             Some(Err(_)) => return,
             None => role.on_tick(local, global, &mut out),
         }
-        execute(&world, me, &endpoint, &disk, disk_node, &mut out).await;
+        if step(&world, me, &endpoint, &disk, disk_node, &role, &mut out).await == Step::Halted {
+            return;
+        }
         role.publish(&world, me);
     }
 }
 
-/// Carries out a step's outputs in order: a disk write before the response that
-/// acknowledges it.
-async fn execute(
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    Done,
+    /// The node halted over a storage error: its process does nothing more.
+    Halted,
+}
+
+/// Carries out a step's outputs, up to a storage error that halts the node.
+async fn step<R: Role>(
     world: &Arc<World>,
     me: NodeId,
     endpoint: &Arc<Endpoint>,
     disk: &SimDisk,
-    disk_node: madsim::task::NodeId,
+    disk_node: DiskNode,
+    role: &R,
     out: &mut Vec<Output>,
-) {
-    for output in out.drain(..) {
+) -> Step {
+    match execute(world, me, endpoint, disk, disk_node, role, out).await {
+        Some(why) => {
+            world.halt(me, why);
+            Step::Halted
+        }
+        None => Step::Done,
+    }
+}
+
+/// Carries out a step's outputs in order: a disk write before the response that
+/// acknowledges it. Stops at a storage error that halts the node (a failed fsync, a
+/// batch that fails its CRC as it is served), and says why; dropping the drain drops the
+/// step's other outputs, so nothing after the error leaves the node.
+async fn execute<R: Role>(
+    world: &Arc<World>,
+    me: NodeId,
+    endpoint: &Arc<Endpoint>,
+    disk: &SimDisk,
+    disk_node: DiskNode,
+    role: &R,
+    out: &mut Vec<Output>,
+) -> Option<String> {
+    for mut output in out.drain(..) {
         // A trigger the last output (or the message just handled) fired strikes first.
         world.wait_if_held(me).await;
+        // Checked here, once the step's earlier writes are on disk.
+        if let Some((_, why)) = role.check_reads(disk, disk_node, std::slice::from_mut(&mut output))
+        {
+            return Some(why);
+        }
         match output {
             Output::Send { to, message } => {
                 world.answered(me, to, &message);
@@ -177,11 +237,22 @@ async fn execute(
             }
             Output::Disk(op) => {
                 world.disk(me, &op);
-                match op {
-                    DiskOp::Append { path, bytes } => disk.append(disk_node, &path, &bytes),
-                    DiskOp::Fsync { path } => disk.fsync(disk_node, &path),
-                    DiskOp::Truncate { path, len } => disk.truncate(disk_node, &path, len),
-                    DiskOp::Delete { path } => disk.delete(disk_node, &path),
+                let Some(fault) = disk.apply(disk_node, &op) else {
+                    continue;
+                };
+                let cause = match fault {
+                    DiskFault::FsyncFailed(_) => LossCause::FsyncFailure,
+                    DiskFault::Corrupted(_) | DiskFault::Misdirected(_) => LossCause::Corruption,
+                };
+                world.fault(FaultEvent::DiskDamaged {
+                    node: world.name(me).to_string(),
+                    what: storage_note(&fault),
+                    cause,
+                });
+                if let DiskFault::FsyncFailed(failed) = fault {
+                    if role.halts_on_fsync_error() {
+                        return Some(format!("fsync of {} failed", failed.path));
+                    }
                 }
             }
             Output::Observe(observation) => world.observe(me, observation),
@@ -194,4 +265,20 @@ async fn execute(
         }
     }
     world.wait_if_held(me).await;
+    None
+}
+
+/// A storage fault's trace line, on the node it struck.
+fn storage_note(fault: &DiskFault) -> String {
+    match fault {
+        DiskFault::Corrupted(c) => format!("append to {} written wrong at byte {}", c.path, c.at),
+        DiskFault::Misdirected(m) => format!(
+            "append of {} bytes to {} landed at byte {} instead of {}",
+            m.len, m.path, m.landed_at, m.intended_at
+        ),
+        DiskFault::FsyncFailed(f) => format!(
+            "fsync of {} failed, {} dirty bytes dropped",
+            f.path, f.bytes_dropped
+        ),
+    }
 }

@@ -111,6 +111,7 @@ fn nemesis(fault: &FaultEvent, out: &mut String) {
             write!(out, "{node} lost its disk ({bytes} bytes)")
         }
         FaultEvent::PowerCut { node, bytes } => write!(out, "{node} lost {bytes} unsynced bytes"),
+        FaultEvent::DiskDamaged { node, what, .. } => write!(out, "{node} disk: {what}"),
         FaultEvent::Healed => write!(out, "heal"),
     };
 }

@@ -18,11 +18,28 @@ use std::collections::BTreeMap;
 pub enum LossCause {
     /// A power loss cut them (un-fsynced) from a replica.
     PowerLoss,
+    /// A failed fsync dropped them (un-fsynced) from a replica's page cache.
+    FsyncFailure,
+    /// A corrupted or misdirected write damaged them on a replica's disk: its recovery cut
+    /// them at the first batch that failed its CRC.
+    Corruption,
     /// An out-of-sync replica became leader without them.
     UncleanElection,
     /// A replica of the ISR became leader without them: records beyond its log that only
     /// others had (an acks=1 or acks=0 tail, or a bug if they were committed).
     LeaderLacked,
+}
+
+impl LossCause {
+    /// The first link of a cut's chain: what struck the replica's disk.
+    fn what_struck(self) -> &'static str {
+        match self {
+            LossCause::PowerLoss => "lost power: what it had not fsynced is gone",
+            LossCause::FsyncFailure => "an fsync failed: what it had not fsynced is gone",
+            LossCause::Corruption => "a write was damaged on its disk",
+            LossCause::UncleanElection | LossCause::LeaderLacked => "lost records",
+        }
+    }
 }
 
 /// Records one replica lost, or one leader lacked.
@@ -98,6 +115,7 @@ impl Facts<'_> {
         p: &mut Partition,
         before: &Replica,
         cut_at: EventAt,
+        cause: LossCause,
         ledger: &mut LossLedger,
     ) {
         let after = p.replicas.get(&self.broker).cloned().unwrap_or_default();
@@ -109,11 +127,7 @@ impl Facts<'_> {
         }
         let (tp, b) = (self.tp, self.broker.to_string());
         let chain = vec![
-            link(
-                cut_at,
-                &b,
-                "lost power: what it had not fsynced is gone".into(),
-            ),
+            link(cut_at, &b, cause.what_struck().into()),
             link(
                 self.at,
                 &b,
@@ -128,7 +142,7 @@ impl Facts<'_> {
             tp: tp.clone(),
             broker: self.broker,
             records,
-            cause: LossCause::PowerLoss,
+            cause,
             chain,
         };
         ledger.cuts.push(cut.clone());
@@ -154,10 +168,7 @@ impl Facts<'_> {
         if let Some(cut) = p.losses.cut.remove(&self.broker) {
             let mut taint = cut.chain.clone();
             taint.push(link(self.at, &b, lead(String::new())));
-            p.losses
-                .tainted
-                .entry(epoch)
-                .or_insert((LossCause::PowerLoss, taint));
+            p.losses.tainted.entry(epoch).or_insert((cut.cause, taint));
             let lacking: Vec<(u64, u64)> = cut
                 .records
                 .iter()

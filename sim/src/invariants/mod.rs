@@ -25,7 +25,7 @@ use crate::history::History;
 use kafka_model::effect::{LogStartCause, ReplicaEvent};
 use kafka_model::ids::{BrokerId, TopicPartition};
 use kafka_model::metadata::MetadataRecord;
-use losses::{record_election, Facts, LossLedger};
+use losses::{record_election, Facts, LossCause, LossLedger};
 use partition::{LatestChange, Partition};
 use replica::{Replica, Role};
 use single_leader::{Claim, Claimant};
@@ -86,10 +86,11 @@ pub struct ClusterInvariants {
     anomalies: Vec<Anomaly>,
     /// The highest history index seen, for the end-of-run validations.
     last_index: u64,
-    /// Brokers that lost power and have not started since.
-    power_cuts: BTreeMap<BrokerId, EventAt>,
-    /// Brokers whose current incarnation started after a power loss, and that loss.
-    started_after_power_cut: BTreeMap<BrokerId, EventAt>,
+    /// Brokers that lost power (or whose disk a storage fault struck) and have not started
+    /// since, with how.
+    power_cuts: BTreeMap<BrokerId, (EventAt, LossCause)>,
+    /// Brokers whose current incarnation started after a power loss or storage fault.
+    started_after_power_cut: BTreeMap<BrokerId, (EventAt, LossCause)>,
     ledger: LossLedger,
 }
 
@@ -107,9 +108,10 @@ impl ClusterInvariants {
         }
     }
 
-    /// `broker` lost power: what it had not fsynced is gone.
-    pub fn on_power_cut(&mut self, broker: BrokerId, at: EventAt) {
-        self.power_cuts.insert(broker, at);
+    /// `broker` lost power (what it had not fsynced is gone), or a storage fault damaged
+    /// its disk (`cause`): what its next recoveries cut, this explains.
+    pub fn on_power_cut(&mut self, broker: BrokerId, at: EventAt, cause: LossCause) {
+        self.power_cuts.insert(broker, (at, cause));
     }
 
     /// `broker` started an incarnation: its logs' recoveries follow.
@@ -158,8 +160,8 @@ impl ClusterInvariants {
             }
         }
         let found = apply(partition, broker, life, event, history_index);
-        if let (Some(before), Some(cut_at)) = (before, power_cut) {
-            facts.recovered_after_power_cut(partition, &before, cut_at, &mut self.ledger);
+        if let (Some(before), Some((cut_at, cause))) = (before, power_cut) {
+            facts.recovered_after_power_cut(partition, &before, cut_at, cause, &mut self.ledger);
         }
         if let ReplicaEvent::BecameLeader { epoch, .. } = event {
             facts.became_leader(partition, *epoch, &mut self.ledger);

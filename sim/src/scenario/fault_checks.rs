@@ -256,6 +256,21 @@ impl Scenario {
                     ),
                 ));
             }
+            Fault::DiskCorrupt { node, .. }
+            | Fault::MisdirectedWrite { node, .. }
+            | Fault::FsyncFail { node, .. }
+                if !self.broker_names().contains(node)
+                    && !NodeAlias::parse(node)
+                        .is_some_and(|a| a.is_ok_and(|a| a != NodeAlias::ActiveController)) =>
+            {
+                return Some((
+                    "node",
+                    format!(
+                        "`{node}`: storage faults strike a broker's log segments: name a                          broker ({}) or a partition's leader or follower",
+                        self.broker_names().join(", ")
+                    ),
+                ));
+            }
             Fault::Partition { groups, .. } => return self.partition_problem(groups),
             Fault::PartitionOneWay { from, to, .. }
             | Fault::Loss { from, to, .. }
@@ -349,6 +364,15 @@ fn duration_problem(fault: &Fault) -> Option<(&'static str, String)> {
             restart_after_ms, ..
         }
         | Fault::DiskLoss {
+            restart_after_ms, ..
+        }
+        | Fault::DiskCorrupt {
+            restart_after_ms, ..
+        }
+        | Fault::MisdirectedWrite {
+            restart_after_ms, ..
+        }
+        | Fault::FsyncFail {
             restart_after_ms, ..
         } => ("restart_after_ms", *restart_after_ms, true),
         Fault::Pause { duration_ms, .. }

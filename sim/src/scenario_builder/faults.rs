@@ -319,6 +319,15 @@ impl ScenarioBuilder {
             }
             | Fault::DiskLoss {
                 restart_after_ms, ..
+            }
+            | Fault::DiskCorrupt {
+                restart_after_ms, ..
+            }
+            | Fault::MisdirectedWrite {
+                restart_after_ms, ..
+            }
+            | Fault::FsyncFail {
+                restart_after_ms, ..
             } => *restart_after_ms = duration,
             fault @ (Fault::ClockJump { .. } | Fault::ClockDrift { .. }) => {
                 let kind = fault.kind().name();

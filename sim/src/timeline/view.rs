@@ -200,6 +200,10 @@ fn link_and_clock_faults(fault: &Fault) -> (Vec<(String, String)>, Option<u64>) 
         Fault::Clog { node, duration_ms } => (one(node, "clog".into()), Some(*duration_ms)),
         Fault::ClockJump { node, by_ms } => (one(node, format!("clock {by_ms:+}ms")), None),
         Fault::ClockDrift { node, ppm } => (one(node, format!("drift {ppm:+}ppm")), None),
+        // Armed on the disk: a mark; the halt it may cause shows as the node's restart.
+        Fault::DiskCorrupt { node, .. }
+        | Fault::MisdirectedWrite { node, .. }
+        | Fault::FsyncFail { node, .. } => (one(node, fault.kind().name().into()), None),
         Fault::Crash { .. }
         | Fault::PowerLoss { .. }
         | Fault::DiskLoss { .. }
