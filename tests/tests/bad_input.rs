@@ -445,6 +445,20 @@ fn corpus() -> &'static [String] {
         let builtins = registry::all();
         let mut files: Vec<String> = builtins.iter().map(to_minimal_toml).collect();
         files.extend(builtins.iter().step_by(7).map(Scenario::to_toml));
+        // The examples spell the opt-in settings no built-in uses (storage faults,
+        // answer_produce, eligible leader replicas, triggers drawn by the swarm).
+        let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples");
+        let mut paths: Vec<_> = std::fs::read_dir(&examples)
+            .expect("examples/ is readable")
+            .map(|entry| entry.expect("an examples/ entry").path())
+            .filter(|path| path.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        files.extend(
+            paths
+                .iter()
+                .map(|p| std::fs::read_to_string(p).expect("an example")),
+        );
         files
     })
 }
