@@ -27,6 +27,14 @@ pub fn kinds(outcome: &Outcome) -> BTreeSet<AnomalyKind> {
     outcome.anomalies.iter().map(|a| a.kind).collect()
 }
 
+/// Whether `scenario` run with `seed` shows `kind`, with any verdict.
+pub fn shows(scenario: &Scenario, seed: u64, kind: AnomalyKind) -> bool {
+    kafka_sim::runner::run(scenario, seed, kafka_sim::runner::RunOptions::default())
+        .anomalies
+        .iter()
+        .any(|a| a.kind == kind)
+}
+
 /// Anomaly kinds an outcome shows as violations.
 pub fn violations(outcome: &Outcome) -> BTreeSet<AnomalyKind> {
     outcome

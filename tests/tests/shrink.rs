@@ -189,12 +189,7 @@ fn shrinking_to_an_allowed_lost_write_gives_at_most_three_faults_that_still_lose
     use kafka_sim::checkers::AnomalyKind::LostWrite;
     use kafka_sim::shrink::shrink_to;
     let scenario = registry::find("acks1-failover").unwrap();
-    let shows = |s: &Scenario, seed| {
-        run(s, seed, RunOptions::default())
-            .anomalies
-            .iter()
-            .any(|a| a.kind == LostWrite)
-    };
+    let shows = |s: &Scenario, seed| kafka_sim_tests::shows(s, seed, LostWrite);
     let seed = (0..20)
         .find(|&seed| shows(&scenario, seed))
         .expect("acks1-failover loses a write within 20 seeds (its expectation)");

@@ -253,12 +253,7 @@ fn shrink_keeps_a_trigger_the_failure_needs() {
         .clock_jump("b2", 5_000)
         .build()
         .unwrap();
-    let shows = |s: &Scenario, seed| {
-        run(s, seed, RunOptions::default())
-            .anomalies
-            .iter()
-            .any(|a| a.kind == LostWrite)
-    };
+    let shows = |s: &Scenario, seed| kafka_sim_tests::shows(s, seed, LostWrite);
     let seed = (0..10)
         .find(|&seed| shows(&scenario, seed))
         .expect("the triggered power loss loses a write within 10 seeds");
