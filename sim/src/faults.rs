@@ -75,6 +75,39 @@ pub enum Fault {
 }
 
 impl Fault {
+    /// How long the fault lasts, with the field that says so: `restart_after_ms` for the
+    /// faults that take a node down, `duration_ms` for the rest. `None` for the clock
+    /// changes, which last until the heal.
+    pub fn duration_ms_mut(&mut self) -> Option<(&'static str, &mut u64)> {
+        match self {
+            Fault::Crash {
+                restart_after_ms, ..
+            }
+            | Fault::PowerLoss {
+                restart_after_ms, ..
+            }
+            | Fault::DiskLoss {
+                restart_after_ms, ..
+            }
+            | Fault::DiskCorrupt {
+                restart_after_ms, ..
+            }
+            | Fault::MisdirectedWrite {
+                restart_after_ms, ..
+            }
+            | Fault::FsyncFail {
+                restart_after_ms, ..
+            } => Some(("restart_after_ms", restart_after_ms)),
+            Fault::Pause { duration_ms, .. }
+            | Fault::Partition { duration_ms, .. }
+            | Fault::PartitionOneWay { duration_ms, .. }
+            | Fault::Loss { duration_ms, .. }
+            | Fault::Delay { duration_ms, .. }
+            | Fault::Clog { duration_ms, .. } => Some(("duration_ms", duration_ms)),
+            Fault::ClockJump { .. } | Fault::ClockDrift { .. } => None,
+        }
+    }
+
     /// Every node the fault names.
     pub fn nodes(&self) -> Vec<&String> {
         match self {

@@ -356,46 +356,26 @@ impl Scenario {
 
 /// A fault's duration must be positive (a fault of 0 ms does nothing) and fit in a run.
 fn duration_problem(fault: &Fault) -> Option<(&'static str, String)> {
-    let (field, value, may_be_zero) = match fault {
-        Fault::Crash {
-            restart_after_ms, ..
+    if let Fault::Delay {
+        delay_ms,
+        jitter_ms,
+        ..
+    } = fault
+    {
+        if let Some((field, value)) = [("delay_ms", delay_ms), ("jitter_ms", jitter_ms)]
+            .into_iter()
+            .find(|(_, v)| **v > RUN_MAX_MS)
+        {
+            return Some((field, format!("{value} ms is longer than a run (30 days)")));
         }
-        | Fault::PowerLoss {
-            restart_after_ms, ..
-        }
-        | Fault::DiskLoss {
-            restart_after_ms, ..
-        }
-        | Fault::DiskCorrupt {
-            restart_after_ms, ..
-        }
-        | Fault::MisdirectedWrite {
-            restart_after_ms, ..
-        }
-        | Fault::FsyncFail {
-            restart_after_ms, ..
-        } => ("restart_after_ms", *restart_after_ms, true),
-        Fault::Pause { duration_ms, .. }
-        | Fault::Partition { duration_ms, .. }
-        | Fault::PartitionOneWay { duration_ms, .. }
-        | Fault::Loss { duration_ms, .. }
-        | Fault::Clog { duration_ms, .. } => ("duration_ms", *duration_ms, false),
-        Fault::Delay {
-            duration_ms,
-            delay_ms,
-            jitter_ms,
-            ..
-        } => {
-            if let Some((field, value)) = [("delay_ms", delay_ms), ("jitter_ms", jitter_ms)]
-                .into_iter()
-                .find(|(_, v)| **v > RUN_MAX_MS)
-            {
-                return Some((field, format!("{value} ms is longer than a run (30 days)")));
-            }
-            ("duration_ms", *duration_ms, false)
-        }
-        Fault::ClockJump { .. } | Fault::ClockDrift { .. } => return None,
-    };
+    }
+    let mut fault = fault.clone();
+    let (field, value) = fault
+        .duration_ms_mut()
+        .map(|(field, value)| (field, *value))?;
+    // A node down for 0 ms restarts at once, which is still a crash; a pause or a
+    // partition of 0 ms is nothing.
+    let may_be_zero = field == "restart_after_ms";
     if value == 0 && !may_be_zero {
         return Some((
             field,

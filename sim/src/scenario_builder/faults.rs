@@ -304,41 +304,15 @@ impl ScenarioBuilder {
             self.problem("for_ms", "`for_ms` before any fault does nothing".into());
             return self;
         };
-        match &mut last.fault {
-            Fault::Pause { duration_ms, .. }
-            | Fault::Partition { duration_ms, .. }
-            | Fault::PartitionOneWay { duration_ms, .. }
-            | Fault::Loss { duration_ms, .. }
-            | Fault::Delay { duration_ms, .. }
-            | Fault::Clog { duration_ms, .. } => *duration_ms = duration,
-            Fault::Crash {
-                restart_after_ms, ..
-            }
-            | Fault::PowerLoss {
-                restart_after_ms, ..
-            }
-            | Fault::DiskLoss {
-                restart_after_ms, ..
-            }
-            | Fault::DiskCorrupt {
-                restart_after_ms, ..
-            }
-            | Fault::MisdirectedWrite {
-                restart_after_ms, ..
-            }
-            | Fault::FsyncFail {
-                restart_after_ms, ..
-            } => *restart_after_ms = duration,
-            fault @ (Fault::ClockJump { .. } | Fault::ClockDrift { .. }) => {
-                let kind = fault.kind().name();
-                self.problem(
-                    "for_ms",
-                    format!(
-                        "`for_ms` after a {kind} does nothing: a clock stays changed until \
-                         the heal"
-                    ),
-                );
-            }
+        let kind = last.fault.kind().name();
+        match last.fault.duration_ms_mut() {
+            Some((_, duration_ms)) => *duration_ms = duration,
+            None => self.problem(
+                "for_ms",
+                format!(
+                    "`for_ms` after a {kind} does nothing: a clock stays changed until the heal"
+                ),
+            ),
         }
         self
     }
