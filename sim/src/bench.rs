@@ -2,6 +2,7 @@
 //! practical limit, madsim's own two-node ping-pong rate on the same machine.
 
 use crate::checkers::AnomalyKind;
+use crate::outcome::Outcome;
 use crate::registry;
 use crate::registry::bench_scenarios;
 use crate::runner::{self, RunOptions};
@@ -82,11 +83,6 @@ struct Figures {
     wall_s: f64,
     simulated_ms: u64,
     messages: u64,
-    /// Acknowledged writes lost, over all seeds.
-    lost: u64,
-    /// Records written twice, and records a group processed twice, over all seeds.
-    duplicated: u64,
-    processed_twice: u64,
 }
 
 impl Figures {
@@ -99,9 +95,14 @@ impl Figures {
     }
 }
 
-/// Runs `scenario` for seeds `0..seeds` on this thread; `at_quarter` runs once, a quarter
-/// of the way in (to read memory there).
-fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Figures {
+/// Runs `scenario` for seeds `0..seeds` on this thread, handing `each` every outcome;
+/// `at_quarter` runs once, a quarter of the way in (to read memory there).
+fn measure(
+    scenario: &Scenario,
+    seeds: u64,
+    mut at_quarter: impl FnMut(),
+    mut each: impl FnMut(&Outcome),
+) -> Figures {
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now(); // determinism-ok: wall time is what a benchmark measures; never inside a simulation
     let mut figures = Figures {
@@ -110,9 +111,6 @@ fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Fig
         wall_s: 0.0,
         simulated_ms: 0,
         messages: 0,
-        lost: 0,
-        duplicated: 0,
-        processed_twice: 0,
     };
     for seed in 0..seeds {
         if seed == seeds / 4 {
@@ -122,18 +120,7 @@ fn measure(scenario: &Scenario, seeds: u64, mut at_quarter: impl FnMut()) -> Fig
         figures.simulated_ms += outcome.stats.simulated_ms;
         figures.messages += outcome.stats.messages_delivered;
         figures.failing += u64::from(outcome.class.exit_code() != 0);
-        let result = SeedResult::of(&outcome);
-        figures.lost += result.lost_writes;
-        let count = |kind| {
-            result
-                .counts
-                .iter()
-                .filter(|c| c.kind == kind)
-                .map(|c| c.count)
-                .sum::<u64>()
-        };
-        figures.duplicated += count(AnomalyKind::Duplicate);
-        figures.processed_twice += count(AnomalyKind::DuplicateProcessing);
+        each(&outcome);
     }
     figures.wall_s = started.elapsed().as_secs_f64();
     figures
@@ -173,9 +160,12 @@ pub fn main(seeds: u64) -> i32 {
     println!("standard scenario: {}", scenario.description);
     println!("  ({})", describe(&scenario));
     let mut resident_after_first_quarter = None;
-    let standard = measure(&scenario, seeds, || {
-        resident_after_first_quarter = resident_memory_mib()
-    });
+    let standard = measure(
+        &scenario,
+        seeds,
+        || resident_after_first_quarter = resident_memory_mib(),
+        |_| {},
+    );
     let resident_at_end = resident_memory_mib();
     let bare = bare_ping_pong_round_trips_per_s();
     println!(
@@ -209,7 +199,7 @@ pub fn main(seeds: u64) -> i32 {
         println!("resident memory growth:       {:+.1} MiB over the last 3/4 of the seeds (flat: nothing leaks between runs)", end - quarter);
     }
     let scaled = doubled(&scenario);
-    let twice = measure(&scaled, seeds, || {});
+    let twice = measure(&scaled, seeds, || {}, |_| {});
     println!("scaling: {}", describe(&scaled));
     println!(
         "  seeds/s {:.2} ({:.2}x the standard's wall time per seed), messages/s {:.0}, {} not passing",
@@ -228,7 +218,28 @@ pub fn main(seeds: u64) -> i32 {
 /// replays byte for byte, and what it lost and duplicated.
 fn app_failover(seeds: u64) {
     let scenario = bench_scenarios::app_failover();
-    let figures = measure(&scenario, seeds, || {});
+    // Lost, written twice, processed twice: counted only here, so that the other
+    // figures time the runs alone.
+    let (mut lost, mut written_twice, mut processed_twice) = (0u64, 0u64, 0u64);
+    let figures = measure(
+        &scenario,
+        seeds,
+        || {},
+        |outcome| {
+            let result = SeedResult::of(outcome);
+            let count = |kind| {
+                result
+                    .counts
+                    .iter()
+                    .filter(|c| c.kind == kind)
+                    .map(|c| c.count)
+                    .sum::<u64>()
+            };
+            lost += result.lost_writes;
+            written_twice += count(AnomalyKind::Duplicate);
+            processed_twice += count(AnomalyKind::DuplicateProcessing);
+        },
+    );
     let first = runner::run(&scenario, 0, RunOptions::default()).trace_hash;
     let again = runner::run(&scenario, 0, RunOptions::default()).trace_hash;
     println!("app-failover: {}", scenario.description);
@@ -244,7 +255,7 @@ fn app_failover(seeds: u64) {
     );
     println!(
         "  over all seeds: {} acknowledged records lost, {} written twice, {} processed twice",
-        figures.lost, figures.duplicated, figures.processed_twice
+        lost, written_twice, processed_twice
     );
 }
 
@@ -270,7 +281,7 @@ fn sweep_all(seeds: u64) {
 /// A large, quiet cluster: wall time, peak memory, and messages/s against the standard's.
 fn large_cluster(standard_messages_per_s: f64) {
     let scenario = bench_scenarios::large_cluster();
-    let figures = measure(&scenario, 1, || {});
+    let figures = measure(&scenario, 1, || {}, |_| {});
     println!("large cluster: {}", scenario.description);
     println!(
         "  wall time {:.1} s ({:.0}x real time), {:.0} simulated messages/s ({:.1}x fewer than the standard's), {} not passing",
