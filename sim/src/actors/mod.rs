@@ -50,6 +50,9 @@ pub trait Role {
         out: &mut Vec<Output>,
     );
     fn on_tick(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>);
+    /// The connection to `peer` was reset (connections transport only): every request in
+    /// flight to `peer` has failed, as Kafka's network client fails them on a disconnect.
+    fn on_disconnected(&mut self, _local_ms: Millis, _peer: NodeId, _out: &mut Vec<Output>) {}
     /// When the role next needs a tick, on its own clock.
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis>;
     /// Reports progress to the world after each step (clients only).
