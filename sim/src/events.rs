@@ -155,6 +155,18 @@ pub enum EventKind {
         kind: &'static str,
         reason: DropReason,
     },
+    /// A stalled connection holds a message until its link carries again (on the
+    /// sender's actor; connections transport only).
+    MessageHeld {
+        id: u64,
+        to: NodeId,
+        kind: &'static str,
+    },
+    /// The node's connection to `peer` reset: what it had in flight there failed.
+    ConnectionReset {
+        peer: NodeId,
+        why: crate::connections::ResetReason,
+    },
     Disk(DiskEvent),
     /// A broker's replica changed.
     Replica(ReplicaEvent),

@@ -21,6 +21,7 @@ pub mod check;
 pub mod checkers;
 pub mod cli;
 pub mod clock;
+pub mod connections;
 pub mod coverage;
 pub mod disk;
 pub mod errors;

@@ -2,6 +2,7 @@
 //! ends, and heals everything at the end of the fault phase. One loop over a time-ordered
 //! queue of actions, so that simultaneous actions run in a fixed order.
 
+use crate::connections::Down;
 use crate::disk::SimDisk;
 use crate::events::FaultEvent;
 use crate::faults::strike::StruckFault;
@@ -198,10 +199,13 @@ impl Nemesis {
                 }
             }
             Action::Unblock(links) => {
-                let mut state = self.world.lock();
-                for (a, b) in links {
-                    state.net.faults.unblock(a, b);
+                {
+                    let mut state = self.world.lock();
+                    for &(a, b) in &links {
+                        state.net.faults.unblock(a, b);
+                    }
                 }
+                self.world.links_unblocked(&links);
             }
             Action::ClearLinks(links) => {
                 let mut state = self.world.lock();
@@ -211,6 +215,7 @@ impl Nemesis {
             }
             Action::Heal => {
                 self.world.fault(FaultEvent::Healed);
+                let blocked = self.world.lock().net.faults.blocked_links();
                 {
                     let mut state = self.world.lock();
                     state.net.faults.clear();
@@ -221,6 +226,7 @@ impl Nemesis {
                         clock.set_drift(now, 0);
                     }
                 }
+                self.world.links_unblocked(&blocked);
                 for node in std::mem::take(&mut self.paused) {
                     self.handle.resume(self.nodes[&node]);
                 }
@@ -241,6 +247,7 @@ impl Nemesis {
                 restart_after_ms,
             } => {
                 self.handle.kill(self.nodes[&node]);
+                self.world.node_down(self.id(&node), Down::Process);
                 self.down.insert(node.clone());
                 self.schedule(now + restart_after_ms, Action::Restart(node));
             }
@@ -254,6 +261,7 @@ impl Nemesis {
                 let down = self.down.contains(&node);
                 if !down {
                     self.handle.kill(id);
+                    self.world.node_down(self.id(&node), Down::Process);
                 }
                 let erased = madsim::plugin::simulator::<SimDisk>().wipe(id);
                 let bytes = erased;
@@ -272,6 +280,7 @@ impl Nemesis {
             } => {
                 let id = self.nodes[&node];
                 self.handle.kill(id);
+                self.world.node_down(self.id(&node), Down::Machine);
                 let rng = &mut self.tear_rng;
                 let lost = madsim::plugin::simulator::<SimDisk>().power_fail(id, || rng.next_u64());
                 let bytes = lost;

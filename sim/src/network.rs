@@ -2,6 +2,7 @@
 //! and delay, and clogging. madsim carries the messages (with its own 1-10 ms latency and
 //! reordering); this decides, per message, whether it is dropped or held back.
 
+use crate::connections::Connections;
 use kafka_model::ids::NodeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -84,6 +85,44 @@ impl NetFaults {
         !self.blocked.is_empty() || !self.links.is_empty() || !self.clogged_until_ms.is_empty()
     }
 
+    pub fn is_blocked(&self, from: NodeId, to: NodeId) -> bool {
+        self.blocked.contains_key(&(from, to))
+    }
+
+    /// The directed links blocked now.
+    pub fn blocked_links(&self) -> Vec<(NodeId, NodeId)> {
+        self.blocked.keys().copied().collect()
+    }
+
+    /// What a connection's segment sent now meets: whether the link is blocked, and the
+    /// delay it adds (a delay fault, a clog, and TCP's retransmissions on a lossy link,
+    /// which delay a segment instead of losing it). Draws only on a lossy or jittery link.
+    pub fn connected_fate(
+        &self,
+        from: NodeId,
+        to: NodeId,
+        now_ms: u64,
+        rng: &mut ChaCha8Rng,
+    ) -> (bool, u64) {
+        if self.is_blocked(from, to) {
+            return (true, 0);
+        }
+        let mut extra_delay_ms = 0;
+        if let Some(link) = self.links.get(&(from, to)) {
+            extra_delay_ms = Connections::retransmit_delay_ms(link, |rate| rng.gen_bool(rate));
+            extra_delay_ms += link.delay_ms;
+            if link.jitter_ms > 0 {
+                extra_delay_ms += rng.gen_range(0..=link.jitter_ms);
+            }
+        }
+        for node in [from, to] {
+            if let Some(&until) = self.clogged_until_ms.get(&node) {
+                extra_delay_ms = extra_delay_ms.max(until.saturating_sub(now_ms));
+            }
+        }
+        (false, extra_delay_ms)
+    }
+
     /// Decides the fate of a message sent now. Draws from `rng` only when a lossy or
     /// jittery link asks for it, so a fault-free run draws nothing.
     pub fn fate(&self, from: NodeId, to: NodeId, now_ms: u64, rng: &mut ChaCha8Rng) -> Fate {
@@ -135,6 +174,16 @@ impl Network {
             stats: NetStats::default(),
             next_message_id: 0,
         }
+    }
+
+    /// A connection's message sent now: its id, whether its link is blocked, and its
+    /// extra delay.
+    pub fn route_connected(&mut self, from: NodeId, to: NodeId, now_ms: u64) -> (u64, bool, u64) {
+        let id = self.next_message_id;
+        self.next_message_id += 1;
+        self.stats.sent += 1;
+        let (blocked, extra_delay_ms) = self.faults.connected_fate(from, to, now_ms, &mut self.rng);
+        (id, blocked, extra_delay_ms)
     }
 
     /// A message sent now: its id and its fate.

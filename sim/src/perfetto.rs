@@ -26,7 +26,9 @@ fn category(kind: &EventKind) -> &'static str {
         EventKind::LogRecovered { .. } | EventKind::MetadataRecovered { .. } => "recover",
         EventKind::MessageSent { .. }
         | EventKind::MessageDelivered { .. }
-        | EventKind::MessageDropped { .. } => "message",
+        | EventKind::MessageDropped { .. }
+        | EventKind::MessageHeld { .. }
+        | EventKind::ConnectionReset { .. } => "message",
         EventKind::Disk(_) => "disk",
         EventKind::Replica(_) => "replica",
         EventKind::Metadata { .. } => "metadata",

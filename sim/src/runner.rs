@@ -203,7 +203,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         let node = names.iter().find(|(_, name)| **name == stall.node)?.0;
         Some((*node, stall.at_ms))
     });
-    let mut world = World::new(seed, names, promised.clone(), retention, options.keep_trace);
+    let mut world = World::new(seed, names, promised.clone(), retention, options.keep_trace)
+        .with_network(scenario.network);
     if let Some((node, at_ms)) = stalled {
         world = world.with_stall(node, at_ms);
     }

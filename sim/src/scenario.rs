@@ -8,6 +8,7 @@ pub use group_spec::GroupSpec;
 use kafka_model::config::{Acks, BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
 pub use minimal_toml::to_minimal_toml;
+pub use network_settings::{NetworkSettings, Transport};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
@@ -16,6 +17,7 @@ mod expect;
 mod fault_checks;
 mod group_spec;
 mod minimal_toml;
+mod network_settings;
 mod trigger_checks;
 mod validate;
 
@@ -94,6 +96,9 @@ pub struct Scenario {
     pub consumer: ConsumerConfig,
     pub workload: Workload,
     pub faults: Faults,
+    /// `[network]`: datagrams (the default) or Kafka's connections.
+    #[serde(skip_serializing_if = "NetworkSettings::is_default")]
+    pub network: NetworkSettings,
     /// Faults strike during `[0, fault_phase_ms)`; then every fault is healed.
     pub fault_phase_ms: u64,
     /// After the heal, how long the cluster has to deliver every pending send and let the
@@ -103,6 +108,9 @@ pub struct Scenario {
     #[serde(skip_serializing_if = "SweepExpectations::is_empty")]
     pub expect: SweepExpectations,
 }
+
+/// `request.timeout.ms` and `replica.socket.timeout.ms`'s default in Kafka.
+pub const KAFKA_REQUEST_TIMEOUT_MS: u64 = 30_000;
 
 impl Default for Scenario {
     fn default() -> Self {
@@ -144,6 +152,7 @@ impl Default for Scenario {
             },
             workload: Workload::default(),
             faults: Faults::default(),
+            network: NetworkSettings::default(),
             fault_phase_ms: 10_000,
             liveness_ms: 90_000,
             expect: SweepExpectations::default(),
@@ -273,8 +282,15 @@ impl Scenario {
         // fields it omits; laid over the scenario defaults, it keeps the harness's
         // (shorter timeouts, for instance). The first parse only reports errors with
         // their line.
-        let mut merged =
-            toml::Value::try_from(Scenario::default()).expect("the defaults serialize");
+        let transport = given
+            .get("network")
+            .and_then(|network| network.get("transport"))
+            .and_then(|transport| transport.as_str());
+        let defaults = match transport {
+            Some("connections") => Scenario::defaults_for(Transport::Connections),
+            _ => Scenario::default(),
+        };
+        let mut merged = toml::Value::try_from(defaults).expect("the defaults serialize");
         overlay(&mut merged, given);
         let scenario: Scenario =
             merged
@@ -285,6 +301,20 @@ impl Scenario {
                 })?;
         scenario.validate(file)?;
         Ok(scenario)
+    }
+
+    /// The defaults a scenario file on `transport` is read over. Over connections a dead
+    /// peer is noticed at once, so the request timeouts are Kafka's own 30 s instead of
+    /// the 3 s that datagrams need to notice one within a run.
+    pub fn defaults_for(transport: Transport) -> Scenario {
+        let mut scenario = Scenario::default();
+        if transport == Transport::Connections {
+            scenario.network.transport = transport;
+            scenario.producer.request_timeout_ms = KAFKA_REQUEST_TIMEOUT_MS;
+            scenario.consumer.request_timeout_ms = KAFKA_REQUEST_TIMEOUT_MS;
+            scenario.broker.inter_broker_request_timeout_ms = KAFKA_REQUEST_TIMEOUT_MS;
+        }
+        scenario
     }
 
     /// Every field, defaults included.

@@ -7,6 +7,7 @@
 
 use crate::checkers::Promises;
 use crate::clock::NodeClock;
+use crate::connections::{Connections, Down};
 use crate::coverage::Coverage;
 use crate::errors::{answer, ErrorChecker};
 use crate::events::render::{actor_name, render};
@@ -36,6 +37,7 @@ use triggers::{Fired, TriggerBook};
 mod nodes;
 pub mod operator;
 mod status;
+mod transport;
 pub mod triggers;
 
 pub use nodes::*;
@@ -65,6 +67,10 @@ pub struct WorldState {
     pub triggers: TriggerBook,
     /// Who restarts a broker that halted over a storage error.
     pub operator: Operator,
+    /// The connections transport's state (`None` over datagrams).
+    pub connections: Option<Connections>,
+    /// What wakes each node when something is ready for it on its connections.
+    pub wakers: BTreeMap<NodeId, UnboundedSender<()>>,
 }
 
 impl WorldState {
@@ -206,6 +212,8 @@ impl World {
                 belief: ClusterBelief::default(),
                 triggers: TriggerBook::default(),
                 operator: Operator::default(),
+                connections: None,
+                wakers: BTreeMap::new(),
             }),
             has_triggers: AtomicBool::new(false),
             stall: None,
@@ -317,6 +325,8 @@ impl World {
     pub fn halt(&self, node: NodeId, why: String) {
         self.node_event(node, EventKind::Note(format!("halted: {why}")));
         self.lock().operator.halted(node);
+        // The process exits: its host closes its connections.
+        self.node_down(node, Down::Process);
     }
 
     /// The next fired trigger, for the nemesis.

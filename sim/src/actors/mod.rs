@@ -10,13 +10,14 @@ pub mod controller;
 pub mod producer;
 mod read_check;
 
+use crate::connections::{Delivery, Envelope};
 use crate::disk::SimDisk;
 use crate::events::{EventKind, FaultEvent};
 use crate::invariants::losses::LossCause;
-use crate::network::Fate;
 use crate::world::{address, World};
 use alarm::Alarm;
 use futures::future::{select, Either};
+use futures::StreamExt;
 use kafka_model::disk::DiskFault;
 use kafka_model::effect::Output;
 use kafka_model::ids::{Millis, NodeId};
@@ -27,16 +28,6 @@ use std::time::Duration;
 
 /// The one message tag of the simulated protocol.
 const TAG: u64 = 9092;
-
-/// What travels on the simulated wire.
-#[derive(Debug)]
-struct Envelope {
-    from: NodeId,
-    /// The message's id in the event log, and when it was sent (global ms).
-    id: u64,
-    sent_ms: u64,
-    message: Message,
-}
 
 /// A node's behaviour, driven by `run_node`. Times are the node's own clock (`local`)
 /// unless named `global`.
@@ -97,6 +88,9 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
     // A restarted node starts with its timers: whatever its last incarnation parked on
     // is gone.
     world.unpark(me);
+    // Over connections, what its connections make ready (a reset, what a stall held)
+    // wakes it through this.
+    let mut woken = world.node_up(me);
     let disk_node = madsim::plugin::node();
     let disk = madsim::plugin::simulator::<SimDisk>();
     let mut out = Vec::new();
@@ -130,42 +124,85 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
             world.park(me);
             futures::future::pending::<()>().await;
         }
-        let received = match wait_ms {
+        let ready = async {
+            match woken.as_mut() {
+                Some(woken) => {
+                    woken.next().await;
+                }
+                None => futures::future::pending::<()>().await,
+            }
+        };
+        let ready = std::pin::pin!(ready);
+        let wake = match wait_ms {
             None => {
                 world.park(me);
-                let message = (&mut receive).await;
+                let wake = match select(&mut receive, ready).await {
+                    Either::Left((message, _)) => Wake::Message(message),
+                    Either::Right(((), _)) => Wake::Ready,
+                };
                 world.unpark(me);
-                Some(message)
+                wake
             }
             Some(wait_ms) => {
                 alarm.set(run_start + Duration::from_millis(global + wait_ms));
-                match select(&mut receive, alarm.ring()).await {
-                    Either::Left((message, _)) => Some(message),
-                    Either::Right(((), _)) => None,
+                match select(select(&mut receive, alarm.ring()), ready).await {
+                    Either::Left((Either::Left((message, _)), _)) => Wake::Message(message),
+                    Either::Left((Either::Right(((), _)), _)) => Wake::Tick,
+                    Either::Right(((), _)) => Wake::Ready,
                 }
             }
         };
         let global = World::now_ms();
         let local = world.local_ms(me, global);
-        match received {
-            Some(Ok((payload, _))) => {
+        let deliveries = match wake {
+            Wake::Message(Ok((payload, _))) => {
                 receive = next_message();
                 let Ok(envelope) = payload.downcast::<Envelope>() else {
                     continue;
                 };
-                let (from, kind) = (envelope.from, envelope.message.kind());
-                world.delivered(from, me, kind, envelope.id, envelope.sent_ms);
-                world.arrived(me, from, &envelope.message);
-                role.on_message(local, envelope.from, envelope.message, &mut out);
+                world.accept(me, envelope)
             }
-            Some(Err(_)) => return,
-            None => role.on_tick(local, global, &mut out),
+            Wake::Message(Err(_)) => return,
+            Wake::Ready => world.take_ready(me),
+            Wake::Tick => {
+                role.on_tick(local, global, &mut out);
+                if step(&world, me, &endpoint, &disk, disk_node, &role, &mut out).await
+                    == Step::Halted
+                {
+                    return;
+                }
+                role.publish(&world, me);
+                continue;
+            }
+        };
+        for delivery in deliveries {
+            match delivery {
+                Delivery::Message(envelope) => {
+                    let (from, kind) = (envelope.from, envelope.message.kind());
+                    world.delivered(from, me, kind, envelope.id, envelope.sent_ms);
+                    world.arrived(me, from, &envelope.message);
+                    role.on_message(local, envelope.from, envelope.message, &mut out);
+                }
+                Delivery::Disconnected { peer, why } => {
+                    world.node_event(me, EventKind::ConnectionReset { peer, why });
+                    role.on_disconnected(local, peer, &mut out);
+                }
+            }
+            if step(&world, me, &endpoint, &disk, disk_node, &role, &mut out).await == Step::Halted
+            {
+                return;
+            }
+            role.publish(&world, me);
         }
-        if step(&world, me, &endpoint, &disk, disk_node, &role, &mut out).await == Step::Halted {
-            return;
-        }
-        role.publish(&world, me);
     }
+}
+
+/// What woke a node's loop.
+enum Wake {
+    Message(std::io::Result<(madsim::net::Payload, std::net::SocketAddr)>),
+    Tick,
+    /// Its connections made something ready.
+    Ready,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -218,16 +255,9 @@ async fn execute<R: Role>(
         match output {
             Output::Send { to, message } => {
                 world.answered(me, to, &message);
-                let (id, sent_ms, fate) = world.route(me, to, message.kind());
-                let Fate::Deliver { extra_delay_ms } = fate else {
+                let Some((envelope, extra_delay_ms)) = world.transmit(me, to, message) else {
                     continue;
                 };
-                let envelope = Box::new(Envelope {
-                    from: me,
-                    id,
-                    sent_ms,
-                    message,
-                });
                 if extra_delay_ms == 0 {
                     let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
                 } else {

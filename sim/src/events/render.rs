@@ -66,6 +66,17 @@ pub fn render<'a>(
                 reason.as_str()
             );
         }
+        EventKind::MessageHeld { to, kind, .. } => {
+            let _ = write!(out, "hold {kind} -> {} (link stalled)", node_name(*to));
+        }
+        EventKind::ConnectionReset { peer, why } => {
+            let _ = write!(
+                out,
+                "connection to {} reset ({}): its requests in flight fail",
+                node_name(*peer),
+                why.as_str()
+            );
+        }
         EventKind::Group(group) => out.push_str(&group.describe()),
         EventKind::Client { history_index } => {
             return history

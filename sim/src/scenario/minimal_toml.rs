@@ -10,8 +10,17 @@ use toml::{Table, Value};
 /// `Scenario::from_toml` of the text gives `scenario` back.
 pub fn to_minimal_toml(scenario: &Scenario) -> String {
     let full = table_of(scenario);
-    let defaults = table_of(&Scenario::default());
+    let defaults = table_of(&Scenario::defaults_for(scenario.network.transport));
     let mut minimal = difference(&full, &defaults);
+    // The transport decides the defaults the rest is read over, so it is always written.
+    if scenario.network.connections() {
+        let network = minimal
+            .entry("network")
+            .or_insert_with(|| Value::Table(Table::new()));
+        if let Value::Table(network) = network {
+            network.insert("transport".into(), Value::String("connections".into()));
+        }
+    }
     // The name is what a reader looks for first, even when it is the default one.
     minimal.insert("name".into(), Value::String(scenario.name.clone()));
     minimize_elements(&mut minimal, "topics", &topic_defaults());

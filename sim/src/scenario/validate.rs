@@ -271,6 +271,7 @@ impl Scenario {
                 "producer.metadata_max_age_ms",
                 self.producer.metadata_max_age_ms,
             ),
+            ("network.reset_after_ms", self.network.reset_after_ms),
         ];
         if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
             return invalid(field, format!("{value} ms is more than a day"));
