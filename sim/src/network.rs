@@ -27,6 +27,8 @@ pub enum Fate {
 pub enum DropReason {
     Partitioned,
     Lost,
+    /// The peer's host had no listening process (connections transport).
+    Refused,
 }
 
 impl DropReason {
@@ -34,6 +36,7 @@ impl DropReason {
         match self {
             DropReason::Partitioned => "partitioned",
             DropReason::Lost => "lost",
+            DropReason::Refused => "refused",
         }
     }
 }

@@ -24,7 +24,7 @@
 //! that would do nothing (a duration for a clock jump, `jitter_ms` after anything but a
 //! delay) is an error from [`ScenarioBuilder::build`], never silently dropped.
 
-use crate::scenario::{GroupSpec, Scenario, ScenarioError, SweepExpectations};
+use crate::scenario::{GroupSpec, Scenario, ScenarioError, SweepExpectations, Transport};
 use kafka_model::config::{BrokerConfig, ConsumerConfig, ProducerConfig, TopicConfig};
 use kafka_model::controller::ControllerConfig;
 
@@ -437,6 +437,34 @@ impl ScenarioBuilder {
     /// ```
     pub fn heal_at_ms(mut self, at_ms: u64) -> Self {
         self.scenario.fault_phase_ms = at_ms;
+        self
+    }
+
+    /// Carries messages on Kafka's connections (`[network] transport = "connections"`),
+    /// with Kafka's 30 s request timeouts where none was set.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// let s = ScenarioBuilder::new("x").connections().build().unwrap();
+    /// assert!(s.network.connections());
+    /// assert_eq!(s.producer.request_timeout_ms, 30_000);
+    /// ```
+    pub fn connections(mut self) -> Self {
+        let datagrams = Scenario::default();
+        let kafka = Scenario::defaults_for(Transport::Connections);
+        let s = &mut self.scenario;
+        s.network.transport = Transport::Connections;
+        if s.producer.request_timeout_ms == datagrams.producer.request_timeout_ms {
+            s.producer.request_timeout_ms = kafka.producer.request_timeout_ms;
+        }
+        if s.consumer.request_timeout_ms == datagrams.consumer.request_timeout_ms {
+            s.consumer.request_timeout_ms = kafka.consumer.request_timeout_ms;
+        }
+        if s.broker.inter_broker_request_timeout_ms
+            == datagrams.broker.inter_broker_request_timeout_ms
+        {
+            s.broker.inter_broker_request_timeout_ms = kafka.broker.inter_broker_request_timeout_ms;
+        }
         self
     }
 

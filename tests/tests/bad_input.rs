@@ -361,6 +361,33 @@ fn a_setting_that_does_nothing_is_refused() {
 }
 
 #[test]
+fn network_settings_are_checked() {
+    assert_refused(
+        "[network]\ntransport = \"tcp\"\n",
+        "network.transport",
+        "unknown variant `tcp`",
+    );
+    assert_refused(
+        "[network]\ntransport = \"connections\"\nreset_after_ms = 86400001\n",
+        "network.reset_after_ms",
+        "more than a day",
+    );
+    assert_refused(
+        "[network]\nreset_after_ms = 5000\n",
+        "network.reset_after_ms",
+        "only connections reset",
+    );
+    // Over connections the request timeouts default to Kafka's; one set is kept.
+    let text = "[network]\ntransport = \"connections\"\n[producer]\nrequest_timeout_ms = 7000\n";
+    let scenario = Scenario::from_toml(text, FILE).unwrap();
+    assert_eq!(scenario.producer.request_timeout_ms, 7_000);
+    assert_eq!(scenario.consumer.request_timeout_ms, 30_000);
+    assert_eq!(scenario.broker.inter_broker_request_timeout_ms, 30_000);
+    let back = Scenario::from_toml(&scenario.to_minimal_toml(), FILE).unwrap();
+    assert_eq!(back, scenario);
+}
+
+#[test]
 fn a_broken_unclean_shutdown_detection_needs_eligible_leader_replicas() {
     // Without ELR no election reads it: the broken variant would change nothing.
     assert_refused(

@@ -3,7 +3,7 @@
 //! clients switch off for the settings a scenario has.
 
 use super::fault_checks::RUN_MAX_MS;
-use super::{Scenario, ScenarioError};
+use super::{NetworkSettings, Scenario, ScenarioError};
 
 /// Record values are `producer * 1,000,000 + i + 1` (`crate::workload`).
 pub(crate) const RECORDS_PER_PRODUCER_MAX: u64 = 1_000_000;
@@ -275,6 +275,14 @@ impl Scenario {
         ];
         if let Some((field, value)) = timeouts.iter().find(|(_, v)| *v > day_ms) {
             return invalid(field, format!("{value} ms is more than a day"));
+        }
+        if !self.network.connections()
+            && self.network.reset_after_ms != NetworkSettings::default().reset_after_ms
+        {
+            return invalid(
+                "network.reset_after_ms",
+                "only connections reset: set `transport = \"connections\"` too".into(),
+            );
         }
         // A timer of 0 would fire again and again at one simulated instant.
         let timers = [

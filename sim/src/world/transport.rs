@@ -5,7 +5,7 @@
 use super::{World, WorldState};
 use crate::connections::{Connections, Delivery, Down, Envelope, Sent};
 use crate::events::{Actor, EventKind};
-use crate::network::Fate;
+use crate::network::{DropReason, Fate};
 use crate::scenario::NetworkSettings;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use kafka_model::ids::NodeId;
@@ -100,7 +100,17 @@ impl World {
                 (event, Some((envelope, extra_delay_ms)))
             }
             Sent::Held => (Some(EventKind::MessageHeld { id, to, kind }), None),
-            Sent::Refused => (None, None),
+            Sent::Refused => {
+                state.net.stats.dropped += 1;
+                let reason = DropReason::Refused;
+                let event = EventKind::MessageDropped {
+                    id,
+                    to,
+                    kind,
+                    reason,
+                };
+                (Some(event), None)
+            }
         };
         if let Some(event) = event {
             state.record(&self.names, now, Actor::Node(from), event);
