@@ -52,6 +52,8 @@ pub enum ResetReason {
     PeerRestarted,
     /// The link carried nothing for longer than `reset_after_ms`.
     CutOff,
+    /// A `connection-reset` fault.
+    Fault,
 }
 
 impl ResetReason {
@@ -61,6 +63,7 @@ impl ResetReason {
             ResetReason::Refused => "refused",
             ResetReason::PeerRestarted => "peer restarted",
             ResetReason::CutOff => "cut off",
+            ResetReason::Fault => "reset by a fault",
         }
     }
 }
@@ -349,6 +352,14 @@ impl Connections {
         [(a, b), (b, a)]
             .iter()
             .any(|key| self.links.get(key).is_some_and(Link::open))
+    }
+
+    /// A fault resets the connection between `a` and `b` (if they have one, and the
+    /// other direction's link has not already been reset in this instant).
+    pub fn reset(&mut self, a: NodeId, b: NodeId) {
+        if self.up.contains(&a) && self.up.contains(&b) && self.open(a, b) {
+            self.reset_pair(a, b, ResetReason::Fault);
+        }
     }
 
     /// Both directions between `a` and `b` reset, and both ends are told.

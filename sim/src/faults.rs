@@ -68,6 +68,10 @@ pub enum Fault {
     },
     /// Everything to and from the node is held back until the clog ends.
     Clog { node: String, duration_ms: u64 },
+    /// The connections between the two sets reset (a middlebox's RST, a NIC reset): each
+    /// end fails what it had in flight and the next request opens a new one. Connections
+    /// transport only.
+    ConnectionReset { from: Vec<String>, to: Vec<String> },
     /// The node's clock jumps (negative: backwards).
     ClockJump { node: String, by_ms: i64 },
     /// The node's clock runs fast (positive) or slow by this many parts per million.
@@ -104,7 +108,9 @@ impl Fault {
             | Fault::Loss { duration_ms, .. }
             | Fault::Delay { duration_ms, .. }
             | Fault::Clog { duration_ms, .. } => Some(("duration_ms", duration_ms)),
-            Fault::ClockJump { .. } | Fault::ClockDrift { .. } => None,
+            Fault::ClockJump { .. } | Fault::ClockDrift { .. } | Fault::ConnectionReset { .. } => {
+                None
+            }
         }
     }
 
@@ -124,7 +130,8 @@ impl Fault {
             Fault::Partition { groups, .. } => groups.iter().flatten().collect(),
             Fault::PartitionOneWay { from, to, .. }
             | Fault::Loss { from, to, .. }
-            | Fault::Delay { from, to, .. } => from.iter().chain(to).collect(),
+            | Fault::Delay { from, to, .. }
+            | Fault::ConnectionReset { from, to } => from.iter().chain(to).collect(),
         }
     }
 
@@ -152,7 +159,8 @@ impl Fault {
             }
             Fault::PartitionOneWay { from, to, .. }
             | Fault::Loss { from, to, .. }
-            | Fault::Delay { from, to, .. } => {
+            | Fault::Delay { from, to, .. }
+            | Fault::ConnectionReset { from, to } => {
                 *from = list(from);
                 *to = list(to);
             }
@@ -176,6 +184,7 @@ impl Fault {
             Fault::Clog { .. } => FaultKind::Clog,
             Fault::ClockJump { .. } => FaultKind::ClockJump,
             Fault::ClockDrift { .. } => FaultKind::ClockDrift,
+            Fault::ConnectionReset { .. } => FaultKind::ConnectionReset,
         }
     }
 }
@@ -255,6 +264,9 @@ impl fmt::Display for Fault {
             Fault::Clog { node, duration_ms } => write!(f, "clog {node} {duration_ms}ms"),
             Fault::ClockJump { node, by_ms } => write!(f, "clock-jump {node} {by_ms:+}ms"),
             Fault::ClockDrift { node, ppm } => write!(f, "clock-drift {node} {ppm:+}ppm"),
+            Fault::ConnectionReset { from, to } => {
+                write!(f, "connection-reset [{}] <-> [{}]", list(from), list(to))
+            }
         }
     }
 }
@@ -292,6 +304,8 @@ pub enum FaultKind {
     DiskCorrupt,
     MisdirectedWrite,
     FsyncFail,
+    /// Connections only: after the others too.
+    ConnectionReset,
 }
 
 impl FaultKind {
@@ -312,6 +326,7 @@ impl FaultKind {
             FaultKind::DiskCorrupt => "disk-corrupt",
             FaultKind::MisdirectedWrite => "misdirected-write",
             FaultKind::FsyncFail => "fsync-fail",
+            FaultKind::ConnectionReset => "connection-reset",
         }
     }
 
@@ -574,6 +589,10 @@ impl NemesisSpec {
                 FaultKind::FsyncFail => Fault::FsyncFail {
                     node: broker,
                     restart_after_ms: duration_ms,
+                },
+                FaultKind::ConnectionReset => Fault::ConnectionReset {
+                    from: vec![broker],
+                    to: all.clone(),
                 },
                 FaultKind::DiskLoss => {
                     let Some(node) = disk_loss.eligible(&disks_lost).choose(&mut rng).cloned()

@@ -368,6 +368,10 @@ impl Nemesis {
                 let id = self.id(&node);
                 self.world.lock().net.faults.clog(id, now + duration_ms);
             }
+            Fault::ConnectionReset { from, to } => {
+                let links = self.links(&from, &to);
+                self.world.reset_connections(&links);
+            }
             Fault::ClockJump { node, by_ms } => {
                 let id = self.id(&node);
                 self.world.lock().clocks.entry(id).or_default().jump(by_ms);

@@ -294,14 +294,14 @@ impl<P: FnMut(&str)> Shrinker<'_, P> {
     fn shorten_faults(&mut self) {
         let get = |s: &Scenario, i: usize| {
             let mut fault = s.faults.events[i].fault.clone();
-            duration_mut(&mut fault).map(|(field, ms)| (field, *ms))
+            Fault::duration_ms_mut(&mut fault).map(|(field, ms)| (field, *ms))
         };
         for i in 0..self.best.faults.events.len() {
             let Some((field, _)) = get(&self.best, i) else {
                 continue;
             };
             let set = |s: &mut Scenario, ms| {
-                if let Some((_, d)) = duration_mut(&mut s.faults.events[i].fault) {
+                if let Some((_, d)) = Fault::duration_ms_mut(&mut s.faults.events[i].fault) {
                     *d = ms;
                 }
             };
@@ -370,54 +370,5 @@ impl<P: FnMut(&str)> Shrinker<'_, P> {
                 return;
             }
         }
-    }
-}
-
-/// The fault's duration field (a crash's: until the restart); clock faults have none.
-fn duration_mut(fault: &mut Fault) -> Option<(&'static str, &mut u64)> {
-    match fault {
-        Fault::Crash {
-            restart_after_ms: ms,
-            ..
-        }
-        | Fault::PowerLoss {
-            restart_after_ms: ms,
-            ..
-        }
-        | Fault::DiskLoss {
-            restart_after_ms: ms,
-            ..
-        }
-        | Fault::DiskCorrupt {
-            restart_after_ms: ms,
-            ..
-        }
-        | Fault::MisdirectedWrite {
-            restart_after_ms: ms,
-            ..
-        }
-        | Fault::FsyncFail {
-            restart_after_ms: ms,
-            ..
-        } => Some(("restart_after_ms", ms)),
-        Fault::ClockJump { .. } | Fault::ClockDrift { .. } => None,
-        Fault::Pause {
-            duration_ms: ms, ..
-        }
-        | Fault::Partition {
-            duration_ms: ms, ..
-        }
-        | Fault::PartitionOneWay {
-            duration_ms: ms, ..
-        }
-        | Fault::Loss {
-            duration_ms: ms, ..
-        }
-        | Fault::Delay {
-            duration_ms: ms, ..
-        }
-        | Fault::Clog {
-            duration_ms: ms, ..
-        } => Some(("duration_ms", ms)),
     }
 }

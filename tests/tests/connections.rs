@@ -4,6 +4,7 @@
 //! 30 s request timeouts `acks-all-failover` settles no later than over datagrams with
 //! the harness's 3 s ones.
 
+use kafka_model::ids::NodeId;
 use kafka_sim::events::{Actor, Event, EventKind, FaultEvent};
 use kafka_sim::faults::trigger::{Trigger, TriggerEvent};
 use kafka_sim::faults::Fault;
@@ -14,7 +15,6 @@ use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{Scenario, Transport};
 use kafka_sim::scenario_builder::ScenarioBuilder;
 use kafka_sim::world::FIRST_PRODUCER;
-use kafka_model::ids::NodeId;
 
 const PRODUCER: NodeId = NodeId(FIRST_PRODUCER + 1);
 
@@ -65,9 +65,10 @@ fn crash_and_first_ack(scenario: &Scenario, seed: u64) -> (Vec<Event>, u64, Node
         .iter()
         .find_map(|e| match &e.kind {
             EventKind::Fault(FaultEvent::Injected(struck)) => match struck.fault()? {
-                Fault::Crash { node, .. } => {
-                    Some((e.time_ms, NodeId(node.trim_start_matches('b').parse().ok()?)))
-                }
+                Fault::Crash { node, .. } => Some((
+                    e.time_ms,
+                    NodeId(node.trim_start_matches('b').parse().ok()?),
+                )),
                 _ => None,
             },
             _ => None,
@@ -157,7 +158,10 @@ fn a_connection_delivers_in_send_order() {
                 }
             }
         }
-        assert!(delivered > 1_000, "seed {seed}: only {delivered} deliveries");
+        assert!(
+            delivered > 1_000,
+            "seed {seed}: only {delivered} deliveries"
+        );
     }
 }
 
@@ -172,12 +176,14 @@ fn datagrams_reorder() {
         .unwrap();
     let reordered = (0..3).any(|seed| {
         let mut last: std::collections::BTreeMap<(NodeId, NodeId), u64> = Default::default();
-        full(&scenario, seed).iter().any(|event| match (event.actor, &event.kind) {
-            (Actor::Node(to), EventKind::MessageDelivered { id, from, .. }) => {
-                last.insert((*from, to), *id).is_some_and(|previous| previous > *id)
-            }
-            _ => false,
-        })
+        full(&scenario, seed)
+            .iter()
+            .any(|event| match (event.actor, &event.kind) {
+                (Actor::Node(to), EventKind::MessageDelivered { id, from, .. }) => last
+                    .insert((*from, to), *id)
+                    .is_some_and(|previous| previous > *id),
+                _ => false,
+            })
     });
     assert!(reordered);
 }

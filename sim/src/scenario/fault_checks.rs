@@ -148,6 +148,14 @@ impl Scenario {
                     "list at least one fault kind, or drop the nemesis".into(),
                 );
             }
+            if nemesis.kinds.contains(&FaultKind::ConnectionReset) && !self.network.connections() {
+                return invalid(
+                    "faults.nemesis.kinds".into(),
+                    "connection-reset: only connections reset: set `[network] transport = \
+                     \"connections\"`"
+                        .into(),
+                );
+            }
             if nemesis.triggered_percent > 100 {
                 return invalid(
                     "faults.nemesis.triggered_percent".into(),
@@ -266,15 +274,23 @@ impl Scenario {
                 return Some((
                     "node",
                     format!(
-                        "`{node}`: storage faults strike a broker's log segments: name a                          broker ({}) or a partition's leader or follower",
+                        "`{node}`: storage faults strike a broker's log segments: name a \
+                         broker ({}) or a partition's leader or follower",
                         self.broker_names().join(", ")
                     ),
                 ));
             }
             Fault::Partition { groups, .. } => return self.partition_problem(groups),
+            Fault::ConnectionReset { .. } if !self.network.connections() => {
+                return Some((
+                    "kind",
+                    "only connections reset: set `[network] transport = \"connections\"`".into(),
+                ));
+            }
             Fault::PartitionOneWay { from, to, .. }
             | Fault::Loss { from, to, .. }
             | Fault::Delay { from, to, .. }
+            | Fault::ConnectionReset { from, to }
                 if from.is_empty() || to.is_empty() =>
             {
                 let side = if from.is_empty() { "from" } else { "to" };

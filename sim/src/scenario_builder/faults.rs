@@ -207,6 +207,24 @@ impl ScenarioBuilder {
         })
     }
 
+    /// The connections between the two sets reset (connections transport only): each end
+    /// fails what it had in flight there.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// let s = ScenarioBuilder::new("x").connections().at_ms(1_000)
+    ///     .reset_connections(&["producer-1"], &["b1"]).build().unwrap();
+    /// assert_eq!(s.faults.events.len(), 1);
+    /// assert!(ScenarioBuilder::new("x").at_ms(1_000)
+    ///     .reset_connections(&["producer-1"], &["b1"]).build().is_err());
+    /// ```
+    pub fn reset_connections(self, from: &[&str], to: &[&str]) -> Self {
+        self.fault(Fault::ConnectionReset {
+            from: names(from),
+            to: names(to),
+        })
+    }
+
     /// Messages between the two sets wait `delay_ms` more (plus up to `jitter_ms`).
     ///
     /// ```

@@ -200,6 +200,7 @@ fn link_and_clock_faults(fault: &Fault) -> (Vec<(String, String)>, Option<u64>) 
         Fault::Clog { node, duration_ms } => (one(node, "clog".into()), Some(*duration_ms)),
         Fault::ClockJump { node, by_ms } => (one(node, format!("clock {by_ms:+}ms")), None),
         Fault::ClockDrift { node, ppm } => (one(node, format!("drift {ppm:+}ppm")), None),
+        Fault::ConnectionReset { from, .. } => (all(from, "connections reset".into()), None),
         // Armed on the disk: a mark; the halt it may cause shows as the node's restart.
         Fault::DiskCorrupt { node, .. }
         | Fault::MisdirectedWrite { node, .. }

@@ -142,6 +142,18 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// A fault resets the connections on these links; both ends of each are told.
+    pub fn reset_connections(&self, links: &[(NodeId, NodeId)]) {
+        let mut state = self.lock();
+        let Some(connections) = state.connections.as_mut() else {
+            return;
+        };
+        for &(a, b) in links {
+            connections.reset(a, b);
+        }
+        wake_ready(&mut state, None);
+    }
+
     /// The links that carry again: over connections, what they held goes out (or their
     /// connections reset, if they were cut off too long).
     pub fn links_unblocked(&self, links: &[(NodeId, NodeId)]) {
