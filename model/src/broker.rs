@@ -20,6 +20,9 @@ use crate::replica_fetcher::ReplicaFetcher;
 use std::collections::BTreeMap;
 
 mod consumer_fetch;
+mod disconnect;
+#[cfg(test)]
+mod disconnect_tests;
 mod groups;
 mod metadata_log;
 mod produce;
@@ -76,6 +79,8 @@ pub struct Broker {
     purgatory: Purgatory,
     fetcher: ReplicaFetcher,
     alter_partition_in_flight: BTreeMap<TopicPartition, InFlight>,
+    /// AlterPartition requests a disconnect failed, with when each is sent again.
+    alter_partition_retry_ms: BTreeMap<TopicPartition, Millis>,
     next_heartbeat_ms: Millis,
     next_isr_check_ms: Millis,
     next_retention_check_ms: Millis,
@@ -144,6 +149,7 @@ impl Broker {
             purgatory: Purgatory::default(),
             fetcher: ReplicaFetcher::default(),
             alter_partition_in_flight: BTreeMap::new(),
+            alter_partition_retry_ms: BTreeMap::new(),
             next_heartbeat_ms: now,
             next_isr_check_ms: now,
             next_retention_check_ms,
@@ -187,6 +193,7 @@ impl Broker {
                 .values()
                 .map(|r| r.sent_ms + timeout_ms)
                 .min(),
+            self.alter_partition_retry_ms.values().min().copied(),
             self.partitions
                 .values()
                 .any(Partition::is_leader)
@@ -254,6 +261,7 @@ impl Broker {
             self.alter_partition_in_flight.remove(&tp);
             self.maybe_alter_isr(&tp, now, out);
         }
+        self.retry_failed_alter_partitions(now, out);
         if now >= self.next_isr_check_ms {
             // Kafka checks ISR expiry every half lag time.
             self.next_isr_check_ms = now + (self.config.replica_lag_time_max_ms / 2).max(1);
@@ -512,7 +520,9 @@ impl Broker {
     /// again, unchanged: the controller may have committed it, so until the answer or the
     /// metadata says, the high watermark keeps counting the larger ISR (KIP-497).
     fn maybe_alter_isr(&mut self, tp: &TopicPartition, now: Millis, out: &mut Vec<Output>) {
-        if self.alter_partition_in_flight.contains_key(tp) {
+        if self.alter_partition_in_flight.contains_key(tp)
+            || self.alter_partition_retry_ms.contains_key(tp)
+        {
             return;
         }
         let Some(partition) = self.partitions.get_mut(tp) else {
@@ -553,6 +563,7 @@ impl Broker {
             tp.clone(),
             InFlight {
                 correlation_id,
+                to: self.controller,
                 sent_ms: now,
             },
         );

@@ -270,6 +270,33 @@ impl Consumer {
         self.drive(now, out);
     }
 
+    /// The connection to `peer` closed (Kafka's NetworkClient on a disconnect): every
+    /// request in flight to it failed at once. A fetch fails as a timeout does (the poll
+    /// fails, metadata is refreshed), and so does a ListOffsets; both are sent to that
+    /// broker again after `retry.backoff.ms` (Kafka's client does not reconnect to a node
+    /// within its reconnect backoff). The Metadata request and the group member's requests
+    /// to it fail too; a disconnected coordinator becomes unknown.
+    pub fn on_disconnected(&mut self, now: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        let broker = BrokerId(peer.0);
+        let backoff_ms = self.config.retry_backoff_ms;
+        self.metadata.on_disconnected(now, peer, backoff_ms);
+        let list_offsets_failed = self.list_offsets.remove(&broker).is_some();
+        let fetch_failed = self.fetches.remove(&broker).is_some();
+        if fetch_failed {
+            out.push(Output::Observe(Observation::PollFail {
+                error: format!("{broker}: disconnected"),
+            }));
+        }
+        if list_offsets_failed || fetch_failed {
+            self.metadata.refresh();
+            self.not_before_ms.insert(broker, now + backoff_ms);
+        }
+        if let Some(member) = &mut self.member {
+            member.on_disconnected(now, peer, out);
+        }
+        self.drive(now, out);
+    }
+
     fn fetched(
         &mut self,
         now: Millis,
@@ -470,6 +497,7 @@ impl Consumer {
                 broker,
                 Request {
                     correlation_id,
+                    to: broker.node(),
                     sent_ms: now,
                 },
             );
@@ -518,6 +546,7 @@ impl Consumer {
                 FetchInFlight {
                     request: Request {
                         correlation_id,
+                        to: broker.node(),
                         sent_ms: now,
                     },
                     positions,

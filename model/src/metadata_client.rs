@@ -2,20 +2,28 @@
 //! Metadata requests to the bootstrap brokers in turn, one at a time, with a backoff.
 
 use crate::effect::Output;
-use crate::ids::{BrokerId, LeaderEpoch, Millis, TopicPartition};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, TopicPartition};
 use crate::protocol::{Message, PartitionMetadata};
 use std::collections::BTreeMap;
 
-/// A request in flight: its correlation id and when it left (local ms).
+/// A request in flight: its correlation id, the node it went to, and when it left (local
+/// ms). The node is what a disconnect fails it by: Kafka's NetworkClient fails every
+/// request in flight on a connection when the connection closes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct InFlight {
     pub correlation_id: u64,
+    pub to: NodeId,
     pub sent_ms: Millis,
 }
 
 impl InFlight {
     pub fn timed_out(&self, now: Millis, timeout_ms: u64) -> bool {
         self.sent_ms + timeout_ms <= now
+    }
+
+    /// Whether a disconnect from `peer` fails this request.
+    pub fn went_to(&self, peer: NodeId) -> bool {
+        self.to == peer
     }
 }
 
@@ -100,6 +108,7 @@ impl MetadataClient {
         let broker = self.next_bootstrap();
         self.request = Some(InFlight {
             correlation_id,
+            to: broker.node(),
             sent_ms: now,
         });
         self.not_before_ms = now + backoff_ms;
@@ -132,6 +141,19 @@ impl MetadataClient {
         // A partition without a leader is being elected: ask again (after the backoff)
         // rather than wait for an error that will never come.
         self.wanted = empty || self.leaders.values().any(|(leader, _)| leader.is_none());
+        true
+    }
+
+    /// The connection to `peer` closed: a Metadata request in flight to it failed, and the
+    /// next one waits `backoff_ms` from now (Kafka's `Metadata.failedUpdate`), to the next
+    /// bootstrap broker. Returns whether one was in flight to `peer`.
+    pub fn on_disconnected(&mut self, now: Millis, peer: NodeId, backoff_ms: u64) -> bool {
+        if !self.request.is_some_and(|r| r.went_to(peer)) {
+            return false;
+        }
+        self.request = None;
+        self.wanted = true;
+        self.not_before_ms = now + backoff_ms;
         true
     }
 

@@ -14,6 +14,9 @@ use crate::reach::RarePath;
 use crate::record::Record;
 use std::collections::{BTreeMap, VecDeque};
 
+#[cfg(test)]
+mod tests;
+
 /// A record the application handed to `send` before its partition was known.
 #[derive(Clone, Debug)]
 struct PendingRecord {
@@ -43,6 +46,9 @@ pub struct Producer {
     partition_counts: BTreeMap<String, u32>,
     sequences: ProducerSequences,
     pid_request: Option<InFlight>,
+    /// No InitProducerId before this: one failed by a disconnect is retried after
+    /// `retry.backoff.ms`, as Kafka's TransactionManager retries it.
+    pid_not_before_ms: Millis,
     unpartitioned: VecDeque<PendingRecord>,
     queues: BTreeMap<TopicPartition, VecDeque<ProducerBatch>>,
     in_flight: BTreeMap<u64, InFlightRequest>,
@@ -62,6 +68,7 @@ impl Producer {
             partition_counts: BTreeMap::new(),
             sequences: ProducerSequences::default(),
             pid_request: None,
+            pid_not_before_ms: 0,
             unpartitioned: VecDeque::new(),
             queues: BTreeMap::new(),
             in_flight: BTreeMap::new(),
@@ -118,6 +125,10 @@ impl Producer {
         let mut deadlines: Vec<Millis> = Vec::new();
         deadlines.extend(self.metadata.next_deadline(timeout));
         deadlines.extend(self.pid_request.map(|p| p.sent_ms + timeout));
+        // Zero unless a disconnect failed one: then never at or before the last drive.
+        if self.pid_not_before_ms > self.driven_at_ms {
+            deadlines.push(self.pid_not_before_ms);
+        }
         deadlines.extend(self.in_flight.values().map(|r| r.sent_ms + timeout));
         deadlines.extend(
             self.unpartitioned
@@ -182,6 +193,34 @@ impl Producer {
                 }
             }
             _ => {}
+        }
+        self.drive(now, out);
+    }
+
+    /// The connection to `peer` closed (Kafka's NetworkClient on a disconnect): every
+    /// request in flight to it failed at once. Produce batches take the path of a timeout
+    /// now instead of at `request.timeout.ms`, with NETWORK_EXCEPTION (retriable, asks for
+    /// a metadata refresh, may have been written); a Metadata or InitProducerId request to
+    /// it is sent again after the backoff. A stale answer to one of them is ignored later,
+    /// its correlation id being forgotten.
+    pub fn on_disconnected(&mut self, now: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        let backoff_ms = self.config.retry_backoff_ms;
+        self.metadata.on_disconnected(now, peer, backoff_ms);
+        if self.pid_request.is_some_and(|p| p.went_to(peer)) {
+            self.pid_request = None;
+            self.pid_not_before_ms = now + backoff_ms;
+        }
+        let failed: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, r)| r.broker.node() == peer)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in failed {
+            let request = self.in_flight.remove(&id).expect("listed above");
+            for batch in request.batches {
+                self.failed(now, batch, ErrorCode::NetworkException, out);
+            }
         }
         self.drive(now, out);
     }
@@ -352,13 +391,18 @@ impl Producer {
     }
 
     fn request_producer_id(&mut self, now: Millis, out: &mut Vec<Output>) {
-        if !self.idempotent || self.sequences.identity().is_some() || self.pid_request.is_some() {
+        if !self.idempotent
+            || self.sequences.identity().is_some()
+            || self.pid_request.is_some()
+            || now < self.pid_not_before_ms
+        {
             return;
         }
         let correlation_id = self.next_correlation();
         let broker = self.metadata.next_bootstrap();
         self.pid_request = Some(InFlight {
             correlation_id,
+            to: broker.node(),
             sent_ms: now,
         });
         out.push(Output::Send {

@@ -43,6 +43,11 @@ pub enum ErrorCode {
     /// start of its epoch): clients retry shortly (Kafka's OFFSET_NOT_AVAILABLE).
     #[error("OFFSET_NOT_AVAILABLE")]
     OffsetNotAvailable,
+    /// Never on the wire: the client's own verdict on a request whose connection closed
+    /// before the answer came (Kafka's NETWORK_EXCEPTION, a retriable
+    /// InvalidMetadataException).
+    #[error("NETWORK_EXCEPTION")]
+    NetworkException,
 }
 
 impl ErrorCode {
@@ -54,13 +59,15 @@ impl ErrorCode {
     /// Whether a produce that failed with this error may still be in the log: the leader
     /// appends before it waits for the ISR, and then answers a timeout, a shrunk ISR or a
     /// lost leadership with these (a refused append gets NotLeaderOrFollower too, and the
-    /// producer cannot tell the two apart).
+    /// producer cannot tell the two apart). A request cut off by a disconnect may have
+    /// been appended before the connection closed.
     pub fn may_have_been_written(self) -> bool {
         matches!(
             self,
             ErrorCode::RequestTimedOut
                 | ErrorCode::NotEnoughReplicasAfterAppend
                 | ErrorCode::NotLeaderOrFollower
+                | ErrorCode::NetworkException
         )
     }
 
@@ -72,6 +79,7 @@ impl ErrorCode {
                 | ErrorCode::UnknownTopicOrPartition
                 | ErrorCode::FencedLeaderEpoch
                 | ErrorCode::UnknownLeaderEpoch
+                | ErrorCode::NetworkException
         )
     }
 }

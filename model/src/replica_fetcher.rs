@@ -4,7 +4,7 @@
 
 use crate::config::BrokerConfig;
 use crate::effect::Output;
-use crate::ids::{BrokerId, LeaderEpoch, Millis, Offset, TopicPartition};
+use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, TopicPartition};
 use crate::metadata_client::InFlight;
 use crate::partition::Partition;
 use crate::protocol::{Message, ReplicaFetchPartition};
@@ -92,6 +92,7 @@ impl ReplicaFetcher {
             session.in_flight = Some((
                 InFlight {
                     correlation_id,
+                    to: leader.node(),
                     sent_ms: now,
                 },
                 asked,
@@ -125,6 +126,25 @@ impl ReplicaFetcher {
         if let Some(session) = self.sessions.get_mut(&leader) {
             session.not_before_ms = session.not_before_ms.max(until_ms);
         }
+    }
+
+    /// The connection to `peer` closed: the fetch in flight to it failed, and the next one
+    /// waits until `until_ms` (Kafka's fetcher thread delays the partitions of a failed
+    /// fetch by `replica.fetch.backoff.ms`). Returns whether one was in flight.
+    pub fn on_disconnected(&mut self, peer: NodeId, until_ms: Millis) -> bool {
+        let Some(session) = self.sessions.get_mut(&BrokerId(peer.0)) else {
+            return false;
+        };
+        if !session
+            .in_flight
+            .as_ref()
+            .is_some_and(|(sent, _)| sent.went_to(peer))
+        {
+            return false;
+        }
+        session.in_flight = None;
+        session.not_before_ms = session.not_before_ms.max(until_ms);
+        true
     }
 
     /// When `poll` next has something to do.

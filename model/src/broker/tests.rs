@@ -28,7 +28,7 @@ pub(super) fn tp() -> TopicPartition {
 }
 
 /// Broker 1, leading t-0 with ISR [b1, b2, b3] in epoch 1 (the controller's records).
-fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
+pub(super) fn leader(min_insync_replicas: usize) -> (Broker, Controller) {
     leader_with(BrokerConfig {
         min_insync_replicas,
         ..BrokerConfig::default()
@@ -68,7 +68,7 @@ pub(super) fn leader_with(config: BrokerConfig) -> (Broker, Controller) {
 
 /// The quorum leader's answer to the broker's metadata fetch: the records of `log` it
 /// lacks, committed.
-fn committed(broker: &Broker, log: &[MetadataRecord]) -> Message {
+pub(super) fn committed(broker: &Broker, log: &[MetadataRecord]) -> Message {
     let base = broker.metadata_log.log_end();
     let entries: Vec<LogEntry<MetadataRecord>> = log
         .iter()

@@ -8,6 +8,7 @@
 //! ([`MemberAction`]) and takes the records it polls ([`GroupMember::polled`]).
 
 mod config;
+mod failures;
 mod processing;
 mod requests;
 
@@ -324,59 +325,6 @@ impl GroupMember {
         }
         if stable && !self.awaiting_offsets.is_empty() && self.offset_fetch.is_none() {
             self.send_offset_fetch(now, coordinator, last_correlation_id, out);
-        }
-    }
-
-    /// Gives up requests that went unanswered: the coordinator is presumed gone.
-    fn expire_requests(&mut self, now: Millis, out: &mut Vec<Output>) {
-        let timeout = self.request_timeout_ms;
-        let expired = |r: &Option<InFlight>| r.is_some_and(|r| r.timed_out(now, timeout));
-        let mut coordinator_silent = false;
-        if expired(&self.find_coordinator) {
-            self.find_coordinator = None;
-        }
-        // JoinGroup and SyncGroup answers wait for the whole group (Kafka's client gives
-        // them the rebalance timeout plus 5 s).
-        let join_timeout = timeout.max(self.config.rebalance_timeout_ms + 5_000);
-        if self.join.is_some_and(|r| r.timed_out(now, join_timeout)) {
-            self.join = None;
-            coordinator_silent = true;
-        }
-        if self
-            .sync
-            .as_ref()
-            .is_some_and(|(r, _)| r.timed_out(now, join_timeout))
-        {
-            self.sync = None;
-            self.rejoin_needed = true;
-            coordinator_silent = true;
-        }
-        if expired(&self.heartbeat) {
-            self.heartbeat = None;
-            coordinator_silent = true;
-        }
-        if expired(&self.offset_fetch) {
-            self.offset_fetch = None;
-            coordinator_silent = true;
-        }
-        let timed_out: Vec<u64> = self
-            .commits
-            .iter()
-            .filter(|(_, c)| c.request.timed_out(now, timeout))
-            .map(|(id, _)| *id)
-            .collect();
-        for correlation_id in timed_out {
-            let commit = self.commits.remove(&correlation_id).expect("listed");
-            coordinator_silent = true;
-            self.commit_failed(
-                correlation_id,
-                commit.commit,
-                "request timed out".into(),
-                out,
-            );
-        }
-        if coordinator_silent {
-            self.coordinator = None;
         }
     }
 

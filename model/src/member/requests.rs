@@ -90,10 +90,11 @@ impl GroupMember {
         })));
     }
 
-    fn request(&mut self, now: Millis, last_correlation_id: &mut u64) -> InFlight {
+    fn request(&mut self, now: Millis, to: BrokerId, last_correlation_id: &mut u64) -> InFlight {
         *last_correlation_id += 1;
         InFlight {
             correlation_id: *last_correlation_id,
+            to: to.node(),
             sent_ms: now,
         }
     }
@@ -105,7 +106,7 @@ impl GroupMember {
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
-        let request = self.request(now, last_correlation_id);
+        let request = self.request(now, to, last_correlation_id);
         self.find_coordinator = Some(request);
         out.push(Output::Send {
             to: to.node(),
@@ -124,7 +125,7 @@ impl GroupMember {
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) -> InFlight {
-        let in_flight = self.request(now, last_correlation_id);
+        let in_flight = self.request(now, to, last_correlation_id);
         if self.sent.len() >= SENT_REMEMBERED {
             self.sent.pop_front();
         }

@@ -97,6 +97,10 @@ impl Role for BrokerRole {
         self.broker().tick(local_ms, out);
     }
 
+    fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        self.broker().on_disconnected(local_ms, peer, out);
+    }
+
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.broker.as_ref().and_then(Broker::next_deadline)
     }

@@ -36,6 +36,10 @@ impl Role for ConsumerRole {
         self.consumer.tick(local_ms, out);
     }
 
+    fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        self.consumer.on_disconnected(local_ms, peer, out);
+    }
+
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.consumer.next_deadline()
     }

@@ -64,6 +64,10 @@ impl Role for ProducerRole {
         self.producer.tick(local_ms, out);
     }
 
+    fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        self.producer.on_disconnected(local_ms, peer, out);
+    }
+
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis> {
         let next_work = self
             .work
