@@ -7,6 +7,7 @@ use crate::actors::consumer::ConsumerRole;
 use crate::actors::controller::ControllerRole;
 use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
+use crate::actors::wire::{run_wire, WIRE};
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
 use crate::errors::{ErrorChecker, ErrorSettings};
@@ -365,6 +366,16 @@ async fn supervise(
     let layout = ClusterLayout::new(scenario.brokers, scenario.cluster_topics());
     let bootstrap: Vec<BrokerId> = layout.brokers.clone();
     let mut nodes = BTreeMap::new();
+    // Up before any node sends: the connections' wire, on a node no fault strikes.
+    let wire = world.open_wire().map(|outbox| {
+        let node = handle
+            .create_node()
+            .name("wire")
+            .ip(address(WIRE).ip())
+            .build();
+        node.spawn(run_wire(world.clone(), outbox));
+        node.id()
+    });
     let voters = scenario.controller.voters;
     let controllers = controller_ids(voters);
     for &id in &controllers {
@@ -488,7 +499,7 @@ async fn supervise(
             nodes.insert(name, node.id());
         }
     }
-    let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().collect();
+    let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().chain(wire).collect();
     if plan.iter().any(|e| e.fault.kind().is_storage()) {
         spawn_operator(&world, &nodes);
     }

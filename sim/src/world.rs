@@ -71,6 +71,8 @@ pub struct WorldState {
     pub connections: Option<Connections>,
     /// What wakes each node when something is ready for it on its connections.
     pub wakers: BTreeMap<NodeId, UnboundedSender<()>>,
+    /// Where the nodes hand their messages over connections (`actors::wire`).
+    pub wire: Option<UnboundedSender<crate::actors::wire::Outgoing>>,
 }
 
 impl WorldState {
@@ -214,6 +216,7 @@ impl World {
                 operator: Operator::default(),
                 connections: None,
                 wakers: BTreeMap::new(),
+                wire: None,
             }),
             has_triggers: AtomicBool::new(false),
             stall: None,

@@ -86,7 +86,6 @@ fn crash_and_first_ack(scenario: &Scenario, seed: u64) -> (Vec<Event>, u64, Node
 }
 
 #[test]
-#[ignore = "until the model's clients act on on_disconnected"]
 fn a_reset_fails_the_request_in_flight_at_once() {
     for seed in 0..3 {
         let scenario = leader_crashes_under_a_request(true);
@@ -94,13 +93,16 @@ fn a_reset_fails_the_request_in_flight_at_once() {
         let reset = events
             .iter()
             .find(|e| {
-                e.actor == Actor::Node(PRODUCER)
+                e.time_ms >= crashed_at
+                    && e.actor == Actor::Node(PRODUCER)
                     && matches!(e.kind, EventKind::ConnectionReset { peer, .. } if peer == crashed)
             })
             .unwrap_or_else(|| panic!("seed {seed}: the producer never heard of the reset"));
-        assert_eq!(
-            reset.time_ms, crashed_at,
-            "seed {seed}: the producer hears of the crash in the same instant"
+        // After what the broker had sent before it died (at most madsim's 10 ms latency).
+        assert!(
+            reset.time_ms <= crashed_at + 10,
+            "seed {seed}: crash at {crashed_at}, the producer heard of it at {}",
+            reset.time_ms
         );
         // Its request failed then, so it is sent again as soon as a leader answers (a
         // new one, or b1 back after 3 s), not after its 30 s timeout.
@@ -248,7 +250,7 @@ fn slowest_settle_ms(scenario: &Scenario, seeds: std::ops::Range<u64>) -> u64 {
 }
 
 #[test]
-#[ignore = "until the model's clients act on on_disconnected"]
+#[ignore = "a NotController answer leaves AlterPartition in flight until its timeout"]
 fn acks_all_failover_settles_no_later_with_kafkas_timeouts_over_connections() {
     let datagrams = registry::find("acks-all-failover").unwrap();
     assert_eq!(datagrams.network.transport, Transport::Datagrams);

@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod controller;
 pub mod producer;
 mod read_check;
+pub mod wire;
 
 use crate::connections::{Delivery, Envelope};
 use crate::disk::SimDisk;
@@ -256,6 +257,11 @@ async fn execute<R: Role>(
             Output::Send { to, message } => {
                 world.answered(me, to, &message);
                 let Some((envelope, extra_delay_ms)) = world.transmit(me, to, message) else {
+                    continue;
+                };
+                let Some((to, envelope, extra_delay_ms)) =
+                    world.to_wire((to, envelope, extra_delay_ms))
+                else {
                     continue;
                 };
                 if extra_delay_ms == 0 {

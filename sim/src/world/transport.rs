@@ -3,6 +3,7 @@
 //! through its ready queue and wake it.
 
 use super::{World, WorldState};
+use crate::actors::wire::Outgoing;
 use crate::connections::{Connections, Delivery, Down, Envelope, Sent};
 use crate::events::{Actor, EventKind};
 use crate::network::{DropReason, Fate};
@@ -19,6 +20,29 @@ impl World {
             self.lock().connections = Some(Connections::new(settings.reset_after_ms));
         }
         self
+    }
+
+    /// Over connections, hands an outgoing message to the wire (`actors::wire`) and
+    /// returns `None`; over datagrams, gives it back for the sender to send.
+    pub fn to_wire(&self, outgoing: Outgoing) -> Option<Outgoing> {
+        let state = self.lock();
+        match &state.wire {
+            Some(wire) => {
+                // The wire lives as long as the run: a send can only fail in teardown.
+                let _ = wire.unbounded_send(outgoing);
+                None
+            }
+            None => Some(outgoing),
+        }
+    }
+
+    /// The wire's inbox: messages handed to `to_wire` go there (connections only).
+    pub fn open_wire(&self) -> Option<UnboundedReceiver<Outgoing>> {
+        let mut state = self.lock();
+        state.connections.as_ref()?;
+        let (wire, outbox) = unbounded();
+        state.wire = Some(wire);
+        Some(outbox)
     }
 
     /// Whether messages travel on connections.
