@@ -377,6 +377,14 @@ fn network_settings_are_checked() {
         "network.reset_after_ms",
         "only connections reset",
     );
+    let reset = event("kind = \"connection-reset\"\nfrom = [\"producer-1\"]\nto = [\"b1\"]");
+    assert_refused(&reset, "faults.events[0].kind", "only connections reset");
+    assert_accepted(&format!("[network]\ntransport = \"connections\"\n{reset}"));
+    assert_refused(
+        "[faults.nemesis]\nkinds = [\"connection-reset\"]\n",
+        "faults.nemesis.kinds",
+        "only connections reset",
+    );
     // Over connections the request timeouts default to Kafka's; one set is kept.
     let text = "[network]\ntransport = \"connections\"\n[producer]\nrequest_timeout_ms = 7000\n";
     let scenario = Scenario::from_toml(text, FILE).unwrap();

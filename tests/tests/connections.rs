@@ -5,6 +5,7 @@
 //! the harness's 3 s ones.
 
 use kafka_model::ids::NodeId;
+use kafka_sim::connections::ResetReason;
 use kafka_sim::events::{Actor, Event, EventKind, FaultEvent};
 use kafka_sim::faults::trigger::{Trigger, TriggerEvent};
 use kafka_sim::faults::Fault;
@@ -270,4 +271,48 @@ fn acks_all_failover_settles_no_later_with_kafkas_timeouts_over_connections() {
         "with Kafka's 30 s timeouts over connections the slowest seed settles {over_connections} \
          ms after the heal, over datagrams with 3 s timeouts {over_datagrams} ms"
     );
+}
+
+#[test]
+fn a_connection_reset_fault_resets_both_ends_and_loses_nothing() {
+    let scenario = ScenarioBuilder::new("reset-fault")
+        .replication_factor(3)
+        .min_insync_replicas(2)
+        .acks("all")
+        .idempotence(true)
+        .records(200, 50)
+        .connections()
+        .at_ms(1_500)
+        .reset_connections(&["producer-1"], &["b1", "b2", "b3"])
+        .build()
+        .unwrap();
+    for seed in 0..3 {
+        let outcome = run(
+            &scenario,
+            seed,
+            RunOptions {
+                keep_trace: true,
+                ..RunOptions::default()
+            },
+        );
+        let resets: Vec<&Event> = outcome
+            .events
+            .events()
+            .iter()
+            .filter(|e| {
+                e.time_ms >= 1_500
+                    && matches!(e.kind, EventKind::ConnectionReset { why, .. } if why == ResetReason::Fault)
+            })
+            .collect();
+        assert!(
+            resets.iter().any(|e| e.actor == Actor::Node(PRODUCER)),
+            "seed {seed}: the producer hears of it"
+        );
+        assert!(
+            resets.iter().any(|e| e.actor != Actor::Node(PRODUCER)),
+            "seed {seed}: so does a broker"
+        );
+        assert!(outcome.violations().next().is_none(), "seed {seed}");
+        assert!(outcome.liveness_problems.is_empty(), "seed {seed}");
+    }
 }
