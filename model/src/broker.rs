@@ -53,6 +53,9 @@ struct ParkedReplicaFetch {
 
 /// How long a follower waits after an error before fetching again.
 const REPLICA_FETCH_BACKOFF_MS: u64 = 100;
+/// How long after a NOT_CONTROLLER answer an AlterPartition goes again (Kafka's
+/// `retry.backoff.ms` default), to whichever controller the broker turns to.
+const NOT_CONTROLLER_RETRY_MS: u64 = 100;
 
 /// The broker state machine.
 #[derive(Clone, Debug)]
@@ -395,6 +398,9 @@ impl Broker {
             }
             Message::Raft(msg) => self.on_metadata_message(now, from, msg, out),
             Message::NotController { leader } => {
+                // Kafka's controller channel sends a request refused with NOT_CONTROLLER
+                // again, to the new controller, instead of waiting out its timeout.
+                self.retry_alter_partitions_sent_to(from, now + NOT_CONTROLLER_RETRY_MS);
                 let next = leader.filter(|l| self.controllers.contains(l));
                 self.switch_controller(now, next);
             }
@@ -513,6 +519,21 @@ impl Broker {
             );
         }
         self.after_high_watermark_change(now, out);
+    }
+
+    /// The AlterPartition requests in flight to `controller` failed: each is asked again,
+    /// unchanged (the controller may have committed it), from `retry_ms`.
+    pub(crate) fn retry_alter_partitions_sent_to(&mut self, controller: NodeId, retry_ms: Millis) {
+        let failed: Vec<TopicPartition> = self
+            .alter_partition_in_flight
+            .iter()
+            .filter(|(_, r)| r.went_to(controller))
+            .map(|(tp, _)| tp.clone())
+            .collect();
+        for tp in failed {
+            self.alter_partition_in_flight.remove(&tp);
+            self.alter_partition_retry_ms.insert(tp, retry_ms);
+        }
     }
 
     /// Asks the controller for the ISR this leader wants, if it wants a change and has no

@@ -251,7 +251,6 @@ fn slowest_settle_ms(scenario: &Scenario, seeds: std::ops::Range<u64>) -> u64 {
 }
 
 #[test]
-#[ignore = "a NotController answer leaves AlterPartition in flight until its timeout"]
 fn acks_all_failover_settles_no_later_with_kafkas_timeouts_over_connections() {
     let datagrams = registry::find("acks-all-failover").unwrap();
     assert_eq!(datagrams.network.transport, Transport::Datagrams);
