@@ -300,3 +300,32 @@ fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_m
     );
     assert_eq!(broker.partitions[&tp()].high_watermark(), Offset(2));
 }
+
+#[test]
+fn an_isr_change_refused_as_not_controller_is_asked_again_after_the_backoff() {
+    let (mut broker, mut controller) = leader(1);
+    controller.heartbeat(9_000, BrokerId(1), 1);
+    controller.tick(9_500);
+    controller.heartbeat(9_600, BrokerId(2), 1);
+    controller.heartbeat(9_600, BrokerId(3), 1);
+    let mut out = Vec::new();
+    let records = committed(&broker, controller.log());
+    broker.on_message(9_600, CONTROLLER, records, &mut out);
+    broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
+    out.clear();
+    broker.on_message(9_800, NodeId(2), fetch_from(2, 2, 1), &mut out);
+    assert_eq!(alter_partition_requests(&out).len(), 1);
+    // The voter it asked no longer leads the quorum: it says so, with no correlation id.
+    out.clear();
+    let not_controller = Message::NotController { leader: None };
+    broker.on_message(9_850, CONTROLLER, not_controller, &mut out);
+    broker.tick(9_900, &mut out);
+    assert!(alter_partition_requests(&out).is_empty(), "within the backoff");
+    broker.tick(9_950, &mut out);
+    assert_eq!(
+        alter_partition_requests(&out),
+        vec![vec![BrokerId(1), BrokerId(2)]],
+        "asked again after retry.backoff.ms, not after the {} ms request timeout",
+        BrokerConfig::default().inter_broker_request_timeout_ms
+    );
+}
