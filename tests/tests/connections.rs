@@ -11,6 +11,7 @@ use kafka_sim::faults::trigger::{Trigger, TriggerEvent};
 use kafka_sim::faults::Fault;
 use kafka_sim::history::{OpType, Operation};
 use kafka_sim::network::DropReason;
+use kafka_sim::outcome::Outcome;
 use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{Scenario, Transport};
@@ -19,12 +20,17 @@ use kafka_sim::world::FIRST_PRODUCER;
 
 const PRODUCER: NodeId = NodeId(FIRST_PRODUCER + 1);
 
-fn full(scenario: &Scenario, seed: u64) -> Vec<Event> {
+/// A run that keeps every event.
+fn kept(scenario: &Scenario, seed: u64) -> Outcome {
     let options = RunOptions {
         keep_trace: true,
         ..RunOptions::default()
     };
-    run(scenario, seed, options).events.events().to_vec()
+    run(scenario, seed, options)
+}
+
+fn full(scenario: &Scenario, seed: u64) -> Vec<Event> {
+    kept(scenario, seed).events.events().to_vec()
 }
 
 /// The leader of a one-partition topic crashes as a produce request reaches it, so that
@@ -56,11 +62,7 @@ fn leader_crashes_under_a_request(connections: bool) -> Scenario {
 /// The run's events, when its crash struck and whom, and when the producer's first
 /// acknowledgement after the crash came.
 fn crash_and_first_ack(scenario: &Scenario, seed: u64) -> (Vec<Event>, u64, NodeId, u64) {
-    let options = RunOptions {
-        keep_trace: true,
-        ..RunOptions::default()
-    };
-    let outcome = run(scenario, seed, options);
+    let outcome = kept(scenario, seed);
     let events = outcome.events.events().to_vec();
     let (crashed_at, crashed) = events
         .iter()
@@ -203,14 +205,7 @@ fn a_partition_holds_what_a_connection_carries_and_loses_none_of_it() {
         .build()
         .unwrap();
     for seed in 0..3 {
-        let outcome = run(
-            &scenario,
-            seed,
-            RunOptions {
-                keep_trace: true,
-                ..RunOptions::default()
-            },
-        );
+        let outcome = kept(&scenario, seed);
         let events = outcome.events.events();
         assert!(
             events
@@ -286,14 +281,7 @@ fn a_connection_reset_fault_resets_both_ends_and_loses_nothing() {
         .build()
         .unwrap();
     for seed in 0..3 {
-        let outcome = run(
-            &scenario,
-            seed,
-            RunOptions {
-                keep_trace: true,
-                ..RunOptions::default()
-            },
-        );
+        let outcome = kept(&scenario, seed);
         let resets: Vec<&Event> = outcome
             .events
             .events()

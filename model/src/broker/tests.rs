@@ -243,7 +243,7 @@ fn followers_are_fenced_by_epoch_and_told_where_they_diverge() {
     assert_eq!(fetched.batches[0].leader_epoch, LeaderEpoch(1));
 }
 
-fn alter_partition_requests(out: &[Output]) -> Vec<Vec<BrokerId>> {
+pub(super) fn alter_partition_requests(out: &[Output]) -> Vec<Vec<BrokerId>> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send {
@@ -255,21 +255,18 @@ fn alter_partition_requests(out: &[Output]) -> Vec<Vec<BrokerId>> {
         .collect()
 }
 
-#[test]
-fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_meanwhile() {
+/// b1 leading t-0 alone (b2 and b3 fell silent, left the ISR and came back out of sync)
+/// with v1 and v2, just after b2 caught up at 9 800 ms: it has asked the controller to
+/// expand the ISR to [b1, b2], and the request is in flight.
+pub(super) fn leader_asking_to_expand_the_isr() -> Broker {
     let (mut broker, mut controller) = leader(1);
-    // b2 and b3 fall silent and leave the ISR; then they come back, out of sync.
     controller.heartbeat(9_000, BrokerId(1), 1);
     controller.tick(9_500);
     controller.heartbeat(9_600, BrokerId(2), 1);
     controller.heartbeat(9_600, BrokerId(3), 1);
     let mut out = Vec::new();
-    broker.on_message(
-        9_600,
-        CONTROLLER,
-        committed(&broker, controller.log()),
-        &mut out,
-    );
+    let records = committed(&broker, controller.log());
+    broker.on_message(9_600, CONTROLLER, records, &mut out);
     broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
     assert_eq!(
         broker.partitions[&tp()].high_watermark(),
@@ -282,6 +279,13 @@ fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_m
         alter_partition_requests(&out),
         vec![vec![BrokerId(1), BrokerId(2)]]
     );
+    broker
+}
+
+#[test]
+fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_meanwhile() {
+    let mut broker = leader_asking_to_expand_the_isr();
+    let mut out = Vec::new();
     broker.on_message(9_900, PRODUCER, produce(Acks::Leader, &[3]), &mut out);
     assert_eq!(
         broker.partitions[&tp()].high_watermark(),
@@ -303,24 +307,17 @@ fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_m
 
 #[test]
 fn an_isr_change_refused_as_not_controller_is_asked_again_after_the_backoff() {
-    let (mut broker, mut controller) = leader(1);
-    controller.heartbeat(9_000, BrokerId(1), 1);
-    controller.tick(9_500);
-    controller.heartbeat(9_600, BrokerId(2), 1);
-    controller.heartbeat(9_600, BrokerId(3), 1);
+    let mut broker = leader_asking_to_expand_the_isr();
     let mut out = Vec::new();
-    let records = committed(&broker, controller.log());
-    broker.on_message(9_600, CONTROLLER, records, &mut out);
-    broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
-    out.clear();
-    broker.on_message(9_800, NodeId(2), fetch_from(2, 2, 1), &mut out);
-    assert_eq!(alter_partition_requests(&out).len(), 1);
     // The voter it asked no longer leads the quorum: it says so, with no correlation id.
     out.clear();
     let not_controller = Message::NotController { leader: None };
     broker.on_message(9_850, CONTROLLER, not_controller, &mut out);
     broker.tick(9_900, &mut out);
-    assert!(alter_partition_requests(&out).is_empty(), "within the backoff");
+    assert!(
+        alter_partition_requests(&out).is_empty(),
+        "within the backoff"
+    );
     broker.tick(9_950, &mut out);
     assert_eq!(
         alter_partition_requests(&out),

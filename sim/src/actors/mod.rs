@@ -264,15 +264,7 @@ async fn execute<R: Role>(
                 else {
                     continue;
                 };
-                if extra_delay_ms == 0 {
-                    let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-                } else {
-                    let endpoint = endpoint.clone();
-                    madsim::task::spawn(async move {
-                        madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
-                        let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-                    });
-                }
+                send(endpoint, to, envelope, extra_delay_ms).await;
             }
             Output::Disk(op) => {
                 world.disk(me, &op);
@@ -305,6 +297,20 @@ async fn execute<R: Role>(
     }
     world.wait_if_held(me).await;
     None
+}
+
+/// Puts `envelope` on madsim's network from `endpoint`, now or (in a task of the
+/// endpoint's node) after the delay a fault adds.
+async fn send(endpoint: &Arc<Endpoint>, to: NodeId, envelope: Box<Envelope>, extra_delay_ms: u64) {
+    if extra_delay_ms == 0 {
+        let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
+    } else {
+        let endpoint = endpoint.clone();
+        madsim::task::spawn(async move {
+            madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
+            let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
+        });
+    }
 }
 
 /// A storage fault's trace line, on the node it struck.

@@ -4,7 +4,6 @@
 //! microsecond later, or while a delay fault holds it back, so it cannot leave from the
 //! sender's own tasks, which die with it.
 
-use super::TAG;
 use crate::connections::Envelope;
 use crate::world::{address, World};
 use futures::channel::mpsc::UnboundedReceiver;
@@ -12,7 +11,6 @@ use futures::StreamExt;
 use kafka_model::ids::NodeId;
 use madsim::net::Endpoint;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// The wire's node id: outside every range the cluster's nodes use.
 pub const WIRE: NodeId = NodeId(4_000);
@@ -34,14 +32,6 @@ pub async fn run_wire(world: Arc<World>, mut outbox: UnboundedReceiver<Outgoing>
         }
     };
     while let Some((to, envelope, extra_delay_ms)) = outbox.next().await {
-        if extra_delay_ms == 0 {
-            let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-        } else {
-            let endpoint = endpoint.clone();
-            madsim::task::spawn(async move {
-                madsim::time::sleep(Duration::from_millis(extra_delay_ms)).await;
-                let _ = endpoint.send_to_raw(address(to), TAG, envelope).await;
-            });
-        }
+        super::send(&endpoint, to, envelope, extra_delay_ms).await;
     }
 }
