@@ -120,6 +120,13 @@ impl QuorumController {
         }
     }
 
+    /// The connection to `peer` closed: Raft's request in flight to it goes again after
+    /// its backoff. The controller sends nothing else that waits for an answer (it only
+    /// answers brokers), so nothing else fails.
+    pub fn on_disconnected(&mut self, now: Millis, peer: NodeId) {
+        self.raft.on_disconnected(now, peer);
+    }
+
     pub fn on_message(
         &mut self,
         now: Millis,

@@ -1,7 +1,8 @@
 //! What a broker does when a connection to a peer closes (Kafka's NetworkClient fails every
-//! request in flight on it): its replica fetch to that leader fails and backs off, and its
-//! channel to a disconnected controller forgets it, as Kafka's NodeToControllerChannelManager
-//! does, and sends the failed requests again to the controller it finds next.
+//! request in flight on it): its replica fetch to that leader fails and backs off, its
+//! metadata log's fetch goes again after Raft's backoff, and its channel to a disconnected
+//! controller forgets it, as Kafka's NodeToControllerChannelManager does, and sends the
+//! failed requests again to the controller it finds next.
 
 use super::{Broker, REPLICA_FETCH_BACKOFF_MS};
 use crate::effect::Output;
@@ -16,6 +17,8 @@ impl Broker {
     pub fn on_disconnected(&mut self, now: Millis, peer: NodeId, out: &mut Vec<Output>) {
         self.fetcher
             .on_disconnected(peer, now + REPLICA_FETCH_BACKOFF_MS);
+        // The metadata log's fetch to that voter, if it was the one followed.
+        self.metadata_log.on_disconnected(now, peer);
         let retry_ms = now + CONTROLLER_RETRY_BACKOFF_MS;
         let failed: Vec<TopicPartition> = self
             .alter_partition_in_flight

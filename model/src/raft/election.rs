@@ -212,7 +212,7 @@ impl<T: Payload> RaftNode<T> {
             self.log.end()
         )));
         let mut leader = LeaderState::new(&self.config, self.id, self.log.end(), now);
-        let voters = leader.tell_all(now);
+        let voters = leader.tell_all(now, self.config.request_timeout_ms);
         self.role = Role::Leader(leader);
         let record = RaftRecord::LeaderChange { leader: self.id };
         if let Err(reason) = self.append_as_leader(record, out) {

@@ -25,7 +25,7 @@ pub struct LeaderState {
     voters: BTreeMap<NodeId, ReplicaProgress>,
     observers: BTreeMap<NodeId, ReplicaProgress>,
     /// Voters that have not acknowledged this epoch (by a BeginQuorumEpoch answer or a
-    /// fetch), with when they were last told.
+    /// fetch), with when each is told again.
     unacknowledged: BTreeMap<NodeId, Millis>,
 }
 
@@ -43,7 +43,10 @@ impl LeaderState {
             high_watermark: None,
             voters: others.iter().map(|v| (*v, progress)).collect(),
             observers: BTreeMap::new(),
-            unacknowledged: others.into_iter().map(|v| (v, now)).collect(),
+            unacknowledged: others
+                .into_iter()
+                .map(|v| (v, now.saturating_add(config.request_timeout_ms)))
+                .collect(),
         }
     }
 
@@ -75,30 +78,37 @@ impl LeaderState {
         self.unacknowledged.remove(&voter);
     }
 
-    /// Voters to tell (again) about this epoch: not acknowledged, last told at least
-    /// `request_timeout_ms` ago. They are marked as told now.
+    /// Voters to tell (again) about this epoch: not acknowledged, and due. They are told
+    /// again after another `request_timeout_ms`.
     pub fn due_begin_epoch(&mut self, now: Millis, request_timeout_ms: Millis) -> Vec<NodeId> {
         let mut due = Vec::new();
-        for (voter, told_ms) in &mut self.unacknowledged {
-            if told_ms.saturating_add(request_timeout_ms) <= now {
-                *told_ms = now;
+        for (voter, next_ms) in &mut self.unacknowledged {
+            if *next_ms <= now {
+                *next_ms = now.saturating_add(request_timeout_ms);
                 due.push(*voter);
             }
         }
         due
     }
 
-    /// All unacknowledged voters, marked as told now (the first BeginQuorumEpoch).
-    pub fn tell_all(&mut self, now: Millis) -> Vec<NodeId> {
-        self.unacknowledged.values_mut().for_each(|t| *t = now);
+    /// All unacknowledged voters, told now (the first BeginQuorumEpoch) and again after
+    /// `request_timeout_ms`.
+    pub fn tell_all(&mut self, now: Millis, request_timeout_ms: Millis) -> Vec<NodeId> {
+        let next_ms = now.saturating_add(request_timeout_ms);
+        self.unacknowledged.values_mut().for_each(|t| *t = next_ms);
         self.unacknowledged.keys().copied().collect()
     }
 
-    pub fn next_begin_epoch_ms(&self, request_timeout_ms: Millis) -> Option<Millis> {
-        self.unacknowledged
-            .values()
-            .min()
-            .map(|t| t.saturating_add(request_timeout_ms))
+    /// The BeginQuorumEpoch to `voter` failed (a disconnect): if it has not acknowledged,
+    /// it is told again by `at_ms`.
+    pub fn tell_again_by(&mut self, voter: NodeId, at_ms: Millis) {
+        if let Some(next_ms) = self.unacknowledged.get_mut(&voter) {
+            *next_ms = (*next_ms).min(at_ms);
+        }
+    }
+
+    pub fn next_begin_epoch_ms(&self) -> Option<Millis> {
+        self.unacknowledged.values().min().copied()
     }
 
     /// When the check-quorum condition fails unless more fetches arrive: the time at

@@ -27,6 +27,7 @@
 
 pub mod config;
 pub mod directory;
+mod disconnect;
 mod election;
 pub mod invariants;
 pub mod leader_state;

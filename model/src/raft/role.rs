@@ -28,7 +28,7 @@ pub struct CandidateState {
     /// Granted answers received, itself included: what [`RaftVariant::CountVoteTwice`]
     /// counts instead of voters.
     grants_counted: usize,
-    /// Voters that have not answered, with when they were last asked.
+    /// Voters that have not answered, with when each is asked again.
     unanswered: BTreeMap<NodeId, Millis>,
 }
 
@@ -41,7 +41,7 @@ impl CandidateState {
             unanswered: config
                 .voter_ids()
                 .filter(|v| *v != me)
-                .map(|v| (v, now))
+                .map(|v| (v, now.saturating_add(config.request_timeout_ms)))
                 .collect(),
         }
     }
@@ -64,17 +64,25 @@ impl CandidateState {
         votes >= config.majority()
     }
 
-    /// Voters to ask (again): unanswered and last asked at least `request_timeout_ms`
-    /// ago. They are marked as asked now.
+    /// Voters to ask (again): unanswered and due. They are asked again after another
+    /// `request_timeout_ms`.
     pub fn due_requests(&mut self, now: Millis, request_timeout_ms: Millis) -> Vec<NodeId> {
         let mut due = Vec::new();
-        for (voter, asked_ms) in &mut self.unanswered {
-            if asked_ms.saturating_add(request_timeout_ms) <= now {
-                *asked_ms = now;
+        for (voter, next_ms) in &mut self.unanswered {
+            if *next_ms <= now {
+                *next_ms = now.saturating_add(request_timeout_ms);
                 due.push(*voter);
             }
         }
         due
+    }
+
+    /// The request to `voter` failed (a disconnect): if it has not answered, it is asked
+    /// again by `at_ms`.
+    pub fn ask_again_by(&mut self, voter: NodeId, at_ms: Millis) {
+        if let Some(next_ms) = self.unanswered.get_mut(&voter) {
+            *next_ms = (*next_ms).min(at_ms);
+        }
     }
 
     /// Every voter still to answer (the first round of requests).
@@ -82,11 +90,8 @@ impl CandidateState {
         self.unanswered.keys().copied().collect()
     }
 
-    pub fn next_request_ms(&self, request_timeout_ms: Millis) -> Option<Millis> {
-        self.unanswered
-            .values()
-            .min()
-            .map(|t| t.saturating_add(request_timeout_ms))
+    pub fn next_request_ms(&self) -> Option<Millis> {
+        self.unanswered.values().min().copied()
     }
 }
 

@@ -86,19 +86,18 @@ impl<T: Payload> RaftNode<T> {
     }
 
     fn next_role_deadline(&self) -> Millis {
-        let timeout_ms = self.config.request_timeout_ms;
         match &self.role {
             Role::Unattached { next_discovery_ms } if !self.is_voter() => *next_discovery_ms,
             Role::Unattached { .. } => self.election_deadline_ms,
             Role::Candidate(candidate) => candidate
-                .next_request_ms(timeout_ms)
+                .next_request_ms()
                 .map_or(self.election_deadline_ms, |t| {
                     t.min(self.election_deadline_ms)
                 }),
             Role::Leader(leader) => {
                 let check =
                     leader.check_quorum_deadline(&self.config, self.check_quorum_window_ms());
-                let begin = leader.next_begin_epoch_ms(timeout_ms);
+                let begin = leader.next_begin_epoch_ms();
                 check.into_iter().chain(begin).min().unwrap_or(Millis::MAX)
             }
             Role::Follower(follower) => {

@@ -110,6 +110,12 @@ impl Role for ControllerRole {
         }
     }
 
+    fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, _out: &mut Vec<Output>) {
+        if let Some(node) = &mut self.node {
+            node.on_disconnected(local_ms, peer);
+        }
+    }
+
     fn next_deadline(&self, _local_ms: Millis, _global_ms: u64) -> Option<Millis> {
         self.node.as_ref().and_then(QuorumController::next_deadline)
     }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 mod cluster;
 mod directory;
+mod disconnect;
 mod election;
 mod invariants_check;
 mod long_poll;
