@@ -36,8 +36,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 page="$work/timeline.html"
 
-KAFKA_SIM_HTML_OUT="$page" cargo test --release -q -p kafka-sim-tests --test timeline \
-    -- --ignored write_html_for_browser
+KAFKA_SIM_HTML_OUT="$page" cargo test --release -q -p kafka-sim-tests --test all \
+    -- --ignored timeline::write_html_for_browser
 test -s "$page" || { echo "check-html: no page written" >&2; exit 1; }
 
 browser() {

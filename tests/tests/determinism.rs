@@ -45,11 +45,20 @@ fn print_trace_hashes_for_parent() {
     }
 }
 
+/// `print_trace_hashes_for_parent` by its full name in the test binary that holds this file
+/// (`determinism::print_trace_hashes_for_parent` in `all`): the module path without the crate.
+fn child_test_name() -> String {
+    match module_path!().split_once("::") {
+        Some((_crate, path)) => format!("{path}::print_trace_hashes_for_parent"),
+        None => "print_trace_hashes_for_parent".into(),
+    }
+}
+
 fn child_hashes() -> BTreeMap<u64, u64> {
     let exe = std::env::current_exe().expect("the test binary's path");
     let output = Command::new(exe)
         .args([
-            "print_trace_hashes_for_parent",
+            child_test_name().as_str(),
             "--exact",
             "--nocapture",
             "--test-threads=1",
