@@ -15,6 +15,7 @@ mod catalog;
 mod check;
 mod client_settings;
 mod clocks;
+mod connections;
 mod coverage;
 mod determinism;
 mod durability;
