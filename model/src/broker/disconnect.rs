@@ -20,18 +20,7 @@ impl Broker {
         // The metadata log's fetch to that voter, if it was the one followed.
         self.metadata_log.on_disconnected(now, peer);
         let retry_ms = now + CONTROLLER_RETRY_BACKOFF_MS;
-        let failed: Vec<TopicPartition> = self
-            .alter_partition_in_flight
-            .iter()
-            .filter(|(_, r)| r.went_to(peer))
-            .map(|(tp, _)| tp.clone())
-            .collect();
-        for tp in failed {
-            // Asked again unchanged, as after a timeout: the controller may have committed
-            // it before the connection closed.
-            self.alter_partition_in_flight.remove(&tp);
-            self.alter_partition_retry_ms.insert(tp, retry_ms);
-        }
+        self.retry_alter_partitions_sent_to(peer, retry_ms);
         if peer == self.controller {
             // The heartbeat in flight failed too (heartbeats carry the registration): it
             // goes again, to whichever voter the metadata log says leads, or the next one.

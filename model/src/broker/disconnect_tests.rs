@@ -1,9 +1,8 @@
 //! Broker disconnect tests: a follower's fetch to a disconnected leader and an
 //! AlterPartition to a disconnected controller fail at once and go again after the backoff.
 
-use super::tests::{committed, fetch_from, leader, produce, started_as, tp, CONTROLLER, PRODUCER};
+use super::tests::{started_as, tp, CONTROLLER};
 use super::*;
-use crate::config::Acks;
 use crate::protocol::ReplicaFetched;
 
 /// Every request in `out`: where it went, its kind, and its correlation id.
@@ -83,18 +82,8 @@ fn a_disconnect_from_the_leader_fails_the_replica_fetch_and_it_goes_again_after_
 #[test]
 fn a_disconnect_from_the_controller_fails_alter_partition_and_it_is_asked_again_after_the_backoff()
 {
-    let (mut broker, mut controller) = leader(1);
-    // b2 and b3 leave the ISR, come back, and b2 catches up: the leader asks for [b1, b2].
-    controller.heartbeat(9_000, BrokerId(1), 1);
-    controller.tick(9_500);
-    controller.heartbeat(9_600, BrokerId(2), 1);
-    controller.heartbeat(9_600, BrokerId(3), 1);
-    let mut out = Vec::new();
-    let news = committed(&broker, controller.log());
-    broker.on_message(9_600, CONTROLLER, news, &mut out);
-    broker.on_message(9_700, PRODUCER, produce(Acks::Leader, &[1, 2]), &mut out);
-    let mut out = Vec::new();
-    broker.on_message(9_800, NodeId(2), fetch_from(2, 2, 1), &mut out);
+    // b2 and b3 left the ISR, came back, and b2 caught up: the leader asks for [b1, b2].
+    let (mut broker, out) = super::tests::leader_asking_to_expand_the_isr();
     let alter = |out: &[Output]| -> Vec<u64> {
         sends(out)
             .into_iter()

@@ -257,8 +257,9 @@ pub(super) fn alter_partition_requests(out: &[Output]) -> Vec<Vec<BrokerId>> {
 
 /// b1 leading t-0 alone (b2 and b3 fell silent, left the ISR and came back out of sync)
 /// with v1 and v2, just after b2 caught up at 9 800 ms: it has asked the controller to
-/// expand the ISR to [b1, b2], and the request is in flight.
-pub(super) fn leader_asking_to_expand_the_isr() -> Broker {
+/// expand the ISR to [b1, b2], and the request is in flight. With what b2's fetch made it
+/// send.
+pub(super) fn leader_asking_to_expand_the_isr() -> (Broker, Vec<Output>) {
     let (mut broker, mut controller) = leader(1);
     controller.heartbeat(9_000, BrokerId(1), 1);
     controller.tick(9_500);
@@ -279,12 +280,12 @@ pub(super) fn leader_asking_to_expand_the_isr() -> Broker {
         alter_partition_requests(&out),
         vec![vec![BrokerId(1), BrokerId(2)]]
     );
-    broker
+    (broker, out)
 }
 
 #[test]
 fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_meanwhile() {
-    let mut broker = leader_asking_to_expand_the_isr();
+    let (mut broker, _) = leader_asking_to_expand_the_isr();
     let mut out = Vec::new();
     broker.on_message(9_900, PRODUCER, produce(Acks::Leader, &[3]), &mut out);
     assert_eq!(
@@ -307,7 +308,7 @@ fn an_unanswered_isr_expansion_is_asked_again_and_the_high_watermark_counts_it_m
 
 #[test]
 fn an_isr_change_refused_as_not_controller_is_asked_again_after_the_backoff() {
-    let mut broker = leader_asking_to_expand_the_isr();
+    let (mut broker, _) = leader_asking_to_expand_the_isr();
     let mut out = Vec::new();
     // The voter it asked no longer leads the quorum: it says so, with no correlation id.
     out.clear();
