@@ -58,7 +58,7 @@ impl World {
         connections.node_up(node);
         let (wake, woken) = unbounded();
         state.wakers.insert(node, wake);
-        wake_ready(&mut state, None);
+        wake_ready(&mut state);
         Some(woken)
     }
 
@@ -70,7 +70,7 @@ impl World {
         };
         connections.node_down(node, how);
         state.wakers.remove(&node);
-        wake_ready(&mut state, None);
+        wake_ready(&mut state);
     }
 
     /// `message` leaves `from` for `to`: what goes onto the wire, with the delay a fault
@@ -139,7 +139,7 @@ impl World {
         if let Some(event) = event {
             state.record(&self.names, now, Actor::Node(from), event);
         }
-        wake_ready(&mut state, Some(from));
+        wake_ready(&mut state);
         wire
     }
 
@@ -175,7 +175,7 @@ impl World {
         for &(a, b) in links {
             connections.reset(a, b);
         }
-        wake_ready(&mut state, None);
+        wake_ready(&mut state);
     }
 
     /// The links that carry again: over connections, what they held goes out (or their
@@ -194,20 +194,18 @@ impl World {
                 connections.unblocked(from, to, now);
             }
         }
-        wake_ready(&mut state, None);
+        wake_ready(&mut state);
     }
 }
 
-/// Wakes every node with something ready, but `except` (the node at work, which takes
-/// its own after this step).
-fn wake_ready(state: &mut WorldState, except: Option<NodeId>) {
+/// Wakes every node with something ready, the sender at work included: what a send made
+/// ready for it (a refusal) is taken on its next turn of the loop, as a signal on its own
+/// wake channel, even if nothing else ever reaches it.
+fn wake_ready(state: &mut WorldState) {
     let Some(connections) = state.connections.as_ref() else {
         return;
     };
     for node in connections.ready_nodes() {
-        if Some(node) == except {
-            continue;
-        }
         if let Some(wake) = state.wakers.get(&node) {
             let _ = wake.unbounded_send(());
         }
