@@ -300,6 +300,8 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         OutcomeClass::Pass
     };
     let mut stats = RunStats::from_net(state.net.stats);
+    // What the connections' resets dropped (held, or sent on a connection that reset).
+    stats.messages_dropped += state.connections.as_ref().map_or(0, |c| c.dropped);
     stats.simulated_ms = simulated_ms;
     stats.trace_lines = state.trace.line_count();
     stats.history_entries = history.entries.len() as u64;

@@ -177,6 +177,8 @@ pub struct World {
     /// Whether the plan has triggered faults (so that a node without any never locks to
     /// ask whether one holds it).
     has_triggers: AtomicBool,
+    /// Whether messages travel on connections (`with_network`), read on every send.
+    connected: bool,
     /// For testing the harness itself: this node's actor stops at this global time and
     /// waits on nothing, with no timer armed (`RunOptions::stall`).
     stall: Option<(NodeId, u64)>,
@@ -219,6 +221,7 @@ impl World {
                 wire: None,
             }),
             has_triggers: AtomicBool::new(false),
+            connected: false,
             stall: None,
         }
     }

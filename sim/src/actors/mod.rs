@@ -259,11 +259,6 @@ async fn execute<R: Role>(
                 let Some((envelope, extra_delay_ms)) = world.transmit(me, to, message) else {
                     continue;
                 };
-                let Some((to, envelope, extra_delay_ms)) =
-                    world.to_wire((to, envelope, extra_delay_ms))
-                else {
-                    continue;
-                };
                 send(endpoint, to, envelope, extra_delay_ms).await;
             }
             Output::Disk(op) => {

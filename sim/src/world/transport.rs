@@ -15,39 +15,21 @@ use std::collections::VecDeque;
 
 impl World {
     /// Carries messages on connections from now on (before any node starts).
-    pub fn with_network(self, settings: NetworkSettings) -> Self {
+    pub fn with_network(mut self, settings: NetworkSettings) -> Self {
         if settings.connections() {
+            self.connected = true;
             self.lock().connections = Some(Connections::new(settings.reset_after_ms));
         }
         self
     }
 
-    /// Over connections, hands an outgoing message to the wire (`actors::wire`) and
-    /// returns `None`; over datagrams, gives it back for the sender to send.
-    pub fn to_wire(&self, outgoing: Outgoing) -> Option<Outgoing> {
-        let state = self.lock();
-        match &state.wire {
-            Some(wire) => {
-                // The wire lives as long as the run: a send can only fail in teardown.
-                let _ = wire.unbounded_send(outgoing);
-                None
-            }
-            None => Some(outgoing),
-        }
-    }
-
-    /// The wire's inbox: messages handed to `to_wire` go there (connections only).
+    /// The wire's inbox: what `transmit` puts on connections goes there.
     pub fn open_wire(&self) -> Option<UnboundedReceiver<Outgoing>> {
         let mut state = self.lock();
         state.connections.as_ref()?;
         let (wire, outbox) = unbounded();
         state.wire = Some(wire);
         Some(outbox)
-    }
-
-    /// Whether messages travel on connections.
-    pub fn connected(&self) -> bool {
-        self.lock().connections.is_some()
     }
 
     /// `node`'s new incarnation is up: over connections, peers that must hear of its
@@ -73,8 +55,10 @@ impl World {
         wake_ready(&mut state);
     }
 
-    /// `message` leaves `from` for `to`: what goes onto the wire, with the delay a fault
-    /// adds to madsim's latency (nothing, if the network dropped or holds it).
+    /// `message` leaves `from` for `to`. Over datagrams: what the sender puts on madsim's
+    /// network, with the delay a fault adds to its latency (nothing, if the network dropped
+    /// it). Over connections the wire (`actors::wire`) sends it, or the link holds it, and
+    /// this returns nothing.
     pub fn transmit(
         &self,
         from: NodeId,
@@ -82,7 +66,7 @@ impl World {
         message: Message,
     ) -> Option<(Box<Envelope>, u64)> {
         let kind = message.kind();
-        if !self.connected() {
+        if !self.connected {
             let (id, sent_ms, fate) = self.route(from, to, kind);
             let Fate::Deliver { extra_delay_ms } = fate else {
                 return None;
@@ -139,8 +123,12 @@ impl World {
         if let Some(event) = event {
             state.record(&self.names, now, Actor::Node(from), event);
         }
+        if let (Some(outgoing), Some(wire)) = (wire, state.wire.as_ref()) {
+            // The wire lives as long as the run: a send can only fail in teardown.
+            let _ = wire.unbounded_send((to, outgoing.0, outgoing.1));
+        }
         wake_ready(&mut state);
-        wire
+        None
     }
 
     /// An envelope reached `node` off the wire: over connections it waits for those sent
