@@ -32,6 +32,8 @@ mod retention;
 mod retention_tests;
 #[cfg(test)]
 mod tests;
+mod transactions;
+mod txn_markers;
 
 /// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]
@@ -327,7 +329,14 @@ impl Broker {
                         .collect(),
                 },
             }),
-            Message::InitProducerIdRequest { correlation_id } => {
+            Message::InitProducerIdRequest {
+                correlation_id,
+                transactional: Some(init),
+            } => self.on_txn_init(now, from, correlation_id, init, out),
+            Message::InitProducerIdRequest {
+                correlation_id,
+                transactional: None,
+            } => {
                 self.producer_ids_issued += 1;
                 let pid = (u64::from(self.id.0) << 40)
                     | (u64::from(self.incarnation) << 20)
@@ -336,8 +345,7 @@ impl Broker {
                     to: from,
                     message: Message::InitProducerIdResponse {
                         correlation_id,
-                        producer_id: ProducerId(pid),
-                        producer_epoch: ProducerEpoch(0),
+                        result: Ok((ProducerId(pid), ProducerEpoch(0))),
                     },
                 });
             }
@@ -345,6 +353,7 @@ impl Broker {
                 correlation_id,
                 acks,
                 timeout_ms,
+                transactional_id: _,
                 batches,
             } => self.produce(now, from, correlation_id, acks, timeout_ms, batches, out),
             Message::ListOffsetsRequest {
@@ -376,6 +385,7 @@ impl Broker {
                 correlation_id,
                 max_wait_ms,
                 max_records,
+                isolation: _,
                 partitions,
             } => {
                 if self.has_news_for_consumer(&partitions) || max_wait_ms == 0 {
@@ -471,7 +481,28 @@ impl Broker {
             | Message::ListOffsetsResponse { .. }
             | Message::FetchResponse { .. }
             | Message::FindCoordinatorResponse { .. }
-            | Message::GroupResponse { .. } => {}
+            | Message::GroupResponse { .. }
+            | Message::FindTxnCoordinatorResponse { .. } => {}
+            Message::FindTxnCoordinatorRequest {
+                correlation_id,
+                transactional_id,
+            } => self.on_find_txn_coordinator(now, from, correlation_id, transactional_id, out),
+            Message::TxnRequest {
+                correlation_id,
+                request,
+            } => self.on_txn_request(now, from, correlation_id, request, out),
+            Message::TxnResponse {
+                correlation_id,
+                response,
+            } => self.on_txn_verified(now, from, correlation_id, response, out),
+            Message::WriteTxnMarkersRequest {
+                correlation_id,
+                markers,
+            } => self.on_write_txn_markers(now, from, correlation_id, markers, out),
+            Message::WriteTxnMarkersResponse {
+                correlation_id,
+                results,
+            } => self.on_txn_markers_written(now, from, correlation_id, results, out),
         }
         self.drive(now, out);
     }

@@ -12,7 +12,10 @@
 //! ```text
 //! base_offset   u64
 //! leader_epoch  u32
-//! producer      u8 flag (0 = none, 1 = some) [+ producer_id u64, producer_epoch u16, base_sequence u32]
+//! producer      u8 flag (0 = none, 1 = some, 2 = some and transactional data,
+//!               3 = some and a transaction marker)
+//!               [+ producer_id u64, producer_epoch u16, base_sequence u32]
+//!               [flag 3: + commit u8 (0 = abort, 1 = commit), coordinator_epoch u32]
 //! record_count  u32
 //! records       record_count times:
 //!     key           u8 flag (0 = none, 1 = some) [+ len u32, len bytes of UTF-8]
@@ -23,7 +26,7 @@
 //! A payload must be consumed exactly: trailing bytes make it invalid.
 
 use crate::ids::{LeaderEpoch, Offset, ProducerEpoch, ProducerId};
-use crate::record::{ProducerStamp, Record, RecordBatch};
+use crate::record::{ControlMarker, ProducerStamp, Record, RecordBatch, TxnPart};
 
 /// Bytes of a frame before its payload: length and checksum.
 pub const FRAME_HEADER_LEN: usize = 8;
@@ -49,13 +52,22 @@ fn encode_payload(batch: &RecordBatch) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&batch.base_offset.0.to_le_bytes());
     out.extend_from_slice(&batch.leader_epoch.0.to_le_bytes());
+    // A batch outside transactions keeps the bytes it had before transactions existed.
     match &batch.producer {
         None => out.push(0),
         Some(stamp) => {
-            out.push(1);
+            out.push(match batch.txn {
+                None => 1,
+                Some(TxnPart::Data) => 2,
+                Some(TxnPart::Marker(_)) => 3,
+            });
             out.extend_from_slice(&stamp.producer_id.0.to_le_bytes());
             out.extend_from_slice(&stamp.producer_epoch.0.to_le_bytes());
             out.extend_from_slice(&stamp.base_sequence.to_le_bytes());
+            if let Some(TxnPart::Marker(marker)) = batch.txn {
+                out.push(u8::from(marker.commit));
+                out.extend_from_slice(&marker.coordinator_epoch.to_le_bytes());
+            }
         }
     }
     let count = u32::try_from(batch.records.len()).expect("more than u32::MAX records");
@@ -149,14 +161,27 @@ fn decode_payload(payload: &[u8]) -> Option<RecordBatch> {
     let mut r = Reader::new(payload);
     let base_offset = Offset(r.u64()?);
     let leader_epoch = LeaderEpoch(r.u32()?);
-    let producer = match r.u8()? {
+    let flag = r.u8()?;
+    let producer = match flag {
         0 => None,
-        1 => Some(ProducerStamp {
+        1..=3 => Some(ProducerStamp {
             producer_id: ProducerId(r.u64()?),
             producer_epoch: ProducerEpoch(r.u16()?),
             base_sequence: r.u32()?,
         }),
         _ => return None,
+    };
+    let txn = match flag {
+        2 => Some(TxnPart::Data),
+        3 => Some(TxnPart::Marker(ControlMarker {
+            commit: match r.u8()? {
+                0 => false,
+                1 => true,
+                _ => return None,
+            },
+            coordinator_epoch: r.u32()?,
+        })),
+        _ => None,
     };
     let count = usize::try_from(r.u32()?).ok()?;
     // The count is untrusted: never reserve more than the bytes left could hold.
@@ -187,6 +212,7 @@ fn decode_payload(payload: &[u8]) -> Option<RecordBatch> {
         base_offset,
         leader_epoch,
         producer,
+        txn,
         records,
     })
 }
@@ -254,6 +280,7 @@ mod tests {
                 base_offset: Offset(0),
                 leader_epoch: LeaderEpoch(1),
                 producer: None,
+                txn: None,
                 records: vec![record(None, 1, 1000), record(Some("k1"), 2, 1001)],
             },
             RecordBatch {
@@ -264,6 +291,7 @@ mod tests {
                     producer_epoch: ProducerEpoch(3),
                     base_sequence: 42,
                 }),
+                txn: None,
                 records: vec![record(Some("ключ-é"), 3, 1002)],
             },
             RecordBatch {
@@ -274,6 +302,7 @@ mod tests {
                     producer_epoch: ProducerEpoch(u16::MAX),
                     base_sequence: u32::MAX,
                 }),
+                txn: None,
                 records: vec![
                     record(Some(""), 4, 0),
                     record(None, u64::MAX, u64::MAX),
@@ -327,9 +356,39 @@ mod tests {
             base_offset: Offset(9),
             leader_epoch: LeaderEpoch(0),
             producer: None,
+            txn: None,
             records: vec![],
         };
         assert_eq!(decode_segment(&encode_batch(&empty)).batches, vec![empty]);
+    }
+
+    #[test]
+    fn transactional_batches_round_trip_and_plain_ones_keep_their_bytes() {
+        let plain = sample_batches()[1].clone();
+        let plain_bytes = encode_batch(&plain);
+        // The producer flag byte sits after base offset and leader epoch.
+        assert_eq!(plain_bytes[FRAME_HEADER_LEN + 12], 1);
+        let data = RecordBatch {
+            txn: Some(TxnPart::Data),
+            ..plain.clone()
+        };
+        let marker = RecordBatch {
+            txn: Some(TxnPart::Marker(ControlMarker {
+                commit: false,
+                coordinator_epoch: 9,
+            })),
+            ..plain.clone()
+        };
+        for batch in [&data, &marker] {
+            assert_eq!(
+                decode_segment(&encode_batch(batch)).batches,
+                vec![batch.clone()]
+            );
+        }
+        assert_eq!(encode_batch(&data).len(), plain_bytes.len());
+        assert_eq!(encode_batch(&marker).len(), plain_bytes.len() + 5);
+        assert!(marker.is_control() && marker.is_transactional());
+        assert!(!data.is_control() && data.is_transactional());
     }
 
     #[test]
@@ -454,15 +513,28 @@ mod tests {
                 value,
                 timestamp_ms,
             });
+        let txn = prop_oneof![
+            Just(None),
+            Just(Some(TxnPart::Data)),
+            (any::<bool>(), any::<u32>()).prop_map(|(commit, coordinator_epoch)| Some(
+                TxnPart::Marker(ControlMarker {
+                    commit,
+                    coordinator_epoch
+                })
+            )),
+        ];
         (
             any::<u64>(),
             any::<u32>(),
             proptest::option::of(stamp),
+            txn,
             proptest::collection::vec(rec, 0..5),
         )
-            .prop_map(|(base, epoch, producer, records)| RecordBatch {
+            .prop_map(|(base, epoch, producer, txn, records)| RecordBatch {
                 base_offset: Offset(base),
                 leader_epoch: LeaderEpoch(epoch),
+                // Transactional batches always carry a producer stamp.
+                txn: producer.and(txn),
                 producer,
                 records,
             })

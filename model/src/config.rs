@@ -274,6 +274,14 @@ pub struct BrokerConfig {
     /// The group coordinator's settings (`group.*` broker configs). Its
     /// `offsets_topic_partitions` is taken from the cluster layout.
     pub group: crate::group::GroupCoordinatorConfig,
+    /// The transaction coordinator's settings (`transaction.*` broker configs).
+    pub txn: crate::txn::TxnCoordinatorConfig,
+    /// KIP-890 part 1 (Kafka 3.6 on): before appending a transactional batch for a producer
+    /// with no transaction open on the partition, the leader asks the transaction
+    /// coordinator whether the partition is in the producer's transaction. Off is the
+    /// protocol before it, whose late produce of an aborted transaction can hang a
+    /// transaction on the partition.
+    pub verify_transactional_produce: bool,
 }
 
 impl Default for BrokerConfig {
@@ -299,6 +307,8 @@ impl Default for BrokerConfig {
             metadata_fetch_max_wait_ms: 500,
             offsets_commit_timeout_ms: 5_000,
             group: crate::group::GroupCoordinatorConfig::default(),
+            txn: crate::txn::TxnCoordinatorConfig::default(),
+            verify_transactional_produce: true,
         }
     }
 }

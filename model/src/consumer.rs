@@ -8,6 +8,7 @@ use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, TopicPartition};
 use crate::member::{GroupMember, MemberAction, MemberConfig};
 use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
+use crate::txn::IsolationLevel;
 use std::collections::BTreeMap;
 
 #[cfg(test)]
@@ -527,6 +528,7 @@ impl Consumer {
                     correlation_id,
                     max_wait_ms: self.config.fetch_max_wait_ms,
                     max_records: self.config.max_poll_records,
+                    isolation: IsolationLevel::ReadUncommitted,
                     partitions: positions
                         .iter()
                         .map(|(tp, offset)| ConsumerFetchPartition {

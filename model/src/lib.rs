@@ -34,3 +34,4 @@ pub mod reach;
 pub mod record;
 pub mod replica;
 pub mod replica_fetcher;
+pub mod txn;

@@ -446,6 +446,8 @@ impl Partition {
             batches: self.log.read(asked.fetch_offset, hw, max_records),
             high_watermark: hw,
             log_start_offset: self.log_start(),
+            last_stable_offset: hw,
+            aborted: Vec::new(),
         })
     }
 

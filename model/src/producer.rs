@@ -177,11 +177,15 @@ impl Producer {
             }
             Message::InitProducerIdResponse {
                 correlation_id,
-                producer_id,
-                producer_epoch,
+                result,
             } if self.pid_request.map(|p| p.correlation_id) == Some(correlation_id) => {
                 self.pid_request = None;
-                self.sequences.set_identity(producer_id, producer_epoch);
+                match result {
+                    Ok((producer_id, producer_epoch)) => {
+                        self.sequences.set_identity(producer_id, producer_epoch);
+                    }
+                    Err(_) => self.pid_not_before_ms = now + self.config.retry_backoff_ms,
+                }
             }
             Message::ProduceResponse {
                 correlation_id,
@@ -407,7 +411,10 @@ impl Producer {
         });
         out.push(Output::Send {
             to: broker.node(),
-            message: Message::InitProducerIdRequest { correlation_id },
+            message: Message::InitProducerIdRequest {
+                correlation_id,
+                transactional: None,
+            },
         });
     }
 
@@ -541,6 +548,7 @@ impl Producer {
                     correlation_id,
                     acks: self.config.acks,
                     timeout_ms: self.config.request_timeout_ms,
+                    transactional_id: None,
                     batches: batches
                         .iter()
                         .map(|b| (b.tp.clone(), b.to_wire()))

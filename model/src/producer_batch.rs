@@ -71,6 +71,7 @@ impl ProducerBatch {
             base_offset: Offset(0),
             leader_epoch: LeaderEpoch(0),
             producer: self.stamp,
+            txn: None,
             records: self.records.clone(),
         }
     }

@@ -124,6 +124,7 @@ mod tests {
                 producer_epoch: ProducerEpoch(epoch),
                 base_sequence: seq,
             }),
+            txn: None,
             records: (0..n)
                 .map(|i| Record {
                     key: None,

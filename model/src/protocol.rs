@@ -9,6 +9,10 @@ use crate::ids::{
 use crate::metadata::MetadataRecord;
 use crate::raft::RaftMessage;
 use crate::record::RecordBatch;
+use crate::txn::{
+    AbortedTxn, IsolationLevel, MarkerResults, TransactionalId, TxnInit, TxnMarker, TxnRequest,
+    TxnResponse,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -48,12 +52,62 @@ pub enum ErrorCode {
     /// InvalidMetadataException).
     #[error("NETWORK_EXCEPTION")]
     NetworkException,
+    /// A newer instance of the transactional id holds a higher epoch: this one is a zombie
+    /// and must stop.
+    #[error("PRODUCER_FENCED")]
+    ProducerFenced,
+    /// The request does not fit the transaction's state (an EndTxn with no transaction
+    /// open, a produce to a partition the transaction never added: KIP-890's verification).
+    #[error("INVALID_TXN_STATE")]
+    InvalidTxnState,
+    /// The coordinator is still completing the previous transaction (writing its markers):
+    /// the producer retries shortly.
+    #[error("CONCURRENT_TRANSACTIONS")]
+    ConcurrentTransactions,
+    /// This broker does not coordinate the transactional id (any more): find it again.
+    #[error("NOT_COORDINATOR")]
+    NotCoordinator,
+    /// No broker leads the id's transaction state partition, or its write failed.
+    #[error("COORDINATOR_NOT_AVAILABLE")]
+    CoordinatorNotAvailable,
+    /// The coordinator is rebuilding its state from the transaction log after a failover.
+    #[error("COORDINATOR_LOAD_IN_PROGRESS")]
+    CoordinatorLoadInProgress,
+    /// The producer id does not belong to the transactional id (it expired or was never
+    /// issued): the producer must initialize again.
+    #[error("INVALID_PRODUCER_ID_MAPPING")]
+    InvalidProducerIdMapping,
+    /// `transaction.timeout.ms` is above the broker's `transaction.max.timeout.ms`.
+    #[error("INVALID_TRANSACTION_TIMEOUT")]
+    InvalidTransactionTimeout,
+    /// A marker from a coordinator older than one the leader already heard from.
+    #[error("TRANSACTION_COORDINATOR_FENCED")]
+    TransactionCoordinatorFenced,
 }
 
 impl ErrorCode {
     /// Whether a client retries after this error (Kafka's `RetriableException`).
     pub fn is_retriable(self) -> bool {
-        !matches!(self, ErrorCode::InvalidProducerEpoch)
+        !matches!(
+            self,
+            ErrorCode::InvalidProducerEpoch
+                | ErrorCode::ProducerFenced
+                | ErrorCode::InvalidTxnState
+                | ErrorCode::InvalidProducerIdMapping
+                | ErrorCode::InvalidTransactionTimeout
+                | ErrorCode::TransactionCoordinatorFenced
+        )
+    }
+
+    /// Whether the client must look its transaction coordinator up again before retrying.
+    pub fn needs_coordinator_lookup(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::NotCoordinator
+                | ErrorCode::CoordinatorNotAvailable
+                | ErrorCode::NetworkException
+                | ErrorCode::RequestTimedOut
+        )
     }
 
     /// Whether a produce that failed with this error may still be in the log: the leader
@@ -100,6 +154,13 @@ pub struct FetchedPartition {
     pub batches: Vec<RecordBatch>,
     pub high_watermark: Offset,
     pub log_start_offset: Offset,
+    /// The last stable offset: below it no transaction is open (the high watermark when
+    /// none is). A read_committed fetch returns nothing at or past it.
+    pub last_stable_offset: Offset,
+    /// For a read_committed fetch: the aborted transactions whose records the returned
+    /// batches may hold, by first offset (empty for read_uncommitted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aborted: Vec<AbortedTxn>,
 }
 
 /// One partition of a follower's fetch (KIP-320: it names the leader epoch it believes in
@@ -150,13 +211,16 @@ pub enum Message {
         brokers: Vec<BrokerId>,
         partitions: Vec<PartitionMetadata>,
     },
+    /// An idempotent producer's (any broker answers) or, with `transactional`, a
+    /// transactional producer's, sent to its transaction coordinator, which fences every
+    /// earlier instance of the id by bumping the epoch and aborts what they left open.
     InitProducerIdRequest {
         correlation_id: u64,
+        transactional: Option<TxnInit>,
     },
     InitProducerIdResponse {
         correlation_id: u64,
-        producer_id: ProducerId,
-        producer_epoch: ProducerEpoch,
+        result: Result<(ProducerId, ProducerEpoch), ErrorCode>,
     },
     ProduceRequest {
         correlation_id: u64,
@@ -164,6 +228,9 @@ pub enum Message {
         /// How long the leader may wait for the ISR (acks=all) before it answers
         /// REQUEST_TIMED_OUT (Kafka's produce `timeout_ms`).
         timeout_ms: u64,
+        /// A transactional producer's id, which KIP-890's leader verifies its batches
+        /// against.
+        transactional_id: Option<TransactionalId>,
         batches: Vec<(TopicPartition, RecordBatch)>,
     },
     ProduceResponse {
@@ -185,6 +252,7 @@ pub enum Message {
         correlation_id: u64,
         max_wait_ms: u64,
         max_records: usize,
+        isolation: IsolationLevel,
         partitions: Vec<ConsumerFetchPartition>,
     },
     FetchResponse {
@@ -253,6 +321,34 @@ pub enum Message {
         correlation_id: u64,
         response: GroupResponse,
     },
+    /// Which broker coordinates `transactional_id`: the leader of its transaction state
+    /// partition.
+    FindTxnCoordinatorRequest {
+        correlation_id: u64,
+        transactional_id: TransactionalId,
+    },
+    FindTxnCoordinatorResponse {
+        correlation_id: u64,
+        result: Result<BrokerId, ErrorCode>,
+    },
+    /// A request to a transaction coordinator (AddPartitionsToTxn, AddOffsetsToTxn, EndTxn).
+    TxnRequest {
+        correlation_id: u64,
+        request: TxnRequest,
+    },
+    TxnResponse {
+        correlation_id: u64,
+        response: TxnResponse,
+    },
+    /// A transaction coordinator asks a partition leader to end transactions there.
+    WriteTxnMarkersRequest {
+        correlation_id: u64,
+        markers: Vec<TxnMarker>,
+    },
+    WriteTxnMarkersResponse {
+        correlation_id: u64,
+        results: MarkerResults,
+    },
 }
 
 impl Message {
@@ -281,6 +377,12 @@ impl Message {
             Message::FindCoordinatorResponse { .. } => "FindCoordinatorResp",
             Message::GroupRequest { request, .. } => request.kind(),
             Message::GroupResponse { response, .. } => response.kind(),
+            Message::FindTxnCoordinatorRequest { .. } => "FindTxnCoordinatorReq",
+            Message::FindTxnCoordinatorResponse { .. } => "FindTxnCoordinatorResp",
+            Message::TxnRequest { request, .. } => request.kind(),
+            Message::TxnResponse { response, .. } => response.kind(),
+            Message::WriteTxnMarkersRequest { .. } => "WriteTxnMarkersReq",
+            Message::WriteTxnMarkersResponse { .. } => "WriteTxnMarkersResp",
         }
     }
 }

@@ -74,6 +74,20 @@ impl HostedCoordinators {
 }
 
 impl Broker {
+    /// A transaction's marker is written and replicated on offsets partition `partition`:
+    /// the offsets the producer committed in it become the group's (commit) or are
+    /// dropped (abort), as Kafka's `GroupCoordinator.onTransactionCompleted`.
+    #[allow(dead_code)] // the marker path that calls it is being built
+    pub(super) fn txn_offsets_completed(
+        &mut self,
+        _now: Millis,
+        _partition: u32,
+        _producer_id: crate::ids::ProducerId,
+        _commit: bool,
+        _out: &mut Vec<Output>,
+    ) {
+    }
+
     /// How many partitions the offsets topic has, as the metadata says (0: no groups).
     fn offsets_partitions(&self) -> u32 {
         self.image
@@ -307,6 +321,7 @@ impl Broker {
             base_offset: Offset(0),
             leader_epoch: LeaderEpoch(0),
             producer: None,
+            txn: None,
             records: batch_records,
         };
         let appended = self

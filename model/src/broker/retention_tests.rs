@@ -115,6 +115,7 @@ fn the_retention_timer_deletes_expired_segments_below_the_high_watermark_and_rep
         correlation_id: 1,
         max_wait_ms: 0,
         max_records: 10,
+        isolation: Default::default(),
         partitions: vec![ConsumerFetchPartition {
             tp: tp(),
             fetch_offset: Offset(0),
@@ -222,6 +223,7 @@ fn leader_batches(base: u64, values: &[u64]) -> Vec<RecordBatch> {
             base_offset: Offset(base + i as u64),
             leader_epoch: LeaderEpoch(1),
             producer: None,
+            txn: None,
             records: vec![Record {
                 key: None,
                 value: *v,

@@ -97,6 +97,7 @@ pub(super) fn batch(values: &[u64]) -> RecordBatch {
         base_offset: Offset(0),
         leader_epoch: LeaderEpoch(0),
         producer: None,
+        txn: None,
         records: values
             .iter()
             .map(|v| Record {
@@ -113,6 +114,7 @@ pub(super) fn produce(acks: Acks, values: &[u64]) -> Message {
         correlation_id: 7,
         acks,
         timeout_ms: 1_000,
+        transactional_id: None,
         batches: vec![(tp(), batch(values))],
     }
 }

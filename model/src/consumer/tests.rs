@@ -87,6 +87,7 @@ fn fetched(
                 base_offset: Offset(*v),
                 leader_epoch: LeaderEpoch(1),
                 producer: None,
+                txn: None,
                 records: vec![Record {
                     key: None,
                     value: *v,
@@ -96,6 +97,8 @@ fn fetched(
             .collect(),
         high_watermark: Offset(100),
         log_start_offset: Offset(0),
+        last_stable_offset: Offset(100),
+        aborted: Vec::new(),
     });
     let mut out = Vec::new();
     let answer = Message::FetchResponse {

@@ -14,6 +14,7 @@ pub(super) fn batch_at(values: &[u64], timestamp_ms: u64) -> RecordBatch {
         base_offset: Offset(0),
         leader_epoch: LeaderEpoch(0),
         producer: None,
+        txn: None,
         records: values
             .iter()
             .map(|&value| Record {

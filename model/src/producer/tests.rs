@@ -15,7 +15,7 @@ fn sends(out: &[Output]) -> Vec<(NodeId, &'static str, u64)> {
             Output::Send { to, message } => {
                 let id = match message {
                     Message::MetadataRequest { correlation_id }
-                    | Message::InitProducerIdRequest { correlation_id }
+                    | Message::InitProducerIdRequest { correlation_id, .. }
                     | Message::ProduceRequest { correlation_id, .. } => *correlation_id,
                     _ => 0,
                 };
@@ -146,8 +146,7 @@ fn a_disconnect_fails_init_producer_id_and_it_goes_to_the_next_broker_after_the_
     // A late answer to the failed request is ignored: the identity is the retry's.
     let answer = |correlation_id, producer_id| Message::InitProducerIdResponse {
         correlation_id,
-        producer_id: ProducerId(producer_id),
-        producer_epoch: ProducerEpoch(0),
+        result: Ok((ProducerId(producer_id), ProducerEpoch(0))),
     };
     let mut out = Vec::new();
     producer.on_message(120, B2, answer(first_pid, 66), &mut out);
