@@ -9,11 +9,12 @@ use crate::config::SpuriousErrorCode;
 use crate::effect::Output;
 use crate::group::{
     coordinator_partition, ClientRef, GroupCoordinator, GroupError, GroupId, GroupOutput,
-    GroupRequest, OffsetsRecord, WriteId, OFFSETS_TOPIC,
+    GroupRequest, OffsetsLogEntry, OffsetsRecord, WriteId, OFFSETS_TOPIC,
 };
 use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, TopicPartition};
+use crate::ids::{ProducerEpoch, ProducerId};
 use crate::protocol::Message;
-use crate::record::{Record, RecordBatch};
+use crate::record::{ProducerStamp, Record, RecordBatch, TxnPart};
 use std::collections::BTreeMap;
 
 /// Offsets-topic records carry their whole content, as JSON, in the key: the model's
@@ -80,12 +81,17 @@ impl Broker {
     #[allow(dead_code)] // the marker path that calls it is being built
     pub(super) fn txn_offsets_completed(
         &mut self,
-        _now: Millis,
-        _partition: u32,
-        _producer_id: crate::ids::ProducerId,
-        _commit: bool,
-        _out: &mut Vec<Output>,
+        now: Millis,
+        partition: u32,
+        producer_id: ProducerId,
+        commit: bool,
+        out: &mut Vec<Output>,
     ) {
+        let Some(hosted) = self.coordinators.by_partition.get_mut(&partition) else {
+            return;
+        };
+        let outputs = hosted.coordinator.txn_completed(producer_id, commit);
+        self.carry_out(now, partition, outputs, out);
     }
 
     /// How many partitions the offsets topic has, as the metadata says (0: no groups).
@@ -216,11 +222,20 @@ impl Broker {
         let Some(p) = self.partitions.get(&tp) else {
             return;
         };
-        let mut records = Vec::new();
+        // Each record with the producer of the transaction its batch belongs to, if any,
+        // and each marker, in log order.
+        let mut loaded: Vec<(OffsetsRecord, Option<ProducerId>)> = Vec::new();
+        let mut markers: Vec<(usize, ProducerId, bool)> = Vec::new();
         for batch in p.batches() {
+            let producer_id = batch.producer.map(|stamp| stamp.producer_id);
+            if let (Some(TxnPart::Marker(marker)), Some(producer_id)) = (batch.txn, producer_id) {
+                markers.push((loaded.len(), producer_id, marker.commit));
+                continue;
+            }
+            let txn_producer = producer_id.filter(|_| batch.is_transactional());
             for record in &batch.records {
                 match record.key.as_deref().map(OffsetsRecord::from_json) {
-                    Some(Ok(parsed)) => records.push(parsed),
+                    Some(Ok(parsed)) => loaded.push((parsed, txn_producer)),
                     Some(Err(error)) => out.push(Output::Note(format!(
                         "{tp}: skipping a record that is not an offsets record: {error}"
                     ))),
@@ -232,11 +247,12 @@ impl Broker {
         }
         let mut config = self.config.group.clone();
         config.offsets_topic_partitions = self.offsets_partitions();
-        let coordinator = GroupCoordinator::from_records(config, epoch.0, &records, now);
+        let coordinator =
+            GroupCoordinator::from_log(config, epoch.0, log_entries(&loaded, &markers), now);
         out.push(Output::Note(format!(
             "coordinator of {tp} in epoch {}: loaded {} records",
             epoch.0,
-            records.len()
+            loaded.len()
         )));
         for event in coordinator.loaded_events() {
             out.push(Output::Group(event));
@@ -273,23 +289,46 @@ impl Broker {
                 }),
                 GroupOutput::Event(event) => out.push(Output::Group(event)),
                 GroupOutput::Write { write, records } => {
-                    match self.append_offsets(now, partition, write, &records, out) {
-                        Ok(()) => appended = true,
-                        Err(error) => {
-                            if let Some(hosted) = self.coordinators.by_partition.get_mut(&partition)
-                            {
-                                let more =
-                                    hosted.coordinator.write_completed(now, write, Err(error));
-                                queue.extend(more);
-                            }
-                        }
-                    }
+                    appended |=
+                        self.write_offsets(now, partition, write, &records, None, &mut queue, out);
+                }
+                GroupOutput::TxnWrite {
+                    write,
+                    records,
+                    producer_id,
+                    producer_epoch,
+                } => {
+                    let txn = Some((producer_id, producer_epoch));
+                    appended |=
+                        self.write_offsets(now, partition, write, &records, txn, &mut queue, out);
                 }
             }
         }
         if appended {
             self.maybe_wake_followers(now, out);
         }
+    }
+
+    /// Appends one coordinator write, and says whether it did; a refused append is the
+    /// write's completion, whose outputs join the queue to be carried out in turn.
+    #[allow(clippy::too_many_arguments)] // one write, and where its consequences go
+    fn write_offsets(
+        &mut self,
+        now: Millis,
+        partition: u32,
+        write: WriteId,
+        records: &[OffsetsRecord],
+        txn: Option<(ProducerId, ProducerEpoch)>,
+        queue: &mut std::collections::VecDeque<GroupOutput>,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let Err(error) = self.append_offsets(now, partition, write, records, txn, out) else {
+            return true;
+        };
+        if let Some(hosted) = self.coordinators.by_partition.get_mut(&partition) {
+            queue.extend(hosted.coordinator.write_completed(now, write, Err(error)));
+        }
+        false
     }
 
     /// Appends a coordinator's records to its partition as an acks=all write.
@@ -299,6 +338,7 @@ impl Broker {
         partition: u32,
         write: WriteId,
         records: &[OffsetsRecord],
+        txn: Option<(ProducerId, ProducerEpoch)>,
         out: &mut Vec<Output>,
     ) -> Result<(), GroupError> {
         if !self.coordinators.by_partition.contains_key(&partition) {
@@ -317,15 +357,23 @@ impl Broker {
                 timestamp_ms: now,
             });
         }
+        // A TxnOffsetCommit goes in the producer's transactional batch, with no sequence (as
+        // Kafka writes it): the partition's producer state opens the transaction there, and
+        // its marker closes it.
         let batch = RecordBatch {
             base_offset: Offset(0),
             leader_epoch: LeaderEpoch(0),
-            producer: None,
-            txn: None,
+            producer: txn.map(|(producer_id, producer_epoch)| ProducerStamp {
+                producer_id,
+                producer_epoch,
+                base_sequence: 0,
+            }),
+            txn: txn.map(|_| TxnPart::Data),
             records: batch_records,
         };
+        let check_sequences = txn.is_none() && self.config.check_producer_sequences;
         let appended = self
-            .append(&tp, Acks::All, batch, out)
+            .append_with(&tp, Acks::All, batch, check_sequences, out)
             .map_err(|_| GroupError::CoordinatorNotAvailable)?;
         let deadline_ms = now + self.config.offsets_commit_timeout_ms;
         if let Some(hosted) = self.coordinators.by_partition.get_mut(&partition) {
@@ -383,4 +431,30 @@ impl Broker {
             }
         }
     }
+}
+
+/// The loaded log in order: each record (of a transaction, if its batch was
+/// transactional), each marker where it stood among them.
+fn log_entries<'a>(
+    loaded: &'a [(OffsetsRecord, Option<ProducerId>)],
+    markers: &'a [(usize, ProducerId, bool)],
+) -> Vec<OffsetsLogEntry<'a>> {
+    let marker = |&(_, producer_id, commit): &(usize, ProducerId, bool)| OffsetsLogEntry::Marker {
+        producer_id,
+        commit,
+    };
+    let mut markers = markers.iter().peekable();
+    let mut entries = Vec::with_capacity(loaded.len() + markers.len());
+    for (at, (record, producer)) in loaded.iter().enumerate() {
+        entries.extend(std::iter::from_fn(|| markers.next_if(|m| m.0 <= at)).map(marker));
+        entries.push(match producer {
+            Some(producer_id) => OffsetsLogEntry::TxnRecord {
+                record,
+                producer_id: *producer_id,
+            },
+            None => OffsetsLogEntry::Record(record),
+        });
+    }
+    entries.extend(markers.map(marker));
+    entries
 }

@@ -138,6 +138,20 @@ impl Broker {
         batch: RecordBatch,
         out: &mut Vec<Output>,
     ) -> Result<Appended, ErrorCode> {
+        let check_sequences = self.config.check_producer_sequences;
+        self.append_with(tp, acks, batch, check_sequences, out)
+    }
+
+    /// As `append`, saying whether the batch's sequence is checked: a batch the broker
+    /// writes itself for a producer (a TxnOffsetCommit) has none.
+    pub(super) fn append_with(
+        &mut self,
+        tp: &TopicPartition,
+        acks: Acks,
+        batch: RecordBatch,
+        check_sequences: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<Appended, ErrorCode> {
         let Some(partition) = self.partitions.get_mut(tp).filter(|p| p.is_leader()) else {
             return Err(if self.image.partitions.contains_key(tp) {
                 ErrorCode::NotLeaderOrFollower
@@ -158,7 +172,7 @@ impl Broker {
                 return Err(ErrorCode::NotEnoughReplicas);
             }
         }
-        partition.append_as_leader(batch, self.config.check_producer_sequences, out)
+        partition.append_as_leader(batch, check_sequences, out)
     }
 }
 

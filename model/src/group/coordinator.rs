@@ -17,6 +17,7 @@ use super::output::{GroupEvent, GroupOutput};
 use super::protocol::{GroupError, GroupRequest, GroupResponse};
 use super::records::OffsetsRecord;
 use super::summary::GroupSummary;
+use super::txn_offsets::{OffsetsLogEntry, TxnOffsets};
 use super::writes::{PendingWrite, PendingWrites};
 use crate::ids::{Millis, Offset, TopicPartition};
 use std::collections::BTreeMap;
@@ -32,6 +33,7 @@ pub struct GroupCoordinator {
     groups: BTreeMap<GroupId, ClassicGroup>,
     committed: BTreeMap<GroupId, BTreeMap<TopicPartition, Offset>>,
     writes: PendingWrites,
+    txn_offsets: TxnOffsets,
 }
 
 impl GroupCoordinator {
@@ -44,6 +46,7 @@ impl GroupCoordinator {
             groups: BTreeMap::new(),
             committed: BTreeMap::new(),
             writes: PendingWrites::default(),
+            txn_offsets: TxnOffsets::default(),
         }
     }
 
@@ -57,8 +60,25 @@ impl GroupCoordinator {
         records: impl IntoIterator<Item = &'a OffsetsRecord>,
         now: Millis,
     ) -> Self {
+        let entries = records.into_iter().map(OffsetsLogEntry::Record);
+        GroupCoordinator::from_log(config, coordinator_epoch, entries, now)
+    }
+
+    /// [`GroupCoordinator::from_records`] over a log that may hold transactions: offsets
+    /// a transaction committed count once its commit marker follows them, and are
+    /// pending (invisible) while no marker does.
+    pub fn from_log<'a>(
+        config: GroupCoordinatorConfig,
+        coordinator_epoch: u32,
+        entries: impl IntoIterator<Item = OffsetsLogEntry<'a>>,
+        now: Millis,
+    ) -> Self {
         let mut coordinator = GroupCoordinator::new(config, coordinator_epoch);
-        for record in records {
+        for entry in entries {
+            let OffsetsLogEntry::Record(record) = entry else {
+                coordinator.replay_txn(entry);
+                continue;
+            };
             match record {
                 OffsetsRecord::OffsetCommit {
                     group, tp, offset, ..
@@ -68,6 +88,9 @@ impl GroupCoordinator {
                         .entry(group.clone())
                         .or_default()
                         .insert(tp.clone(), *offset);
+                    coordinator
+                        .txn_offsets
+                        .plain_commit(group, &[(tp.clone(), *offset)]);
                     coordinator
                         .groups
                         .entry(group.clone())
@@ -175,6 +198,24 @@ impl GroupCoordinator {
                 member,
                 offsets,
             } => self.commit_into(now, from, group, generation, member, offsets, &mut out),
+            GroupRequest::TxnOffsetCommit {
+                group,
+                producer_id,
+                producer_epoch,
+                generation,
+                member,
+                offsets,
+                ..
+            } => self.txn_commit_into(
+                now,
+                from,
+                group,
+                (producer_id, producer_epoch),
+                generation,
+                member,
+                offsets,
+                &mut out,
+            ),
             GroupRequest::OffsetFetch {
                 group,
                 partitions,
@@ -246,6 +287,7 @@ impl GroupCoordinator {
                 reply,
             }) => {
                 if result.is_ok() {
+                    self.txn_offsets.plain_commit(&group, &offsets);
                     let committed = self.committed.entry(group.clone()).or_default();
                     committed.extend(offsets.iter().cloned());
                     out.push(GroupOutput::Event(GroupEvent::Committed {
@@ -262,6 +304,25 @@ impl GroupCoordinator {
                     response: GroupResponse::OffsetCommit { group, results },
                 });
             }
+            Some(PendingWrite::TxnCommit {
+                group,
+                producer_id,
+                generation,
+                member,
+                group_generation,
+                offsets,
+                reply,
+            }) => self.txn_commit_written(
+                group,
+                producer_id,
+                generation,
+                member,
+                group_generation,
+                offsets,
+                reply,
+                result,
+                &mut out,
+            ),
             Some(PendingWrite::Assignment { group }) => {
                 let (mut ctx, groups) = self.ctx(now, &mut out);
                 if let Some(g) = groups.get_mut(&group) {
@@ -300,22 +361,31 @@ impl GroupCoordinator {
             group.resign(&mut ctx);
         }
         for write in self.writes.take_all() {
-            if let PendingWrite::Commit {
-                group,
-                offsets,
-                reply,
-                ..
-            } = write
-            {
-                let results = offsets
-                    .into_iter()
-                    .map(|(tp, _)| (tp, Err(GroupError::NotCoordinator)))
-                    .collect();
-                out.push(GroupOutput::Respond {
-                    to: reply,
-                    response: GroupResponse::OffsetCommit { group, results },
-                });
-            }
+            let (reply, response) = match write {
+                PendingWrite::Commit {
+                    group,
+                    offsets,
+                    reply,
+                    ..
+                } => {
+                    let results = refuse_all(&offsets, GroupError::NotCoordinator);
+                    (reply, GroupResponse::OffsetCommit { group, results })
+                }
+                PendingWrite::TxnCommit {
+                    group,
+                    offsets,
+                    reply,
+                    ..
+                } => {
+                    let results = refuse_all(&offsets, GroupError::NotCoordinator);
+                    (reply, GroupResponse::TxnOffsetCommit { group, results })
+                }
+                PendingWrite::Assignment { .. } | PendingWrite::Metadata => continue,
+            };
+            out.push(GroupOutput::Respond {
+                to: reply,
+                response,
+            });
         }
         out
     }
@@ -395,19 +465,8 @@ impl GroupCoordinator {
         offsets: Vec<(TopicPartition, Offset)>,
         out: &mut Vec<GroupOutput>,
     ) {
-        let existing = self.groups.get(&group);
-        let group_generation = existing.map_or(Generation(0), ClassicGroup::generation);
-        let verdict = if self.config.accept_stale_generation_commits {
-            Ok(())
-        } else {
-            match existing {
-                Some(g) => g.validate_commit(generation, member.as_ref()),
-                None if generation.is_none() && member.is_none() => Ok(()),
-                // Kafka before OffsetCommit v9; later versions say GROUP_ID_NOT_FOUND.
-                None => Err(GroupError::IllegalGeneration),
-            }
-        };
-        if let Err(error) = verdict {
+        let group_generation = self.group_generation(&group);
+        if let Err(error) = self.validate_commit(&group, generation, member.as_ref()) {
             if matches!(
                 error,
                 GroupError::UnknownMemberId | GroupError::IllegalGeneration
@@ -457,6 +516,50 @@ impl GroupCoordinator {
         self.writes.start(records, waiting, out);
     }
 
+    /// The group's current generation (0 for a group it does not know).
+    pub(super) fn group_generation(&self, group: &GroupId) -> Generation {
+        self.groups
+            .get(group)
+            .map_or(Generation(0), ClassicGroup::generation)
+    }
+
+    /// Whether a commit from `member` of `generation` may be taken (KIP-447 for a
+    /// transactional one as well).
+    pub(super) fn validate_commit(
+        &self,
+        group: &GroupId,
+        generation: Option<Generation>,
+        member: Option<&MemberId>,
+    ) -> Result<(), GroupError> {
+        if self.config.accept_stale_generation_commits {
+            return Ok(());
+        }
+        match self.groups.get(group) {
+            Some(g) => g.validate_commit(generation, member),
+            None if generation.is_none() && member.is_none() => Ok(()),
+            // Kafka before OffsetCommit v9; later versions say GROUP_ID_NOT_FOUND.
+            None => Err(GroupError::IllegalGeneration),
+        }
+    }
+
+    pub(super) fn set_committed(&mut self, group: &GroupId, tp: &TopicPartition, offset: Offset) {
+        self.groups
+            .entry(group.clone())
+            .or_insert_with(|| ClassicGroup::new(group.clone()));
+        self.committed
+            .entry(group.clone())
+            .or_default()
+            .insert(tp.clone(), offset);
+    }
+
+    pub(super) fn writes_mut(&mut self) -> &mut PendingWrites {
+        &mut self.writes
+    }
+
+    pub(super) fn txn_offsets_mut(&mut self) -> &mut TxnOffsets {
+        &mut self.txn_offsets
+    }
+
     fn fetch(
         &self,
         group: GroupId,
@@ -468,7 +571,9 @@ impl GroupCoordinator {
         let results = partitions
             .into_iter()
             .map(|tp| {
-                let result = if require_stable && self.writes.commit_pending(&group, &tp) {
+                let unstable =
+                    self.writes.commit_pending(&group, &tp) || self.txn_offsets.holds(&group, &tp);
+                let result = if require_stable && unstable {
                     Err(GroupError::UnstableOffsetCommit)
                 } else {
                     Ok(self.committed(&group, &tp))
@@ -481,6 +586,16 @@ impl GroupCoordinator {
             result: Ok(results),
         }
     }
+}
+
+fn refuse_all(
+    offsets: &[(TopicPartition, Offset)],
+    error: GroupError,
+) -> Vec<(TopicPartition, Result<(), GroupError>)> {
+    offsets
+        .iter()
+        .map(|(tp, _)| (tp.clone(), Err(error)))
+        .collect()
 }
 
 /// A JoinGroup request with Kafka's consumer defaults (45 s session, 5 min rebalance

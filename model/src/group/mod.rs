@@ -18,8 +18,10 @@
 //! - Member ids are `{client_id}-{coordinator_epoch}-{n}`: deterministic, and never reused
 //!   by a later coordinator of the partition (its epoch is higher).
 //! - Not modelled: static membership (`group.instance.id`), the KIP-848 consumer
-//!   protocol, offset expiry (`offsets.retention.minutes`), group deletion (Dead), and
-//!   transactional commits.
+//!   protocol, offset expiry (`offsets.retention.minutes`), and group deletion (Dead).
+//! - Transactional commits (TxnOffsetCommit) are written in the producer's transactional
+//!   batch and held per producer until its marker lands on the partition
+//!   (`txn_offsets.rs`).
 
 mod assignor;
 mod classic_group;
@@ -34,6 +36,7 @@ mod records;
 mod round_robin;
 mod sticky;
 mod summary;
+mod txn_offsets;
 mod writes;
 
 pub use assignor::{
@@ -51,6 +54,7 @@ pub use records::{
     coordinator_partition, GroupMetadata, MemberMetadata, OffsetsRecord, OFFSETS_TOPIC,
 };
 pub use summary::{GroupState, GroupSummary};
+pub use txn_offsets::OffsetsLogEntry;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use super::assignor::Assignor;
 use super::ids::{ClientRef, Generation, GroupId, MemberId, WriteId};
 use super::protocol::{GroupError, GroupResponse};
 use super::records::OffsetsRecord;
-use crate::ids::{Offset, TopicPartition};
+use crate::ids::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -22,6 +22,14 @@ pub enum GroupOutput {
     Write {
         write: WriteId,
         records: Vec<OffsetsRecord>,
+    },
+    /// As `Write`, in the producer's transactional batch (a TxnOffsetCommit): the marker
+    /// that later ends the transaction on the partition decides whether the offsets count.
+    TxnWrite {
+        write: WriteId,
+        records: Vec<OffsetsRecord>,
+        producer_id: ProducerId,
+        producer_epoch: ProducerEpoch,
     },
     Event(GroupEvent),
 }

@@ -5,7 +5,7 @@
 
 use super::assignor::{Assignor, Subscription};
 use super::ids::{Generation, GroupId, MemberId};
-use crate::ids::{Offset, TopicPartition};
+use crate::ids::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use thiserror::Error;
@@ -124,6 +124,18 @@ pub enum GroupRequest {
         member: Option<MemberId>,
         offsets: Vec<(TopicPartition, Offset)>,
     },
+    /// Offsets committed inside a producer's transaction (`sendOffsetsToTransaction`),
+    /// after AddOffsetsToTxn added this group's offsets partition to it. The group checks
+    /// the generation and member as for OffsetCommit (KIP-447).
+    TxnOffsetCommit {
+        group: GroupId,
+        transactional_id: crate::txn::TransactionalId,
+        producer_id: ProducerId,
+        producer_epoch: ProducerEpoch,
+        generation: Option<Generation>,
+        member: Option<MemberId>,
+        offsets: Vec<(TopicPartition, Offset)>,
+    },
     /// The committed offsets of `partitions`, or of every partition with one if `None`.
     OffsetFetch {
         group: GroupId,
@@ -203,6 +215,10 @@ pub enum GroupResponse {
         group: GroupId,
         result: Result<OffsetFetchResults, GroupError>,
     },
+    TxnOffsetCommit {
+        group: GroupId,
+        results: Vec<(TopicPartition, Result<(), GroupError>)>,
+    },
 }
 
 impl GroupRequest {
@@ -213,6 +229,7 @@ impl GroupRequest {
             | GroupRequest::Heartbeat { group, .. }
             | GroupRequest::LeaveGroup { group, .. }
             | GroupRequest::OffsetCommit { group, .. }
+            | GroupRequest::TxnOffsetCommit { group, .. }
             | GroupRequest::OffsetFetch { group, .. } => group,
         }
     }
@@ -249,6 +266,13 @@ impl GroupRequest {
                 group,
                 result: Err(error),
             },
+            GroupRequest::TxnOffsetCommit { offsets, .. } => GroupResponse::TxnOffsetCommit {
+                group,
+                results: offsets
+                    .iter()
+                    .map(|(tp, _)| (tp.clone(), Err(error)))
+                    .collect(),
+            },
         }
     }
 
@@ -261,6 +285,7 @@ impl GroupRequest {
             GroupRequest::LeaveGroup { .. } => "LeaveGroup",
             GroupRequest::OffsetCommit { .. } => "OffsetCommit",
             GroupRequest::OffsetFetch { .. } => "OffsetFetch",
+            GroupRequest::TxnOffsetCommit { .. } => "TxnOffsetCommit",
         }
     }
 }
@@ -275,6 +300,7 @@ impl GroupResponse {
             GroupResponse::LeaveGroup { .. } => "LeaveGroupResp",
             GroupResponse::OffsetCommit { .. } => "OffsetCommitResp",
             GroupResponse::OffsetFetch { .. } => "OffsetFetchResp",
+            GroupResponse::TxnOffsetCommit { .. } => "TxnOffsetCommitResp",
         }
     }
 }

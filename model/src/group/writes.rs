@@ -4,7 +4,7 @@
 use super::ids::{ClientRef, Generation, GroupId, MemberId, WriteId};
 use super::output::GroupOutput;
 use super::records::OffsetsRecord;
-use crate::ids::{Offset, TopicPartition};
+use crate::ids::{Offset, ProducerEpoch, ProducerId, TopicPartition};
 use std::collections::BTreeMap;
 
 /// What a write completes.
@@ -13,6 +13,17 @@ pub(super) enum PendingWrite {
     /// An accepted OffsetCommit: applied and answered once durable.
     Commit {
         group: GroupId,
+        generation: Option<Generation>,
+        member: Option<MemberId>,
+        group_generation: Generation,
+        offsets: Vec<(TopicPartition, Offset)>,
+        reply: ClientRef,
+    },
+    /// An accepted TxnOffsetCommit: answered once durable, visible once its transaction
+    /// commits.
+    TxnCommit {
+        group: GroupId,
+        producer_id: ProducerId,
         generation: Option<Generation>,
         member: Option<MemberId>,
         group_generation: Generation,
@@ -43,6 +54,27 @@ impl PendingWrites {
         self.next_id += 1;
         self.pending.insert(write, waiting);
         out.push(GroupOutput::Write { write, records });
+        write
+    }
+
+    /// Hands a transaction's `records` to the driver, to be written in the producer's
+    /// transactional batch.
+    pub(super) fn start_txn(
+        &mut self,
+        records: Vec<OffsetsRecord>,
+        producer: (ProducerId, ProducerEpoch),
+        waiting: PendingWrite,
+        out: &mut Vec<GroupOutput>,
+    ) -> WriteId {
+        let write = WriteId(self.next_id);
+        self.next_id += 1;
+        self.pending.insert(write, waiting);
+        out.push(GroupOutput::TxnWrite {
+            write,
+            records,
+            producer_id: producer.0,
+            producer_epoch: producer.1,
+        });
         write
     }
 

@@ -34,6 +34,9 @@ impl SentRequest {
                 member, generation, ..
             } => ("commit", member.clone(), *generation),
             GroupRequest::OffsetFetch { .. } => ("offset-fetch", None, None),
+            GroupRequest::TxnOffsetCommit {
+                member, generation, ..
+            } => ("txn-offset-commit", member.clone(), *generation),
         };
         SentRequest {
             api,
@@ -51,7 +54,8 @@ fn answered_error(response: &GroupResponse) -> Option<GroupError> {
         GroupResponse::Heartbeat { result, .. } | GroupResponse::LeaveGroup { result, .. } => {
             result.as_ref().err().copied()
         }
-        GroupResponse::OffsetCommit { results, .. } => {
+        GroupResponse::OffsetCommit { results, .. }
+        | GroupResponse::TxnOffsetCommit { results, .. } => {
             results.iter().find_map(|(_, r)| r.as_ref().err().copied())
         }
         GroupResponse::OffsetFetch { result, .. } => match result {
@@ -453,6 +457,8 @@ impl GroupMember {
                     Err(error) => self.group_error(now, error, last_correlation_id, out),
                 }
             }
+            // A member never sends TxnOffsetCommit (its transactional producer does).
+            GroupResponse::TxnOffsetCommit { .. } => {}
         }
     }
 

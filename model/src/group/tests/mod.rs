@@ -11,6 +11,7 @@ mod commits;
 mod failover;
 mod membership;
 mod robustness;
+mod transactions;
 
 pub(super) fn tp(topic: &str, partition: u32) -> TopicPartition {
     TopicPartition::new(topic, partition)
@@ -42,6 +43,29 @@ pub(super) struct Client {
     pub(super) stopped: bool,
 }
 
+/// One entry of the offsets partition as the transaction tests keep it.
+#[derive(Clone, Debug)]
+pub(super) enum LoggedEntry {
+    Record(OffsetsRecord, Option<crate::ids::ProducerId>),
+    Marker(crate::ids::ProducerId, bool),
+}
+
+impl LoggedEntry {
+    pub(super) fn as_entry(&self) -> OffsetsLogEntry<'_> {
+        match self {
+            LoggedEntry::Record(record, None) => OffsetsLogEntry::Record(record),
+            LoggedEntry::Record(record, Some(producer_id)) => OffsetsLogEntry::TxnRecord {
+                record,
+                producer_id: *producer_id,
+            },
+            LoggedEntry::Marker(producer_id, commit) => OffsetsLogEntry::Marker {
+                producer_id: *producer_id,
+                commit: *commit,
+            },
+        }
+    }
+}
+
 /// A coordinator, its clients, the offsets log and everything it said.
 pub(super) struct World {
     pub(super) coordinator: GroupCoordinator,
@@ -55,6 +79,9 @@ pub(super) struct World {
     pub(super) events: Vec<GroupEvent>,
     /// The offsets topic partition: every record whose write completed.
     pub(super) log: Vec<OffsetsRecord>,
+    /// The same partition with its transactions: each record with the producer of its
+    /// transactional batch, and the markers the tests write.
+    pub(super) txn_log: Vec<LoggedEntry>,
     /// Writes not yet completed (when `auto_write` is off).
     pub(super) writes: Vec<(WriteId, Vec<OffsetsRecord>)>,
     pub(super) auto_write: bool,
@@ -75,6 +102,7 @@ impl World {
             responses: Vec::new(),
             events: Vec::new(),
             log: Vec::new(),
+            txn_log: Vec::new(),
             writes: Vec::new(),
             auto_write: true,
             next_correlation_id: 0,
@@ -110,8 +138,24 @@ impl World {
                     self.responses.push((to, response.clone()));
                     self.inbox.push((to, response));
                 }
+                GroupOutput::TxnWrite {
+                    write,
+                    records,
+                    producer_id,
+                    ..
+                } if self.auto_write => {
+                    let logged = records
+                        .iter()
+                        .map(|r| LoggedEntry::Record(r.clone(), Some(producer_id)));
+                    self.txn_log.extend(logged);
+                    let more = self.coordinator.write_completed(self.now, write, Ok(()));
+                    self.absorb(more);
+                }
+                GroupOutput::TxnWrite { write, records, .. } => self.writes.push((write, records)),
                 GroupOutput::Write { write, records } => {
                     if self.auto_write {
+                        let logged = records.iter().map(|r| LoggedEntry::Record(r.clone(), None));
+                        self.txn_log.extend(logged);
                         self.log.extend(records);
                         let more = self.coordinator.write_completed(self.now, write, Ok(()));
                         self.absorb(more);
