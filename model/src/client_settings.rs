@@ -110,6 +110,10 @@ const IDEMPOTENCE_RULE: &str = "Kafka's producer refuses this (ConfigException: 
 const DELIVERY_TIMEOUT_RULE: &str = "Kafka's producer refuses this (ConfigException: \
                                      delivery.timeout.ms must be at least linger.ms + \
                                      request.timeout.ms, KIP-91)";
+const TRANSACTIONAL_RULE: &str = "Kafka's producer refuses this (ConfigException: cannot set \
+                                  a transactional.id without also enabling idempotence)";
+/// Kafka's `transaction.timeout.ms` default: one minute.
+const DEFAULT_TRANSACTION_TIMEOUT_MS: u64 = 60_000;
 const MAX_IN_FLIGHT_RULE: &str = "Kafka's producer refuses this (ConfigException: \
                                   max.in.flight.requests.per.connection must be at least 1)";
 
@@ -139,6 +143,12 @@ impl ProducerConfig {
     pub fn idempotence_enabled(&self) -> bool {
         self.idempotence
             .unwrap_or_else(|| self.idempotence_conflicts().is_empty())
+    }
+
+    /// `transaction.timeout.ms` as the producer runs it.
+    pub fn effective_transaction_timeout_ms(&self) -> u64 {
+        self.transaction_timeout_ms
+            .unwrap_or(DEFAULT_TRANSACTION_TIMEOUT_MS)
     }
 
     /// The linger and request timeout a delivery timeout must cover (KIP-91).
@@ -178,6 +188,19 @@ impl ProducerConfig {
                 source: "KIP-679",
             }),
             _ => {}
+        }
+        if let Some(id) = self.transactional_id.as_ref() {
+            if !self.idempotence_enabled() {
+                let mut conflicts_with = self.idempotence_conflicts();
+                if self.idempotence == Some(false) {
+                    conflicts_with.insert(0, Setting::new("idempotence", false));
+                }
+                return Err(ConfigRefusal {
+                    setting: Setting::quoted("transactional_id", id),
+                    conflicts_with,
+                    rule: TRANSACTIONAL_RULE,
+                });
+            }
         }
         let floor_ms = self.delivery_floor_ms();
         let linger_and_request = || {

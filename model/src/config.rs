@@ -338,6 +338,14 @@ pub struct ProducerConfig {
     pub request_timeout_ms: u64,
     pub retry_backoff_ms: u64,
     pub metadata_max_age_ms: u64,
+    /// `transactional.id`: set, the producer runs transactions (it needs idempotence)
+    /// and a new instance with the same id fences the old one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transactional_id: Option<String>,
+    /// `transaction.timeout.ms`: the coordinator aborts a transaction left open longer.
+    /// `None` (not set) is Kafka's 60 s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transaction_timeout_ms: Option<u64>,
 }
 
 impl Default for ProducerConfig {
@@ -353,6 +361,8 @@ impl Default for ProducerConfig {
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
             metadata_max_age_ms: 300_000,
+            transactional_id: None,
+            transaction_timeout_ms: None,
         }
     }
 }

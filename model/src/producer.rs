@@ -3,19 +3,28 @@
 //! retries, and with idempotence stamps batches with producer id, epoch and sequence.
 
 use crate::config::{Acks, ProducerConfig};
-use crate::effect::{Observation, Output, Refusal, RefusedRequest};
-use crate::ids::{BrokerId, Millis, NodeId, Offset, TopicPartition};
+use crate::effect::{Observation, Output};
+use crate::ids::{BrokerId, Millis, NodeId, TopicPartition};
 use crate::metadata_client::{InFlight, MetadataClient};
 use crate::partitioner::{partition_for_key, StickyPartitioner};
 use crate::producer_batch::ProducerBatch;
 use crate::producer_sequences::ProducerSequences;
 use crate::protocol::{ErrorCode, Message};
 use crate::reach::RarePath;
-use crate::record::Record;
+use crate::record::{Record, TxnPart};
+use crate::txn::TransactionalId;
 use std::collections::{BTreeMap, VecDeque};
 
+mod answers;
 #[cfg(test)]
 mod tests;
+mod transactions;
+mod txn_api;
+mod txn_calls;
+#[cfg(test)]
+mod txn_tests;
+
+pub use transactions::{TransactionManager, TxnEvent, TxnOutcome, TxnPhase};
 
 /// A record the application handed to `send` before its partition was known.
 #[derive(Clone, Debug)]
@@ -56,6 +65,11 @@ pub struct Producer {
     sticky: StickyPartitioner,
     /// `now` at the last drive: deadlines at or before it are no reason to wake.
     driven_at_ms: Millis,
+    /// With a `transactional.id`: the transactions, which own the producer's identity.
+    txn: Option<TransactionManager>,
+    /// What the transactions told the producer, for the driver to take
+    /// ([`Producer::take_txn_events`]).
+    txn_events: Vec<TxnEvent>,
 }
 
 impl Producer {
@@ -63,7 +77,6 @@ impl Producer {
         Producer {
             idempotent: config.idempotence_enabled(),
             delivery_timeout_ms: config.effective_delivery_timeout_ms(),
-            config,
             metadata: MetadataClient::new(bootstrap),
             partition_counts: BTreeMap::new(),
             sequences: ProducerSequences::default(),
@@ -75,6 +88,14 @@ impl Producer {
             next_correlation_id: 0,
             sticky: StickyPartitioner::default(),
             driven_at_ms: 0,
+            txn: config.transactional_id.as_ref().map(|id| {
+                TransactionManager::new(
+                    TransactionalId::new(id.clone()),
+                    config.effective_transaction_timeout_ms(),
+                )
+            }),
+            config,
+            txn_events: Vec::new(),
         }
     }
 
@@ -110,6 +131,15 @@ impl Producer {
             key: key.clone(),
             value,
         }));
+        if self.txn.as_ref().is_some_and(|t| !t.accepts_records()) {
+            // Kafka's send throws at once: a transactional producer sends only inside a
+            // transaction that is open.
+            out.push(Output::Observe(Observation::SendFail {
+                value,
+                error: "IllegalStateException: no transaction open".into(),
+            }));
+            return;
+        }
         self.unpartitioned.push_back(PendingRecord {
             topic: topic.to_string(),
             key,
@@ -125,6 +155,11 @@ impl Producer {
         let mut deadlines: Vec<Millis> = Vec::new();
         deadlines.extend(self.metadata.next_deadline(timeout));
         deadlines.extend(self.pid_request.map(|p| p.sent_ms + timeout));
+        deadlines.extend(
+            self.txn
+                .as_ref()
+                .and_then(|t| t.next_deadline(timeout, self.driven_at_ms)),
+        );
         // Zero unless a disconnect failed one: then never at or before the last drive.
         if self.pid_not_before_ms > self.driven_at_ms {
             deadlines.push(self.pid_not_before_ms);
@@ -158,6 +193,15 @@ impl Producer {
         message: Message,
         out: &mut Vec<Output>,
     ) {
+        let backoff_ms = self.config.retry_backoff_ms;
+        if let Some(events) = self
+            .txn
+            .as_mut()
+            .and_then(|t| t.on_message(now, &message, backoff_ms))
+        {
+            self.apply_txn_events(events, out);
+            return self.drive(now, out);
+        }
         match message {
             Message::MetadataResponse {
                 correlation_id,
@@ -210,6 +254,10 @@ impl Producer {
     pub fn on_disconnected(&mut self, now: Millis, peer: NodeId, out: &mut Vec<Output>) {
         let backoff_ms = self.config.retry_backoff_ms;
         self.metadata.on_disconnected(now, peer, backoff_ms);
+        if let Some(txn) = self.txn.as_mut() {
+            let events = txn.on_disconnected(now, peer, backoff_ms);
+            self.apply_txn_events(events, out);
+        }
         if self.pid_request.is_some_and(|p| p.went_to(peer)) {
             self.pid_request = None;
             self.pid_not_before_ms = now + backoff_ms;
@@ -227,125 +275,6 @@ impl Producer {
             }
         }
         self.drive(now, out);
-    }
-
-    fn complete(
-        &mut self,
-        now: Millis,
-        correlation_id: u64,
-        request: InFlightRequest,
-        results: Vec<(TopicPartition, Result<Offset, ErrorCode>)>,
-        out: &mut Vec<Output>,
-    ) {
-        for batch in request.batches {
-            let answer = results.iter().find(|(tp, _)| *tp == batch.tp);
-            if let Some((_, Err(error))) = answer {
-                out.push(Output::Observe(Observation::Refused(Refusal {
-                    broker: request.broker,
-                    correlation_id,
-                    error: error.to_string(),
-                    retriable: error.is_retriable(),
-                    request: RefusedRequest::Produce {
-                        tp: batch.tp.clone(),
-                        values: batch.records.iter().map(|r| r.value).collect(),
-                        stamp: batch.stamp,
-                        maybe_written: error.may_have_been_written(),
-                    },
-                })));
-            }
-            let result = answer.map_or(Err(ErrorCode::RequestTimedOut), |(_, r)| *r);
-            match result {
-                Ok(base) => {
-                    if let Some(stamp) = &batch.stamp {
-                        self.sequences
-                            .on_acknowledged(&batch.tp, stamp, batch.records.len());
-                    }
-                    batch.report_ok(Some(base), out);
-                }
-                Err(error) => self.failed(now, batch, error, out),
-            }
-        }
-    }
-
-    /// A batch came back with an error or timed out: retry it or give up on it.
-    fn failed(
-        &mut self,
-        now: Millis,
-        mut batch: ProducerBatch,
-        error: ErrorCode,
-        out: &mut Vec<Output>,
-    ) {
-        if error.needs_metadata_refresh() || error == ErrorCode::RequestTimedOut {
-            self.metadata.refresh();
-        }
-        if !error.is_retriable() || batch.attempts > self.config.retries {
-            return batch.report_info(&error.to_string(), out);
-        }
-        if let (ErrorCode::OutOfOrderSequence, Some(stamp)) = (error, batch.stamp) {
-            if self.sequences.was_written(&batch.tp, &stamp) {
-                return batch.report_info(
-                    "written (a later sequence was acknowledged), offset unknown",
-                    out,
-                );
-            }
-            if self.is_unfillable_gap(&batch, &stamp) {
-                // Nothing earlier can fill the gap (the broker lost it or it expired):
-                // bump the epoch and restart sequences (KIP-360).
-                out.push(Output::Note(format!(
-                    "{} seq {} refused as out of order with nothing earlier pending",
-                    batch.tp, stamp.base_sequence
-                )));
-                self.sequences.request_bump();
-            }
-        }
-        // Once an attempt may have been written, the batch stays "maybe written": a later
-        // refusal of a retry does not undo the earlier attempt.
-        batch.maybe_written |= error.may_have_been_written();
-        batch.retry_after_ms = now + self.config.retry_backoff_ms;
-        let queue = self.queues.entry(batch.tp.clone()).or_default();
-        match batch.stamp {
-            // Idempotent retries go back in sequence order so that order is kept.
-            Some(stamp) => {
-                let at = queue
-                    .iter()
-                    .position(|b| {
-                        b.stamp
-                            .is_none_or(|s| s.base_sequence > stamp.base_sequence)
-                    })
-                    .unwrap_or(queue.len());
-                queue.insert(at, batch);
-            }
-            // Kafka re-enqueues a failed batch at the head of its partition's deque.
-            None => queue.push_front(batch),
-        }
-    }
-
-    /// A refused sequence is a gap nothing will fill when no earlier batch of its
-    /// partition is pending and no acknowledgement reached it since the attempt left.
-    fn is_unfillable_gap(
-        &self,
-        batch: &ProducerBatch,
-        stamp: &crate::record::ProducerStamp,
-    ) -> bool {
-        if self
-            .sequences
-            .caught_up_since(&batch.tp, stamp, batch.acknowledged_when_sent)
-        {
-            return false;
-        }
-        let earlier = |b: &ProducerBatch| {
-            b.tp == batch.tp
-                && b.stamp.is_some_and(|s| {
-                    s.producer_epoch == stamp.producer_epoch
-                        && s.base_sequence < stamp.base_sequence
-                })
-        };
-        !self.queues.values().flatten().any(earlier)
-            && !self
-                .in_flight
-                .values()
-                .flat_map(|r| &r.batches)
-                .any(earlier)
     }
 
     fn next_correlation(&mut self) -> u64 {
@@ -372,6 +301,7 @@ impl Producer {
         if self.sequences.bump_pending() && self.in_flight.is_empty() {
             self.bump_epoch(out);
         }
+        self.drive_transactions(now, out);
         self.drain(now, out);
     }
 
@@ -395,7 +325,9 @@ impl Producer {
     }
 
     fn request_producer_id(&mut self, now: Millis, out: &mut Vec<Output>) {
+        // A transactional producer's identity comes from its transaction coordinator.
         if !self.idempotent
+            || self.txn.is_some()
             || self.sequences.identity().is_some()
             || self.pid_request.is_some()
             || now < self.pid_not_before_ms
@@ -430,6 +362,9 @@ impl Producer {
                 None => self.sticky.partition(&record.topic, count, record.random),
             };
             let tp = TopicPartition::new(record.topic.clone(), partition);
+            if let Some(txn) = self.txn.as_mut() {
+                txn.on_record_queued(&tp);
+            }
             let queue = self.queues.entry(tp.clone()).or_default();
             let keyless = record.key.is_none();
             let item = Record {
@@ -465,14 +400,20 @@ impl Producer {
                 error: "TimeoutException: metadata not available".into(),
             }));
         }
+        let mut expired = false;
         for queue in self.queues.values_mut() {
             queue.retain(|batch| {
                 let keep = batch.created_ms + timeout > now;
                 if !keep {
                     batch.report_given_up("TimeoutException: delivery.timeout.ms expired", out);
+                    expired = true;
                 }
                 keep
             });
+        }
+        if let Some(txn) = self.txn.as_mut().filter(|_| expired) {
+            let events = txn.on_batch_failed("TimeoutException: delivery.timeout.ms expired");
+            self.apply_txn_events(events, out);
         }
     }
 
@@ -515,6 +456,9 @@ impl Producer {
             let Some(leader) = self.metadata.leader(tp) else {
                 continue;
             };
+            if self.txn.as_ref().is_some_and(|t| !t.may_send_to(tp)) {
+                continue;
+            }
             if self.config.acks != Acks::None
                 && in_flight_to.get(&leader).copied().unwrap_or(0)
                     >= self.config.max_in_flight_requests_per_connection
@@ -540,6 +484,7 @@ impl Producer {
             batch.acknowledged_when_sent = self.sequences.acknowledged(tp);
             per_broker.entry(leader).or_default().push(batch);
         }
+        let transactional_id = self.txn.as_ref().map(|t| t.transactional_id().clone());
         for (broker, batches) in per_broker {
             let correlation_id = self.next_correlation();
             out.push(Output::Send {
@@ -548,10 +493,14 @@ impl Producer {
                     correlation_id,
                     acks: self.config.acks,
                     timeout_ms: self.config.request_timeout_ms,
-                    transactional_id: None,
+                    transactional_id: transactional_id.clone(),
                     batches: batches
                         .iter()
-                        .map(|b| (b.tp.clone(), b.to_wire()))
+                        .map(|b| {
+                            let mut wire = b.to_wire();
+                            wire.txn = transactional_id.as_ref().map(|_| TxnPart::Data);
+                            (b.tp.clone(), wire)
+                        })
                         .collect(),
                 },
             });

@@ -86,6 +86,15 @@ impl ProducerSequences {
         self.bump_pending
     }
 
+    /// A transactional producer's new identity from its coordinator: every partition's
+    /// sequence starts again at 0.
+    pub fn restart(&mut self, producer_id: ProducerId, epoch: ProducerEpoch) {
+        self.identity = Some((producer_id, epoch));
+        self.bump_pending = false;
+        self.next_sequence.clear();
+        self.acknowledged.clear();
+    }
+
     /// KIP-360: a new epoch, and every partition's sequence starts again at 0.
     pub fn bump(&mut self) {
         self.bump_pending = false;

@@ -2,7 +2,7 @@
 //! producer retries within its backoff instead of waiting for `request.timeout.ms`.
 
 use super::*;
-use crate::ids::{LeaderEpoch, ProducerEpoch, ProducerId};
+use crate::ids::{LeaderEpoch, Offset, ProducerEpoch, ProducerId};
 use crate::protocol::PartitionMetadata;
 
 const B1: NodeId = NodeId(1);

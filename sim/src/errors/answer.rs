@@ -72,7 +72,8 @@ fn group_error(response: &GroupResponse) -> Option<(String, String)> {
         GroupResponse::SyncGroup { group, result } => (group, result.as_ref().err()?),
         GroupResponse::Heartbeat { group, result }
         | GroupResponse::LeaveGroup { group, result } => (group, result.as_ref().err()?),
-        GroupResponse::OffsetCommit { group, results } => {
+        GroupResponse::OffsetCommit { group, results }
+        | GroupResponse::TxnOffsetCommit { group, results } => {
             (group, results.iter().find_map(|(_, r)| r.as_ref().err())?)
         }
         GroupResponse::OffsetFetch { group, result } => match result {
