@@ -125,9 +125,19 @@ mod tests {
     fn a_txn_line_has_the_documented_shape_and_round_trips() {
         let mut history = History::default();
         for _ in 0..9 {
-            history.push(0, "x", OpType::Invoke, Operation::Poll(PollValue::default()));
+            history.push(
+                0,
+                "x",
+                OpType::Invoke,
+                Operation::Poll(PollValue::default()),
+            );
         }
-        history.push(40, "txn-producer-1", OpType::Ok, Operation::Txn(committed()));
+        history.push(
+            40,
+            "txn-producer-1",
+            OpType::Ok,
+            Operation::Txn(committed()),
+        );
         let line = serde_json::to_string(&history.entries[9]).unwrap();
         let documented = include_str!("txn.rs")
             .lines()
@@ -160,7 +170,8 @@ mod tests {
             read_committed
         );
         // A line written before isolation was recorded reads as read_uncommitted.
-        let old: Operation = serde_json::from_str(r#"{"f":"poll","value":{"records":[]}}"#).unwrap();
+        let old: Operation =
+            serde_json::from_str(r#"{"f":"poll","value":{"records":[]}}"#).unwrap();
         assert_eq!(old, plain);
     }
 
@@ -172,7 +183,10 @@ mod tests {
         planned.group = None;
         planned.producer_epoch = None;
         let line = serde_json::to_string(&Operation::Txn(planned.clone())).unwrap();
-        assert!(!line.contains("offsets") && !line.contains("epoch"), "{line}");
+        assert!(
+            !line.contains("offsets") && !line.contains("epoch"),
+            "{line}"
+        );
         assert_eq!(
             serde_json::from_str::<Operation>(&line).unwrap(),
             Operation::Txn(planned)
