@@ -1,16 +1,20 @@
 //! duplicate (of a transaction's write): a value a transaction sent is at two or more
-//! (partition, offset) positions, across the transactions' reported offsets and every
-//! reader's reads. The kind is `duplicate`, the plain checker's, which leaves the values
-//! transactions wrote to this one (`super::transactional_values`).
+//! (partition, offset) positions of committed data: committed transactions' reported
+//! offsets and read_committed reads. The kind is `duplicate`, the plain checker's, which
+//! leaves the values transactions wrote to this one (`super::transactional_values`).
 //!
-//! Source: `duplicate-cases` of Jepsen's Kafka workload (jepsen.tests.kafka). A
-//! transactional producer is idempotent (exactly-once: it needs idempotence on), so each
-//! send lands once whatever the transaction's outcome; values are unique per run, so a
-//! second position is a second write, unless a loss rewrote the offsets (the excuse pass).
+//! Source: `duplicate-cases` of Jepsen's Kafka workload (jepsen.tests.kafka), which counts
+//! every read. Exactly-once, as Kafka defines it (a transactional id, read_committed
+//! consumers), promises each committed record once; an aborted attempt's copy of a value
+//! that a consume-transform-produce loop sends again after the abort is in the log too,
+//! and read_uncommitted readers see it, so aborted and read_uncommitted positions are not
+//! counted. A second committed position is a second write, unless a loss rewrote the
+//! offsets (the excuse pass).
 
 use super::super::view::{name, Partition};
 use super::super::{Anomaly, AnomalyKind, Promises};
 use super::index::{TxnIndex, Writer};
+use kafka_model::txn::IsolationLevel;
 use std::collections::BTreeMap;
 
 /// Where a value was first seen at a position: the history index, and by which process.
@@ -21,7 +25,8 @@ pub fn check(index: &TxnIndex<'_>, promises: &Promises) -> Vec<Anomaly> {
     let mut positions: BTreeMap<u64, BTreeMap<(Partition<'_>, u64), FirstSeen<'_>>> =
         BTreeMap::new();
     for write in &index.writes {
-        if let Writer::Txn(id) = write.writer {
+        // A transaction's write is durable once it committed.
+        if let (Writer::Txn(id), true) = (write.writer, write.durable) {
             let txn = &index.txns[id];
             let seen = (txn.index, txn.process);
             let at = positions.entry(write.value).or_default();
@@ -29,7 +34,8 @@ pub fn check(index: &TxnIndex<'_>, promises: &Promises) -> Vec<Anomaly> {
         }
     }
     for read in &index.reads {
-        if index.txn_writer(read.value).is_none() {
+        if read.isolation != IsolationLevel::ReadCommitted || index.txn_writer(read.value).is_none()
+        {
             continue;
         }
         let at = positions.entry(read.value).or_default();
@@ -86,7 +92,7 @@ mod tests {
         let mut h = History::default();
         txn(&mut h, ("p1", "tx-1", 0), OpType::Ok, vec![send(1, 0, 0)]);
         read(&mut h, "c1", &[(0, 0, 1)], RC);
-        read(&mut h, "c2", &[(0, second_offset, 1)], RU);
+        read(&mut h, "c2", &[(0, second_offset, 1)], RC);
         h
     }
 
@@ -112,6 +118,19 @@ mod tests {
     #[test]
     fn the_same_value_read_where_it_was_written_is_no_duplicate() {
         assert_eq!(found(&history(0)), vec![]);
+    }
+
+    #[test]
+    fn an_aborted_attempts_copy_is_no_duplicate_of_committed_data() {
+        let mut h = History::default();
+        txn(&mut h, ("p1", "tx-1", 0), OpType::Fail, vec![send(1, 0, 0)]);
+        txn(&mut h, ("p1", "tx-1", 1), OpType::Ok, vec![send(1, 0, 2)]);
+        read(&mut h, "c1", &[(0, 0, 1), (0, 2, 1)], RU);
+        read(&mut h, "c2", &[(0, 2, 1)], RC);
+        assert_eq!(found(&h), vec![]);
+        // Read at two offsets by a read_committed reader: a duplicate.
+        read(&mut h, "c2", &[(0, 0, 1)], RC);
+        assert_eq!(found(&h).len(), 1);
     }
 
     #[test]
