@@ -20,7 +20,7 @@ pub mod reader;
 pub use promises_table::PromiseSettings;
 
 /// The kinds the history checkers judge (`checkers::check_all`).
-pub const JUDGED: [AnomalyKind; 12] = [
+pub const JUDGED: [AnomalyKind; 20] = [
     AnomalyKind::NonmonotonicSend,
     AnomalyKind::Duplicate,
     AnomalyKind::PollSkip,
@@ -33,6 +33,14 @@ pub const JUDGED: [AnomalyKind; 12] = [
     AnomalyKind::CommitBackwards,
     AnomalyKind::LostProcessing,
     AnomalyKind::DuplicateProcessing,
+    AnomalyKind::G1a,
+    AnomalyKind::PrecommittedRead,
+    AnomalyKind::IntPollSkip,
+    AnomalyKind::IntSendSkip,
+    AnomalyKind::TornTransaction,
+    AnomalyKind::ZombieWrite,
+    AnomalyKind::G0,
+    AnomalyKind::G1c,
 ];
 
 /// What `check` cannot judge from a history, in one line.

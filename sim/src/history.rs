@@ -2,14 +2,17 @@
 //! per line. It is the whole input of the checkers, and enough for an independent checker.
 
 use kafka_model::effect::ObservedRecord;
+use kafka_model::txn::IsolationLevel;
 pub use projection::HistoryProjection;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, Write};
 
 mod projection;
 mod refusal;
+mod txn;
 
 pub use refusal::{FetchRefusal, GroupRefusal, ProduceRefusal, RefusalRef};
+pub use txn::{is_read_uncommitted, Mop, TxnValue};
 
 /// Jepsen's operation types: `info` means indeterminate (it may or may not have happened).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,7 +41,7 @@ pub struct SendValue {
 }
 
 /// A `poll`: one fetch; on `ok`, the records it returned in order.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollValue {
     #[serde(default)]
     pub records: Vec<ObservedRecord>,
@@ -47,6 +50,10 @@ pub struct PollValue {
     pub high_watermarks: Vec<HighWatermarkSeen>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The consumer's `isolation.level`; read_uncommitted (Kafka's default) is not
+    /// written, so histories without transactions keep their shape.
+    #[serde(default, skip_serializing_if = "is_read_uncommitted")]
+    pub isolation: IsolationLevel,
 }
 
 /// A partition's high watermark as a fetch response reported it.
@@ -105,6 +112,8 @@ pub enum Operation {
     Fetch(FetchRefusal),
     /// A group coordinator refused a request.
     Group(GroupRefusal),
+    /// A transaction of a transactional producer (see `txn.rs`).
+    Txn(TxnValue),
 }
 
 /// A partition named in a group operation.

@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     // value -> position -> where it was first seen there
     let mut positions: BTreeMap<u64, BTreeMap<(Partition, u64), Sighting>> = BTreeMap::new();
+    // A transaction's values are judged under exactly-once by `txn::duplicate`.
+    let transactional = super::txn::transactional_values(history);
     for sighting in sightings(history) {
+        if transactional.contains(&sighting.value) {
+            continue;
+        }
         let position = (sighting.partition, sighting.offset);
         positions
             .entry(sighting.value)

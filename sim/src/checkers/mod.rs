@@ -19,6 +19,7 @@ pub mod poll_skip;
 pub mod processing;
 pub mod retention_skip;
 pub mod stale_commit;
+pub mod txn;
 pub(crate) mod view;
 
 /// Jepsen's queue anomaly taxonomy, as used by its Kafka workload.
@@ -67,10 +68,26 @@ pub enum AnomalyKind {
     LogStartPastHighWatermark,
     /// A broker answered a client with an error no condition of the run explains.
     SpuriousError,
+    /// A consumer read a value whose transaction aborted (Adya's G1a).
+    G1a,
+    /// A consumer read a transaction's write before it could have committed.
+    PrecommittedRead,
+    /// A transaction's successive polls of a partition skipped a record.
+    IntPollSkip,
+    /// A committed transaction's successive sends to a partition have a record between.
+    IntSendSkip,
+    /// A reader past all of a committed transaction's writes saw only some.
+    TornTransaction,
+    /// A fenced epoch's transaction committed after a newer epoch was initialized.
+    ZombieWrite,
+    /// A cycle of write dependencies among committed transactions.
+    G0,
+    /// A cycle of dependencies among committed transactions through a read.
+    G1c,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 25] = [
+    pub const ALL: [AnomalyKind; 33] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -96,6 +113,14 @@ impl AnomalyKind {
         AnomalyKind::RetentionSkip,
         AnomalyKind::LogStartPastHighWatermark,
         AnomalyKind::SpuriousError,
+        AnomalyKind::G1a,
+        AnomalyKind::PrecommittedRead,
+        AnomalyKind::IntPollSkip,
+        AnomalyKind::IntSendSkip,
+        AnomalyKind::TornTransaction,
+        AnomalyKind::ZombieWrite,
+        AnomalyKind::G0,
+        AnomalyKind::G1c,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -125,6 +150,14 @@ impl AnomalyKind {
             AnomalyKind::RetentionSkip => "retention-skip",
             AnomalyKind::LogStartPastHighWatermark => "log-start-past-high-watermark",
             AnomalyKind::SpuriousError => "spurious-error",
+            AnomalyKind::G1a => "g1a",
+            AnomalyKind::PrecommittedRead => "precommitted-read",
+            AnomalyKind::IntPollSkip => "int-poll-skip",
+            AnomalyKind::IntSendSkip => "int-send-skip",
+            AnomalyKind::TornTransaction => "torn-transaction",
+            AnomalyKind::ZombieWrite => "zombie-write",
+            AnomalyKind::G0 => "g0",
+            AnomalyKind::G1c => "g1c",
         }
     }
 }
@@ -303,5 +336,6 @@ pub fn check_all(history: &History, promises: &Promises) -> Vec<Anomaly> {
     anomalies.extend(stale_commit::check(history, promises));
     anomalies.extend(commit_backwards::check(history, promises));
     anomalies.extend(processing::check(history, promises));
+    anomalies.extend(txn::check_transactions(history, promises));
     anomalies
 }

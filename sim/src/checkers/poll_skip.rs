@@ -7,6 +7,9 @@
 //! defined in the analyses "Jepsen: Redpanda 21.10.1" and "Jepsen: Kafka 3.x". Kafka promises
 //! a consumer reads every record of its partition in order; only a power loss that meets
 //! asynchronous flush lets a truncated log reuse offsets and leave a reader a gap.
+//!
+//! A topic transactions wrote to has markers (and, under read_committed, aborted records)
+//! between records: its offsets are not dense, and `txn::poll_skip` judges it instead.
 
 use super::view::{name, successive_reads, Before};
 use super::{Anomaly, AnomalyKind, Promises, Verdict};
@@ -14,8 +17,10 @@ use crate::history::History;
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     let (verdict, why) = classify(promises);
+    let transactional = super::txn::transactional_topics(history);
     let mut anomalies: Vec<Anomaly> = successive_reads(history)
         .into_iter()
+        .filter(|(_, partition, _, _)| !transactional.contains(partition.0))
         .filter_map(|(consumer, partition, before, read)| {
             let (next, after) = match before {
                 Before::Read(a) => (a + 1, format!("offset {a}")),

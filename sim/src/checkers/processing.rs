@@ -136,7 +136,9 @@ fn group_partitions(history: &History) -> BTreeMap<Key<'_>, GroupPartition> {
             Operation::Send(_)
             | Operation::Produce(_)
             | Operation::Fetch(_)
-            | Operation::Group(_) => {}
+            | Operation::Group(_)
+            // Transactions are judged by their own checkers (checkers/txn).
+            | Operation::Txn(_) => {}
         }
     }
     by_key

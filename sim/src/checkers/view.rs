@@ -77,7 +77,9 @@ pub(crate) fn assignments(history: &History) -> BTreeMap<(&str, Partition<'_>), 
             | Operation::Process(_)
             | Operation::Produce(_)
             | Operation::Fetch(_)
-            | Operation::Group(_) => {}
+            | Operation::Group(_)
+            // Transactions are judged by their own checkers (checkers/txn).
+            | Operation::Txn(_) => {}
         }
     }
     by_reader
@@ -162,7 +164,9 @@ pub(crate) fn sightings(history: &History) -> Vec<Sighting<'_>> {
             | Operation::Process(_)
             | Operation::Produce(_)
             | Operation::Fetch(_)
-            | Operation::Group(_) => {}
+            | Operation::Group(_)
+            // Transactions are judged by their own checkers (checkers/txn).
+            | Operation::Txn(_) => {}
         }
     }
     found
@@ -253,11 +257,7 @@ pub(crate) mod build {
         high_watermarks: &[(u32, u64)],
     ) {
         let records = observed(records);
-        let invoke = PollValue {
-            records: Vec::new(),
-            high_watermarks: Vec::new(),
-            error: None,
-        };
+        let invoke = PollValue::default();
         push(h, consumer, OpType::Invoke, Operation::Poll(invoke));
         push(
             h,
@@ -273,7 +273,7 @@ pub(crate) mod build {
                         high_watermark,
                     })
                     .collect(),
-                error: None,
+                ..PollValue::default()
             }),
         );
     }

@@ -8,6 +8,7 @@ use super::{
 };
 use kafka_model::effect::{CommitObservation, Observation};
 use kafka_model::ids::TopicPartition;
+use kafka_model::txn::IsolationLevel;
 use std::collections::BTreeMap;
 
 /// Builds the history from the clients' observations, as they happen.
@@ -86,6 +87,7 @@ impl HistoryProjection {
                         })
                         .collect(),
                     error: None,
+                    isolation: IsolationLevel::default(),
                 }),
             ),
             Observation::PollFail { error } => (OpType::Fail, Operation::Poll(poll(Some(error)))),
@@ -162,6 +164,7 @@ fn poll(error: Option<String>) -> PollValue {
         records: Vec::new(),
         high_watermarks: Vec::new(),
         error,
+        isolation: IsolationLevel::default(),
     }
 }
 
