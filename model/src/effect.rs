@@ -118,6 +118,37 @@ pub enum Observation {
     /// for a group request, before the client decided what to do about it (retry, reset,
     /// rejoin, give up). The send, poll or commit it belongs to completes on its own.
     Refused(Refusal),
+    /// A transactional producer's transaction, as its application calls and learns it.
+    Txn(TxnObservation),
+}
+
+/// One step of a transaction in the history's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TxnObservation {
+    /// `beginTransaction`, with the records the application means to send in it.
+    Begin {
+        transactional_id: String,
+        producer_epoch: Option<u16>,
+        sends: Vec<PlannedSend>,
+    },
+    /// `sendOffsetsToTransaction`: the offsets (last processed + 1) it commits for `group`.
+    Offsets {
+        group: String,
+        offsets: Vec<(TopicPartition, Offset)>,
+    },
+    /// How it ended, as far as the producer knows.
+    End {
+        outcome: crate::producer::TxnOutcome,
+        error: Option<String>,
+    },
+}
+
+/// A record an application means to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedSend {
+    pub topic: String,
+    pub key: Option<String>,
+    pub value: u64,
 }
 
 /// One error a broker answered, with the request it answered as the client sent it.

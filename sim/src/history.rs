@@ -10,6 +10,7 @@ use std::io::{BufRead, Write};
 mod projection;
 mod refusal;
 mod txn;
+mod txn_projection;
 
 pub use refusal::{FetchRefusal, GroupRefusal, ProduceRefusal, RefusalRef};
 pub use txn::{is_read_uncommitted, Mop, TxnValue};

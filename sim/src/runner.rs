@@ -7,6 +7,7 @@ use crate::actors::consumer::ConsumerRole;
 use crate::actors::controller::ControllerRole;
 use crate::actors::producer::ProducerRole;
 use crate::actors::run_node;
+use crate::actors::txn_producer::TxnProducerRole;
 use crate::actors::wire::{run_wire, WIRE};
 use crate::checkers::{self, Promises};
 use crate::disk::SimDisk;
@@ -21,6 +22,7 @@ use crate::workload;
 use crate::world::{
     address, controller_ids, controller_name, member_id, World, FIRST_CONSUMER, FIRST_PRODUCER,
 };
+use futures::future::Either;
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
@@ -432,18 +434,24 @@ async fn supervise(
     let work = workload::draw(&scenario, world.seed);
     for (p, items) in (1..=scenario.producers).zip(work) {
         let id = NodeId(FIRST_PRODUCER + p);
-        let (world, config, bootstrap) =
-            (world.clone(), scenario.producer.clone(), bootstrap.clone());
+        let (world, config, bootstrap) = (
+            world.clone(),
+            scenario.producer_config(p),
+            bootstrap.clone(),
+        );
+        let transactions = scenario.transactions;
         let node = handle
             .create_node()
             .name(format!("producer-{p}"))
             .ip(address(id).ip())
             .init(move || {
-                let role = ProducerRole::new(
-                    Producer::new(config.clone(), bootstrap.clone()),
-                    items.clone(),
-                );
-                run_node(world.clone(), id, role)
+                let producer = Producer::new(config.clone(), bootstrap.clone());
+                if config.transactional_id.is_some() {
+                    let role = TxnProducerRole::new(producer, items.clone(), transactions);
+                    return Either::Left(run_node(world.clone(), id, role));
+                }
+                let role = ProducerRole::new(producer, items.clone());
+                Either::Right(run_node(world.clone(), id, role))
             })
             .build();
         nodes.insert(format!("producer-{p}"), node.id());

@@ -12,12 +12,14 @@ pub use network_settings::{NetworkSettings, Transport};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
+pub use transactions_spec::{transactional_id_of, TransactionsSpec};
 
 mod expect;
 mod fault_checks;
 mod group_spec;
 mod minimal_toml;
 mod network_settings;
+mod transactions_spec;
 mod trigger_checks;
 mod validate;
 
@@ -96,6 +98,10 @@ pub struct Scenario {
     pub consumer: ConsumerConfig,
     pub workload: Workload,
     pub faults: Faults,
+    /// `[transactions]`: the transactional producers' transactions (with `[producer]
+    /// transactional_id`).
+    #[serde(skip_serializing_if = "TransactionsSpec::is_default")]
+    pub transactions: TransactionsSpec,
     /// `[network]`: datagrams (the default) or Kafka's connections.
     #[serde(skip_serializing_if = "NetworkSettings::is_default")]
     pub network: NetworkSettings,
@@ -152,6 +158,7 @@ impl Default for Scenario {
             },
             workload: Workload::default(),
             faults: Faults::default(),
+            transactions: TransactionsSpec::default(),
             network: NetworkSettings::default(),
             fault_phase_ms: 10_000,
             liveness_ms: 90_000,
@@ -232,7 +239,8 @@ impl Scenario {
     }
 
     /// The topics the cluster is created with: the scenario's, plus the offsets topic
-    /// when there are groups.
+    /// when there are groups and the transaction state topic when producers are
+    /// transactional.
     pub fn cluster_topics(&self) -> Vec<TopicConfig> {
         let mut topics = self.topics.clone();
         if !self.groups.is_empty() {
@@ -242,7 +250,22 @@ impl Scenario {
                 replication_factor: self.brokers.min(3),
             });
         }
+        if self.producer.transactional_id.is_some() {
+            topics.push(TopicConfig {
+                name: kafka_model::txn::TRANSACTION_STATE_TOPIC.to_string(),
+                partitions: self.transactions.state_partitions,
+                replication_factor: self.brokers.min(3),
+            });
+        }
         topics
+    }
+
+    /// Producer `p`'s settings (from 1): the scenario's, with its own transactional id.
+    pub fn producer_config(&self, p: u32) -> ProducerConfig {
+        ProducerConfig {
+            transactional_id: transactional_id_of(self.producer.transactional_id.as_deref(), p),
+            ..self.producer.clone()
+        }
     }
 
     /// The controllers whose disk a scripted event replaces, named by name (`active

@@ -519,7 +519,9 @@ impl World {
     pub fn observe(&self, node: NodeId, observation: Observation) {
         let now = World::now_ms();
         let mut state = self.lock();
-        let history_index = state.history.project(now, self.name(node), observation);
+        let Some(history_index) = state.history.project(now, self.name(node), observation) else {
+            return;
+        };
         state.record(
             &self.names,
             now,

@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod controller;
 pub mod producer;
 mod read_check;
+pub mod txn_producer;
 pub mod wire;
 
 use crate::connections::{Delivery, Envelope};

@@ -2,6 +2,7 @@
 //! history entry in Jepsen's shape, completed with what the client said earlier (a send's
 //! topic and key, which its acknowledgement does not repeat).
 
+use super::txn_projection::TxnProjection;
 use super::{
     AssignValue, AssignmentValue, CommitValue, CommittedOffset, HighWatermarkSeen, History, OpType,
     Operation, PartitionRef, PollValue, ProcessValue, SendValue, OFFSET_OUT_OF_RANGE,
@@ -19,6 +20,8 @@ pub struct HistoryProjection {
     acks: String,
     /// Topic and key of every value sent, to complete the history's `ok` entries.
     sends: BTreeMap<u64, (String, Option<String>)>,
+    /// Each transactional producer's open transaction.
+    txn: TxnProjection,
 }
 
 impl HistoryProjection {
@@ -47,14 +50,22 @@ impl HistoryProjection {
         }
     }
 
-    /// Adds `process`'s observation at `time_ms` and returns its history index.
-    pub fn project(&mut self, time_ms: u64, process: &str, observation: Observation) -> u64 {
+    /// Adds `process`'s observation at `time_ms` and returns its history index, if it
+    /// made an entry (offsets sent to a transaction only complete the transaction's).
+    pub fn project(
+        &mut self,
+        time_ms: u64,
+        process: &str,
+        observation: Observation,
+    ) -> Option<u64> {
         let (op_type, op) = match observation {
             Observation::SendInvoke { topic, key, value } => {
                 self.sends.insert(value, (topic, key));
                 (OpType::Invoke, Operation::Send(self.send(value)))
             }
             Observation::SendOk { value, tp, offset } => {
+                self.txn
+                    .acknowledged(process, value, &tp, offset.map(|o| o.0));
                 let mut send = self.send(value);
                 send.partition = Some(tp.partition);
                 send.offset = offset.map(|o| o.0);
@@ -152,10 +163,11 @@ impl HistoryProjection {
                 }),
             ),
             Observation::Refused(refusal) => super::refusal::project(refusal),
+            Observation::Txn(txn) => self.txn.project(process, txn, &self.acks)?,
         };
         let index = self.next_index();
         self.history.push(time_ms, process, op_type, op);
-        index
+        Some(index)
     }
 }
 

@@ -189,6 +189,28 @@ impl Scenario {
         if let Err(refusal) = self.producer.resolve() {
             return refused(refusal, "producer");
         }
+        let transactional = self.producer.transactional_id.is_some();
+        if let Some((field, reason)) = self.transactions.refusal(transactional) {
+            return invalid(field, reason);
+        }
+        if let Some(id) = self.producer.transactional_id.as_deref() {
+            if id.is_empty() || id.contains(char::is_whitespace) {
+                return invalid(
+                    "producer.transactional_id",
+                    format!("`{id}` is not a usable transactional id"),
+                );
+            }
+            let timeout_ms = self.producer.effective_transaction_timeout_ms();
+            let max_ms = self.broker.txn.transaction_max_timeout_ms;
+            if timeout_ms == 0 || timeout_ms > max_ms {
+                // The coordinator would refuse every InitProducerId
+                // (INVALID_TRANSACTION_TIMEOUT): no transaction could start.
+                return invalid(
+                    "producer.transaction_timeout_ms",
+                    format!("must be 1..=broker.txn.transaction_max_timeout_ms ({max_ms}), got {timeout_ms}"),
+                );
+            }
+        }
         if let Some(refusal) = self.consumer.refusal() {
             return refused(refusal, "consumer");
         }

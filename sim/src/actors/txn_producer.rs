@@ -1,0 +1,197 @@
+//! The transactional producer role: an application that sends the workload's records in
+//! transactions of `records_per_transaction`, each begun when its first record is due and
+//! committed (or, every `abort_every`-th, aborted) once its last was handed to the client.
+
+use super::producer::WorkItem;
+use super::Role;
+use crate::scenario::TransactionsSpec;
+use crate::world::{ClientStatus, World};
+use kafka_model::effect::{Observation, Output, PlannedSend, TxnObservation};
+use kafka_model::ids::{Millis, NodeId};
+use kafka_model::producer::{Producer, TxnEvent, TxnPhase};
+use kafka_model::protocol::Message;
+use std::collections::VecDeque;
+
+pub struct TxnProducerRole {
+    producer: Producer,
+    work: VecDeque<WorkItem>,
+    spec: TransactionsSpec,
+    /// Transactions begun so far (the open one included).
+    begun: u64,
+    /// Records of the open transaction not yet handed to the client.
+    to_send: u64,
+    /// The open transaction's end was asked for.
+    ending: bool,
+}
+
+impl TxnProducerRole {
+    pub fn new(producer: Producer, work: Vec<WorkItem>, spec: TransactionsSpec) -> Self {
+        TxnProducerRole {
+            producer,
+            work: work.into(),
+            spec,
+            begun: 0,
+            to_send: 0,
+            ending: false,
+        }
+    }
+
+    fn phase(&self) -> TxnPhase {
+        self.producer
+            .transactions()
+            .map_or(TxnPhase::Initializing, |t| t.phase().clone())
+    }
+
+    /// Moves the application on: ends seen, then a new transaction, its due records, its end.
+    fn step(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>) {
+        self.take_events(out);
+        if self.phase() == TxnPhase::Ready
+            && self.work.front().is_some_and(|w| w.at_ms <= global_ms)
+        {
+            self.begin(out);
+        }
+        if self.phase() != TxnPhase::InTransaction || self.ending {
+            return;
+        }
+        while self.to_send > 0 && self.work.front().is_some_and(|w| w.at_ms <= global_ms) {
+            let item = self.work.pop_front().expect("front exists");
+            self.to_send -= 1;
+            let (topic, key) = (item.topic.as_str(), item.key.clone());
+            self.producer
+                .send(local_ms, topic, key, item.value, item.random, out);
+        }
+        if self.to_send == 0 {
+            self.ending = true;
+            let commit = self.spec.commits(self.begun);
+            if let Err(error) = self.producer.end_transaction(local_ms, commit, out) {
+                out.push(Output::Note(format!("end transaction: {error}")));
+            }
+            self.take_events(out);
+        }
+    }
+
+    fn begin(&mut self, out: &mut Vec<Output>) {
+        if let Err(error) = self.producer.begin_transaction() {
+            return out.push(Output::Note(format!("begin transaction: {error}")));
+        }
+        self.begun += 1;
+        self.ending = false;
+        self.to_send = self
+            .spec
+            .records_per_transaction
+            .min(self.work.len() as u64);
+        let txn = self
+            .producer
+            .transactions()
+            .expect("a transactional producer");
+        let sends = self
+            .work
+            .iter()
+            .take(self.to_send as usize)
+            .map(|w| PlannedSend {
+                topic: w.topic.clone(),
+                key: w.key.clone(),
+                value: w.value,
+            })
+            .collect();
+        out.push(Output::Observe(Observation::Txn(TxnObservation::Begin {
+            transactional_id: txn.transactional_id().to_string(),
+            producer_epoch: txn.identity().map(|(_, epoch)| epoch.0),
+            sends,
+        })));
+    }
+
+    /// Reports each transaction's end; a fenced or failed producer gives up its work.
+    fn take_events(&mut self, out: &mut Vec<Output>) {
+        for event in self.producer.take_txn_events() {
+            match event {
+                TxnEvent::Ended { outcome, error } => {
+                    self.ending = false;
+                    self.to_send = 0;
+                    out.push(Output::Observe(Observation::Txn(TxnObservation::End {
+                        outcome,
+                        error,
+                    })));
+                }
+                TxnEvent::Fatal(error) => {
+                    out.push(Output::Note(format!(
+                        "the producer stops: {error}; {} records not sent",
+                        self.work.len()
+                    )));
+                    self.work.clear();
+                }
+                TxnEvent::Identity(..) | TxnEvent::DropUnsent => {}
+            }
+        }
+    }
+}
+
+impl Role for TxnProducerRole {
+    fn start(&mut self, _world: &World, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>) {
+        self.on_tick(local_ms, global_ms, out);
+    }
+
+    fn on_message(
+        &mut self,
+        local_ms: Millis,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
+        self.producer.on_message(local_ms, from, message, out);
+        // The answer may end a transaction or open the way for the next: the role's
+        // clock is the local one, and work is due by global time, which it has not here,
+        // so it only takes the events; the next tick sends.
+        self.take_events(out);
+    }
+
+    fn on_tick(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>) {
+        self.step(local_ms, global_ms, out);
+        self.producer.tick(local_ms, out);
+        self.step(local_ms, global_ms, out);
+    }
+
+    fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, out: &mut Vec<Output>) {
+        self.producer.on_disconnected(local_ms, peer, out);
+        self.take_events(out);
+    }
+
+    fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis> {
+        // Work waits for the open transaction to end; then the next is due at its time.
+        let idle = matches!(self.phase(), TxnPhase::Ready | TxnPhase::InTransaction);
+        let next_work = self
+            .work
+            .front()
+            .filter(|_| idle && !self.ending)
+            .map(|w| local_ms + w.at_ms.saturating_sub(global_ms));
+        match (self.producer.next_deadline(), next_work) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn publish(&self, world: &World, me: NodeId) {
+        let phase = self.phase();
+        // A fenced or refused producer is done: what it had was reported given up.
+        let done = matches!(phase, TxnPhase::Fatal(_));
+        let open = matches!(
+            phase,
+            TxnPhase::InTransaction | TxnPhase::Committing | TxnPhase::Aborting
+        );
+        let pending = self.producer.pending_records() as u64 + self.work.len() as u64;
+        let waiting = if done { 0 } else { pending + u64::from(open) };
+        world.set_client_status(
+            me,
+            ClientStatus {
+                pending_sends: waiting,
+                caught_up_as_of_ms: Some(u64::MAX),
+                waiting_for: match (waiting, pending) {
+                    (0, _) => String::new(),
+                    (_, 0) => format!("its transaction to end ({phase:?})"),
+                    (_, n) => format!("{n} sends not completed"),
+                },
+                group: None,
+            },
+        );
+    }
+}
