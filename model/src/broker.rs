@@ -34,6 +34,8 @@ mod retention_tests;
 mod tests;
 mod transactions;
 mod txn_markers;
+#[cfg(test)]
+mod txn_tests;
 
 /// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]
