@@ -374,6 +374,7 @@ impl Broker {
             Message::ListOffsetsRequest {
                 correlation_id,
                 partitions,
+                isolation,
             } => {
                 let results = partitions
                     .into_iter()
@@ -382,7 +383,9 @@ impl Broker {
                             None => Err(ErrorCode::NotLeaderOrFollower),
                             Some(p) => match reset {
                                 OffsetReset::Earliest => p.committed_end().map(|_| p.log_start()),
-                                OffsetReset::Latest => p.committed_end(),
+                                OffsetReset::Latest => {
+                                    p.committed_end().map(|_| p.readable_end(isolation))
+                                }
                             },
                         };
                         (tp, result)

@@ -508,6 +508,7 @@ impl Consumer {
                 message: Message::ListOffsetsRequest {
                     correlation_id,
                     partitions: tps.into_iter().map(|tp| (tp, reset)).collect(),
+                    isolation: self.config.isolation_level,
                 },
             });
         }

@@ -17,6 +17,8 @@ use crate::txn::IsolationLevel;
 
 mod retention;
 mod transactions;
+#[cfg(test)]
+mod txn_tests;
 
 /// Where an appended (or deduplicated) batch sits in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

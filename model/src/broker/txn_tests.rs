@@ -445,3 +445,43 @@ fn without_verification_a_late_produce_of_an_aborted_transaction_hangs_the_lso()
     assert_eq!(hw, Offset(5));
     assert_eq!(lso, Offset(2), "a transaction nobody will end holds it");
 }
+
+#[test]
+fn list_offsets_latest_is_the_last_stable_offset_for_read_committed() {
+    let mut broker = started(1, true);
+    let mut out = Vec::new();
+    broker.on_message(
+        1,
+        PRODUCER,
+        super::tests::produce(Acks::Leader, &[1]),
+        &mut out,
+    );
+    produce_verified(&mut broker, 2, txn_data(0, 0, &[2, 3]), &mut out);
+    replicate(&mut broker, 3, 3, &mut out);
+    let latest = |broker: &mut Broker, isolation| {
+        let mut out = Vec::new();
+        let request = Message::ListOffsetsRequest {
+            correlation_id: 9,
+            partitions: vec![(tp(), OffsetReset::Latest)],
+            isolation,
+        };
+        broker.on_message(4, NodeId(200), request, &mut out);
+        out.iter()
+            .find_map(|o| match o {
+                Output::Send {
+                    message: Message::ListOffsetsResponse { results, .. },
+                    ..
+                } => Some(results[0].1),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        latest(&mut broker, IsolationLevel::ReadUncommitted),
+        Ok(Offset(3))
+    );
+    assert_eq!(
+        latest(&mut broker, IsolationLevel::ReadCommitted),
+        Ok(Offset(1))
+    );
+}
