@@ -116,7 +116,10 @@ fn replicate(broker: &mut Broker, now: Millis, offset: u64, out: &mut Vec<Output
     broker.on_message(now, NodeId(3), fetch_from(3, offset, 1), out);
 }
 
-fn produce_results(out: &[Output]) -> Vec<(u64, Result<Offset, ErrorCode>)> {
+/// A produce answer: its correlation id and its one partition's result.
+type ProduceAnswer = (u64, Result<Offset, ErrorCode>);
+
+fn produce_results(out: &[Output]) -> Vec<ProduceAnswer> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send {
@@ -389,9 +392,7 @@ fn a_marker_between_verification_and_append_voids_the_verification() {
 
 /// A transaction is aborted (its marker written), then a produce of it that was delayed
 /// arrives. Returns the LSO and the high watermark after more plain writes replicate.
-fn late_produce_after_abort(
-    verify: bool,
-) -> (Offset, Offset, Vec<(u64, Result<Offset, ErrorCode>)>) {
+fn late_produce_after_abort(verify: bool) -> (Offset, Offset, Vec<ProduceAnswer>) {
     let mut broker = started(1, verify);
     let mut out = Vec::new();
     let coordinator = coordinator(&broker);
