@@ -355,22 +355,7 @@ impl Broker {
                     },
                 });
             }
-            Message::ProduceRequest {
-                correlation_id,
-                acks,
-                timeout_ms,
-                transactional_id,
-                batches,
-            } => self.produce(
-                now,
-                from,
-                correlation_id,
-                acks,
-                timeout_ms,
-                transactional_id,
-                batches,
-                out,
-            ),
+            request @ Message::ProduceRequest { .. } => self.on_produce(now, from, request, out),
             Message::ListOffsetsRequest {
                 correlation_id,
                 partitions,

@@ -77,10 +77,39 @@ impl Broker {
             });
         }
     }
+    /// A ProduceRequest, as the dispatch hands it over.
+    pub(super) fn on_produce(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        request: Message,
+        out: &mut Vec<Output>,
+    ) {
+        if let Message::ProduceRequest {
+            correlation_id,
+            acks,
+            timeout_ms,
+            transactional_id,
+            batches,
+        } = request
+        {
+            self.produce(
+                now,
+                from,
+                correlation_id,
+                acks,
+                timeout_ms,
+                transactional_id,
+                batches,
+                out,
+            );
+        }
+    }
+
     /// A produce request: its transactional batches verified first (KIP-890) when the
     /// broker verifies and their producer has no transaction open on the partition.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn produce(
+    fn produce(
         &mut self,
         now: Millis,
         from: NodeId,
