@@ -34,6 +34,8 @@ mod retention_tests;
 mod tests;
 mod transactions;
 mod txn_markers;
+#[cfg(test)]
+mod txn_tests;
 
 /// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]
@@ -42,6 +44,7 @@ struct ParkedFetch {
     correlation_id: u64,
     max_records: usize,
     partitions: Vec<ConsumerFetchPartition>,
+    isolation: crate::txn::IsolationLevel,
     deadline_ms: Millis,
 }
 
@@ -91,6 +94,7 @@ pub struct Broker {
     next_retention_check_ms: Millis,
     last_correlation_id: u64,
     coordinators: groups::HostedCoordinators,
+    txn_work: txn_markers::LeaderTxnWork,
 }
 
 impl Broker {
@@ -160,6 +164,7 @@ impl Broker {
             next_retention_check_ms,
             last_correlation_id: 0,
             coordinators: groups::HostedCoordinators::default(),
+            txn_work: txn_markers::LeaderTxnWork::default(),
         };
         broker.drive(now, out);
         (broker, reports)
@@ -204,6 +209,7 @@ impl Broker {
                 .any(Partition::is_leader)
                 .then_some(self.next_isr_check_ms),
             self.coordinators.next_deadline(),
+            self.txn_work.next_deadline(),
             self.retention_deadline(),
         ]
         .into_iter()
@@ -349,16 +355,11 @@ impl Broker {
                     },
                 });
             }
-            Message::ProduceRequest {
-                correlation_id,
-                acks,
-                timeout_ms,
-                transactional_id: _,
-                batches,
-            } => self.produce(now, from, correlation_id, acks, timeout_ms, batches, out),
+            request @ Message::ProduceRequest { .. } => self.on_produce(now, from, request, out),
             Message::ListOffsetsRequest {
                 correlation_id,
                 partitions,
+                isolation,
             } => {
                 let results = partitions
                     .into_iter()
@@ -367,7 +368,9 @@ impl Broker {
                             None => Err(ErrorCode::NotLeaderOrFollower),
                             Some(p) => match reset {
                                 OffsetReset::Earliest => p.committed_end().map(|_| p.log_start()),
-                                OffsetReset::Latest => p.committed_end(),
+                                OffsetReset::Latest => {
+                                    p.committed_end().map(|_| p.readable_end(isolation))
+                                }
                             },
                         };
                         (tp, result)
@@ -385,11 +388,18 @@ impl Broker {
                 correlation_id,
                 max_wait_ms,
                 max_records,
-                isolation: _,
+                isolation,
                 partitions,
             } => {
-                if self.has_news_for_consumer(&partitions) || max_wait_ms == 0 {
-                    self.answer_fetch(from, correlation_id, &partitions, max_records, out);
+                if self.has_news_for_consumer(&partitions, isolation) || max_wait_ms == 0 {
+                    self.answer_fetch(
+                        from,
+                        correlation_id,
+                        &partitions,
+                        isolation,
+                        max_records,
+                        out,
+                    );
                 } else {
                     let wait_ms = max_wait_ms.min(self.config.fetch_max_wait_ms);
                     self.parked.push(ParkedFetch {
@@ -397,6 +407,7 @@ impl Broker {
                         correlation_id,
                         max_records,
                         partitions,
+                        isolation,
                         deadline_ms: now + wait_ms,
                     });
                 }
@@ -545,7 +556,7 @@ impl Broker {
         self.sync_coordinators(now, out);
         if lost_leadership {
             self.answer_parked(
-                |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+                |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
                 out,
             );
         }
@@ -626,7 +637,7 @@ impl Broker {
         self.complete_delayed_produces(now, out);
         self.drive_coordinators(now, out);
         self.answer_parked(
-            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
             out,
         );
     }

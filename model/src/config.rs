@@ -390,6 +390,9 @@ pub struct ConsumerConfig {
     /// consumer with `max_poll_records` records every `processing_delay_ms` reads at most
     /// that fast, and falls behind a faster producer; once caught up it long-polls as usual.
     pub processing_delay_ms: u64,
+    /// `isolation.level`: read_committed reads only below the last stable offset and
+    /// skips aborted transactions' records.
+    pub isolation_level: crate::txn::IsolationLevel,
 }
 
 impl Default for ConsumerConfig {
@@ -401,6 +404,7 @@ impl Default for ConsumerConfig {
             request_timeout_ms: 30_000,
             retry_backoff_ms: 100,
             processing_delay_ms: 0,
+            isolation_level: crate::txn::IsolationLevel::ReadUncommitted,
         }
     }
 }

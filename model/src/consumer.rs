@@ -8,11 +8,13 @@ use crate::ids::{BrokerId, LeaderEpoch, Millis, NodeId, Offset, TopicPartition};
 use crate::member::{GroupMember, MemberAction, MemberConfig};
 use crate::metadata_client::{InFlight as Request, MetadataClient};
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Message};
-use crate::txn::IsolationLevel;
 use std::collections::BTreeMap;
 
+mod fetched_records;
 #[cfg(test)]
 mod tests;
+
+pub use fetched_records::{fetched_records, FetchedRecords};
 
 #[derive(Clone, Debug)]
 struct FetchInFlight {
@@ -339,21 +341,19 @@ impl Consumer {
                     high_watermarks.push((tp.clone(), data.high_watermark));
                     for batch in &data.batches {
                         self.metadata.observe_epoch(&tp, batch.leader_epoch);
-                        for (i, record) in batch.records.iter().enumerate() {
-                            let offset = Offset(batch.base_offset.0 + i as u64);
-                            if offset < position || records.len() >= self.config.max_poll_records {
-                                continue;
-                            }
-                            records.push(ObservedRecord {
-                                topic: tp.topic.clone(),
-                                partition: tp.partition,
-                                offset: offset.0,
-                                key: record.key.clone(),
-                                value: record.value,
-                            });
-                            position = offset.next();
-                        }
                     }
+                    let room = self.config.max_poll_records.saturating_sub(records.len());
+                    let read = fetched_records(&data, self.config.isolation_level, position, room);
+                    for (offset, record) in read.records {
+                        records.push(ObservedRecord {
+                            topic: tp.topic.clone(),
+                            partition: tp.partition,
+                            offset: offset.0,
+                            key: record.key.clone(),
+                            value: record.value,
+                        });
+                    }
+                    position = read.next_position;
                     polled.push((tp.clone(), first, position));
                     self.positions.insert(tp, Some(position));
                 }
@@ -508,6 +508,7 @@ impl Consumer {
                 message: Message::ListOffsetsRequest {
                     correlation_id,
                     partitions: tps.into_iter().map(|tp| (tp, reset)).collect(),
+                    isolation: self.config.isolation_level,
                 },
             });
         }
@@ -528,7 +529,7 @@ impl Consumer {
                     correlation_id,
                     max_wait_ms: self.config.fetch_max_wait_ms,
                     max_records: self.config.max_poll_records,
-                    isolation: IsolationLevel::ReadUncommitted,
+                    isolation: self.config.isolation_level,
                     partitions: positions
                         .iter()
                         .map(|(tp, offset)| ConsumerFetchPartition {

@@ -339,6 +339,24 @@ impl Log {
     /// records. Kafka returns whole batches too; the reader skips what lies before `from`.
     /// Below the log start it serves from the log start: use [`Log::read_checked`] to be
     /// told instead.
+    /// Whole batches from `from` that end at or below `below` (a read_committed read, whose
+    /// bound, the last stable offset, no batch may cross), up to about `max_records`.
+    pub fn read_whole(&self, from: Offset, below: Offset, max_records: usize) -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        let mut count = 0;
+        for batch in self.batches() {
+            if batch.next_offset() <= from {
+                continue;
+            }
+            if batch.next_offset() > below || count >= max_records {
+                break;
+            }
+            count += batch.records.len();
+            out.push(batch.clone());
+        }
+        out
+    }
+
     pub fn read(&self, from: Offset, below: Offset, max_records: usize) -> Vec<RecordBatch> {
         let mut out = Vec::new();
         let mut count = 0;

@@ -9,12 +9,16 @@ use crate::leader_epoch_cache::LeaderEpochCache;
 use crate::log::{Log, LogError, RecoveryReport};
 use crate::metadata::PartitionRegistration;
 use crate::producer_state::{ProducerStateTable, SequenceCheck};
-use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition};
+use crate::protocol::{ConsumerFetchPartition, ErrorCode};
 use crate::reach::RarePath;
 use crate::record::{ProducerStamp, RecordBatch};
 use crate::replica::ReplicaState;
+use crate::txn::IsolationLevel;
 
 mod retention;
+mod transactions;
+#[cfg(test)]
+mod txn_tests;
 
 /// Where an appended (or deduplicated) batch sits in the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,11 +80,15 @@ impl Partition {
         (partition, report)
     }
 
+    /// Rebuilds the producer state, open transactions and aborted index included, from
+    /// the log as it now stands (after recovery, truncation, or a reset), as Kafka's
+    /// LogLoader replays the log into the ProducerStateManager.
     fn rebuild_producer_state(&mut self) {
-        self.producers = ProducerStateTable::new(self.producer_batches_remembered);
-        for batch in self.log.batches() {
-            self.producers.update(batch);
-        }
+        self.producers = ProducerStateTable::rebuilt(
+            self.producer_batches_remembered,
+            self.log.batches(),
+            self.high_watermark(),
+        );
     }
 
     pub fn log(&self) -> &Log {
@@ -333,6 +341,9 @@ impl Partition {
             .last()
             .expect("a batch was just appended");
         self.producers.update(stored);
+        self.producers
+            .txns_mut()
+            .replicated_to(self.replica.high_watermark());
         self.replica
             .follower_appended(stored.leader_epoch, stored.base_offset);
         out.push(Output::Replica(ReplicaEvent::Appended {
@@ -432,25 +443,6 @@ impl Partition {
         }));
     }
 
-    /// What a consumer may read from `offset`: only committed records (below the high
-    /// watermark), and nothing until this leader knows where committed ends.
-    pub fn read_for_consumer(
-        &self,
-        asked: &ConsumerFetchPartition,
-        protocol: ReplicationProtocol,
-        max_records: usize,
-    ) -> Result<FetchedPartition, ErrorCode> {
-        self.check_consumer_fetch(asked, protocol)?;
-        let hw = self.high_watermark();
-        Ok(FetchedPartition {
-            batches: self.log.read(asked.fetch_offset, hw, max_records),
-            high_watermark: hw,
-            log_start_offset: self.log_start(),
-            last_stable_offset: hw,
-            aborted: Vec::new(),
-        })
-    }
-
     /// Why a consumer fetch at `offset` cannot be served now, if it cannot.
     pub fn check_consumer_fetch(
         &self,
@@ -480,14 +472,16 @@ impl Partition {
         Ok(())
     }
 
-    /// Whether a consumer parked at `offset` has something to take now.
+    /// Whether a consumer parked at `offset` has something to take now: an error, or
+    /// records below where its isolation level lets it read.
     pub fn has_news_for_consumer(
         &self,
         asked: &ConsumerFetchPartition,
+        isolation: IsolationLevel,
         protocol: ReplicationProtocol,
     ) -> bool {
         self.check_consumer_fetch(asked, protocol).is_err()
-            || asked.fetch_offset < self.high_watermark()
+            || asked.fetch_offset < self.readable_end(isolation)
     }
 
     /// The committed end, for ListOffsets(latest), or why it is not known.

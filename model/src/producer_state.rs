@@ -1,10 +1,19 @@
-//! The broker's memory of idempotent producers (KIP-98): per producer id, its epoch and the
-//! last few batches, so that a retried batch is acknowledged once and a gap is refused.
+//! The broker's memory of producers on one partition (Kafka's ProducerStateManager): per
+//! producer id its epoch and last few batches (KIP-98: a retried batch is acknowledged once,
+//! a gap refused), its open transaction and the last coordinator epoch of its markers, and
+//! the partition's transactions (`producer_state/transactions.rs`: the aborted index, the
+//! last stable offset).
 
 use crate::ids::{Offset, ProducerEpoch, ProducerId};
 use crate::protocol::ErrorCode;
-use crate::record::{ProducerStamp, RecordBatch};
+use crate::record::{ControlMarker, ProducerStamp, RecordBatch, TxnPart};
 use std::collections::{BTreeMap, VecDeque};
+
+mod transactions;
+#[cfg(test)]
+mod transactions_tests;
+
+pub use transactions::{AbortedRange, TxnIndex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct BatchMetadata {
@@ -13,10 +22,15 @@ struct BatchMetadata {
     base_offset: Offset,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct ProducerEntry {
     epoch: ProducerEpoch,
     batches: VecDeque<BatchMetadata>,
+    /// The first offset of the producer's open transaction on this partition, if one is.
+    open_txn_first: Option<Offset>,
+    /// The coordinator epoch of the last marker written for this producer: an older one is
+    /// a deposed coordinator's.
+    coordinator_epoch: Option<u32>,
 }
 
 /// What to do with an incoming batch.
@@ -30,10 +44,17 @@ pub enum SequenceCheck {
 }
 
 /// Producer state of one partition.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProducerStateTable {
     producers: BTreeMap<ProducerId, ProducerEntry>,
     remembered: usize,
+    txns: TxnIndex,
+    /// KIP-890's verification guards: a producer whose produce this leader is verifying
+    /// with the coordinator, with the guard the held append must still find. A marker for
+    /// the producer takes it away, so that an append verified before the marker is refused.
+    /// Not rebuilt from the log: a guard lives only as long as the leader's memory.
+    verifications: BTreeMap<ProducerId, u64>,
+    verifications_started: u64,
 }
 
 impl ProducerStateTable {
@@ -41,7 +62,81 @@ impl ProducerStateTable {
         ProducerStateTable {
             producers: BTreeMap::new(),
             remembered: remembered.max(1),
+            txns: TxnIndex::default(),
+            verifications: BTreeMap::new(),
+            verifications_started: 0,
         }
+    }
+
+    /// The state a log's batches leave, replayed oldest first, with the ended transactions
+    /// below `high_watermark` forgotten.
+    pub fn rebuilt<'a>(
+        remembered: usize,
+        batches: impl Iterator<Item = &'a RecordBatch>,
+        high_watermark: Offset,
+    ) -> Self {
+        let mut table = ProducerStateTable::new(remembered);
+        for batch in batches {
+            table.update(batch);
+        }
+        table.txns.replicated_to(high_watermark);
+        table
+    }
+
+    /// The partition's transactions: open ones, the aborted index.
+    pub fn txns(&self) -> &TxnIndex {
+        &self.txns
+    }
+
+    pub fn txns_mut(&mut self) -> &mut TxnIndex {
+        &mut self.txns
+    }
+
+    /// Whether `producer` has a transaction open on this partition.
+    pub fn has_open_txn(&self, producer: ProducerId) -> bool {
+        self.producers
+            .get(&producer)
+            .is_some_and(|e| e.open_txn_first.is_some())
+    }
+
+    /// Decides whether a marker for `stamp`'s producer may be written. Markers carry no
+    /// sequence; the epoch and the coordinator epoch fence them.
+    pub fn check_marker(
+        &self,
+        stamp: &ProducerStamp,
+        marker: &ControlMarker,
+    ) -> Result<(), ErrorCode> {
+        let Some(entry) = self.producers.get(&stamp.producer_id) else {
+            return Ok(());
+        };
+        if stamp.producer_epoch < entry.epoch {
+            return Err(ErrorCode::InvalidProducerEpoch);
+        }
+        if entry
+            .coordinator_epoch
+            .is_some_and(|seen| marker.coordinator_epoch < seen)
+        {
+            return Err(ErrorCode::TransactionCoordinatorFenced);
+        }
+        Ok(())
+    }
+
+    /// KIP-890: a verification of `producer`'s produce starts; the guard its append must
+    /// present. A verification already under way for the producer keeps its guard.
+    pub fn start_verification(&mut self, producer: ProducerId) -> u64 {
+        if let Some(guard) = self.verifications.get(&producer) {
+            return *guard;
+        }
+        self.verifications_started += 1;
+        self.verifications
+            .insert(producer, self.verifications_started);
+        self.verifications_started
+    }
+
+    /// Whether a verified append of `producer`'s transactional batch may go on: its
+    /// transaction is open (another verified batch opened it), or its guard still stands.
+    pub fn verification_holds(&self, producer: ProducerId, guard: u64) -> bool {
+        self.has_open_txn(producer) || self.verifications.get(&producer) == Some(&guard)
     }
 
     /// Decides whether `stamp` continues its producer's sequence.
@@ -82,7 +177,7 @@ impl ProducerStateTable {
         }
     }
 
-    /// Records an appended (or recovered) batch.
+    /// Records an appended (or recovered, or replicated) batch.
     pub fn update(&mut self, batch: &RecordBatch) {
         let Some(stamp) = batch.producer else {
             return;
@@ -93,10 +188,32 @@ impl ProducerStateTable {
             .or_insert_with(|| ProducerEntry {
                 epoch: stamp.producer_epoch,
                 batches: VecDeque::new(),
+                open_txn_first: None,
+                coordinator_epoch: None,
             });
         if stamp.producer_epoch != entry.epoch {
+            // A newer epoch (a bumped one, or a marker's after the coordinator aborted a
+            // timed-out transaction) restarts the sequences.
             entry.epoch = stamp.producer_epoch;
             entry.batches.clear();
+        }
+        match batch.txn {
+            Some(TxnPart::Marker(marker)) => {
+                // A marker ends the open transaction (one with none open ends an empty one at
+                // the marker, as Kafka's `appendEndTxnMarker`), and takes no sequence.
+                let first = entry.open_txn_first.take().unwrap_or(batch.base_offset);
+                entry.coordinator_epoch = Some(marker.coordinator_epoch);
+                self.verifications.remove(&stamp.producer_id);
+                self.txns
+                    .complete(stamp.producer_id, first, batch.base_offset, marker.commit);
+                return;
+            }
+            Some(TxnPart::Data) if entry.open_txn_first.is_none() => {
+                entry.open_txn_first = Some(batch.base_offset);
+                self.verifications.remove(&stamp.producer_id);
+                self.txns.open(stamp.producer_id, batch.base_offset);
+            }
+            Some(TxnPart::Data) | None => {}
         }
         entry.batches.push_back(BatchMetadata {
             first_sequence: stamp.base_sequence,

@@ -243,6 +243,10 @@ pub enum Message {
     ListOffsetsRequest {
         correlation_id: u64,
         partitions: Vec<(TopicPartition, OffsetReset)>,
+        /// A read_committed consumer's latest is the last stable offset, not the high
+        /// watermark (Kafka's ListOffsets `isolation_level`).
+        #[serde(default)]
+        isolation: IsolationLevel,
     },
     ListOffsetsResponse {
         correlation_id: u64,

@@ -6,15 +6,20 @@ use crate::config::SpuriousErrorCode;
 use crate::effect::Output;
 use crate::ids::NodeId;
 use crate::protocol::{ConsumerFetchPartition, ErrorCode, Message};
+use crate::txn::IsolationLevel;
 
 impl Broker {
-    pub(super) fn has_news_for_consumer(&self, partitions: &[ConsumerFetchPartition]) -> bool {
+    pub(super) fn has_news_for_consumer(
+        &self,
+        partitions: &[ConsumerFetchPartition],
+        isolation: IsolationLevel,
+    ) -> bool {
         let protocol = self.config.replication_protocol;
         partitions
             .iter()
             .any(|asked| match self.partitions.get(&asked.tp) {
                 None => true,
-                Some(p) => p.has_news_for_consumer(asked, protocol),
+                Some(p) => p.has_news_for_consumer(asked, isolation, protocol),
             })
     }
 
@@ -30,6 +35,7 @@ impl Broker {
                     fetch.from,
                     fetch.correlation_id,
                     &fetch.partitions,
+                    fetch.isolation,
                     fetch.max_records,
                     out,
                 );
@@ -44,6 +50,7 @@ impl Broker {
         to: NodeId,
         correlation_id: u64,
         partitions: &[ConsumerFetchPartition],
+        isolation: IsolationLevel,
         max_records: usize,
         out: &mut Vec<Output>,
     ) {
@@ -53,7 +60,7 @@ impl Broker {
             .map(|asked| {
                 let result = match self.partitions.get(&asked.tp) {
                     None => Err(ErrorCode::NotLeaderOrFollower),
-                    Some(p) => p.read_for_consumer(asked, protocol, max_records),
+                    Some(p) => p.read_for_consumer(asked, isolation, protocol, max_records),
                 };
                 let result = match (result, self.spurious_fetch_error(correlation_id)) {
                     (Ok(_), Some(error)) => Err(error),

@@ -78,7 +78,6 @@ impl Broker {
     /// A transaction's marker is written and replicated on offsets partition `partition`:
     /// the offsets the producer committed in it become the group's (commit) or are
     /// dropped (abort), as Kafka's `GroupCoordinator.onTransactionCompleted`.
-    #[allow(dead_code)] // the marker path that calls it is being built
     pub(super) fn txn_offsets_completed(
         &mut self,
         now: Millis,

@@ -1,34 +1,58 @@
 //! The broker's produce path: appending as leader (refusing acks=all below
 //! `min.insync.replicas`), answering acks=0/1 at once, and holding acks=all requests in the
-//! purgatory until the high watermark passes them.
+//! purgatory until the high watermark passes them. A transactional produce may first wait
+//! for KIP-890's verification (`txn_markers.rs`).
 
 use super::Broker;
 use crate::config::{Acks, ProduceAnswer, SpuriousErrorCode};
 use crate::effect::{DiskOp, Output};
-use crate::ids::{Millis, NodeId, TopicPartition};
-use crate::partition::Appended;
+use crate::ids::{Millis, NodeId, Offset, TopicPartition};
+use crate::partition::{Appended, Partition};
 use crate::protocol::{ErrorCode, Message};
 use crate::purgatory::{DelayedProduce, Standing, WaitingPartition};
 use crate::record::RecordBatch;
+use crate::txn::TransactionalId;
+use std::collections::BTreeMap;
+
+/// How a batch comes to the append: needing no verification, verified with this guard, or
+/// refused by its verification.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admission {
+    Plain,
+    Verified(u64),
+    Refused(ErrorCode),
+}
+
+/// How an acks=all write through `last` stands on this broker.
+pub(super) fn write_standing(
+    partitions: &BTreeMap<TopicPartition, Partition>,
+    min_insync: usize,
+    tp: &TopicPartition,
+    last: Offset,
+) -> Standing {
+    let Some(p) = partitions.get(tp).filter(|p| p.is_leader()) else {
+        return Standing::Failed(ErrorCode::NotLeaderOrFollower);
+    };
+    if p.high_watermark() <= last {
+        return Standing::Waiting;
+    }
+    match p.replica().leader_isr() {
+        Some((isr, _)) if isr.len() >= min_insync => Standing::Committed,
+        _ => Standing::Failed(ErrorCode::NotEnoughReplicasAfterAppend),
+    }
+}
 
 impl Broker {
     pub(super) fn complete_delayed_produces(&mut self, now: Millis, out: &mut Vec<Output>) {
+        self.expire_verifications(now, out);
+        self.complete_marker_writes(now, out);
         if self.purgatory.is_empty() {
             return;
         }
         let min_insync = self.config.min_insync_replicas;
         let partitions = &self.partitions;
         let done = self.purgatory.complete(now, |tp, last| {
-            let Some(p) = partitions.get(tp).filter(|p| p.is_leader()) else {
-                return Standing::Failed(ErrorCode::NotLeaderOrFollower);
-            };
-            if p.high_watermark() <= last {
-                return Standing::Waiting;
-            }
-            match p.replica().leader_isr() {
-                Some((isr, _)) if isr.len() >= min_insync => Standing::Committed,
-                _ => Standing::Failed(ErrorCode::NotEnoughReplicasAfterAppend),
-            }
+            write_standing(partitions, min_insync, tp, last)
         });
         let spurious = self.config.spurious_error;
         for mut completed in done {
@@ -53,23 +77,107 @@ impl Broker {
             });
         }
     }
+    /// A ProduceRequest, as the dispatch hands it over.
+    pub(super) fn on_produce(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        request: Message,
+        out: &mut Vec<Output>,
+    ) {
+        if let Message::ProduceRequest {
+            correlation_id,
+            acks,
+            timeout_ms,
+            transactional_id,
+            batches,
+        } = request
+        {
+            self.produce(
+                now,
+                from,
+                correlation_id,
+                acks,
+                timeout_ms,
+                transactional_id,
+                batches,
+                out,
+            );
+        }
+    }
+
+    /// A produce request: its transactional batches verified first (KIP-890) when the
+    /// broker verifies and their producer has no transaction open on the partition.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn produce(
+    fn produce(
         &mut self,
         now: Millis,
         from: NodeId,
         correlation_id: u64,
         acks: Acks,
         timeout_ms: u64,
+        transactional_id: Option<TransactionalId>,
         batches: Vec<(TopicPartition, RecordBatch)>,
+        out: &mut Vec<Output>,
+    ) {
+        let verify = self.config.verify_transactional_produce;
+        if verify && batches.iter().any(|(tp, b)| self.needs_verification(tp, b)) {
+            if let Some(id) = transactional_id {
+                self.hold_for_verification(
+                    now,
+                    from,
+                    correlation_id,
+                    acks,
+                    timeout_ms,
+                    id,
+                    batches,
+                    out,
+                );
+                return;
+            }
+        }
+        let admitted = batches
+            .into_iter()
+            .map(|(tp, batch)| {
+                // Without a transactional id the leader cannot verify a transactional
+                // batch: it is refused (Kafka refuses such a request outright).
+                let admission = if verify && self.needs_verification(&tp, &batch) {
+                    Admission::Refused(ErrorCode::InvalidTxnState)
+                } else {
+                    Admission::Plain
+                };
+                (tp, batch, admission)
+            })
+            .collect();
+        self.produce_admitted(now, from, correlation_id, acks, timeout_ms, admitted, out);
+    }
+
+    /// Appends a produce request's batches as admitted, and answers it (acks=0/1) or holds
+    /// it in the purgatory (acks=all).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn produce_admitted(
+        &mut self,
+        now: Millis,
+        from: NodeId,
+        correlation_id: u64,
+        acks: Acks,
+        timeout_ms: u64,
+        batches: Vec<(TopicPartition, RecordBatch, Admission)>,
         out: &mut Vec<Output>,
     ) {
         let first_output = out.len();
         let mut waiting = Vec::with_capacity(batches.len());
-        for (tp, batch) in batches {
-            let result = match self.spurious_produce_error(&tp, correlation_id, acks, &batch) {
-                Some(error) => Err(error),
-                None => self.append(&tp, acks, batch, out),
+        for (tp, batch, admission) in batches {
+            let spurious = self.spurious_produce_error(&tp, correlation_id, acks, &batch);
+            let result = match (admission, spurious) {
+                (Admission::Refused(error), _) | (_, Some(error)) => Err(error),
+                // A client may not write markers: only a leader asked by a coordinator does.
+                _ if batch.is_control() => Err(ErrorCode::InvalidTxnState),
+                (Admission::Plain, None) => self.append(&tp, acks, batch, out),
+                (Admission::Verified(guard), None) => {
+                    let check_sequences = self.config.check_producer_sequences;
+                    self.append_admitted(&tp, acks, batch, Some(guard), check_sequences, out)
+                }
             };
             waiting.push(WaitingPartition {
                 tp,
@@ -102,7 +210,7 @@ impl Broker {
         }
         answer_early(self.config.answer_produce, &mut out[first_output..]);
         self.answer_parked(
-            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+            |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
             out,
         );
     }
@@ -139,7 +247,7 @@ impl Broker {
         out: &mut Vec<Output>,
     ) -> Result<Appended, ErrorCode> {
         let check_sequences = self.config.check_producer_sequences;
-        self.append_with(tp, acks, batch, check_sequences, out)
+        self.append_admitted(tp, acks, batch, None, check_sequences, out)
     }
 
     /// As `append`, saying whether the batch's sequence is checked: a batch the broker
@@ -149,6 +257,20 @@ impl Broker {
         tp: &TopicPartition,
         acks: Acks,
         batch: RecordBatch,
+        check_sequences: bool,
+        out: &mut Vec<Output>,
+    ) -> Result<Appended, ErrorCode> {
+        self.append_admitted(tp, acks, batch, None, check_sequences, out)
+    }
+
+    /// Appends one partition's batch as its leader (a verified one only if its guard
+    /// still holds).
+    fn append_admitted(
+        &mut self,
+        tp: &TopicPartition,
+        acks: Acks,
+        batch: RecordBatch,
+        verified: Option<u64>,
         check_sequences: bool,
         out: &mut Vec<Output>,
     ) -> Result<Appended, ErrorCode> {
@@ -172,7 +294,10 @@ impl Broker {
                 return Err(ErrorCode::NotEnoughReplicas);
             }
         }
-        partition.append_as_leader(batch, check_sequences, out)
+        match verified {
+            Some(guard) => partition.append_verified_as_leader(batch, guard, check_sequences, out),
+            None => partition.append_as_leader(batch, check_sequences, out),
+        }
     }
 }
 

@@ -23,7 +23,7 @@ impl Broker {
         if raised {
             // A parked consumer now below the log start must hear so at once.
             self.answer_parked(
-                |broker, fetch| broker.has_news_for_consumer(&fetch.partitions),
+                |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
                 out,
             );
         }

@@ -126,6 +126,7 @@ fn the_retention_timer_deletes_expired_segments_below_the_high_watermark_and_rep
     let list = Message::ListOffsetsRequest {
         correlation_id: 2,
         partitions: vec![(tp(), crate::config::OffsetReset::Earliest)],
+        isolation: crate::txn::IsolationLevel::ReadUncommitted,
     };
     broker.on_message(1_600, NodeId(200), list, &mut out);
     let fetched = sent(&out, |m| match m {

@@ -103,6 +103,8 @@ impl Partition {
         ops: Vec<crate::effect::DiskOp>,
         out: &mut Vec<Output>,
     ) {
+        let log_start = self.log_start();
+        self.producers.txns_mut().deleted_below(log_start);
         out.push(Output::Replica(ReplicaEvent::LogStartRaised {
             tp: self.tp.clone(),
             log_start: self.log_start(),
