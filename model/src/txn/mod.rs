@@ -12,15 +12,27 @@
 //!   which appends a control batch (`record::TxnPart::Marker`) that takes an offset.
 
 mod config;
+mod coordinator;
+mod log_records;
+mod markers;
+mod metadata;
+mod output;
 mod protocol;
 
 pub use config::TxnCoordinatorConfig;
+pub use coordinator::TransactionCoordinator;
+pub use log_records::{TxnLogRecord, TxnState};
+pub use metadata::TransactionMetadata;
+pub use output::{MarkerRequestId, TxnOutput, TxnWriteId};
 pub use protocol::{
     AbortedTxn, IsolationLevel, MarkerResults, TxnInit, TxnMarker, TxnRequest, TxnResponse,
 };
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+#[cfg(test)]
+mod tests;
 
 /// The topic whose partitions hold the transaction coordinators' state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";

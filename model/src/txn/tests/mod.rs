@@ -1,0 +1,1 @@
+//! The transaction coordinator's tests, pure: requests in, outputs out.
