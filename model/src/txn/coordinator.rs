@@ -257,7 +257,15 @@ impl TransactionCoordinator {
             } => {
                 let reply = Reply::AddPartitions(from, partitions.clone());
                 let id = transactional_id;
-                self.add(now, id, producer_id, producer_epoch, &partitions, reply, &mut out);
+                self.add(
+                    now,
+                    id,
+                    producer_id,
+                    producer_epoch,
+                    &partitions,
+                    reply,
+                    &mut out,
+                );
             }
             TxnRequest::AddOffsets {
                 transactional_id,
@@ -268,14 +276,30 @@ impl TransactionCoordinator {
                 let partitions = [self.offsets_partition(&group)];
                 let reply = Reply::AddOffsets(from);
                 let id = transactional_id;
-                self.add(now, id, producer_id, producer_epoch, &partitions, reply, &mut out);
+                self.add(
+                    now,
+                    id,
+                    producer_id,
+                    producer_epoch,
+                    &partitions,
+                    reply,
+                    &mut out,
+                );
             }
             TxnRequest::EndTxn {
                 transactional_id,
                 producer_id,
                 producer_epoch,
                 commit,
-            } => self.end(now, from, transactional_id, producer_id, producer_epoch, commit, &mut out),
+            } => self.end(
+                now,
+                from,
+                transactional_id,
+                producer_id,
+                producer_epoch,
+                commit,
+                &mut out,
+            ),
         }
         out
     }
@@ -350,7 +374,10 @@ impl TransactionCoordinator {
         producer_epoch: ProducerEpoch,
         tp: &TopicPartition,
     ) -> Result<(), ErrorCode> {
-        let current = self.ids.get(id).ok_or(ErrorCode::InvalidProducerIdMapping)?;
+        let current = self
+            .ids
+            .get(id)
+            .ok_or(ErrorCode::InvalidProducerIdMapping)?;
         current.check_producer(producer_id, producer_epoch)?;
         // A transition being written away from Ongoing (an EndTxn, a fence) ends the
         // transaction the produce would join.

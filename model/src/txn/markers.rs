@@ -45,7 +45,11 @@ pub(super) struct MarkerChannel {
 }
 
 impl MarkerChannel {
-    pub(super) fn new(coordinator_epoch: u32, request_timeout_ms: u64, retry_backoff_ms: u64) -> Self {
+    pub(super) fn new(
+        coordinator_epoch: u32,
+        request_timeout_ms: u64,
+        retry_backoff_ms: u64,
+    ) -> Self {
         MarkerChannel {
             coordinator_epoch,
             request_timeout_ms,
@@ -69,7 +73,10 @@ impl MarkerChannel {
             at: now,
             refused_by: None,
         };
-        let partitions = partitions.into_iter().map(|tp| (tp, ready.clone())).collect();
+        let partitions = partitions
+            .into_iter()
+            .map(|tp| (tp, ready.clone()))
+            .collect();
         self.ending.insert(
             transactional_id,
             EndingTxn {
@@ -151,7 +158,10 @@ impl MarkerChannel {
                         sent_ms: now,
                     },
                 );
-                match markers.iter_mut().find(|m| m.producer_id == txn.producer_id) {
+                match markers
+                    .iter_mut()
+                    .find(|m| m.producer_id == txn.producer_id)
+                {
                     Some(marker) => marker.partitions.push(tp),
                     None => markers.push(TxnMarker {
                         producer_id: txn.producer_id,

@@ -147,7 +147,10 @@ impl TransactionMetadata {
     /// Whether the open transaction outlived its `transaction.timeout.ms`.
     pub fn timed_out(&self, now: Millis) -> bool {
         self.state == TxnState::Ongoing
-            && now > self.txn_start_ms.saturating_add(self.transaction_timeout_ms)
+            && now
+                > self
+                    .txn_start_ms
+                    .saturating_add(self.transaction_timeout_ms)
     }
 
     /// The answer to an EndTxn that finds no open transaction: a retry of the one that

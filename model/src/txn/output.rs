@@ -25,7 +25,10 @@ pub enum TxnOutput {
         result: Result<(ProducerId, ProducerEpoch), ErrorCode>,
     },
     /// The answer to a [`super::TxnRequest`].
-    Respond { to: ClientRef, response: TxnResponse },
+    Respond {
+        to: ClientRef,
+        response: TxnResponse,
+    },
     /// Append `record` to the coordinator's partition with acks=all, then call
     /// [`super::TransactionCoordinator::write_completed`] with `write` and the outcome.
     Write {
