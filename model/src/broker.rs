@@ -33,6 +33,8 @@ mod retention_tests;
 #[cfg(test)]
 mod tests;
 mod transactions;
+#[cfg(test)]
+mod txn_coordinator_tests;
 mod txn_coordinators;
 mod txn_markers;
 

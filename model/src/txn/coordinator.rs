@@ -273,8 +273,13 @@ impl TransactionCoordinator {
                 producer_epoch,
                 group,
             } => {
-                let partitions = [self.offsets_partition(&group)];
                 let reply = Reply::AddOffsets(from);
+                // No offsets topic: no partition for the offsets to go to, yet.
+                if self.config.offsets_topic_partitions == 0 {
+                    out.extend(reply.answer(Err(ErrorCode::CoordinatorNotAvailable)));
+                    return out;
+                }
+                let partitions = [self.offsets_partition(&group)];
                 let id = transactional_id;
                 self.add(
                     now,

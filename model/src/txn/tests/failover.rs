@@ -15,7 +15,9 @@ fn a_new_coordinator_from_the_log_completes_a_commit_the_old_one_prepared() {
     assert_eq!(h.state(), Some(TxnState::PrepareCommit));
     let sent = marker_requests(&h.poll());
     assert_eq!(
-        sent.iter().map(|(_, to, m)| (*to, m.clone())).collect::<Vec<_>>(),
+        sent.iter()
+            .map(|(_, to, m)| (*to, m.clone()))
+            .collect::<Vec<_>>(),
         vec![
             (1, vec![marker(0, true, EPOCH + 1, &[tp(0)])]),
             (2, vec![marker(0, true, EPOCH + 1, &[tp(1)])]),
@@ -54,8 +56,12 @@ fn the_rebuilt_coordinator_keeps_every_id_and_epoch_and_still_fences() {
     old.init(1, 60_000);
     old.init(2, 60_000);
     let mut h = Harness::new();
-    h.coordinator =
-        TransactionCoordinator::from_records(TxnCoordinatorConfig::default(), EPOCH + 1, &old.log, 0);
+    h.coordinator = TransactionCoordinator::from_records(
+        TxnCoordinatorConfig::default(),
+        EPOCH + 1,
+        &old.log,
+        0,
+    );
     assert_eq!(
         h.request(3, add(0, &[tp(0)])),
         vec![added(3, &[tp(0)], Err(ErrorCode::ProducerFenced))]

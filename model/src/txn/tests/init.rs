@@ -7,7 +7,11 @@ use super::*;
 fn a_new_id_gets_a_fresh_producer_id_and_epoch_0_once_its_record_is_durable() {
     let mut h = Harness::new();
     h.hold_writes = true;
-    assert_eq!(h.init(1, 60_000), vec![], "not answered before the write is durable");
+    assert_eq!(
+        h.init(1, 60_000),
+        vec![],
+        "not answered before the write is durable"
+    );
     assert_eq!(h.last_record().state, TxnState::Empty);
     assert_eq!(h.last_record().producer_epoch, ProducerEpoch(0));
     assert_eq!(h.release(Ok(())), vec![inited(1, Ok((PID.0, 0)))]);
@@ -28,8 +32,14 @@ fn a_new_instance_bumps_the_epoch_and_the_old_one_is_fenced() {
         vec![added(3, &[tp(0)], Err(ErrorCode::ProducerFenced))],
         "the old instance's epoch is refused"
     );
-    assert_eq!(h.request(4, end(0, true)), vec![ended(4, Err(ErrorCode::ProducerFenced))]);
-    assert_eq!(h.request(5, add(1, &[tp(0)])), vec![added(5, &[tp(0)], Ok(()))]);
+    assert_eq!(
+        h.request(4, end(0, true)),
+        vec![ended(4, Err(ErrorCode::ProducerFenced))]
+    );
+    assert_eq!(
+        h.request(5, add(1, &[tp(0)])),
+        vec![added(5, &[tp(0)], Ok(()))]
+    );
 }
 
 #[test]
@@ -51,7 +61,9 @@ fn an_init_that_finds_a_transaction_open_aborts_it_with_a_bumped_epoch_first() {
     // The markers abort with the bumped epoch, so the old instance's data is fenced too.
     let sent = marker_requests(&h.poll());
     assert_eq!(
-        sent.iter().map(|(_, to, m)| (*to, m.clone())).collect::<Vec<_>>(),
+        sent.iter()
+            .map(|(_, to, m)| (*to, m.clone()))
+            .collect::<Vec<_>>(),
         vec![
             (1, vec![marker(1, false, EPOCH, &[tp(0)])]),
             (2, vec![marker(1, false, EPOCH, &[tp(1)])]),
@@ -103,7 +115,11 @@ fn a_timeout_above_the_maximum_or_zero_is_refused_and_nothing_is_written() {
         vec![inited(2, Err(ErrorCode::InvalidTransactionTimeout))]
     );
     assert!(h.log.is_empty());
-    assert_eq!(h.init(3, 900_000), vec![inited(3, Ok((PID.0, 0)))], "the maximum itself is allowed");
+    assert_eq!(
+        h.init(3, 900_000),
+        vec![inited(3, Ok((PID.0, 0)))],
+        "the maximum itself is allowed"
+    );
 }
 
 #[test]

@@ -69,7 +69,11 @@ pub(super) fn end(epoch: u16, commit: bool) -> TxnRequest {
 }
 
 /// The answer to an AddPartitions: every partition with `result`.
-pub(super) fn added(to: u64, partitions: &[TopicPartition], result: Result<(), ErrorCode>) -> TxnOutput {
+pub(super) fn added(
+    to: u64,
+    partitions: &[TopicPartition],
+    result: Result<(), ErrorCode>,
+) -> TxnOutput {
     TxnOutput::Respond {
         to: client(to),
         response: TxnResponse::AddPartitions {
@@ -170,7 +174,9 @@ impl Harness {
     }
 
     pub fn request(&mut self, correlation_id: u64, request: TxnRequest) -> Vec<TxnOutput> {
-        let outputs = self.coordinator.handle(self.now, client(correlation_id), request);
+        let outputs = self
+            .coordinator
+            .handle(self.now, client(correlation_id), request);
         self.drive(outputs)
     }
 
@@ -197,11 +203,16 @@ impl Harness {
     ) -> Vec<TxnOutput> {
         let results: MarkerResults = markers
             .iter()
-            .map(|m| (m.producer_id, m.partitions.iter().map(|tp| (tp.clone(), result)).collect()))
+            .map(|m| {
+                (
+                    m.producer_id,
+                    m.partitions.iter().map(|tp| (tp.clone(), result)).collect(),
+                )
+            })
             .collect();
-        let outputs = self
-            .coordinator
-            .markers_answered(self.now, request, BrokerId(from), &results);
+        let outputs =
+            self.coordinator
+                .markers_answered(self.now, request, BrokerId(from), &results);
         self.drive(outputs)
     }
 
@@ -209,7 +220,10 @@ impl Harness {
     pub fn ongoing(partitions: &[TopicPartition]) -> Harness {
         let mut h = Harness::new();
         assert_eq!(h.init(1, 60_000), vec![inited(1, Ok((PID.0, 0)))]);
-        assert_eq!(h.request(2, add(0, partitions)), vec![added(2, partitions, Ok(()))]);
+        assert_eq!(
+            h.request(2, add(0, partitions)),
+            vec![added(2, partitions, Ok(()))]
+        );
         h
     }
 
@@ -246,7 +260,9 @@ impl Harness {
 }
 
 /// The marker requests among `outputs`: (request, leader, markers).
-pub(super) fn marker_requests(outputs: &[TxnOutput]) -> Vec<(MarkerRequestId, u32, Vec<TxnMarker>)> {
+pub(super) fn marker_requests(
+    outputs: &[TxnOutput],
+) -> Vec<(MarkerRequestId, u32, Vec<TxnMarker>)> {
     outputs
         .iter()
         .filter_map(|o| match o {
@@ -260,7 +276,12 @@ pub(super) fn marker_requests(outputs: &[TxnOutput]) -> Vec<(MarkerRequestId, u3
         .collect()
 }
 
-pub(super) fn marker(epoch: u16, commit: bool, coordinator_epoch: u32, partitions: &[TopicPartition]) -> TxnMarker {
+pub(super) fn marker(
+    epoch: u16,
+    commit: bool,
+    coordinator_epoch: u32,
+    partitions: &[TopicPartition],
+) -> TxnMarker {
     TxnMarker {
         producer_id: PID,
         producer_epoch: ProducerEpoch(epoch),

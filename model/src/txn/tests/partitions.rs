@@ -28,7 +28,11 @@ fn add_partitions_is_refused_for_an_unknown_id_a_wrong_producer_id_and_an_old_ep
         h.request(5, add(0, &[tp(0)])),
         vec![added(5, &[tp(0)], Err(ErrorCode::ProducerFenced))]
     );
-    assert_eq!(h.state(), Some(TxnState::Empty), "no refusal began a transaction");
+    assert_eq!(
+        h.state(),
+        Some(TxnState::Empty),
+        "no refusal began a transaction"
+    );
 }
 
 #[test]
@@ -52,9 +56,15 @@ fn add_partitions_begins_the_transaction_and_is_answered_only_once_durable() {
     h.hold_writes = false;
     h.now = 900;
     let written = h.log.len();
-    assert_eq!(h.request(4, add(0, &[tp(0)])), vec![added(4, &[tp(0)], Ok(()))]);
+    assert_eq!(
+        h.request(4, add(0, &[tp(0)])),
+        vec![added(4, &[tp(0)], Ok(()))]
+    );
     assert_eq!(h.log.len(), written, "nothing new: no write");
-    assert_eq!(h.request(5, add(0, &[tp(1)])), vec![added(5, &[tp(1)], Ok(()))]);
+    assert_eq!(
+        h.request(5, add(0, &[tp(1)])),
+        vec![added(5, &[tp(1)], Ok(()))]
+    );
     let record = h.last_record();
     assert_eq!(
         (record.partitions.clone(), record.txn_start_ms),
@@ -72,7 +82,10 @@ fn add_partitions_while_the_transaction_ends_is_told_concurrent_transactions() {
     );
     h.answer_all_ok();
     assert_eq!(h.state(), Some(TxnState::CompleteCommit));
-    assert_eq!(h.request(5, add(0, &[tp(1)])), vec![added(5, &[tp(1)], Ok(()))]);
+    assert_eq!(
+        h.request(5, add(0, &[tp(1)])),
+        vec![added(5, &[tp(1)], Ok(()))]
+    );
     assert_eq!(
         h.last_record().partitions,
         vec![tp(1)],
@@ -101,7 +114,11 @@ fn verification_answers_per_partition_and_writes_nothing() {
     );
     assert_eq!(
         h.request(11, verify(ProducerId(5), 0, &[tp(0)])),
-        vec![added(11, &[tp(0)], Err(ErrorCode::InvalidProducerIdMapping))]
+        vec![added(
+            11,
+            &[tp(0)],
+            Err(ErrorCode::InvalidProducerIdMapping)
+        )]
     );
 }
 
@@ -158,4 +175,29 @@ fn add_offsets_adds_the_groups_offsets_partition() {
             }
         }]
     );
+}
+
+#[test]
+fn add_offsets_without_an_offsets_topic_is_refused() {
+    let mut h = Harness::with_config(TxnCoordinatorConfig {
+        offsets_topic_partitions: 0,
+        ..TxnCoordinatorConfig::default()
+    });
+    h.init(1, 60_000);
+    let request = TxnRequest::AddOffsets {
+        transactional_id: id(),
+        producer_id: PID,
+        producer_epoch: ProducerEpoch(0),
+        group: GroupId::new("g"),
+    };
+    assert_eq!(
+        h.request(2, request),
+        vec![TxnOutput::Respond {
+            to: client(2),
+            response: TxnResponse::AddOffsets {
+                result: Err(ErrorCode::CoordinatorNotAvailable)
+            }
+        }]
+    );
+    assert_eq!(h.state(), Some(TxnState::Empty));
 }

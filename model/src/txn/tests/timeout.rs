@@ -12,7 +12,11 @@ fn a_transaction_open_past_its_timeout_is_aborted_with_a_bumped_epoch_at_the_nex
     h.now = 10_000;
     assert_eq!(h.tick(), vec![], "the first check: open for 9 s of 15");
     assert_eq!(h.state(), Some(TxnState::Ongoing));
-    assert_eq!(h.coordinator.next_deadline(), Some(20_000), "checked every 10 s");
+    assert_eq!(
+        h.coordinator.next_deadline(),
+        Some(20_000),
+        "checked every 10 s"
+    );
     h.now = 20_000;
     let written = h.log.len();
     h.tick();
@@ -22,7 +26,10 @@ fn a_transaction_open_past_its_timeout_is_aborted_with_a_bumped_epoch_at_the_nex
         (TxnState::PrepareAbort, ProducerEpoch(1))
     );
     assert_eq!(
-        marker_requests(&h.poll()).into_iter().map(|(_, _, m)| m).collect::<Vec<_>>(),
+        marker_requests(&h.poll())
+            .into_iter()
+            .map(|(_, _, m)| m)
+            .collect::<Vec<_>>(),
         vec![vec![marker(1, false, EPOCH, &[tp(0)])]]
     );
     assert_eq!(
@@ -30,7 +37,10 @@ fn a_transaction_open_past_its_timeout_is_aborted_with_a_bumped_epoch_at_the_nex
         vec![added(3, &[tp(1)], Err(ErrorCode::ProducerFenced))],
         "the late producer is fenced"
     );
-    assert_eq!(h.request(4, end(0, true)), vec![ended(4, Err(ErrorCode::ProducerFenced))]);
+    assert_eq!(
+        h.request(4, end(0, true)),
+        vec![ended(4, Err(ErrorCode::ProducerFenced))]
+    );
 }
 
 #[test]
@@ -39,13 +49,21 @@ fn a_transaction_within_its_timeout_or_an_idle_id_is_left_alone() {
     h.init(1, 60_000);
     h.now = 10_000;
     h.tick();
-    assert_eq!(h.state(), Some(TxnState::Empty), "no transaction: nothing to abort");
+    assert_eq!(
+        h.state(),
+        Some(TxnState::Empty),
+        "no transaction: nothing to abort"
+    );
     h.request(2, add(0, &[tp(0)]));
     h.now = 20_000;
     h.tick();
     h.now = 70_000;
     h.tick();
-    assert_eq!(h.state(), Some(TxnState::Ongoing), "open for exactly 60 s: not yet past it");
+    assert_eq!(
+        h.state(),
+        Some(TxnState::Ongoing),
+        "open for exactly 60 s: not yet past it"
+    );
     h.now = 80_000;
     h.tick();
     assert_eq!(h.state(), Some(TxnState::PrepareAbort));
