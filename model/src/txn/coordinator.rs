@@ -15,69 +15,13 @@ use super::log_records::{TxnLogRecord, TxnState};
 use super::markers::MarkerChannel;
 use super::metadata::TransactionMetadata;
 use super::output::{MarkerRequestId, TxnOutput, TxnWriteId};
+use super::pending::{Pending, Reply};
 use super::protocol::{MarkerResults, TxnInit, TxnRequest, TxnResponse};
 use super::TransactionalId;
 use crate::group::{ClientRef, GroupId, OFFSETS_TOPIC};
 use crate::ids::{BrokerId, Millis, ProducerEpoch, ProducerId, TopicPartition};
 use crate::protocol::ErrorCode;
 use std::collections::BTreeMap;
-
-/// Who waits on a pending write, and what they are told once it is durable.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Reply {
-    /// The coordinator's own transition (a timeout's abort, a transaction's completion).
-    Nobody,
-    /// InitProducerId: the id and epoch written.
-    Init(ClientRef),
-    /// InitProducerId that found a transaction open and aborts it first: told
-    /// CONCURRENT_TRANSACTIONS, so that it asks again once the abort completed.
-    InitAfterFence(ClientRef),
-    AddPartitions(ClientRef, Vec<TopicPartition>),
-    AddOffsets(ClientRef),
-    EndTxn(ClientRef),
-}
-
-impl Reply {
-    /// The answer for `result`: the producer id and epoch written (which only an init's
-    /// answer carries), or why not.
-    fn answer(self, result: Result<(ProducerId, ProducerEpoch), ErrorCode>) -> Option<TxnOutput> {
-        let granted = result;
-        let result = granted.map(|_| ());
-        Some(match self {
-            Reply::Nobody => return None,
-            Reply::Init(to) => TxnOutput::InitProducerId {
-                to,
-                result: granted,
-            },
-            Reply::InitAfterFence(to) => TxnOutput::InitProducerId {
-                to,
-                result: Err(result.err().unwrap_or(ErrorCode::ConcurrentTransactions)),
-            },
-            Reply::AddPartitions(to, partitions) => TxnOutput::Respond {
-                to,
-                response: TxnResponse::AddPartitions {
-                    results: partitions.into_iter().map(|tp| (tp, result)).collect(),
-                },
-            },
-            Reply::AddOffsets(to) => TxnOutput::Respond {
-                to,
-                response: TxnResponse::AddOffsets { result },
-            },
-            Reply::EndTxn(to) => TxnOutput::Respond {
-                to,
-                response: TxnResponse::EndTxn { result },
-            },
-        })
-    }
-}
-
-/// A transition written and not yet confirmed.
-#[derive(Clone, Debug)]
-struct Pending {
-    write: TxnWriteId,
-    target: TransactionMetadata,
-    reply: Reply,
-}
 
 /// The coordinator state machine for the transactional ids of one partition.
 #[derive(Clone, Debug)]

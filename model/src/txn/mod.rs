@@ -17,6 +17,7 @@ mod log_records;
 mod markers;
 mod metadata;
 mod output;
+mod pending;
 mod protocol;
 
 pub use config::TxnCoordinatorConfig;
