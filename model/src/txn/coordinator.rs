@@ -9,6 +9,21 @@
 //! CONCURRENT_TRANSACTIONS (Kafka's pending state; requests are not queued), so a
 //! coordinator rebuilt by [`TransactionCoordinator::from_records`] knows everything a client
 //! was told.
+//!
+//! The states, as Kafka's: InitProducerId gives a new id a fresh producer id and epoch 0
+//! (Empty) and an existing one its next epoch, which fences every earlier instance (their
+//! requests get PRODUCER_FENCED). One that finds a transaction Ongoing aborts it first
+//! (PrepareEpochFence while the PrepareAbort with the bumped epoch is written) and is told
+//! CONCURRENT_TRANSACTIONS, to ask again once the abort completed; while markers are out
+//! it is told CONCURRENT_TRANSACTIONS too. AddPartitions and AddOffsets move Empty or
+//! Complete* to Ongoing; KIP-890's `verify_only` form only checks. EndTxn moves Ongoing to
+//! PrepareCommit or PrepareAbort and is answered once that is durable; the markers follow,
+//! and CompleteCommit or CompleteAbort is written when every partition answered. A retried
+//! EndTxn is told Ok once its transaction completed as asked (CONCURRENT_TRANSACTIONS while
+//! its markers are out), INVALID_TXN_STATE if it asks the contrary. The timer
+//! ([`TransactionCoordinator::tick`], every
+//! `transaction.abort.timed.out.transaction.cleanup.interval.ms`) aborts, with a bumped
+//! epoch, a transaction open longer than its `transaction.timeout.ms`.
 
 use super::config::TxnCoordinatorConfig;
 use super::log_records::{TxnLogRecord, TxnState};

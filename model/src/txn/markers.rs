@@ -4,7 +4,7 @@
 //! A transaction completes once every one of its partitions answered Ok.
 
 use super::output::{MarkerRequestId, TxnOutput};
-use super::protocol::TxnMarker;
+use super::protocol::{MarkerResults, TxnMarker};
 use super::TransactionalId;
 use crate::ids::{BrokerId, Millis, ProducerEpoch, ProducerId, TopicPartition};
 use crate::protocol::ErrorCode;
@@ -188,7 +188,7 @@ impl MarkerChannel {
         now: Millis,
         request: MarkerRequestId,
         from: BrokerId,
-        results: &[(ProducerId, Vec<(TopicPartition, Result<(), ErrorCode>)>)],
+        results: &MarkerResults,
     ) {
         for (producer_id, partitions) in results {
             let Some(txn) = self
