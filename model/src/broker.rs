@@ -33,6 +33,9 @@ mod retention_tests;
 #[cfg(test)]
 mod tests;
 mod transactions;
+#[cfg(test)]
+mod txn_coordinator_tests;
+mod txn_coordinators;
 mod txn_markers;
 #[cfg(test)]
 mod txn_tests;
@@ -61,6 +64,14 @@ const REPLICA_FETCH_BACKOFF_MS: u64 = 100;
 /// How long after a NOT_CONTROLLER answer an AlterPartition goes again (Kafka's
 /// `retry.backoff.ms` default), to whichever controller the broker turns to.
 const NOT_CONTROLLER_RETRY_MS: u64 = 100;
+
+/// A producer id never issued before: `broker << 40 | incarnation << 20 | counter`, unique
+/// across restarts without a disk write. Idempotent producers and the transaction
+/// coordinator's new transactional ids both take theirs from here.
+fn issue_producer_id(broker: BrokerId, incarnation: u32, issued: &mut u64) -> ProducerId {
+    *issued += 1;
+    ProducerId((u64::from(broker.0) << 40) | (u64::from(incarnation) << 20) | *issued)
+}
 
 /// The broker state machine.
 #[derive(Clone, Debug)]
@@ -95,6 +106,7 @@ pub struct Broker {
     last_correlation_id: u64,
     coordinators: groups::HostedCoordinators,
     txn_work: txn_markers::LeaderTxnWork,
+    txn_coordinators: txn_coordinators::HostedTxnCoordinators,
 }
 
 impl Broker {
@@ -165,6 +177,7 @@ impl Broker {
             last_correlation_id: 0,
             coordinators: groups::HostedCoordinators::default(),
             txn_work: txn_markers::LeaderTxnWork::default(),
+            txn_coordinators: txn_coordinators::HostedTxnCoordinators::default(),
         };
         broker.drive(now, out);
         (broker, reports)
@@ -210,6 +223,7 @@ impl Broker {
                 .then_some(self.next_isr_check_ms),
             self.coordinators.next_deadline(),
             self.txn_work.next_deadline(),
+            self.txn_coordinators.next_deadline(),
             self.retention_deadline(),
         ]
         .into_iter()
@@ -297,6 +311,7 @@ impl Broker {
         );
         self.complete_delayed_produces(now, out);
         self.drive_coordinators(now, out);
+        self.drive_txn_coordinators(now, out);
     }
 
     /// The consumer groups this broker coordinates, as they stand.
@@ -343,15 +358,13 @@ impl Broker {
                 correlation_id,
                 transactional: None,
             } => {
-                self.producer_ids_issued += 1;
-                let pid = (u64::from(self.id.0) << 40)
-                    | (u64::from(self.incarnation) << 20)
-                    | self.producer_ids_issued;
+                let pid =
+                    issue_producer_id(self.id, self.incarnation, &mut self.producer_ids_issued);
                 out.push(Output::Send {
                     to: from,
                     message: Message::InitProducerIdResponse {
                         correlation_id,
-                        result: Ok((ProducerId(pid), ProducerEpoch(0))),
+                        result: Ok((pid, ProducerEpoch(0))),
                     },
                 });
             }
@@ -554,6 +567,7 @@ impl Broker {
             }
         }
         self.sync_coordinators(now, out);
+        self.sync_txn_coordinators(now, out);
         if lost_leadership {
             self.answer_parked(
                 |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
@@ -636,6 +650,7 @@ impl Broker {
     fn after_high_watermark_change(&mut self, now: Millis, out: &mut Vec<Output>) {
         self.complete_delayed_produces(now, out);
         self.drive_coordinators(now, out);
+        self.drive_txn_coordinators(now, out);
         self.answer_parked(
             |broker, fetch| broker.has_news_for_consumer(&fetch.partitions, fetch.isolation),
             out,

@@ -21,6 +21,7 @@ impl Broker {
         self.metadata_log.on_disconnected(now, peer);
         let retry_ms = now + CONTROLLER_RETRY_BACKOFF_MS;
         self.retry_alter_partitions_sent_to(peer, retry_ms);
+        self.txn_markers_disconnected(now, peer);
         if peer == self.controller {
             // The heartbeat in flight failed too (heartbeats carry the registration): it
             // goes again, to whichever voter the metadata log says leads, or the next one.

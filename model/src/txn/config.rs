@@ -12,6 +12,18 @@ pub struct TxnCoordinatorConfig {
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`: how often the
     /// coordinator looks for transactions open longer than their timeout, and aborts them.
     pub abort_timed_out_check_interval_ms: u64,
+    /// How long a WriteTxnMarkers request may go unanswered before its markers are sent
+    /// again (the coordinator's inter-broker `request.timeout.ms`).
+    pub marker_request_timeout_ms: u64,
+    /// How long a refused marker, or a failed state write, waits before it goes again
+    /// (`retry.backoff.ms`).
+    pub retry_backoff_ms: u64,
+    /// How long a `__transaction_state` write may wait for the ISR before it fails with
+    /// COORDINATOR_NOT_AVAILABLE (Kafka appends with `request.timeout.ms`).
+    pub state_write_timeout_ms: u64,
+    /// `offsets.topic.num.partitions`, for AddOffsetsToTxn's partition: the hosting broker
+    /// sets it from its metadata.
+    pub offsets_topic_partitions: u32,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -19,6 +31,10 @@ impl Default for TxnCoordinatorConfig {
         TxnCoordinatorConfig {
             transaction_max_timeout_ms: 900_000,
             abort_timed_out_check_interval_ms: 10_000,
+            marker_request_timeout_ms: 30_000,
+            retry_backoff_ms: 100,
+            state_write_timeout_ms: 30_000,
+            offsets_topic_partitions: 50,
         }
     }
 }

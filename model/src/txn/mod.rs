@@ -10,17 +10,40 @@
 //!   names them once.
 //! - Markers are the coordinator's broker's `WriteTxnMarkers` to each partition's leader,
 //!   which appends a control batch (`record::TxnPart::Marker`) that takes an offset.
+//! - The coordinator ([`TransactionCoordinator`]) is pure, one per state partition, and
+//!   follows the group coordinator's shape: its writes are [`TxnOutput::Write`]s the
+//!   broker appends with acks=all and confirms through `write_completed`; failover is
+//!   `resign` on the old leader and `from_records` on the new one, which finishes the
+//!   transactions it finds prepared. Its markers leave as [`TxnOutput::SendMarkers`], one
+//!   request per leader, and are retried by the coordinator's marker channel until every
+//!   partition answered.
+//! - Not modelled: Dead (expiry of idle ids, `transactional.id.expiration.ms`), KIP-890
+//!   part 2's epoch bump per transaction, and epoch exhaustion while aborting (an init
+//!   with an exhausted epoch does take a fresh producer id).
 
 mod config;
+mod coordinator;
+mod log_records;
+mod markers;
+mod metadata;
+mod output;
+mod pending;
 mod protocol;
 
 pub use config::TxnCoordinatorConfig;
+pub use coordinator::TransactionCoordinator;
+pub use log_records::{TxnLogRecord, TxnState};
+pub use metadata::TransactionMetadata;
+pub use output::{MarkerRequestId, TxnOutput, TxnWriteId};
 pub use protocol::{
     AbortedTxn, IsolationLevel, MarkerResults, TxnInit, TxnMarker, TxnRequest, TxnResponse,
 };
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+#[cfg(test)]
+mod tests;
 
 /// The topic whose partitions hold the transaction coordinators' state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
