@@ -522,6 +522,7 @@ impl Consumer {
             let correlation_id = self.next_correlation();
             out.push(Output::Observe(Observation::PollInvoke {
                 partitions: positions.iter().map(|(tp, _)| tp.clone()).collect(),
+                isolation: self.config.isolation_level,
             }));
             out.push(Output::Send {
                 to: broker.node(),

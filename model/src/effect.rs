@@ -65,6 +65,8 @@ pub enum Observation {
     },
     PollInvoke {
         partitions: Vec<TopicPartition>,
+        /// The consumer's `isolation.level`: what its polls may return.
+        isolation: crate::txn::IsolationLevel,
     },
     PollOk {
         records: Vec<ObservedRecord>,
@@ -174,6 +176,9 @@ pub enum RefusedRequest {
         values: Vec<u64>,
         /// An idempotent producer's batch identity.
         stamp: Option<ProducerStamp>,
+        /// A transactional producer's batch: its leader verifies it with the transaction
+        /// coordinator first (KIP-890), and answers NOT_ENOUGH_REPLICAS when it cannot.
+        transactional: bool,
         /// Whether the batch may still be in the log (the leader appended, then timed out
         /// or saw the ISR shrink): the history marks such an answer `info`.
         maybe_written: bool,

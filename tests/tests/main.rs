@@ -38,6 +38,7 @@ mod storage;
 mod summary;
 mod sweep;
 mod timeline;
+mod transactions;
 mod trigger_windows;
 mod triggers;
 

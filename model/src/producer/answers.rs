@@ -29,6 +29,7 @@ impl Producer {
                         tp: batch.tp.clone(),
                         values: batch.records.iter().map(|r| r.value).collect(),
                         stamp: batch.stamp,
+                        transactional: self.txn.is_some(),
                         maybe_written: error.may_have_been_written(),
                     },
                 })));
@@ -90,6 +91,11 @@ impl Producer {
         // Once an attempt may have been written, the batch stays "maybe written": a later
         // refusal of a retry does not undo the earlier attempt.
         batch.maybe_written |= error.may_have_been_written();
+        if self.txn.as_ref().is_some_and(|t| t.drops_retries()) {
+            // The transaction can only abort: a retry would be dropped with the rest.
+            let error = format!("TransactionAbortedException after {error}");
+            return batch.report_given_up(&error, out);
+        }
         batch.retry_after_ms = now + self.config.retry_backoff_ms;
         let queue = self.queues.entry(batch.tp.clone()).or_default();
         match batch.stamp {

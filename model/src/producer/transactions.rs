@@ -143,7 +143,13 @@ impl TransactionManager {
     /// Whether a record may be sent now (a transactional producer sends only inside a
     /// transaction that is not ending by abort).
     pub fn accepts_records(&self) -> bool {
-        self.phase == TxnPhase::InTransaction
+        self.phase == TxnPhase::InTransaction && self.abortable.is_none()
+    }
+
+    /// Whether a failed batch is given up rather than retried: the open transaction can
+    /// only abort, or the producer is done.
+    pub fn drops_retries(&self) -> bool {
+        self.abortable.is_some() || matches!(self.phase, TxnPhase::Aborting | TxnPhase::Fatal(_))
     }
 
     /// `sendOffsetsToTransaction`: commit these offsets for `group` with the transaction.
@@ -224,12 +230,18 @@ impl TransactionManager {
         self.abortable_error("OUT_OF_ORDER_SEQUENCE_NUMBER: a new epoch is needed".into())
     }
 
+    /// The open transaction can only abort: what was not sent is dropped at once (Kafka's
+    /// Sender aborts undrained batches in this state), and a committing one aborts now.
     pub(super) fn abortable_error(&mut self, error: String) -> Vec<TxnEvent> {
-        if self.abortable.is_none() {
+        let first = self.abortable.is_none();
+        if first {
             self.abortable = Some(error);
         }
         if self.phase == TxnPhase::Committing && !self.commit_sent {
             return self.start_abort();
+        }
+        if first && self.phase == TxnPhase::InTransaction {
+            return vec![TxnEvent::DropUnsent];
         }
         Vec::new()
     }

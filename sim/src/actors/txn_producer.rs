@@ -1,6 +1,9 @@
 //! The transactional producer role: an application that sends the workload's records in
 //! transactions of `records_per_transaction`, each begun when its first record is due and
-//! committed (or, every `abort_every`-th, aborted) once its last was handed to the client.
+//! committed once its last was handed to the client, or (every `abort_every`-th) aborted
+//! once its records were all answered: an application that flushes, then aborts. A
+//! transaction meant to commit that aborted anyway (a batch given up on, a lost fence) is
+//! sent again in the next one, as a Kafka application retries an aborted transaction.
 
 use super::producer::WorkItem;
 use super::Role;
@@ -8,7 +11,7 @@ use crate::scenario::TransactionsSpec;
 use crate::world::{ClientStatus, World};
 use kafka_model::effect::{Observation, Output, PlannedSend, TxnObservation};
 use kafka_model::ids::{Millis, NodeId};
-use kafka_model::producer::{Producer, TxnEvent, TxnPhase};
+use kafka_model::producer::{Producer, TxnEvent, TxnOutcome, TxnPhase};
 use kafka_model::protocol::Message;
 use std::collections::VecDeque;
 
@@ -22,7 +25,21 @@ pub struct TxnProducerRole {
     to_send: u64,
     /// The open transaction's end was asked for.
     ending: bool,
+    /// The open transaction's records, to send again in the next one if it aborts without
+    /// the application asking (as Kafka's applications retry an aborted transaction).
+    open_items: Vec<WorkItem>,
+    /// The open transaction sends an aborted one's records again.
+    retrying: bool,
+    /// How many records at the head of `work` are such records.
+    retry_items: usize,
+    /// Records sent again so far, numbering their new values.
+    retries_sent: u64,
 }
+
+/// Values are unique per run (checkers name a record by its value): a record sent again
+/// after its transaction aborted gets a value of its own, with this bit set, the original
+/// value above bit 20 and a count below (the brokers' own records use bits 60 to 62).
+const RETRY_VALUE_BIT: u64 = 1 << 59;
 
 impl TxnProducerRole {
     pub fn new(producer: Producer, work: Vec<WorkItem>, spec: TransactionsSpec) -> Self {
@@ -33,6 +50,10 @@ impl TxnProducerRole {
             begun: 0,
             to_send: 0,
             ending: false,
+            open_items: Vec::new(),
+            retrying: false,
+            retry_items: 0,
+            retries_sent: 0,
         }
     }
 
@@ -55,14 +76,19 @@ impl TxnProducerRole {
         }
         while self.to_send > 0 && self.work.front().is_some_and(|w| w.at_ms <= global_ms) {
             let item = self.work.pop_front().expect("front exists");
+            self.open_items.push(item.clone());
             self.to_send -= 1;
             let (topic, key) = (item.topic.as_str(), item.key.clone());
             self.producer
                 .send(local_ms, topic, key, item.value, item.random, out);
         }
-        if self.to_send == 0 {
+        // A transaction that sends an aborted one's records again is meant to commit.
+        let commit = self.retrying || self.spec.commits(self.begun);
+        // An application that aborts flushes first (its records reached the log, and the
+        // abort must take them back), so that aborted data is there for readers to skip.
+        let flushed = commit || self.producer.pending_records() == 0;
+        if self.to_send == 0 && flushed {
             self.ending = true;
-            let commit = self.spec.commits(self.begun);
             if let Err(error) = self.producer.end_transaction(local_ms, commit, out) {
                 out.push(Output::Note(format!("end transaction: {error}")));
             }
@@ -76,6 +102,9 @@ impl TxnProducerRole {
         }
         self.begun += 1;
         self.ending = false;
+        self.open_items.clear();
+        self.retrying = self.retry_items > 0;
+        self.retry_items = 0;
         self.to_send = self
             .spec
             .records_per_transaction
@@ -108,6 +137,19 @@ impl TxnProducerRole {
                 TxnEvent::Ended { outcome, error } => {
                     self.ending = false;
                     self.to_send = 0;
+                    let meant_to_commit = self.retrying || self.spec.commits(self.begun);
+                    let retry = outcome == TxnOutcome::Aborted && meant_to_commit;
+                    let items = std::mem::take(&mut self.open_items);
+                    if retry {
+                        self.retry_items = items.len();
+                        for mut item in items.into_iter().rev() {
+                            // Each send names its record by a value of its own: the
+                            // attempt is a new record with the same key.
+                            self.retries_sent += 1;
+                            item.value = RETRY_VALUE_BIT | (item.value << 20) | self.retries_sent;
+                            self.work.push_front(item);
+                        }
+                    }
                     out.push(Output::Observe(Observation::Txn(TxnObservation::End {
                         outcome,
                         error,
@@ -139,10 +181,9 @@ impl Role for TxnProducerRole {
         out: &mut Vec<Output>,
     ) {
         self.producer.on_message(local_ms, from, message, out);
-        // The answer may end a transaction or open the way for the next: the role's
-        // clock is the local one, and work is due by global time, which it has not here,
-        // so it only takes the events; the next tick sends.
-        self.take_events(out);
+        // The answer may end a transaction, complete an aborting one's flush, or open the
+        // way for the next transaction.
+        self.step(local_ms, World::now_ms(), out);
     }
 
     fn on_tick(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>) {
@@ -153,7 +194,7 @@ impl Role for TxnProducerRole {
 
     fn on_disconnected(&mut self, local_ms: Millis, peer: NodeId, out: &mut Vec<Output>) {
         self.producer.on_disconnected(local_ms, peer, out);
-        self.take_events(out);
+        self.step(local_ms, World::now_ms(), out);
     }
 
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis> {

@@ -12,7 +12,8 @@
 //! of that partition. The write of value v at (p, o) is lost if some consumer's last
 //! assignment of p started at or below o and read an offset above o, or another value at o,
 //! but never v at o. Kafka promises acks=all writes survive under clean election unless a
-//! power loss meets asynchronous flush; with acks=1 a leader failover may lose them.
+//! power loss meets asynchronous flush; with acks=1 a leader failover may lose them. A
+//! transaction's sends are left to `txn::lost_write`: only a committed one must be read.
 
 use super::view::{assignments, name, Partition};
 use super::{Anomaly, AnomalyKind, Promises, Verdict};
@@ -89,11 +90,17 @@ fn final_views(history: &History) -> BTreeMap<Partition<'_>, Vec<FinalView<'_>>>
 
 pub fn check(history: &History, promises: &Promises) -> Vec<Anomaly> {
     let views = final_views(history);
+    // A transaction's sends are acknowledged before it commits or aborts: whether a reader
+    // must see them is `txn::lost_write`'s to judge (read_committed skips aborted ones).
+    let transactional = super::txn::transactional_values(history);
     let mut anomalies = Vec::new();
     for entry in &history.entries {
         let (OpType::Ok, Operation::Send(send)) = (entry.op_type, &entry.op) else {
             continue;
         };
+        if transactional.contains(&send.value) {
+            continue;
+        }
         let Some(p) = send.partition else {
             continue;
         };

@@ -1,5 +1,6 @@
 //! Produce errors: out-of-order sequences and old producer epochs against the producers'
-//! sequences in the leader's log; not enough replicas against the leader's ISR.
+//! sequences in the leader's log; not enough replicas against the leader's ISR (or, for a
+//! transactional batch, the leader's verification with the coordinator).
 
 use super::expectations::{shown, Expectation, ReplicaAtAnswer, Unexplained};
 use super::replica_view::RoleView;
@@ -19,6 +20,10 @@ pub fn judge(
             looked_for: "an acks=all request".into(),
             found: format!("the producer sends with acks={acks}"),
         }),
+        // KIP-890: a leader that cannot verify a transactional batch with the transaction
+        // coordinator (none known, loading, busy ending the last transaction) answers
+        // NOT_ENOUGH_REPLICAS, as Kafka's ReplicaManager maps those errors.
+        Expectation::NotEnoughReplicas if refused.transactional => Ok(()),
         Expectation::NotEnoughReplicas | Expectation::NotEnoughReplicasAfterAppend => {
             isr_below(at, min_insync_replicas)
         }

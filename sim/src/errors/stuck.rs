@@ -71,6 +71,9 @@ pub fn failed_after_heal(history: &History, healed_at_ms: u64) -> Vec<String> {
     let mut refused: BTreeMap<u64, (u64, String)> = BTreeMap::new();
     // producer -> (sends that failed so, the first of them)
     let mut stuck: BTreeMap<&str, (u64, String)> = BTreeMap::new();
+    // A transaction's send may fail with its transaction and be sent again, as a new
+    // record, in the next: whether its records got through is the transactions' to say.
+    let transactional = crate::checkers::txn::transactional_values(history);
     for entry in &history.entries {
         match (&entry.op, entry.op_type) {
             (Operation::Send(send), OpType::Invoke) if entry.time_ms >= healed_at_ms => {
@@ -84,7 +87,7 @@ pub fn failed_after_heal(history: &History, healed_at_ms: u64) -> Vec<String> {
                 }
             }
             (Operation::Send(send), OpType::Fail | OpType::Info)
-                if sent_after.contains(&send.value) =>
+                if sent_after.contains(&send.value) && !transactional.contains(&send.value) =>
             {
                 let Some((count, last)) = refused.get(&send.value) else {
                     continue;

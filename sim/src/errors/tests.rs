@@ -68,6 +68,7 @@ fn batch(error: &str, epoch: u16, base: u32) -> ProduceRefusal {
         producer_id: Some(PID),
         producer_epoch: Some(epoch),
         base_sequence: Some(base),
+        transactional: false,
     }
 }
 
@@ -151,6 +152,22 @@ fn not_enough_replicas_only_below_min_insync() {
         shrank_meanwhile.isr_was_below_min = Some(link("has ISR [b1]"));
         assert!(produce_judged(e, &shrank_meanwhile, &refused));
     }
+    // A transactional batch may be refused so by a leader that could not verify it with
+    // its coordinator (KIP-890), whatever the ISR; NOT_ENOUGH_REPLICAS_AFTER_APPEND may not.
+    let transactional = ProduceRefusal {
+        transactional: true,
+        ..batch("NOT_ENOUGH_REPLICAS", 0, 6)
+    };
+    assert!(produce_judged(
+        Expectation::NotEnoughReplicas,
+        &leader(&[1, 2], None),
+        &transactional
+    ));
+    assert!(!produce_judged(
+        Expectation::NotEnoughReplicasAfterAppend,
+        &leader(&[1, 2], None),
+        &transactional
+    ));
     let refused = batch("NOT_ENOUGH_REPLICAS", 0, 6);
     let acks_one = produce::judge(
         Expectation::NotEnoughReplicas,

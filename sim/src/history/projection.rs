@@ -22,6 +22,8 @@ pub struct HistoryProjection {
     sends: BTreeMap<u64, (String, Option<String>)>,
     /// Each transactional producer's open transaction.
     txn: TxnProjection,
+    /// Each consumer's isolation level, as its polls said.
+    isolation: BTreeMap<String, IsolationLevel>,
 }
 
 impl HistoryProjection {
@@ -30,6 +32,10 @@ impl HistoryProjection {
             acks,
             ..HistoryProjection::default()
         }
+    }
+
+    fn isolation_of(&self, process: &str) -> IsolationLevel {
+        self.isolation.get(process).copied().unwrap_or_default()
     }
 
     /// The index the next entry will get (where the history stands now).
@@ -81,7 +87,14 @@ impl HistoryProjection {
                 send.error = Some(error);
                 (OpType::Info, Operation::Send(send))
             }
-            Observation::PollInvoke { .. } => (OpType::Invoke, Operation::Poll(poll(None))),
+            Observation::PollInvoke { isolation, .. } => {
+                self.isolation.insert(process.to_string(), isolation);
+                let invoke = PollValue {
+                    isolation,
+                    ..poll(None)
+                };
+                (OpType::Invoke, Operation::Poll(invoke))
+            }
             Observation::PollOk {
                 records,
                 high_watermarks,
@@ -98,10 +111,16 @@ impl HistoryProjection {
                         })
                         .collect(),
                     error: None,
-                    isolation: IsolationLevel::default(),
+                    isolation: self.isolation_of(process),
                 }),
             ),
-            Observation::PollFail { error } => (OpType::Fail, Operation::Poll(poll(Some(error)))),
+            Observation::PollFail { error } => {
+                let fail = PollValue {
+                    isolation: self.isolation_of(process),
+                    ..poll(Some(error))
+                };
+                (OpType::Fail, Operation::Poll(fail))
+            }
             Observation::Assign { tp, offset, reason } => (
                 OpType::Ok,
                 Operation::Assign(AssignValue {

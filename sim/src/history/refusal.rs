@@ -27,6 +27,9 @@ pub struct ProduceRefusal {
     pub producer_epoch: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_sequence: Option<u32>,
+    /// A transactional producer's batch (left out otherwise).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub transactional: bool,
 }
 
 /// A `fetch` entry: one partition of a consumer's fetch, refused.
@@ -97,6 +100,7 @@ pub(super) fn project(refusal: Refusal) -> (super::OpType, super::Operation) {
             tp,
             values,
             stamp,
+            transactional,
             maybe_written,
         } => {
             let op_type = if maybe_written {
@@ -115,6 +119,7 @@ pub(super) fn project(refusal: Refusal) -> (super::OpType, super::Operation) {
                 producer_id: stamp.map(|s| s.producer_id.0),
                 producer_epoch: stamp.map(|s| s.producer_epoch.0),
                 base_sequence: stamp.map(|s| s.base_sequence),
+                transactional,
             });
             (op_type, op)
         }
