@@ -112,3 +112,69 @@ fn an_aborted_read_by_a_read_committed_poll_is_a_violation() {
         .iter()
         .any(|a| a.kind == AnomalyKind::G1a && a.verdict == Verdict::Violation));
 }
+
+/// What `text` is refused with, as one line naming the file and `field`.
+fn refused(text: &str, field: &str, reason: &str) {
+    let error = match Scenario::from_toml(text, "bad.toml") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(error) => error.to_string(),
+    };
+    assert!(!error.contains('\n'), "one line: {error}");
+    assert!(error.starts_with("bad.toml: "), "names the file: {error}");
+    assert!(
+        error.contains(&format!("`{field}`")),
+        "names `{field}`: {error}"
+    );
+    assert!(error.contains(reason), "says `{reason}`: {error}");
+}
+
+#[test]
+fn transaction_settings_are_checked() {
+    let txn = "[producer]\ntransactional_id = \"tx\"\n";
+    refused(
+        &format!("{txn}[transactions]\nrecords_per_transaction = 0\n"),
+        "transactions.records_per_transaction",
+        "at least 1",
+    );
+    refused(
+        &format!("{txn}[transactions]\nstate_partitions = 51\n"),
+        "transactions.state_partitions",
+        "1..=50",
+    );
+    refused(
+        "[transactions]\nabort_every = 2\n",
+        "transactions",
+        "only transactional producers",
+    );
+    refused(
+        "[producer]\ntransactional_id = \"t x\"\n",
+        "producer.transactional_id",
+        "not a usable transactional id",
+    );
+    refused(
+        &format!("{txn}transaction_timeout_ms = 900001\n"),
+        "producer.transaction_timeout_ms",
+        "transaction_max_timeout_ms",
+    );
+    refused(
+        &format!("{txn}acks = \"1\"\n"),
+        "producer.transactional_id = \"tx\"",
+        "without also enabling idempotence",
+    );
+    refused(
+        "[consumer]\nisolation_level = \"serializable\"\n",
+        "consumer.isolation_level",
+        "unknown variant",
+    );
+    let scenario = Scenario::from_toml(
+        &format!("{txn}[transactions]\nabort_every = 3\n"),
+        "ok.toml",
+    )
+    .expect("a transactional scenario loads");
+    assert_eq!(
+        scenario.producer_config(2).transactional_id.as_deref(),
+        Some("tx-2")
+    );
+    let back = Scenario::from_toml(&scenario.to_minimal_toml(), "ok.toml").unwrap();
+    assert_eq!(back, scenario, "the minimal TOML keeps the transactions");
+}
