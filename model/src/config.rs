@@ -282,6 +282,15 @@ pub struct BrokerConfig {
     /// protocol before it, whose late produce of an aborted transaction can hang a
     /// transaction on the partition.
     pub verify_transactional_produce: bool,
+    /// A deliberately broken variant: `false` computes the last stable offset as the high
+    /// watermark, ignoring open transactions, so that read_committed reads what is not
+    /// committed yet. Kafka's LSO stops at the first offset of the earliest open transaction.
+    pub last_stable_offset_waits_for_open_transactions: bool,
+    /// A deliberately broken variant: `false` lets a partition leader append a
+    /// transactional or idempotent batch whose producer epoch is older than the one it
+    /// knows, so a zombie producer (fenced by a newer instance's InitProducerId) still
+    /// writes. Kafka refuses it (INVALID_PRODUCER_EPOCH / PRODUCER_FENCED).
+    pub fence_producer_epochs: bool,
 }
 
 impl Default for BrokerConfig {
@@ -309,6 +318,8 @@ impl Default for BrokerConfig {
             group: crate::group::GroupCoordinatorConfig::default(),
             txn: crate::txn::TxnCoordinatorConfig::default(),
             verify_transactional_produce: true,
+            last_stable_offset_waits_for_open_transactions: true,
+            fence_producer_epochs: true,
         }
     }
 }

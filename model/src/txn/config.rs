@@ -24,6 +24,11 @@ pub struct TxnCoordinatorConfig {
     /// `offsets.topic.num.partitions`, for AddOffsetsToTxn's partition: the hosting broker
     /// sets it from its metadata.
     pub offsets_topic_partitions: u32,
+    /// A deliberately broken variant: `false` completes an abort without writing abort
+    /// markers to the transaction's partitions, so their aborted records are never marked
+    /// aborted. Kafka's coordinator writes a marker to every partition in the transaction,
+    /// commit or abort.
+    pub write_abort_markers: bool,
 }
 
 impl Default for TxnCoordinatorConfig {
@@ -35,6 +40,7 @@ impl Default for TxnCoordinatorConfig {
             retry_backoff_ms: 100,
             state_write_timeout_ms: 30_000,
             offsets_topic_partitions: 50,
+            write_abort_markers: true,
         }
     }
 }
