@@ -178,3 +178,12 @@ fn transaction_settings_are_checked() {
     let back = Scenario::from_toml(&scenario.to_minimal_toml(), "ok.toml").unwrap();
     assert_eq!(back, scenario, "the minimal TOML keeps the transactions");
 }
+
+/// The built-in `txn-failover` (which `sweep all` runs) is the scenario its example file
+/// describes, so that what the README shows from the file is what the sweep runs.
+#[test]
+fn the_built_in_txn_failover_is_its_example_file() {
+    let built_in = kafka_sim::registry::find("txn-failover").expect("a built-in");
+    assert_eq!(built_in, txn_failover());
+    assert!(kafka_sim::registry::names().contains(&"txn-failover".to_string()));
+}

@@ -12,6 +12,7 @@ pub mod groups;
 pub mod matrix_cells;
 mod parts;
 pub mod retention;
+pub mod transactions;
 
 use crate::scenario::{Scenario, ScenarioError};
 use std::path::Path;
@@ -25,6 +26,7 @@ pub fn current() -> Vec<Scenario> {
         .into_iter()
         .chain(groups::scenarios())
         .chain(retention::scenarios())
+        .chain(transactions::scenarios())
         .collect()
 }
 
