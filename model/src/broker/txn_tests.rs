@@ -222,7 +222,11 @@ fn an_lso_that_ignores_open_transactions_hands_read_committed_an_open_transactio
     replicate(&mut broker, 2, 2, &mut out);
     let partition = &broker.partitions[&tp()];
     assert!(partition.has_open_txn(PID));
-    assert_eq!(partition.last_stable_offset(), Offset(2), "the high watermark");
+    assert_eq!(
+        partition.last_stable_offset(),
+        Offset(2),
+        "the high watermark"
+    );
     let read = fetch(&broker, IsolationLevel::ReadCommitted, 0);
     assert_eq!(read.batches.len(), 1, "the open transaction's records");
     assert!(read.aborted.is_empty());

@@ -128,7 +128,8 @@ impl TransactionManager {
                 TxnOutcome::Aborted
             };
             events.extend(self.ended(outcome));
-            return None;
+            // An abort that takes a new epoch initializes again at once.
+            return self.next_call(batches_incomplete, events);
         }
         self.commit_sent |= commit;
         Some(Call::EndTxn(commit))
