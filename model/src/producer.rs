@@ -22,6 +22,10 @@ mod transactions;
 mod txn_api;
 mod txn_calls;
 #[cfg(test)]
+mod txn_lost_state_tests;
+#[cfg(test)]
+mod txn_test_broker;
+#[cfg(test)]
 mod txn_tests;
 
 pub use transactions::{TransactionManager, TxnEvent, TxnOutcome, TxnPhase};

@@ -19,22 +19,42 @@
 use crate::checkers::{Anomaly, AnomalyKind, LossScope, Promises, Verdict};
 use crate::invariants::losses::{LossCause, LossLedger, LostRecords};
 use kafka_model::group::{coordinator_partition, GroupId, OFFSETS_TOPIC};
+use kafka_model::txn::{
+    txn_coordinator_partition, TransactionalId, MARKER_VALUE_BIT, TRANSACTION_STATE_TOPIC,
+};
+
+/// How many partitions the coordinators' state topics have, to place a group's or a
+/// transactional id's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatePartitions {
+    pub offsets_topic: u32,
+    pub txn_state_topic: u32,
+}
+
+impl StatePartitions {
+    pub fn of(scenario: &crate::scenario::Scenario) -> Self {
+        StatePartitions {
+            offsets_topic: scenario.offsets_topic_partitions,
+            txn_state_topic: scenario.transactions.state_partitions,
+        }
+    }
+}
 
 /// Judges every excusable anomaly against the ledger and gives chains where records were
-/// lost. `offsets_topic_partitions` places each group's coordinator state.
+/// lost. `state` places each group's and each transactional id's coordinator state.
 pub fn apply(
     anomalies: &mut [Anomaly],
     ledger: &LossLedger,
     promises: &Promises,
-    offsets_topic_partitions: u32,
+    state: StatePartitions,
 ) {
     for anomaly in anomalies.iter_mut() {
         if anomaly.scope.is_empty() && anomaly.values.is_empty() {
             continue;
         }
-        let explains = |loss: &&LostRecords| explains(loss, anomaly, offsets_topic_partitions);
+        let explains = |loss: &&LostRecords| explains(loss, anomaly, state);
         let replica_level = replica_level(anomaly.kind);
-        match excusing_loss(anomaly, ledger, promises, offsets_topic_partitions) {
+        match excusing_loss(anomaly, ledger, promises, state) {
             Some(loss) => {
                 if anomaly.excusable && anomaly.verdict == Verdict::Violation {
                     anomaly.verdict = Verdict::Allowed;
@@ -56,7 +76,7 @@ fn excusing_loss<'a>(
     anomaly: &Anomaly,
     ledger: &'a LossLedger,
     promises: &Promises,
-    offsets_topic_partitions: u32,
+    state: StatePartitions,
 ) -> Option<&'a LostRecords> {
     let struck = anomaly.scope.iter().find_map(|scope| match scope {
         LossScope::Replicas { brokers } => Some(brokers),
@@ -72,15 +92,19 @@ fn excusing_loss<'a>(
         .iter()
         .chain(cuts)
         .filter(|loss| excuses(loss.cause, promises))
-        .find(|loss| explains(loss, anomaly, offsets_topic_partitions))
+        .find(|loss| explains(loss, anomaly, state))
 }
 
 /// Whether a loss already in the ledger excuses a replica-level anomaly (for the
 /// invariants, which check on past a breach only when it is explained).
 pub fn explained_now(anomaly: &Anomaly, ledger: &LossLedger, promises: &Promises) -> bool {
-    // Replica-level anomalies name records, never a group: the offsets topic's size is
-    // not needed.
-    excusing_loss(anomaly, ledger, promises, 1).is_some()
+    // Replica-level anomalies name records, never a coordinator's state: the state
+    // topics' sizes are not needed.
+    let state = StatePartitions {
+        offsets_topic: 1,
+        txn_state_topic: 1,
+    };
+    excusing_loss(anomaly, ledger, promises, state).is_some()
 }
 
 /// Whether the configuration allows records lost this way to vanish.
@@ -106,7 +130,7 @@ fn replica_level(kind: AnomalyKind) -> bool {
 }
 
 /// Whether `loss` happened before the anomaly showed and involves its records.
-fn explains(loss: &LostRecords, anomaly: &Anomaly, offsets_topic_partitions: u32) -> bool {
+fn explains(loss: &LostRecords, anomaly: &Anomaly, state: StatePartitions) -> bool {
     // No order between the loss and the anomaly's index is asked: the evidence of an
     // offset reused after a loss (a read of the lost record) comes before the loss.
     // Values are unique in a run: a value lost anywhere is that record.
@@ -127,7 +151,17 @@ fn explains(loss: &LostRecords, anomaly: &Anomaly, offsets_topic_partitions: u32
         LossScope::Group { group } => {
             let group = GroupId(group.clone());
             loss.tp.topic == OFFSETS_TOPIC
-                && loss.tp.partition == coordinator_partition(&group, offsets_topic_partitions)
+                && loss.tp.partition == coordinator_partition(&group, state.offsets_topic)
+        }
+        LossScope::TxnState { transactional_id } => {
+            let id = TransactionalId::new(transactional_id.clone());
+            loss.tp.topic == TRANSACTION_STATE_TOPIC
+                && loss.tp.partition == txn_coordinator_partition(&id, state.txn_state_topic)
+        }
+        LossScope::TxnMarkers { topic, partition } => {
+            loss.tp.topic == *topic
+                && loss.tp.partition == *partition
+                && loss.records.iter().any(|(_, v)| v & MARKER_VALUE_BIT != 0)
         }
     })
 }
@@ -203,7 +237,11 @@ mod tests {
 
     fn judge(anomaly: Anomaly, ledger: &LossLedger, promises: &Promises) -> Anomaly {
         let mut anomalies = [anomaly];
-        apply(&mut anomalies, ledger, promises, 3);
+        let state = StatePartitions {
+            offsets_topic: 3,
+            txn_state_topic: 3,
+        };
+        apply(&mut anomalies, ledger, promises, state);
         anomalies[0].clone()
     }
 
@@ -229,6 +267,54 @@ mod tests {
         let fsync = judge(lost_write(40, 4, 12), &ledger, &Promises::default());
         assert_eq!(fsync.verdict, Verdict::Violation);
         assert_eq!(fsync.chain.len(), 1, "the chain is still shown");
+    }
+
+    #[test]
+    fn a_transactional_anomaly_is_excused_by_a_lost_marker_of_its_partition_or_its_ids_state() {
+        let promises = Promises {
+            async_flush: true,
+            ..Promises::default()
+        };
+        let judged = (Verdict::Violation, "committed");
+        let mut anomaly = Anomaly::new(AnomalyKind::LostWrite, judged, "".into(), vec![60], 12);
+        anomaly.excusable = true;
+        anomaly.scope = vec![
+            LossScope::TxnState {
+                transactional_id: "tx-1".into(),
+            },
+            LossScope::TxnMarkers {
+                topic: "tasks".into(),
+                partition: 0,
+            },
+        ];
+        let verdict = |losses: Vec<LostRecords>| {
+            let ledger = LossLedger {
+                cuts: Vec::new(),
+                losses,
+            };
+            judge(anomaly.clone(), &ledger, &promises).verdict
+        };
+        let data = loss(LossCause::PowerLoss, &[(4, 70)]);
+        assert_eq!(verdict(vec![data]), Verdict::Violation, "only data was cut");
+        let marker = loss(LossCause::PowerLoss, &[(4, MARKER_VALUE_BIT | 1)]);
+        assert_eq!(verdict(vec![marker.clone()]), Verdict::Allowed);
+        let mut elsewhere = marker;
+        elsewhere.tp = TopicPartition::new("tasks", 1);
+        assert_eq!(
+            verdict(vec![elsewhere]),
+            Verdict::Violation,
+            "another partition"
+        );
+        let home = txn_coordinator_partition(&TransactionalId::new("tx-1"), 3);
+        let mut state = loss(LossCause::PowerLoss, &[(0, 1 << 61)]);
+        state.tp = TopicPartition::new(TRANSACTION_STATE_TOPIC, home);
+        assert_eq!(verdict(vec![state.clone()]), Verdict::Allowed);
+        state.tp.partition = (home + 1) % 3;
+        assert_eq!(
+            verdict(vec![state]),
+            Verdict::Violation,
+            "another id's state"
+        );
     }
 
     #[test]

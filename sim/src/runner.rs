@@ -287,7 +287,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         &mut anomalies,
         &ledger,
         &promised,
-        scenario.offsets_topic_partitions,
+        crate::excuse::StatePartitions::of(scenario),
     );
     let class = if crash.is_some() {
         OutcomeClass::Crash

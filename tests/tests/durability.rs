@@ -111,8 +111,8 @@ fn lost_writes_are_violations_where_durability_is_promised() {
         let mut promises = kafka_sim::runner::promises(&scenario);
         let judged = |promises: &kafka_sim::checkers::Promises| {
             let mut found = kafka_sim::checkers::check_all(&outcome.history, promises);
-            let partitions = scenario.offsets_topic_partitions;
-            kafka_sim::excuse::apply(&mut found, &outcome.losses, promises, partitions);
+            let state = kafka_sim::excuse::StatePartitions::of(&scenario);
+            kafka_sim::excuse::apply(&mut found, &outcome.losses, promises, state);
             found
                 .iter()
                 .filter(|a| a.kind == AnomalyKind::LostWrite && a.verdict == Verdict::Violation)

@@ -15,13 +15,9 @@ use crate::purgatory::{DelayedProduce, Purgatory, WaitingPartition};
 use crate::record::{ControlMarker, ProducerStamp, Record, RecordBatch, TxnPart};
 use crate::txn::{
     txn_coordinator_partition, MarkerResults, TransactionalId, TxnMarker, TxnRequest, TxnResponse,
-    TRANSACTION_STATE_TOPIC,
+    MARKER_VALUE_BIT, TRANSACTION_STATE_TOPIC,
 };
 use std::collections::BTreeMap;
-
-/// The bit that marks a control record's value as a marker's (the offsets topic's records
-/// use bit 62, the transaction coordinator's 61), so that values stay unique per run.
-const MARKER_VALUE_BIT: u64 = 1 << 60;
 
 /// A produce request held for KIP-890's verification.
 #[derive(Clone, Debug)]

@@ -92,6 +92,8 @@ pub struct TransactionManager {
     pub(super) abortable: Option<String>,
     /// An EndTxn(commit) left: if no answer comes, the outcome is unknown.
     pub(super) commit_sent: bool,
+    /// An EndTxn(commit) attempt failed without a definite answer: it may have been written.
+    pub(super) commit_uncertain: bool,
     /// After this abort, initialize again for a new epoch (a sequence gap only a new epoch
     /// closes: KIP-360 for a transactional producer).
     pub(super) reinit_after_abort: bool,
@@ -112,6 +114,7 @@ impl TransactionManager {
             offsets: None,
             abortable: None,
             commit_sent: false,
+            commit_uncertain: false,
             reinit_after_abort: false,
         }
     }
@@ -255,6 +258,22 @@ impl TransactionManager {
         self.fatal(error)
     }
 
+    /// The coordinator knows no transaction of this producer id (its state was lost, or
+    /// the id expired): as Kafka's client does, the transaction ends without an EndTxn
+    /// (the coordinator would refuse it again) and the producer initializes anew. A commit
+    /// is aborted unless an earlier attempt of it may have been written.
+    pub(super) fn ended_unknown_to_coordinator(&mut self, commit: bool) -> Vec<TxnEvent> {
+        self.reinit_after_abort = true;
+        self.abortable =
+            Some("INVALID_PRODUCER_ID_MAPPING: the coordinator lost the transaction".into());
+        let outcome = if commit && self.commit_uncertain {
+            TxnOutcome::Unknown
+        } else {
+            TxnOutcome::Aborted
+        };
+        self.ended(outcome)
+    }
+
     /// The producer is fenced or refused for good: what the open transaction became.
     pub(super) fn fatal(&mut self, error: String) -> Vec<TxnEvent> {
         let mut events = Vec::new();
@@ -290,6 +309,7 @@ impl TransactionManager {
         self.offsets = None;
         self.abortable = None;
         self.commit_sent = false;
+        self.commit_uncertain = false;
         self.phase = if std::mem::take(&mut self.reinit_after_abort) {
             self.identity = None;
             TxnPhase::Initializing

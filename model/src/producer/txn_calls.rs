@@ -128,7 +128,8 @@ impl TransactionManager {
                 TxnOutcome::Aborted
             };
             events.extend(self.ended(outcome));
-            // An abort that takes a new epoch initializes again at once.
+            // An abort that needs a new epoch goes on to InitProducerId at once: nothing
+            // else would wake the manager to send it.
             return self.next_call(batches_incomplete, events);
         }
         self.commit_sent |= commit;
@@ -358,6 +359,14 @@ impl TransactionManager {
                 o.group_coordinator = None;
             }
             return Vec::new();
+        }
+        if let Call::EndTxn(commit) = call {
+            if error == ErrorCode::InvalidProducerIdMapping {
+                return self.ended_unknown_to_coordinator(commit);
+            }
+            // No answer, or one from a broker that is no longer the coordinator: this
+            // attempt may have been written before it failed.
+            self.commit_uncertain |= commit;
         }
         match error {
             ErrorCode::ProducerFenced | ErrorCode::InvalidProducerEpoch => self.fatal(format!(

@@ -48,6 +48,11 @@ mod tests;
 /// The topic whose partitions hold the transaction coordinators' state.
 pub const TRANSACTION_STATE_TOPIC: &str = "__transaction_state";
 
+/// The bit that marks a control record's value as a transaction marker's (the offsets
+/// topic's records use bit 62, the transaction coordinator's 61), so that values stay
+/// unique per run and a loss of a marker can be told from a loss of data.
+pub const MARKER_VALUE_BIT: u64 = 1 << 60;
+
 /// A producer's `transactional.id`: what survives its restarts, so that a new instance
 /// fences the old one and finishes what it left open.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

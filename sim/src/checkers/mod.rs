@@ -269,6 +269,11 @@ pub enum LossScope {
     /// For replicas that disagree: a power-loss cut explains it only on one of these
     /// brokers' replicas.
     Replicas { brokers: Vec<u32> },
+    /// A transactional id's state, kept in its partition of `__transaction_state`.
+    TxnState { transactional_id: String },
+    /// The transaction markers of a partition: a lost one explains what its transaction
+    /// and those after it on the partition show.
+    TxnMarkers { topic: String, partition: u32 },
 }
 
 /// One event of an excuse's chain, as the run's event log holds it (`seq`).

@@ -214,7 +214,11 @@ impl Run {
         let ledger = self.invariants.ledger().clone();
         let promises = self.promises.clone();
         let mut found = self.invariants.finish(&self.history);
-        crate::excuse::apply(&mut found, &ledger, &promises, 1);
+        let state = crate::excuse::StatePartitions {
+            offsets_topic: 1,
+            txn_state_topic: 1,
+        };
+        crate::excuse::apply(&mut found, &ledger, &promises, state);
         found
     }
 }

@@ -22,6 +22,7 @@ pub(crate) mod duplicate;
 pub(crate) mod index;
 pub(crate) mod int_poll_skip;
 pub(crate) mod int_send_skip;
+mod losses;
 pub(crate) mod lost_write;
 pub(crate) mod poll_skip;
 pub(crate) mod precommitted_read;
@@ -53,6 +54,7 @@ pub fn check_transactions(history: &History, promises: &Promises) -> Vec<Anomaly
     anomalies.extend(duplicate::check(&index, promises));
     anomalies.extend(zombie_write::check(&index));
     anomalies.extend(cycles::check(&index));
+    losses::scope(&index, &mut anomalies);
     anomalies.sort_by_key(|anomaly| anomaly.index);
     anomalies
 }

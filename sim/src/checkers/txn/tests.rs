@@ -2,7 +2,7 @@
 //! what an unknown outcome may and may not cause.
 
 use super::build::*;
-use crate::checkers::{check_all, AnomalyKind, Promises, Verdict};
+use crate::checkers::{check_all, AnomalyKind, LossScope, Promises, Verdict};
 use crate::history::{History, OpType};
 
 #[test]
@@ -67,4 +67,24 @@ fn a_history_without_transactions_is_not_judged_here() {
     read(&mut h, "c1", &[(0, 0, 1)], RC);
     read(&mut h, "c1", &[(0, 5, 9)], RC);
     assert_eq!(super::check_transactions(&h, &Promises::default()), vec![]);
+}
+
+#[test]
+fn a_transactional_violation_names_its_ids_state_and_its_partitions_markers_for_the_excuse() {
+    let mut h = History::default();
+    txn(&mut h, ("p1", "tx-1", 0), OpType::Fail, vec![send(1, 0, 0)]);
+    read(&mut h, "c1", &[(0, 0, 1)], RC);
+    let found = check_all(&h, &Promises::default());
+    let g1a = found.iter().find(|a| a.kind == AnomalyKind::G1a).unwrap();
+    assert!(
+        g1a.excusable,
+        "only a lost marker or lost state explains it"
+    );
+    assert!(g1a.scope.contains(&LossScope::TxnState {
+        transactional_id: "tx-1".into()
+    }));
+    assert!(g1a.scope.contains(&LossScope::TxnMarkers {
+        topic: "t".into(),
+        partition: 0
+    }));
 }
