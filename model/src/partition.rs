@@ -42,6 +42,9 @@ pub struct Partition {
     /// Before KIP-320 a follower looked up where its log diverges only on becoming a
     /// follower, then fetched without epochs: true until that lookup is answered.
     epoch_lookup_pending: bool,
+    /// `last_stable_offset_waits_for_open_transactions`: false is the broken variant whose
+    /// last stable offset is the high watermark.
+    lso_waits_for_open_txns: bool,
 }
 
 impl Partition {
@@ -69,6 +72,7 @@ impl Partition {
             epoch_start: Offset(0),
             epoch_lookup_pending: false,
             producer_batches_remembered: config.producer_batches_remembered,
+            lso_waits_for_open_txns: config.last_stable_offset_waits_for_open_transactions,
             log,
         };
         partition.rebuild_producer_state();

@@ -33,10 +33,20 @@ fn txn_layout() -> ClusterLayout {
 
 /// Broker `me` of a cluster with a transaction state topic, told that b1 leads t-0.
 fn started(me: u32, verify: bool) -> Broker {
+    started_with(
+        me,
+        BrokerConfig {
+            verify_transactional_produce: verify,
+            ..BrokerConfig::default()
+        },
+    )
+}
+
+/// [`started`] with `config` (its `min_insync_replicas` set to 1).
+fn started_with(me: u32, config: BrokerConfig) -> Broker {
     let config = BrokerConfig {
         min_insync_replicas: 1,
-        verify_transactional_produce: verify,
-        ..BrokerConfig::default()
+        ..config
     };
     let mut out = Vec::new();
     let (mut broker, _) = Broker::start(
@@ -198,6 +208,28 @@ fn produce_verified(broker: &mut Broker, now: Millis, batch: RecordBatch, out: &
     let coordinator = coordinator(broker);
     broker.on_message(now, coordinator, verified(id, Ok(())), out);
     assert!(matches!(produce_results(&out[from..])[..], [(1, Ok(_))]));
+}
+
+#[test]
+fn an_lso_that_ignores_open_transactions_hands_read_committed_an_open_transaction() {
+    let broken = BrokerConfig {
+        last_stable_offset_waits_for_open_transactions: false,
+        ..BrokerConfig::default()
+    };
+    let mut broker = started_with(1, broken);
+    let mut out = Vec::new();
+    produce_verified(&mut broker, 1, txn_data(0, 0, &[1, 2]), &mut out);
+    replicate(&mut broker, 2, 2, &mut out);
+    let partition = &broker.partitions[&tp()];
+    assert!(partition.has_open_txn(PID));
+    assert_eq!(
+        partition.last_stable_offset(),
+        Offset(2),
+        "the high watermark"
+    );
+    let read = fetch(&broker, IsolationLevel::ReadCommitted, 0);
+    assert_eq!(read.batches.len(), 1, "the open transaction's records");
+    assert!(read.aborted.is_empty());
 }
 
 #[test]

@@ -222,8 +222,12 @@ impl TransactionManager {
     }
 
     /// The producer gave up on a batch of the open transaction: it can only abort now, and
-    /// a committing one aborts at once.
+    /// a committing one aborts at once. Its outcome may be unknown (a request that timed
+    /// out may still land), so after the abort the producer takes a new epoch, as Kafka's
+    /// TransactionManager does since KIP-360 (`clientSideEpochBumpRequired`): a late
+    /// produce of the old epoch is then fenced instead of joining the next transaction.
     pub fn on_batch_failed(&mut self, error: &str) -> Vec<TxnEvent> {
+        self.reinit_after_abort = true;
         self.abortable_error(error.to_string())
     }
 

@@ -454,7 +454,10 @@ impl TransactionCoordinator {
 
     fn start_markers(&mut self, now: Millis, id: TransactionalId, prepared: &TransactionMetadata) {
         let commit = prepared.state == TxnState::PrepareCommit;
-        let partitions = prepared.partitions.iter().cloned();
+        // The broken variant completes an abort at once, its partitions never told: their
+        // records stay an open transaction that the producer's next one continues.
+        let skip = !commit && !self.config.write_abort_markers;
+        let partitions = prepared.partitions.iter().filter(|_| !skip).cloned();
         let (pid, epoch) = (prepared.producer_id, prepared.producer_epoch);
         self.markers.start(now, id, pid, epoch, commit, partitions);
     }

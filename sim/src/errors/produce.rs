@@ -1,6 +1,7 @@
 //! Produce errors: out-of-order sequences and old producer epochs against the producers'
 //! sequences in the leader's log; not enough replicas against the leader's ISR (or, for a
-//! transactional batch, the leader's verification with the coordinator).
+//! transactional batch, the leader's verification with the coordinator, which answers
+//! not enough replicas or an old epoch of its own).
 
 use super::expectations::{shown, Expectation, ReplicaAtAnswer, Unexplained};
 use super::replica_view::RoleView;
@@ -27,6 +28,10 @@ pub fn judge(
         Expectation::NotEnoughReplicas | Expectation::NotEnoughReplicasAfterAppend => {
             isr_below(at, min_insync_replicas)
         }
+        // KIP-890: the leader relays the coordinator's answer to its verification, which
+        // fences against the epoch the coordinator holds (bumped by an InitProducerId that
+        // no batch carried to this log yet), or a deposed coordinator's older view.
+        Expectation::InvalidProducerEpoch if refused.transactional => Ok(()),
         Expectation::OutOfOrderSequence => sequence_gap(at, refused),
         Expectation::InvalidProducerEpoch => newer_epoch(at, refused),
         _ => Ok(()),

@@ -205,3 +205,25 @@ fn offset_out_of_range_only_outside_the_log() {
         );
     }
 }
+
+#[test]
+fn a_transactional_old_epoch_may_come_from_the_coordinators_verification() {
+    // The log holds epoch 0 only: a leader's own check finds nothing newer than epoch 1.
+    let at = leader(&[1, 2], Some((0, 5)));
+    let plain = batch("INVALID_PRODUCER_EPOCH", 1, 6);
+    assert!(!produce_judged(
+        Expectation::InvalidProducerEpoch,
+        &at,
+        &plain
+    ));
+    // KIP-890: the leader relays the coordinator's answer, which knows a newer epoch.
+    let transactional = ProduceRefusal {
+        transactional: true,
+        ..plain
+    };
+    assert!(produce_judged(
+        Expectation::InvalidProducerEpoch,
+        &at,
+        &transactional
+    ));
+}

@@ -1,14 +1,16 @@
 //! The catalog of historical Kafka replication bugs (DESIGN.md section 7): one built-in
 //! scenario per bug, each running the protocol variant or configuration that had it under
 //! the faults that find it from a random seed sweep, and Last Replica Standing with and
-//! without its fix (KIP-966's eligible leader replicas). The bugs' stories are told in the
+//! without its fix (KIP-966's eligible leader replicas), and the hanging transaction of the
+//! protocol before KIP-890. The bugs' stories are told in the
 //! pinned seeds under seeds/ and in README.md.
 
 use super::parts::replicated;
-use crate::checkers::AnomalyKind::{CommittedRecordLost, LogMatching, LostWrite};
+use crate::checkers::AnomalyKind::{CommittedRecordLost, G1a, LogMatching, LostWrite};
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
-use crate::scenario::{Faults, Scenario, SweepExpectations};
+use crate::scenario::{Faults, Scenario, SweepExpectations, TransactionsSpec};
 use kafka_model::config::{Acks, ReplicationProtocol};
+use kafka_model::txn::IsolationLevel;
 
 /// The replicated baseline (RF 3, `min.insync.replicas=2`, acks=all with an idempotent
 /// producer: the setting whose promise each historical bug broke) on `protocol`.
@@ -105,7 +107,61 @@ pub fn scenarios() -> Vec<Scenario> {
         },
         last_replica_standing(),
         last_replica_standing_with_eligible_leader_replicas(),
+        pre_kip_890_hanging_transaction(),
     ]
+}
+
+/// KIP-890 part 1's motivating case (Kafka < 3.6): a partition leader appends a
+/// transactional batch without asking the coordinator whether its transaction is still
+/// open. A produce held up on the wire past `request.timeout.ms` (and so past
+/// `delivery.timeout.ms`, set to its floor) fails the transaction, which the producer
+/// aborts; its abort marker reaches the partition first, and the late batch opens there a
+/// transaction its coordinator knows nothing of. The producer's next transaction on the
+/// partition continues it, and its commit marker commits the aborted records (a
+/// read_committed consumer reads them: g1a); if none did, the last stable offset would
+/// stay below the late batch for good.
+fn pre_kip_890_hanging_transaction() -> Scenario {
+    let late_produce = |at_ms: u64, partition: u32| TimedFault {
+        on: None,
+        at_ms,
+        fault: Fault::Delay {
+            from: vec!["producer-1".into()],
+            to: vec![format!("leader of tasks-{partition}")],
+            // Past the 3 s request timeout by up to a second: some land after the abort
+            // marker, before the producer's next transaction reaches the partition.
+            delay_ms: 3_000,
+            jitter_ms: 1_000,
+            duration_ms: 500,
+        },
+    };
+    let mut scenario = replicated();
+    scenario.name = "pre-kip-890-hanging-txn".into();
+    scenario.description = "the protocol before KIP-890 (Kafka < 3.6): a leader appends a \
+                            transactional produce without verifying it with the coordinator; \
+                            a produce delayed past its timeout lands after its transaction's \
+                            abort marker, and the producer's next transaction commits it \
+                            (violation)"
+        .into();
+    scenario.expect = SweepExpectations::default().shows_violation(G1a, 20);
+    scenario.broker.verify_transactional_produce = false;
+    scenario.controller.voters = 3;
+    scenario.producer.transactional_id = Some("tx".into());
+    scenario.producer.delivery_timeout_ms =
+        Some(scenario.producer.request_timeout_ms + scenario.producer.linger_ms);
+    scenario.consumer.isolation_level = IsolationLevel::ReadCommitted;
+    scenario.transactions = TransactionsSpec {
+        records_per_transaction: 5,
+        abort_every: 4,
+        state_partitions: 3,
+    };
+    scenario.fault_phase_ms = 20_000;
+    scenario.faults = Faults {
+        events: (0..8)
+            .map(|i| late_produce(2_000 + i * 2_500, (i % 3) as u32))
+            .collect(),
+        ..Faults::default()
+    };
+    scenario
 }
 
 /// KIP-966's motivating case: with `min.insync.replicas=1` the ISR shrinks to the leader

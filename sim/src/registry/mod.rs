@@ -96,8 +96,11 @@ mod tests {
             );
         }
         for scenario in historical() {
+            // A historical protocol: a replication protocol before a fix, or the
+            // transactional produce before KIP-890's verification.
             let modern = scenario.broker.replication_protocol
-                == kafka_model::config::ReplicationProtocol::Modern;
+                == kafka_model::config::ReplicationProtocol::Modern
+                && scenario.broker.verify_transactional_produce;
             assert_eq!(
                 scenario.expect.expects_violations(),
                 !modern,

@@ -2,7 +2,7 @@
 //! is read over, so that what `show` and `shrink` write reads like a hand-written file and
 //! parses back into the same scenario.
 
-use super::{GroupSpec, Scenario};
+use super::{GroupSpec, Scenario, TransactionsSpec};
 use toml::{Table, Value};
 
 /// The scenario as TOML naming only the fields that differ from [`Scenario::default`] (and,
@@ -25,6 +25,11 @@ pub fn to_minimal_toml(scenario: &Scenario) -> String {
     minimal.insert("name".into(), Value::String(scenario.name.clone()));
     minimize_elements(&mut minimal, "topics", &topic_defaults());
     minimize_elements(&mut minimal, "groups", &table_of(&GroupSpec::default()));
+    // The defaults leave `[transactions]` out whole (it is skipped when default), so a
+    // written one is compared with its own defaults field by field.
+    if let Some(Value::Table(transactions)) = minimal.get_mut("transactions") {
+        *transactions = difference(transactions, &table_of(&TransactionsSpec::default()));
+    }
     if let Some(Value::Table(faults)) = minimal.get_mut("faults") {
         minimize_elements(faults, "events", &fault_event_defaults());
         if let Some(Value::Table(nemesis)) = faults.get_mut("nemesis") {

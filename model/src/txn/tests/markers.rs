@@ -150,3 +150,33 @@ fn a_failed_completion_is_written_again_after_the_backoff() {
     h.release(Ok(()));
     assert_eq!(h.state(), Some(TxnState::CompleteCommit));
 }
+
+#[test]
+fn without_abort_markers_an_abort_completes_unwritten_and_a_commit_still_writes_them() {
+    let broken = TxnCoordinatorConfig {
+        write_abort_markers: false,
+        ..config()
+    };
+    let mut h = Harness::with_config(broken.clone());
+    h.init(1, 60_000);
+    h.request(2, add(0, &[tp(0), tp(1)]));
+    h.request(3, end(0, false));
+    assert_eq!(marker_requests(&h.poll()), vec![], "no partition is told");
+    assert_eq!(h.state(), Some(TxnState::CompleteAbort));
+
+    let mut h = Harness::with_config(broken);
+    h.init(1, 60_000);
+    h.request(2, add(0, &[tp(0)]));
+    h.request(3, end(0, true));
+    let sent = marker_requests(&h.poll());
+    assert_eq!(sent.len(), 1, "a commit's markers go out: {sent:?}");
+    assert_eq!(h.state(), Some(TxnState::PrepareCommit));
+
+    // Kafka's coordinator writes the abort markers.
+    let mut kafka = Harness::with_config(config());
+    kafka.init(1, 60_000);
+    kafka.request(2, add(0, &[tp(0)]));
+    kafka.request(3, end(0, false));
+    assert_eq!(marker_requests(&kafka.poll()).len(), 1);
+    assert_eq!(kafka.state(), Some(TxnState::PrepareAbort));
+}
