@@ -41,6 +41,7 @@ mod timeline;
 mod transactions;
 mod trigger_windows;
 mod triggers;
+mod zombie;
 
 /// Every `.rs` file of this folder runs: it is a module above, or a test binary of its own
 /// in `tests/Cargo.toml`. With Cargo's discovery off, a file in neither would never be

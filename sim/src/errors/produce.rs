@@ -1,6 +1,7 @@
 //! Produce errors: out-of-order sequences and old producer epochs against the producers'
 //! sequences in the leader's log; not enough replicas against the leader's ISR (or, for a
-//! transactional batch, the leader's verification with the coordinator).
+//! transactional batch, the leader's verification with the coordinator, which explains an
+//! old epoch too).
 
 use super::expectations::{shown, Expectation, ReplicaAtAnswer, Unexplained};
 use super::replica_view::RoleView;
@@ -24,6 +25,11 @@ pub fn judge(
         // coordinator (none known, loading, busy ending the last transaction) answers
         // NOT_ENOUGH_REPLICAS, as Kafka's ReplicaManager maps those errors.
         Expectation::NotEnoughReplicas if refused.transactional => Ok(()),
+        // KIP-890 again: the coordinator may know a newer epoch that has not reached this
+        // partition (a successor's InitProducerId, a timed-out transaction's abort whose
+        // markers went elsewhere); its PRODUCER_FENCED to the verification is the
+        // produce's INVALID_PRODUCER_EPOCH.
+        Expectation::InvalidProducerEpoch if refused.transactional => Ok(()),
         Expectation::NotEnoughReplicas | Expectation::NotEnoughReplicasAfterAppend => {
             isr_below(at, min_insync_replicas)
         }
