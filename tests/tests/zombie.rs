@@ -1,9 +1,9 @@
 //! Zombie producers end to end (`examples/zombie-producer.toml`): a transactional producer
 //! paused mid-transaction comes back after its successor re-initialized the transactional
 //! id, and is fenced; with `fence_producer_epochs = false` a partition leader lets the
-//! zombie's records in, and a read_committed consumer is caught reading them.
+//! zombie's records in, and zombie-write finds them after the successor's.
 
-use kafka_sim::checkers::Verdict;
+use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::history::{History, Mop, OpType, Operation};
 use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::runner::{run, RunOptions};
@@ -87,7 +87,7 @@ fn the_paused_producer_comes_back_a_zombie_and_is_fenced() {
 }
 
 #[test]
-fn without_epoch_fencing_a_zombies_records_are_read_committed_and_caught() {
+fn without_epoch_fencing_a_zombies_records_land_after_its_successors_and_are_caught() {
     let mut broken = zombie_producer();
     broken.broker.fence_producer_epochs = false;
     let good = zombie_producer();
@@ -96,7 +96,8 @@ fn without_epoch_fencing_a_zombies_records_are_read_committed_and_caught() {
         let outcome = run(&broken, seed, RunOptions::default());
         let zombie = fenced_values(&outcome.history, "producer-1");
         let blamed = outcome.anomalies.iter().any(|a| {
-            a.verdict == Verdict::Violation && a.values.iter().any(|v| zombie.contains(v))
+            (a.kind, a.verdict) == (AnomalyKind::ZombieWrite, Verdict::Violation)
+                && a.values.iter().any(|v| zombie.contains(v))
         });
         if blamed {
             assert_eq!(outcome.class, OutcomeClass::SafetyViolation);
