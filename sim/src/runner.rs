@@ -437,38 +437,31 @@ async fn supervise(
         nodes.insert(format!("b{b}"), node.id());
     }
     let work = workload::draw(&scenario, world.seed);
+    let successor_at_ms = scenario
+        .transactions
+        .successor_at_ms
+        .filter(|_| !scenario.successor_names().is_empty());
     for (p, items) in (1..=scenario.producers).zip(work) {
-        let (first, successor) = match scenario.successor_names().is_empty() {
-            true => (items, Vec::new()),
-            false => scenario.transactions.split_work(items, |w| w.at_ms),
+        let (first, successor) = match successor_at_ms {
+            Some(_) => scenario.transactions.split_work(items, |w| w.at_ms),
+            None => (items, Vec::new()),
         };
         let config = scenario.producer_config(p);
-        let name = format!("producer-{p}");
-        let id = NodeId(FIRST_PRODUCER + p);
-        let node = spawn_producer(
-            &world,
-            &scenario,
-            (id, &name),
-            &config,
-            &bootstrap,
-            first,
-            0,
-        );
-        nodes.insert(name, node);
-        if let Some(at_ms) = scenario
-            .transactions
-            .successor_at_ms
-            .filter(|_| !successor.is_empty())
-        {
-            let (name, id) = (successor_name(p), NodeId(FIRST_SUCCESSOR + p));
+        let mut instances = vec![(format!("producer-{p}"), FIRST_PRODUCER, first, 0)];
+        if let Some(at_ms) = successor_at_ms.filter(|_| !successor.is_empty()) {
+            instances.push((successor_name(p), FIRST_SUCCESSOR, successor, at_ms));
+        }
+        for (name, first_id, items, starts_at_ms) in instances {
+            let id = (NodeId(first_id + p), name.as_str());
+            let bootstrap = &bootstrap;
             let node = spawn_producer(
                 &world,
                 &scenario,
-                (id, &name),
+                id,
                 &config,
-                &bootstrap,
-                successor,
-                at_ms,
+                bootstrap,
+                items,
+                starts_at_ms,
             );
             nodes.insert(name, node);
         }

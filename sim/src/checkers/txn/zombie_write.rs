@@ -174,6 +174,11 @@ mod tests {
 
     /// p-new runs tx-1 epoch 1, then p-old (epoch 0) begins a transaction ending `outcome`.
     fn history(outcome: OpType, old_first: bool) -> History {
+        history_at(outcome, old_first, 0)
+    }
+
+    /// As `history`, p-old's record written at offset `old_offset`.
+    fn history_at(outcome: OpType, old_first: bool, old_offset: u64) -> History {
         let mut h = History::default();
         let old = ("p-old", "tx-1", 0);
         if old_first {
@@ -188,7 +193,7 @@ mod tests {
         if !old_first {
             begin(&mut h, old, &[send(1, 0, 0)]);
         }
-        end(&mut h, old, outcome, vec![send(1, 0, 0)]);
+        end(&mut h, old, outcome, vec![send(1, 0, old_offset)]);
         h
     }
 
@@ -222,16 +227,7 @@ mod tests {
     /// p-old (epoch 0) began before p-new (epoch 1) and ended `outcome`; a reader found
     /// the old epoch's v1 at offset `old_offset` of the partition where v2 is at 2.
     fn resumed(outcome: OpType, old_offset: u64) -> History {
-        let mut h = History::default();
-        let old = ("p-old", "tx-1", 0);
-        begin(&mut h, old, &[send(1, 0, 0)]);
-        txn(
-            &mut h,
-            ("p-new", "tx-1", 1),
-            OpType::Ok,
-            vec![send(2, 0, 2)],
-        );
-        end(&mut h, old, outcome, vec![send(1, 0, old_offset)]);
+        let mut h = history_at(outcome, true, old_offset);
         read(&mut h, "c1", &[(0, 2, 2), (0, old_offset, 1)], RU);
         h
     }
