@@ -39,6 +39,8 @@ mod txn_coordinators;
 mod txn_markers;
 #[cfg(test)]
 mod txn_tests;
+#[cfg(test)]
+mod zombie_tests;
 
 /// A consumer fetch that found nothing new and waits for data or its deadline.
 #[derive(Clone, Debug)]

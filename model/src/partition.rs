@@ -36,6 +36,9 @@ pub struct Partition {
     replica: ReplicaState,
     /// How many batches per producer the producer state remembers.
     producer_batches_remembered: usize,
+    /// `BrokerConfig::fence_producer_epochs`: false appends a batch of an older producer
+    /// epoch as a leader (a deliberately broken variant).
+    fence_producer_epochs: bool,
     /// This leader's log end when it took its epoch: until the high watermark reaches it,
     /// the leader cannot tell consumers where the committed log ends.
     epoch_start: Offset,
@@ -73,6 +76,7 @@ impl Partition {
             epoch_lookup_pending: false,
             producer_batches_remembered: config.producer_batches_remembered,
             lso_waits_for_open_txns: config.last_stable_offset_waits_for_open_transactions,
+            fence_producer_epochs: config.fence_producer_epochs,
             log,
         };
         partition.rebuild_producer_state();
@@ -295,6 +299,14 @@ impl Partition {
         if let Some(stamp) = batch.producer.filter(|_| check_sequences) {
             match self.producers.check(&stamp, count as u32) {
                 SequenceCheck::Append => {}
+                SequenceCheck::Reject(ErrorCode::InvalidProducerEpoch)
+                    if !self.fence_producer_epochs =>
+                {
+                    out.push(Output::Note(format!(
+                        "append {} of an older producer epoch {} (epochs not fenced)",
+                        self.tp, stamp.producer_epoch.0
+                    )));
+                }
                 SequenceCheck::Duplicate(base) => {
                     out.push(Output::Note(format!(
                         "duplicate {} seq {} already at offset {}: {}",

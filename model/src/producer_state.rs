@@ -191,6 +191,17 @@ impl ProducerStateTable {
                 open_txn_first: None,
                 coordinator_epoch: None,
             });
+        if stamp.producer_epoch < entry.epoch && !batch.is_control() {
+            // Only a leader that does not fence epochs (`fence_producer_epochs = false`)
+            // takes an older epoch's data: it joins (or opens) the producer's transaction
+            // here, and leaves the newer epoch and its sequences alone, as the zombie's
+            // write rides on the newer instance's transaction.
+            if batch.txn == Some(TxnPart::Data) && entry.open_txn_first.is_none() {
+                entry.open_txn_first = Some(batch.base_offset);
+                self.txns.open(stamp.producer_id, batch.base_offset);
+            }
+            return;
+        }
         if stamp.producer_epoch != entry.epoch {
             // A newer epoch (a bumped one, or a marker's after the coordinator aborted a
             // timed-out transaction) restarts the sequences.

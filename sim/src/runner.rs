@@ -5,7 +5,7 @@
 use crate::actors::broker::BrokerRole;
 use crate::actors::consumer::ConsumerRole;
 use crate::actors::controller::ControllerRole;
-use crate::actors::producer::ProducerRole;
+use crate::actors::producer::{ProducerRole, WorkItem};
 use crate::actors::run_node;
 use crate::actors::txn_producer::TxnProducerRole;
 use crate::actors::wire::{run_wire, WIRE};
@@ -17,12 +17,14 @@ use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::liveness_phase::{liveness, LivenessEnd};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
-use crate::scenario::Scenario;
+use crate::scenario::{successor_name, Scenario};
 use crate::workload;
 use crate::world::{
     address, controller_ids, controller_name, member_id, World, FIRST_CONSUMER, FIRST_PRODUCER,
+    FIRST_SUCCESSOR,
 };
 use futures::future::Either;
+use kafka_model::config::ProducerConfig;
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
@@ -180,6 +182,9 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
     }
     for p in 1..=scenario.producers {
         names.insert(NodeId(FIRST_PRODUCER + p), format!("producer-{p}"));
+    }
+    for (p, name) in (1..).zip(scenario.successor_names()) {
+        names.insert(NodeId(FIRST_SUCCESSOR + p), name);
     }
     for c in 1..=scenario.consumers {
         names.insert(NodeId(FIRST_CONSUMER + c), format!("consumer-{c}"));
@@ -432,29 +437,34 @@ async fn supervise(
         nodes.insert(format!("b{b}"), node.id());
     }
     let work = workload::draw(&scenario, world.seed);
+    let successor_at_ms = scenario
+        .transactions
+        .successor_at_ms
+        .filter(|_| !scenario.successor_names().is_empty());
     for (p, items) in (1..=scenario.producers).zip(work) {
-        let id = NodeId(FIRST_PRODUCER + p);
-        let (world, config, bootstrap) = (
-            world.clone(),
-            scenario.producer_config(p),
-            bootstrap.clone(),
-        );
-        let transactions = scenario.transactions;
-        let node = handle
-            .create_node()
-            .name(format!("producer-{p}"))
-            .ip(address(id).ip())
-            .init(move || {
-                let producer = Producer::new(config.clone(), bootstrap.clone());
-                if config.transactional_id.is_some() {
-                    let role = TxnProducerRole::new(producer, items.clone(), transactions);
-                    return Either::Left(run_node(world.clone(), id, role));
-                }
-                let role = ProducerRole::new(producer, items.clone());
-                Either::Right(run_node(world.clone(), id, role))
-            })
-            .build();
-        nodes.insert(format!("producer-{p}"), node.id());
+        let (first, successor) = match successor_at_ms {
+            Some(_) => scenario.transactions.split_work(items, |w| w.at_ms),
+            None => (items, Vec::new()),
+        };
+        let config = scenario.producer_config(p);
+        let mut instances = vec![(format!("producer-{p}"), FIRST_PRODUCER, first, 0)];
+        if let Some(at_ms) = successor_at_ms.filter(|_| !successor.is_empty()) {
+            instances.push((successor_name(p), FIRST_SUCCESSOR, successor, at_ms));
+        }
+        for (name, first_id, items, starts_at_ms) in instances {
+            let id = (NodeId(first_id + p), name.as_str());
+            let bootstrap = &bootstrap;
+            let node = spawn_producer(
+                &world,
+                &scenario,
+                id,
+                &config,
+                bootstrap,
+                items,
+                starts_at_ms,
+            );
+            nodes.insert(name, node);
+        }
     }
     let topics = vec![scenario.workload.topic.clone()];
     for c in 1..=scenario.consumers {
@@ -525,6 +535,37 @@ async fn supervise(
     let result = liveness(&world, &scenario, &plan).await;
     tear_down(&handle, &node_ids).await;
     result
+}
+
+/// Creates a producer's node: a transactional one (starting at `starts_at_ms`, global) or
+/// a plain one, sending `items`.
+fn spawn_producer(
+    world: &Arc<World>,
+    scenario: &Scenario,
+    (id, name): (NodeId, &str),
+    config: &ProducerConfig,
+    bootstrap: &[BrokerId],
+    items: Vec<WorkItem>,
+    starts_at_ms: u64,
+) -> madsim::task::NodeId {
+    let (world, config, transactions) = (world.clone(), config.clone(), scenario.transactions);
+    let bootstrap = bootstrap.to_vec();
+    Handle::current()
+        .create_node()
+        .name(name)
+        .ip(address(id).ip())
+        .init(move || {
+            let producer = Producer::new(config.clone(), bootstrap.clone());
+            if config.transactional_id.is_some() {
+                let role = TxnProducerRole::new(producer, items.clone(), transactions)
+                    .starting_at(starts_at_ms);
+                return Either::Left(run_node(world.clone(), id, role));
+            }
+            let role = ProducerRole::new(producer, items.clone());
+            Either::Right(run_node(world.clone(), id, role))
+        })
+        .build()
+        .id()
 }
 
 /// Ends every node and fires every pending timer, so that madsim drops every task. A

@@ -12,7 +12,7 @@ pub use network_settings::{NetworkSettings, Transport};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use thiserror::Error;
-pub use transactions_spec::{transactional_id_of, TransactionsSpec};
+pub use transactions_spec::{successor_name, transactional_id_of, TransactionsSpec};
 
 mod expect;
 mod fault_checks;
@@ -225,8 +225,20 @@ impl Scenario {
     pub fn client_names(&self) -> Vec<String> {
         (1..=self.producers)
             .map(|p| format!("producer-{p}"))
+            .chain(self.successor_names())
             .chain((1..=self.consumers).map(|c| format!("consumer-{c}")))
             .chain(self.member_names())
+            .collect()
+    }
+
+    /// The transactional producers' successors (`[transactions] successor_at_ms`), in
+    /// producer order.
+    pub fn successor_names(&self) -> Vec<String> {
+        let successors =
+            self.producer.transactional_id.is_some() && self.transactions.successor_at_ms.is_some();
+        (1..=self.producers)
+            .filter(|_| successors)
+            .map(successor_name)
             .collect()
     }
 

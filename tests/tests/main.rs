@@ -42,6 +42,7 @@ mod transactions;
 mod trigger_windows;
 mod triggers;
 mod txn_variants;
+mod zombie;
 
 /// Every `.rs` file of this folder runs: it is a module above, or a test binary of its own
 /// in `tests/Cargo.toml`. With Cargo's discovery off, a file in neither would never be

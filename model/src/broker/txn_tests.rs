@@ -11,7 +11,7 @@ use crate::protocol::FetchedPartition;
 use crate::record::{ProducerStamp, Record, RecordBatch, TxnPart};
 use crate::txn::{IsolationLevel, TransactionalId, TxnMarker, TxnRequest, TxnResponse};
 
-const PID: ProducerId = ProducerId(77);
+pub(super) const PID: ProducerId = ProducerId(77);
 
 fn txn_layout() -> ClusterLayout {
     ClusterLayout::new(
@@ -48,6 +48,11 @@ fn started_with(me: u32, config: BrokerConfig) -> Broker {
         min_insync_replicas: 1,
         ..config
     };
+    started_with(me, config)
+}
+
+/// As `started`, with these settings.
+pub(super) fn started_with(me: u32, config: BrokerConfig) -> Broker {
     let mut out = Vec::new();
     let (mut broker, _) = Broker::start(
         BrokerId(me),
@@ -71,12 +76,12 @@ fn started_with(me: u32, config: BrokerConfig) -> Broker {
 }
 
 /// The node the metadata names as the transaction coordinator.
-fn coordinator(broker: &Broker) -> NodeId {
+pub(super) fn coordinator(broker: &Broker) -> NodeId {
     let state = TopicPartition::new(crate::txn::TRANSACTION_STATE_TOPIC, 0);
     broker.image.partitions[&state].leader.unwrap().node()
 }
 
-fn txn_data(epoch: u16, sequence: u32, values: &[u64]) -> RecordBatch {
+pub(super) fn txn_data(epoch: u16, sequence: u32, values: &[u64]) -> RecordBatch {
     RecordBatch {
         base_offset: Offset(0),
         leader_epoch: LeaderEpoch(0),
@@ -97,7 +102,7 @@ fn txn_data(epoch: u16, sequence: u32, values: &[u64]) -> RecordBatch {
     }
 }
 
-fn txn_produce(correlation_id: u64, batch: RecordBatch) -> Message {
+pub(super) fn txn_produce(correlation_id: u64, batch: RecordBatch) -> Message {
     Message::ProduceRequest {
         correlation_id,
         acks: Acks::Leader,
@@ -107,7 +112,7 @@ fn txn_produce(correlation_id: u64, batch: RecordBatch) -> Message {
     }
 }
 
-fn markers(commit: bool, epoch: u16, coordinator_epoch: u32) -> Message {
+pub(super) fn markers(commit: bool, epoch: u16, coordinator_epoch: u32) -> Message {
     Message::WriteTxnMarkersRequest {
         correlation_id: 40,
         markers: vec![TxnMarker {
@@ -121,15 +126,15 @@ fn markers(commit: bool, epoch: u16, coordinator_epoch: u32) -> Message {
 }
 
 /// b2 and b3 fetch up to `offset`, so the high watermark reaches it.
-fn replicate(broker: &mut Broker, now: Millis, offset: u64, out: &mut Vec<Output>) {
+pub(super) fn replicate(broker: &mut Broker, now: Millis, offset: u64, out: &mut Vec<Output>) {
     broker.on_message(now, NodeId(2), fetch_from(2, offset, 1), out);
     broker.on_message(now, NodeId(3), fetch_from(3, offset, 1), out);
 }
 
 /// A produce answer: its correlation id and its one partition's result.
-type ProduceAnswer = (u64, Result<Offset, ErrorCode>);
+pub(super) type ProduceAnswer = (u64, Result<Offset, ErrorCode>);
 
-fn produce_results(out: &[Output]) -> Vec<ProduceAnswer> {
+pub(super) fn produce_results(out: &[Output]) -> Vec<ProduceAnswer> {
     out.iter()
         .filter_map(|o| match o {
             Output::Send {
@@ -188,7 +193,7 @@ fn verified(correlation_id: u64, result: Result<(), ErrorCode>) -> Message {
     }
 }
 
-fn fetch(broker: &Broker, isolation: IsolationLevel, from: u64) -> FetchedPartition {
+pub(super) fn fetch(broker: &Broker, isolation: IsolationLevel, from: u64) -> FetchedPartition {
     let asked = crate::protocol::ConsumerFetchPartition {
         tp: tp(),
         fetch_offset: Offset(from),
@@ -201,7 +206,12 @@ fn fetch(broker: &Broker, isolation: IsolationLevel, from: u64) -> FetchedPartit
 }
 
 /// A produce of the transaction's first batch, verified by the coordinator and appended.
-fn produce_verified(broker: &mut Broker, now: Millis, batch: RecordBatch, out: &mut Vec<Output>) {
+pub(super) fn produce_verified(
+    broker: &mut Broker,
+    now: Millis,
+    batch: RecordBatch,
+    out: &mut Vec<Output>,
+) {
     let from = out.len();
     broker.on_message(now, PRODUCER, txn_produce(1, batch), out);
     let (id, _) = verifications(&out[from..])[0].clone();

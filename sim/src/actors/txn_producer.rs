@@ -4,6 +4,7 @@
 //! once its records were all answered: an application that flushes, then aborts. A
 //! transaction meant to commit that aborted anyway (a batch given up on, a lost fence) is
 //! sent again in the next one, as a Kafka application retries an aborted transaction.
+//! A successor instance (`[transactions] successor_at_ms`) is the same role, started late.
 
 use super::producer::WorkItem;
 use super::Role;
@@ -34,6 +35,9 @@ pub struct TxnProducerRole {
     retry_items: usize,
     /// Records sent again so far, numbering their new values.
     retries_sent: u64,
+    /// The application instance starts at this time (global ms): a successor's, later
+    /// than the run's start.
+    starts_at_ms: u64,
 }
 
 /// Values are unique per run (checkers name a record by its value): a record sent again
@@ -54,6 +58,15 @@ impl TxnProducerRole {
             retrying: false,
             retry_items: 0,
             retries_sent: 0,
+            starts_at_ms: 0,
+        }
+    }
+
+    /// The instance starts (initializes its transactional id) only at `at_ms` (global).
+    pub fn starting_at(self, at_ms: u64) -> Self {
+        TxnProducerRole {
+            starts_at_ms: at_ms,
+            ..self
         }
     }
 
@@ -187,6 +200,9 @@ impl Role for TxnProducerRole {
     }
 
     fn on_tick(&mut self, local_ms: Millis, global_ms: u64, out: &mut Vec<Output>) {
+        if global_ms < self.starts_at_ms {
+            return;
+        }
         self.step(local_ms, global_ms, out);
         self.producer.tick(local_ms, out);
         self.step(local_ms, global_ms, out);
@@ -198,6 +214,9 @@ impl Role for TxnProducerRole {
     }
 
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis> {
+        if global_ms < self.starts_at_ms {
+            return Some(local_ms + (self.starts_at_ms - global_ms));
+        }
         // Work waits for the open transaction to end; then the next is due at its time.
         let idle = matches!(self.phase(), TxnPhase::Ready | TxnPhase::InTransaction);
         let next_work = self

@@ -29,8 +29,9 @@ pub fn judge(
             isr_below(at, min_insync_replicas)
         }
         // KIP-890: the leader relays the coordinator's answer to its verification, which
-        // fences against the epoch the coordinator holds (bumped by an InitProducerId that
-        // no batch carried to this log yet), or a deposed coordinator's older view.
+        // fences against the epoch the coordinator holds (a successor's InitProducerId, a
+        // timed-out transaction's abort, that no batch carried to this log yet), or a
+        // deposed coordinator's older view.
         Expectation::InvalidProducerEpoch if refused.transactional => Ok(()),
         Expectation::OutOfOrderSequence => sequence_gap(at, refused),
         Expectation::InvalidProducerEpoch => newer_epoch(at, refused),

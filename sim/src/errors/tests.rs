@@ -100,6 +100,17 @@ fn invalid_producer_epoch_only_below_an_epoch_the_log_holds() {
     assert!(produce_judged(e, &leader(&[1, 2], Some((2, 5))), &refused));
     assert!(!produce_judged(e, &leader(&[1, 2], Some((1, 5))), &refused));
     assert!(!produce_judged(e, &leader(&[1, 2], None), &refused));
+    // A transactional batch's verification may meet a newer epoch the coordinator knows
+    // and the partition does not yet (KIP-890).
+    let transactional = ProduceRefusal {
+        transactional: true,
+        ..refused
+    };
+    assert!(produce_judged(
+        e,
+        &leader(&[1, 2], Some((1, 5))),
+        &transactional
+    ));
 }
 
 #[test]

@@ -237,17 +237,29 @@ impl Scenario {
             .chain(self.controller_names())
             .chain(self.member_names())
             .collect();
+        // A paused client keeps its memory, so any client may pause (a zombie producer
+        // is one); a crashed one would start its work again from the beginning.
+        let pausable =
+            |node: &String| processes.contains(node) || self.client_names().contains(node);
         match fault {
-            Fault::Crash { node, .. }
-            | Fault::PowerLoss { node, .. }
-            | Fault::Pause { node, .. }
+            Fault::Crash { node, .. } | Fault::PowerLoss { node, .. }
                 if !processes.contains(node) && NodeAlias::parse(node).is_none() =>
             {
                 return Some((
                     "node",
                     format!(
-                        "`{node}`: only brokers, controllers and group members crash, lose \
-                         power or pause (name one controller of a quorum: {})",
+                        "`{node}`: only brokers, controllers and group members crash or lose \
+                         power (name one controller of a quorum: {})",
+                        self.controller_names().join(", ")
+                    ),
+                ));
+            }
+            Fault::Pause { node, .. } if !pausable(node) && NodeAlias::parse(node).is_none() => {
+                return Some((
+                    "node",
+                    format!(
+                        "`{node}`: only brokers, controllers and clients pause (name one \
+                         controller of a quorum: {})",
                         self.controller_names().join(", ")
                     ),
                 ));

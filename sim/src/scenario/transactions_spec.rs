@@ -3,6 +3,8 @@
 //!
 //! A producer is transactional when `[producer] transactional_id` is set: producer `p`
 //! runs with the id `{transactional_id}-{p}` (Kafka's ids are per application instance).
+//! With `successor_at_ms`, each such producer is an application instance replaced while it
+//! runs: a successor with the same id takes over the records due from that time on.
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +21,14 @@ pub struct TransactionsSpec {
     /// min(3, brokers)) when producers are transactional. Kafka's default is 50; fewer keep
     /// runs lean.
     pub state_partitions: u32,
+    /// When set, each transactional producer `p` has a successor: a second instance,
+    /// `producer-{p}-successor`, with the same transactional id, that starts at this time
+    /// (global ms), initializes the id (InitProducerId bumps its epoch, fencing the first
+    /// instance and aborting its open transaction) and sends the producer's records due
+    /// from then on; the first instance sends only those due before. A first instance
+    /// paused or cut off across this time comes back a zombie, which must be fenced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub successor_at_ms: Option<u64>,
 }
 
 impl Default for TransactionsSpec {
@@ -27,6 +37,7 @@ impl Default for TransactionsSpec {
             records_per_transaction: 5,
             abort_every: 0,
             state_partitions: 3,
+            successor_at_ms: None,
         }
     }
 }
@@ -41,8 +52,17 @@ impl TransactionsSpec {
         self.abort_every == 0 || !number.is_multiple_of(self.abort_every)
     }
 
-    /// The field and why, for a table no run can honour.
-    pub fn refusal(&self, transactional: bool) -> Option<(&'static str, String)> {
+    /// Splits a producer's records between its first instance and its successor (none
+    /// without `successor_at_ms`): the successor takes those due from its start.
+    pub fn split_work<T>(&self, items: Vec<T>, due_ms: impl Fn(&T) -> u64) -> (Vec<T>, Vec<T>) {
+        match self.successor_at_ms {
+            Some(at_ms) => items.into_iter().partition(|item| due_ms(item) < at_ms),
+            None => (items, Vec::new()),
+        }
+    }
+
+    /// The field and why, for a table no run can honour (`run_end_ms`: the scenario's end).
+    pub fn refusal(&self, transactional: bool, run_end_ms: u64) -> Option<(&'static str, String)> {
         if self.records_per_transaction == 0 {
             return Some((
                 "transactions.records_per_transaction",
@@ -54,6 +74,17 @@ impl TransactionsSpec {
                 "transactions.state_partitions",
                 format!("must be 1..=50, got {}", self.state_partitions),
             ));
+        }
+        if let Some(at_ms) = self.successor_at_ms {
+            if at_ms == 0 || at_ms >= run_end_ms {
+                return Some((
+                    "transactions.successor_at_ms",
+                    format!(
+                        "must be 1..{run_end_ms} (within the run: fault_phase_ms + \
+                         liveness_ms), got {at_ms}"
+                    ),
+                ));
+            }
         }
         if !transactional && !self.is_default() {
             return Some((
@@ -70,4 +101,9 @@ impl TransactionsSpec {
 /// The transactional id of producer `p` (from 1), if producers are transactional.
 pub fn transactional_id_of(prefix: Option<&str>, p: u32) -> Option<String> {
     prefix.map(|prefix| format!("{prefix}-{p}"))
+}
+
+/// The node name of producer `p`'s successor (`successor_at_ms`).
+pub fn successor_name(p: u32) -> String {
+    format!("producer-{p}-successor")
 }

@@ -190,7 +190,7 @@ impl Scenario {
             return refused(refusal, "producer");
         }
         let transactional = self.producer.transactional_id.is_some();
-        if let Some((field, reason)) = self.transactions.refusal(transactional) {
+        if let Some((field, reason)) = self.transactions.refusal(transactional, self.end_ms()) {
             return invalid(field, reason);
         }
         if let Some(id) = self.producer.transactional_id.as_deref() {

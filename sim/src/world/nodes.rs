@@ -16,6 +16,9 @@ pub const CONTROLLER_NAME: &str = "controller";
 /// First node ids of each client kind (brokers are 1..=n).
 pub const FIRST_PRODUCER: u32 = 100;
 pub const FIRST_CONSUMER: u32 = 200;
+/// Producer `p`'s successor (`[transactions] successor_at_ms`) is `FIRST_SUCCESSOR + p`:
+/// at most 50 producers, so successors fit between them and the consumers.
+pub const FIRST_SUCCESSOR: u32 = 150;
 /// Group members: group `g` (from 0) member `m` (from 1) is `FIRST_MEMBER + 20 g + m`.
 pub const FIRST_MEMBER: u32 = 300;
 

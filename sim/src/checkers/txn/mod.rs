@@ -52,7 +52,7 @@ pub fn check_transactions(history: &History, promises: &Promises) -> Vec<Anomaly
     anomalies.extend(torn::check(&index, promises));
     anomalies.extend(lost_write::check(&index, promises));
     anomalies.extend(duplicate::check(&index, promises));
-    anomalies.extend(zombie_write::check(&index));
+    anomalies.extend(zombie_write::check(&index, promises));
     anomalies.extend(cycles::check(&index));
     losses::scope(&index, &mut anomalies);
     anomalies.sort_by_key(|anomaly| anomaly.index);
