@@ -518,7 +518,8 @@ async fn supervise(
                     };
                     (producer, output)
                 });
-            let abort_every = group.abort_every;
+            let (abort_every, fence_with_generation) =
+                (group.abort_every, group.fence_with_generation);
             let config = if pipeline.is_some() {
                 ConsumerConfig {
                     isolation_level: IsolationLevel::ReadCommitted,
@@ -550,7 +551,7 @@ async fn supervise(
                                 bootstrap.clone(),
                                 output.clone(),
                                 m,
-                                abort_every,
+                                (abort_every, fence_with_generation),
                             ),
                         )),
                         None => {

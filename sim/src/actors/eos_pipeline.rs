@@ -47,6 +47,9 @@ pub struct EosPipelineRole {
     open: bool,
     /// Abort every this many transactions on purpose (an application's processing error).
     abort_every: Option<u64>,
+    /// KIP-447: the offsets carry the member's generation, so that a zombie's are refused.
+    /// `false` is a pre-KIP-447 application that sends them with the group id alone.
+    fence_with_generation: bool,
     begun: u64,
     /// The open transaction is to abort once its records are flushed.
     abort_when_flushed: bool,
@@ -60,7 +63,7 @@ impl EosPipelineRole {
         bootstrap: Vec<BrokerId>,
         output_topic: String,
         member_number: u32,
-        abort_every: Option<u64>,
+        (abort_every, fence_with_generation): (Option<u64>, bool),
     ) -> Self {
         let mut role = EosPipelineRole {
             me,
@@ -75,6 +78,7 @@ impl EosPipelineRole {
             sends: 0,
             open: false,
             abort_every,
+            fence_with_generation,
             begun: 0,
             abort_when_flushed: false,
         };
@@ -193,11 +197,12 @@ impl EosPipelineRole {
             group: input.group.0.clone(),
             offsets: input.offsets.clone(),
         })));
+        let fence = self.fence_with_generation;
         let offsets = self.producer.send_offsets_to_transaction(
             now,
             input.group,
-            Some(input.generation),
-            Some(input.member),
+            fence.then_some(input.generation),
+            fence.then_some(input.member),
             input.offsets,
             out,
         );

@@ -30,6 +30,10 @@ pub struct GroupSpec {
     /// (after flushing: the aborted output is in the log), as on a processing error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abort_every: Option<u64>,
+    /// KIP-447: a transactional group's offsets carry the member's generation and id, so
+    /// that the coordinator refuses a zombie's. `false` is the pre-KIP-447 application
+    /// (`sendOffsetsToTransaction(offsets, groupId)`) with a transactional id per member.
+    pub fence_with_generation: bool,
     /// `enable.auto.commit` with this interval; absent: commit after each processed poll.
     pub auto_commit_interval_ms: Option<u64>,
     /// How long processing one poll's records takes.
@@ -54,6 +58,7 @@ impl Default for GroupSpec {
             output_topic: None,
             rewind_after_abort: true,
             abort_every: None,
+            fence_with_generation: true,
             auto_commit_interval_ms: None,
             process_ms: 20,
             session_timeout_ms: 6_000,
@@ -116,6 +121,12 @@ impl GroupSpec {
                 return Some((
                     "abort_every",
                     "only a transactional group runs transactions".into(),
+                ));
+            }
+            if !self.fence_with_generation {
+                return Some((
+                    "fence_with_generation",
+                    "only a transactional group sends offsets to a transaction".into(),
                 ));
             }
             if !self.rewind_after_abort {
