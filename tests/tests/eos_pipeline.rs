@@ -151,9 +151,10 @@ fn a_pre_kip_447_pipeline_whose_zombies_commit_offsets_duplicates_effects() {
     let caught = (0..24)
         .filter(|&seed| {
             let outcome = run(&scenario, seed, RunOptions::default());
-            outcome.anomalies.iter().any(|a| {
-                a.kind == AnomalyKind::DuplicateEffect && a.verdict == Verdict::Violation
-            })
+            outcome
+                .anomalies
+                .iter()
+                .any(|a| a.kind == AnomalyKind::DuplicateEffect && a.verdict == Verdict::Violation)
         })
         .count();
     assert!(caught >= 2, "caught in {caught} of 24 seeds");

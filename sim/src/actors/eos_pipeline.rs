@@ -149,7 +149,9 @@ impl EosPipelineRole {
         }
         self.open = true;
         self.begun += 1;
-        self.abort_when_flushed = self.abort_every.is_some_and(|n| self.begun % n == 0);
+        self.abort_when_flushed = self
+            .abort_every
+            .is_some_and(|n| self.begun.is_multiple_of(n));
         let records: Vec<_> = input
             .polls
             .iter()

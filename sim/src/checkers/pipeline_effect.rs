@@ -110,6 +110,9 @@ fn pipeline_txns(history: &History) -> Vec<PipelineTxn<'_>> {
 
 type InputPartition = (String, u32);
 
+/// The outputs of one input a reader read, and where it read the second.
+type OutputsRead = (BTreeSet<u64>, Option<u64>);
+
 pub fn check(history: &History) -> Vec<Anomaly> {
     let txns = pipeline_txns(history);
     if txns.is_empty() {
@@ -200,7 +203,7 @@ fn lost_and_committed_twice(history: &History, txns: &[PipelineTxn<'_>]) -> Vec<
         if !committing.is_empty() || unknown > 0 {
             continue;
         }
-        for (group, _) in &members {
+        for group in members.keys() {
             let key = (*group, tp.clone());
             let Some(&(done, index)) = committed.get(&key) else {
                 continue;
@@ -241,8 +244,7 @@ fn read_twice(history: &History, txns: &[PipelineTxn<'_>]) -> Vec<Anomaly> {
         }
     }
     // (reader, isolation, input) -> output values read, and the first read of the second.
-    let mut seen: BTreeMap<(&str, IsolationLevel, u64), (BTreeSet<u64>, Option<u64>)> =
-        BTreeMap::new();
+    let mut seen: BTreeMap<(&str, IsolationLevel, u64), OutputsRead> = BTreeMap::new();
     let mut read_at: BTreeMap<u64, (String, u32, u64)> = BTreeMap::new();
     for entry in &history.entries {
         let (OpType::Ok, Operation::Poll(poll)) = (entry.op_type, &entry.op) else {
