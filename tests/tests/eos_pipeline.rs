@@ -88,20 +88,33 @@ fn read_uncommitted_downstream_reads_aborted_attempts_reported_as_allowed() {
     );
 }
 
+/// In how many of `seeds` the run shows a violation of `kind`.
+fn seeds_violating(scenario: &Scenario, seeds: std::ops::Range<u64>, kind: AnomalyKind) -> usize {
+    seeds
+        .filter(|&seed| {
+            let outcome = run(scenario, seed, RunOptions::default());
+            outcome
+                .anomalies
+                .iter()
+                .any(|a| a.kind == kind && a.verdict == Verdict::Violation)
+        })
+        .count()
+}
+
 #[test]
 fn a_pipeline_that_does_not_rewind_after_an_abort_loses_effects() {
     let mut scenario = eos_pipeline();
     scenario.groups[0].rewind_after_abort = false;
-    let caught = (0..8)
-        .filter(|&seed| {
-            let outcome = run(&scenario, seed, RunOptions::default());
-            outcome
-                .anomalies
-                .iter()
-                .any(|a| a.kind == AnomalyKind::LostEffect && a.verdict == Verdict::Violation)
-        })
-        .count();
+    let caught = seeds_violating(&scenario, 0..8, AnomalyKind::LostEffect);
     assert!(caught >= 6, "caught in {caught} of 8 seeds");
+}
+
+#[test]
+fn a_pre_kip_447_pipeline_whose_zombies_commit_offsets_duplicates_effects() {
+    let mut scenario = eos_pipeline();
+    scenario.groups[0].fence_with_generation = false;
+    let caught = seeds_violating(&scenario, 0..24, AnomalyKind::DuplicateEffect);
+    assert!(caught >= 2, "caught in {caught} of 24 seeds");
 }
 
 #[test]
@@ -142,20 +155,4 @@ fn pipeline_settings_are_checked_naming_the_field() {
         "groups[0].commit_mode",
     );
     assert!(eos_pipeline().validate("eos.toml").is_ok());
-}
-
-#[test]
-fn a_pre_kip_447_pipeline_whose_zombies_commit_offsets_duplicates_effects() {
-    let mut scenario = eos_pipeline();
-    scenario.groups[0].fence_with_generation = false;
-    let caught = (0..24)
-        .filter(|&seed| {
-            let outcome = run(&scenario, seed, RunOptions::default());
-            outcome
-                .anomalies
-                .iter()
-                .any(|a| a.kind == AnomalyKind::DuplicateEffect && a.verdict == Verdict::Violation)
-        })
-        .count();
-    assert!(caught >= 2, "caught in {caught} of 24 seeds");
 }
