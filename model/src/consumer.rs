@@ -92,6 +92,11 @@ impl Consumer {
         self.member.as_ref()
     }
 
+    /// The group membership, for the application's transactions (transactional mode).
+    pub fn member_mut(&mut self) -> Option<&mut GroupMember> {
+        self.member.as_mut()
+    }
+
     /// If the consumer has read up to the high watermark of every partition, the time
     /// (local ms) of the oldest report that says so: a caller decides how fresh is fresh
     /// enough, since a leader that stopped answering leaves its last report standing.

@@ -133,6 +133,12 @@ pub enum TxnObservation {
         producer_epoch: Option<u16>,
         sends: Vec<PlannedSend>,
     },
+    /// What a consume-transform-produce application polled for the transaction it begins
+    /// next: the records its sends derive from, read at `isolation`.
+    Polled {
+        records: Vec<ObservedRecord>,
+        isolation: crate::txn::IsolationLevel,
+    },
     /// `sendOffsetsToTransaction`: the offsets (last processed + 1) it commits for `group`.
     Offsets {
         group: String,

@@ -103,6 +103,12 @@ impl Producer {
         }
     }
 
+    /// Numbers this producer's requests from `first` on: a node that runs a consumer and a
+    /// producer side by side tells their answers apart by correlation id.
+    pub fn number_requests_from(&mut self, first: u64) {
+        self.next_correlation_id = first.saturating_sub(1);
+    }
+
     /// Records handed to `send` whose outcome is not known yet.
     pub fn pending_records(&self) -> usize {
         let queued: usize = self

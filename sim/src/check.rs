@@ -20,7 +20,7 @@ pub mod reader;
 pub use promises_table::PromiseSettings;
 
 /// The kinds the history checkers judge (`checkers::check_all`).
-pub const JUDGED: [AnomalyKind; 20] = [
+pub const JUDGED: [AnomalyKind; 22] = [
     AnomalyKind::NonmonotonicSend,
     AnomalyKind::Duplicate,
     AnomalyKind::PollSkip,
@@ -41,6 +41,8 @@ pub const JUDGED: [AnomalyKind; 20] = [
     AnomalyKind::ZombieWrite,
     AnomalyKind::G0,
     AnomalyKind::G1c,
+    AnomalyKind::LostEffect,
+    AnomalyKind::DuplicateEffect,
 ];
 
 /// What `check` cannot judge from a history, in one line.

@@ -5,6 +5,7 @@
 use crate::actors::broker::BrokerRole;
 use crate::actors::consumer::ConsumerRole;
 use crate::actors::controller::ControllerRole;
+use crate::actors::eos_pipeline::EosPipelineRole;
 use crate::actors::producer::{ProducerRole, WorkItem};
 use crate::actors::run_node;
 use crate::actors::txn_producer::TxnProducerRole;
@@ -17,19 +18,20 @@ use crate::faults::{max_disk_losses, DiskLossTargets, SwarmDraw, TimedFault};
 use crate::liveness_phase::{liveness, LivenessEnd};
 use crate::nemesis::Nemesis;
 use crate::outcome::{Outcome, OutcomeClass, RunStats};
-use crate::scenario::{successor_name, Scenario};
+use crate::scenario::{successor_name, GroupSpec, Scenario};
 use crate::workload;
 use crate::world::{
     address, controller_ids, controller_name, member_id, World, FIRST_CONSUMER, FIRST_PRODUCER,
     FIRST_SUCCESSOR,
 };
 use futures::future::Either;
-use kafka_model::config::ProducerConfig;
+use kafka_model::config::{ConsumerConfig, ProducerConfig};
 use kafka_model::consumer::Consumer;
 use kafka_model::ids::{BrokerId, NodeId};
 use kafka_model::layout::ClusterLayout;
 use kafka_model::member::CommitMode;
 use kafka_model::producer::Producer;
+use kafka_model::txn::IsolationLevel;
 use madsim::runtime::{Handle, Runtime};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -467,13 +469,24 @@ async fn supervise(
         }
     }
     let topics = vec![scenario.workload.topic.clone()];
+    // Downstream of a pipeline, the plain consumers read its output too.
+    let read_topics: Vec<String> = topics
+        .iter()
+        .cloned()
+        .chain(
+            scenario
+                .groups
+                .iter()
+                .filter_map(|g| g.output_topic.clone()),
+        )
+        .collect();
     for c in 1..=scenario.consumers {
         let id = NodeId(FIRST_CONSUMER + c);
         let (world, config, bootstrap, topics) = (
             world.clone(),
             scenario.consumer.clone(),
             bootstrap.clone(),
-            topics.clone(),
+            read_topics.clone(),
         );
         let node = handle
             .create_node()
@@ -501,19 +514,59 @@ async fn supervise(
                 group.member_config(),
                 name.clone(),
             );
+            // A pipeline member reads read_committed and produces in transactions of its
+            // own transactional id.
+            let pipeline = group
+                .output_topic
+                .clone()
+                .filter(|_| group.is_pipeline())
+                .map(|output| {
+                    let producer = ProducerConfig {
+                        transactional_id: Some(GroupSpec::transactional_id(&name)),
+                        ..scenario.producer.clone()
+                    };
+                    (producer, output)
+                });
+            let (abort_every, fence_with_generation) =
+                (group.abort_every, group.fence_with_generation);
+            let config = if pipeline.is_some() {
+                ConsumerConfig {
+                    isolation_level: IsolationLevel::ReadCommitted,
+                    ..config
+                }
+            } else {
+                config
+            };
             let node = handle
                 .create_node()
                 .name(name.clone())
                 .ip(address(id).ip())
                 .init(move || {
-                    let role = ConsumerRole::new(Consumer::in_group(
+                    let consumer = Consumer::in_group(
                         config.clone(),
                         bootstrap.clone(),
                         topics.clone(),
                         member.clone(),
                         client_id.clone(),
-                    ));
-                    run_node(world.clone(), id, role)
+                    );
+                    match &pipeline {
+                        Some((producer, output)) => Either::Left(run_node(
+                            world.clone(),
+                            id,
+                            EosPipelineRole::new(
+                                id,
+                                consumer,
+                                producer.clone(),
+                                bootstrap.clone(),
+                                output.clone(),
+                                m,
+                                (abort_every, fence_with_generation),
+                            ),
+                        )),
+                        None => {
+                            Either::Right(run_node(world.clone(), id, ConsumerRole::new(consumer)))
+                        }
+                    }
                 })
                 .build();
             nodes.insert(name, node.id());

@@ -86,6 +86,7 @@ pub struct Scenario {
     pub producers: u32,
     pub consumers: u32,
     /// Consumer groups reading the workload topic (`[[groups]]`), each independently.
+    /// The plain consumers read the workload topic and every pipeline group's output.
     pub groups: Vec<GroupSpec>,
     /// Partitions of the internal offsets topic, created (at replication factor
     /// min(3, brokers)) when there are groups. Kafka's default is 50; fewer keep runs lean.
@@ -251,8 +252,8 @@ impl Scenario {
     }
 
     /// The topics the cluster is created with: the scenario's, plus the offsets topic
-    /// when there are groups and the transaction state topic when producers are
-    /// transactional.
+    /// when there are groups and the transaction state topic when producers (or a
+    /// pipeline group's members) are transactional.
     pub fn cluster_topics(&self) -> Vec<TopicConfig> {
         let mut topics = self.topics.clone();
         if !self.groups.is_empty() {
@@ -262,7 +263,9 @@ impl Scenario {
                 replication_factor: self.brokers.min(3),
             });
         }
-        if self.producer.transactional_id.is_some() {
+        if self.producer.transactional_id.is_some()
+            || self.groups.iter().any(GroupSpec::is_pipeline)
+        {
             topics.push(TopicConfig {
                 name: kafka_model::txn::TRANSACTION_STATE_TOPIC.to_string(),
                 partitions: self.transactions.state_partitions,

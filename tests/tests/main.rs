@@ -20,6 +20,7 @@ mod coverage;
 mod determinism;
 mod durability;
 mod eligible_leader_replicas;
+mod eos_pipeline;
 mod groups;
 mod kraft;
 mod matrix;

@@ -119,7 +119,17 @@ impl GroupCoordinator {
         out: &mut Vec<GroupOutput>,
     ) {
         let group_generation = self.group_generation(&group);
-        if let Err(error) = self.validate_commit(&group, generation, member.as_ref()) {
+        // A commit naming neither generation nor member is a pre-KIP-447 producer's
+        // (`sendOffsetsToTransaction(offsets, groupId)`): Kafka's coordinator skips the
+        // membership checks for it, even in a group with members, and leaves fencing to
+        // the transactional id.
+        let pre_kip_447 = generation.is_none() && member.is_none();
+        let checked = if pre_kip_447 {
+            Ok(())
+        } else {
+            self.validate_commit(&group, generation, member.as_ref())
+        };
+        if let Err(error) = checked {
             let results = offsets
                 .iter()
                 .map(|(tp, _)| (tp.clone(), Err(error)))

@@ -15,6 +15,11 @@ pub enum CommitMode {
     /// Commit the polled end, then process: a member that dies in between loses those
     /// records' processing (at-most-once).
     BeforeProcessing,
+    /// Exactly-once (consume-transform-produce): the member does not commit; the
+    /// application takes what was processed ([`super::GroupMember::take_processed`]) and
+    /// commits its offsets with its transaction (`sendOffsetsToTransaction`); after an
+    /// abort the member goes back to the group's committed offsets.
+    Transactional,
 }
 
 impl CommitMode {
@@ -22,6 +27,7 @@ impl CommitMode {
         match self {
             CommitMode::AfterProcessing => "after-processing",
             CommitMode::BeforeProcessing => "before-processing",
+            CommitMode::Transactional => "transactional",
         }
     }
 }
@@ -46,6 +52,11 @@ pub struct MemberConfig {
     pub auto_commit_interval_ms: Option<u64>,
     /// How long the application takes to process one poll's records.
     pub process_ms: u64,
+    /// Transactional mode: after a transaction that did not commit, seek every owned
+    /// partition back to its committed offset, as Kafka's exactly-once applications do.
+    /// `false` is a broken application that keeps its positions and so skips the aborted
+    /// transaction's input.
+    pub rewind_after_abort: bool,
 }
 
 impl Default for MemberConfig {
@@ -59,6 +70,7 @@ impl Default for MemberConfig {
             commit_mode: CommitMode::AfterProcessing,
             auto_commit_interval_ms: None,
             process_ms: 0,
+            rewind_after_abort: true,
         }
     }
 }

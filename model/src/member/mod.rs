@@ -2,7 +2,7 @@
 //! ConsumerCoordinator): finds the coordinator, joins and syncs (running the assignor when
 //! it leads), heartbeats, revokes and takes partitions, fetches their committed offsets,
 //! processes what the consumer polled and commits it (after processing: at-least-once;
-//! before: at-most-once).
+//! before: at-most-once), or hands it to a transaction (exactly-once).
 //!
 //! The consumer owns fetching; this tells it which partitions to fetch from where
 //! ([`MemberAction`]) and takes the records it polls ([`GroupMember::polled`]).
@@ -11,8 +11,10 @@ mod config;
 mod failures;
 mod processing;
 mod requests;
+mod transactional;
 
 pub use config::{CommitMode, MemberConfig};
+pub use transactional::TransactionInput;
 
 use crate::effect::{CommitObservation, Observation, ObservedRecord, Output};
 use crate::group::{Generation, GroupId, JoinedGeneration, MemberId, RebalanceProtocol};
@@ -77,6 +79,10 @@ pub struct GroupMember {
     queue: ProcessingQueue,
     /// After-processing mode: last processed + 1, per partition, not yet committed.
     processed: BTreeMap<TopicPartition, Offset>,
+    /// Transactional mode: processed polls waiting for the application's next transaction.
+    txn_ready: Vec<Polled>,
+    /// Transactional mode: the application's transaction holds offsets handed to it.
+    in_transaction: bool,
     next_auto_commit_ms: Millis,
     /// No coordinator request before this (a backoff after an error).
     not_before_ms: Millis,
@@ -120,6 +126,8 @@ impl GroupMember {
             commits: BTreeMap::new(),
             queue: ProcessingQueue::default(),
             processed: BTreeMap::new(),
+            txn_ready: Vec::new(),
+            in_transaction: false,
             not_before_ms: 0,
             actions: Vec::new(),
             sent: VecDeque::new(),
@@ -152,6 +160,7 @@ impl GroupMember {
             && self.awaiting_offsets.is_empty()
             && self.queue.is_empty()
             && self.processed.is_empty()
+            && !self.transaction_pending()
             && self.commits.is_empty();
         if settled {
             self.confirmed_ms
@@ -168,7 +177,11 @@ impl GroupMember {
             "joining the group".into()
         } else if !self.awaiting_offsets.is_empty() {
             "fetching committed offsets".into()
-        } else if !self.queue.is_empty() || !self.processed.is_empty() || !self.commits.is_empty() {
+        } else if !self.queue.is_empty()
+            || !self.processed.is_empty()
+            || !self.commits.is_empty()
+            || self.transaction_pending()
+        {
             "processing and committing".into()
         } else {
             "no heartbeat answer lately".into()
@@ -206,7 +219,9 @@ impl GroupMember {
             done_ms: None,
         };
         match self.config.commit_mode {
-            CommitMode::AfterProcessing => self.queue.push_ready(now, item, self.config.process_ms),
+            CommitMode::AfterProcessing | CommitMode::Transactional => {
+                self.queue.push_ready(now, item, self.config.process_ms)
+            }
             CommitMode::BeforeProcessing => self.queue.push_uncommitted(item),
         }
         self.send_next_commit(now, last_correlation_id, out);
@@ -240,6 +255,8 @@ impl GroupMember {
                     None => self.restart_from_committed(&tp),
                 }
             }
+            // The application commits with its transaction.
+            CommitMode::Transactional => {}
         }
     }
 
@@ -330,12 +347,23 @@ impl GroupMember {
 
     /// Ends the processing that is due: a `process` in the history, then (after
     /// processing) the commit of last processed + 1.
-    fn process_due(&mut self, now: Millis, last_correlation_id: &mut u64, out: &mut Vec<Output>) {
+    pub(super) fn process_due(
+        &mut self,
+        now: Millis,
+        last_correlation_id: &mut u64,
+        out: &mut Vec<Output>,
+    ) {
         let done = self.queue.take_done(now);
         if done.is_empty() {
             return;
         }
         for item in done {
+            // Transactional processing is the application's transaction, which the
+            // history records whole; the member only hands the records over.
+            if self.config.commit_mode == CommitMode::Transactional {
+                self.processed_for_transaction(item);
+                continue;
+            }
             out.push(Output::Observe(Observation::Process {
                 group: self.group.0.clone(),
                 member: self.member_label(),
@@ -436,6 +464,7 @@ impl GroupMember {
             self.send_commit(now, processed, last_correlation_id, out);
         }
         self.queue.drop_partitions(Some(partitions));
+        self.txn_ready.retain(|item| !partitions.contains(&item.tp));
         for tp in partitions {
             self.owned.remove(tp);
             self.awaiting_offsets.remove(tp);
@@ -456,6 +485,7 @@ impl GroupMember {
         self.revoke(now, &all, false, last_correlation_id, out);
         self.queue.drop_partitions(None);
         self.processed.clear();
+        self.txn_ready.clear();
         self.generation = None;
         if forget_id {
             self.member_id = None;

@@ -45,28 +45,35 @@ impl Role for ConsumerRole {
     }
 
     fn publish(&self, world: &World, me: NodeId) {
-        let global = World::now_ms();
-        let local = world.local_ms(me, global);
-        let caught_up_as_of_ms = self
-            .consumer
-            .caught_up_as_of()
-            .map(|seen| global.saturating_sub(local.saturating_sub(seen)));
-        world.set_client_status(
-            me,
-            ClientStatus {
-                pending_sends: 0,
-                caught_up_as_of_ms,
-                waiting_for: if caught_up_as_of_ms.is_some() {
-                    String::new()
-                } else {
-                    self.consumer.lag_summary()
-                },
-                group: self.consumer.member().map(|m| MemberStanding {
-                    group: m.group().0.clone(),
-                    generation: m.generation().map(|g| g.0),
-                    partitions: m.owned().iter().cloned().collect(),
-                }),
-            },
-        );
+        world.set_client_status(me, consumer_status(world, me, &self.consumer, 0));
+    }
+}
+
+/// Where a consumer stands for the liveness phase: caught up as of when (global ms), what
+/// it waits for, its group standing; `pending_sends` for a node that also produces.
+pub fn consumer_status(
+    world: &World,
+    me: NodeId,
+    consumer: &Consumer,
+    pending_sends: u64,
+) -> ClientStatus {
+    let global = World::now_ms();
+    let local = world.local_ms(me, global);
+    let caught_up_as_of_ms = consumer
+        .caught_up_as_of()
+        .map(|seen| global.saturating_sub(local.saturating_sub(seen)));
+    ClientStatus {
+        pending_sends,
+        caught_up_as_of_ms,
+        waiting_for: if caught_up_as_of_ms.is_some() {
+            String::new()
+        } else {
+            consumer.lag_summary()
+        },
+        group: consumer.member().map(|m| MemberStanding {
+            group: m.group().0.clone(),
+            generation: m.generation().map(|g| g.0),
+            partitions: m.owned().iter().cloned().collect(),
+        }),
     }
 }

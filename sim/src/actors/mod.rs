@@ -7,6 +7,7 @@ mod alarm;
 pub mod broker;
 pub mod consumer;
 pub mod controller;
+pub mod eos_pipeline;
 pub mod producer;
 mod read_check;
 pub mod txn_producer;

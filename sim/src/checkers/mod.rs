@@ -15,6 +15,7 @@ pub mod lost_write;
 pub mod monotonic_high_watermark;
 pub mod nonmonotonic_poll;
 pub mod nonmonotonic_send;
+pub mod pipeline_effect;
 pub mod poll_skip;
 pub mod processing;
 pub mod retention_skip;
@@ -84,10 +85,14 @@ pub enum AnomalyKind {
     G0,
     /// A cycle of dependencies among committed transactions through a read.
     G1c,
+    /// An exactly-once pipeline committed past an input without committing its effect.
+    LostEffect,
+    /// An exactly-once pipeline's input had two effects (committed, or read downstream).
+    DuplicateEffect,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 33] = [
+    pub const ALL: [AnomalyKind; 35] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -121,6 +126,8 @@ impl AnomalyKind {
         AnomalyKind::ZombieWrite,
         AnomalyKind::G0,
         AnomalyKind::G1c,
+        AnomalyKind::LostEffect,
+        AnomalyKind::DuplicateEffect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -158,6 +165,8 @@ impl AnomalyKind {
             AnomalyKind::ZombieWrite => "zombie-write",
             AnomalyKind::G0 => "g0",
             AnomalyKind::G1c => "g1c",
+            AnomalyKind::LostEffect => "lost-effect",
+            AnomalyKind::DuplicateEffect => "duplicate-effect",
         }
     }
 }
@@ -342,5 +351,6 @@ pub fn check_all(history: &History, promises: &Promises) -> Vec<Anomaly> {
     anomalies.extend(commit_backwards::check(history, promises));
     anomalies.extend(processing::check(history, promises));
     anomalies.extend(txn::check_transactions(history, promises));
+    anomalies.extend(pipeline_effect::check(history));
     anomalies
 }

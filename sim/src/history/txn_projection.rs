@@ -1,6 +1,8 @@
 //! The transactional part of the projection: a producer's transaction becomes one `txn`
 //! operation, invoked when it begins (with the sends its application planned) and
-//! completed when the producer learns its end (with where each send was written).
+//! completed when the producer learns its end (with where each send was written). A
+//! consume-transform-produce loop reports what it polled just before it begins: the polls
+//! come first in the transaction's micro-operations, as in Jepsen's.
 
 use super::txn::{Mop, TxnValue};
 use super::{CommittedOffset, OpType, Operation, SendValue};
@@ -13,6 +15,8 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, Default)]
 pub struct TxnProjection {
     open: BTreeMap<String, TxnValue>,
+    /// What each process polled for the transaction it is about to begin.
+    polled: BTreeMap<String, Vec<Mop>>,
 }
 
 impl TxnProjection {
@@ -30,9 +34,10 @@ impl TxnProjection {
                 producer_epoch,
                 sends,
             } => {
-                let mops = sends
+                let polls = self.polled.remove(process).unwrap_or_default();
+                let mops = polls
                     .into_iter()
-                    .map(|s| {
+                    .chain(sends.into_iter().map(|s| {
                         Mop::Send(SendValue {
                             topic: s.topic,
                             key: s.key,
@@ -42,7 +47,7 @@ impl TxnProjection {
                             offset: None,
                             error: None,
                         })
-                    })
+                    }))
                     .collect();
                 let value = TxnValue {
                     transactional_id,
@@ -54,6 +59,14 @@ impl TxnProjection {
                 };
                 self.open.insert(process.to_string(), value.clone());
                 Some((OpType::Invoke, Operation::Txn(value)))
+            }
+            TxnObservation::Polled { records, isolation } => {
+                // Jepsen's order: the transaction's polls, then its sends.
+                self.polled
+                    .entry(process.to_string())
+                    .or_default()
+                    .push(Mop::Poll { records, isolation });
+                None
             }
             TxnObservation::Offsets { group, offsets } => {
                 let open = self.open.get_mut(process)?;

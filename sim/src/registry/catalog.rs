@@ -152,7 +152,7 @@ fn pre_kip_890_hanging_transaction() -> Scenario {
     scenario.transactions = TransactionsSpec {
         records_per_transaction: 5,
         abort_every: 4,
-        state_partitions: 3,
+        ..TransactionsSpec::default()
     };
     scenario.fault_phase_ms = 20_000;
     scenario.faults = Faults {

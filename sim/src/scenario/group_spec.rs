@@ -1,4 +1,5 @@
-//! A consumer group in a scenario: its members and how they process and commit.
+//! A consumer group in a scenario: its members and how they process and commit (or, as
+//! an exactly-once pipeline, what they produce).
 
 use kafka_model::group::Assignor;
 use kafka_model::member::{CommitMode, MemberConfig};
@@ -14,8 +15,25 @@ pub struct GroupSpec {
     pub members: u32,
     /// `partition.assignment.strategy`: `range`, `roundrobin` or `cooperative-sticky`.
     pub assignor: Assignor,
-    /// `after-processing` (at-least-once) or `before-processing` (at-most-once).
+    /// `after-processing` (at-least-once), `before-processing` (at-most-once), or
+    /// `transactional` (an exactly-once pipeline: each member produces to `output_topic`
+    /// and commits its offsets in the same transaction).
     pub commit_mode: CommitMode,
+    /// A transactional group's output topic (one of `[[topics]]`): one record per input
+    /// record. The scenario's plain consumers read it too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_topic: Option<String>,
+    /// A transactional group seeks back to its committed offsets after a transaction that
+    /// did not commit; `false` is the broken application that keeps its positions.
+    pub rewind_after_abort: bool,
+    /// A transactional group's members abort every this many transactions on purpose
+    /// (after flushing: the aborted output is in the log), as on a processing error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_every: Option<u64>,
+    /// KIP-447: a transactional group's offsets carry the member's generation and id, so
+    /// that the coordinator refuses a zombie's. `false` is the pre-KIP-447 application
+    /// (`sendOffsetsToTransaction(offsets, groupId)`) with a transactional id per member.
+    pub fence_with_generation: bool,
     /// `enable.auto.commit` with this interval; absent: commit after each processed poll.
     pub auto_commit_interval_ms: Option<u64>,
     /// How long processing one poll's records takes.
@@ -37,6 +55,10 @@ impl Default for GroupSpec {
             members: 2,
             assignor: Assignor::Range,
             commit_mode: CommitMode::AfterProcessing,
+            output_topic: None,
+            rewind_after_abort: true,
+            abort_every: None,
+            fence_with_generation: true,
             auto_commit_interval_ms: None,
             process_ms: 20,
             session_timeout_ms: 6_000,
@@ -65,7 +87,92 @@ impl GroupSpec {
             commit_mode: self.commit_mode,
             auto_commit_interval_ms: self.auto_commit_interval_ms,
             process_ms: self.process_ms,
+            rewind_after_abort: self.rewind_after_abort,
         }
+    }
+
+    pub fn is_pipeline(&self) -> bool {
+        self.commit_mode == CommitMode::Transactional
+    }
+
+    /// A pipeline member's transactional id: its node name, stable across restarts, so
+    /// that a restarted member fences its predecessor's transaction.
+    pub fn transactional_id(member_name: &str) -> String {
+        member_name.to_string()
+    }
+
+    /// Why the group's pipeline settings cannot run: a transactional group needs an
+    /// output topic that exists and is not its input, and idempotent producers.
+    pub fn pipeline_problem(
+        &self,
+        topics: &[&str],
+        input_topic: &str,
+        idempotent_producers: bool,
+    ) -> Option<(&'static str, String)> {
+        if !self.is_pipeline() {
+            if self.output_topic.is_some() {
+                return Some((
+                    "output_topic",
+                    "only a transactional group produces: set commit_mode = \"transactional\""
+                        .into(),
+                ));
+            }
+            if self.abort_every.is_some() {
+                return Some((
+                    "abort_every",
+                    "only a transactional group runs transactions".into(),
+                ));
+            }
+            if !self.fence_with_generation {
+                return Some((
+                    "fence_with_generation",
+                    "only a transactional group sends offsets to a transaction".into(),
+                ));
+            }
+            if !self.rewind_after_abort {
+                return Some((
+                    "rewind_after_abort",
+                    "only a transactional group rewinds after an abort".into(),
+                ));
+            }
+            return None;
+        }
+        let Some(output) = self.output_topic.as_deref() else {
+            return Some((
+                "output_topic",
+                "a transactional group must name the topic it produces to".into(),
+            ));
+        };
+        if !topics.contains(&output) {
+            return Some((
+                "output_topic",
+                format!("`{output}` is not one of the scenario's [[topics]]"),
+            ));
+        }
+        if output == input_topic {
+            return Some((
+                "output_topic",
+                format!("`{output}` is the workload topic the group reads"),
+            ));
+        }
+        if self.abort_every == Some(0) {
+            return Some(("abort_every", "must be at least 1 (or absent)".into()));
+        }
+        if self.auto_commit_interval_ms.is_some() {
+            return Some((
+                "auto_commit_interval_ms",
+                "a transactional group commits with its transactions, not on a timer".into(),
+            ));
+        }
+        if !idempotent_producers {
+            return Some((
+                "commit_mode",
+                "a transactional group's producers need idempotence (Kafka refuses a \
+                 transactional.id without it): [producer] turns it off"
+                    .into(),
+            ));
+        }
+        None
     }
 
     /// Why the group cannot run in the harness, naming the field; what Kafka's consumer

@@ -107,6 +107,14 @@ impl Scenario {
             ) {
                 return invalid(&format!("groups[{i}].{field}"), reason);
             }
+            let topics: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+            if let Some((field, reason)) = group.pipeline_problem(
+                &topics,
+                &self.workload.topic,
+                self.producer.idempotence_enabled(),
+            ) {
+                return invalid(&format!("groups[{i}].{field}"), reason);
+            }
             if let Some(refusal) = group.member_config().refusal() {
                 return refused(refusal, &format!("groups[{i}]"));
             }

@@ -163,6 +163,22 @@ fn a_transactional_commit_from_a_stale_generation_is_fenced() {
 }
 
 #[test]
+fn a_pre_kip_447_transactional_commit_is_not_checked_against_the_membership() {
+    let mut w = World::new(config(), &[("t", 2)]);
+    w.add_client(0, &[Assignor::Range]);
+    w.run_for(10_000);
+    w.assert_stable();
+    // No generation and no member (sendOffsetsToTransaction(offsets, groupId)): Kafka's
+    // coordinator accepts it in a group with members (a plain commit so is refused), and
+    // leaves fencing to the transactional id.
+    let answer = w.call(0, txn_commit(&gid(), None, None, &[(tp("t", 0), 5)]));
+    assert!(
+        matches!(answer, GroupResponse::TxnOffsetCommit { ref results, .. } if results[0].1.is_ok()),
+        "{answer:?}"
+    );
+}
+
+#[test]
 fn a_coordinator_loaded_from_the_log_sees_what_the_markers_decided() {
     let mut w = World::new(config(), &[("t", 2)]);
     w.call(
