@@ -33,20 +33,10 @@ fn txn_layout() -> ClusterLayout {
 
 /// Broker `me` of a cluster with a transaction state topic, told that b1 leads t-0.
 fn started(me: u32, verify: bool) -> Broker {
-    started_with(
-        me,
-        BrokerConfig {
-            verify_transactional_produce: verify,
-            ..BrokerConfig::default()
-        },
-    )
-}
-
-/// [`started`] with `config` (its `min_insync_replicas` set to 1).
-fn started_with(me: u32, config: BrokerConfig) -> Broker {
     let config = BrokerConfig {
         min_insync_replicas: 1,
-        ..config
+        verify_transactional_produce: verify,
+        ..BrokerConfig::default()
     };
     started_with(me, config)
 }
