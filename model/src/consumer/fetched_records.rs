@@ -40,7 +40,10 @@ pub fn fetched_records(
     } else {
         Vec::new()
     };
-    pending.sort();
+    // By first offset, as Kafka's consumer keeps them (a priority queue on the offset): by
+    // producer id, an aborted transaction that starts earlier under a larger producer id
+    // would wait behind a later one and its records be handed over.
+    pending.sort_by_key(|a| (a.first_offset, a.producer_id));
     let mut pending = pending.into_iter().peekable();
     let mut aborting: BTreeSet<ProducerId> = BTreeSet::new();
     for batch in &data.batches {
@@ -194,6 +197,29 @@ mod tests {
         );
         let rest = fetched_records(&data, IsolationLevel::ReadCommitted, Offset(3), 100);
         assert_eq!(offsets(&rest), vec![3, 6]);
+    }
+
+    /// The shape of seed 117 of examples/eos-pipeline.toml: producer 9's aborted
+    /// transaction starts at 0, before producer 1's empty aborted ones at 1 and 2, and the
+    /// read stops below producer 9's abort marker.
+    #[test]
+    fn an_aborted_transaction_of_a_larger_producer_id_starting_first_is_skipped() {
+        let data = FetchedPartition {
+            batches: vec![data(9, 0, 1), end(1, 1, false), end(1, 2, false)],
+            high_watermark: Offset(3),
+            log_start_offset: Offset(0),
+            last_stable_offset: Offset(3),
+            aborted: [(1, 1), (1, 2), (9, 0)]
+                .into_iter()
+                .map(|(p, o)| AbortedTxn {
+                    producer_id: ProducerId(p),
+                    first_offset: Offset(o),
+                })
+                .collect(),
+        };
+        let read = fetched_records(&data, IsolationLevel::ReadCommitted, Offset(0), 100);
+        assert_eq!(offsets(&read), Vec::<u64>::new());
+        assert_eq!(read.skipped_aborted, vec![Offset(0)]);
     }
 
     #[test]
