@@ -5,17 +5,16 @@
 //! are reported as allowed; broken applications are caught; bad pipeline settings are
 //! refused naming the field.
 
+use crate::txn_support::{example, passing_run};
 use kafka_model::member::CommitMode;
 use kafka_model::txn::IsolationLevel;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::history::{OpType, Operation};
-use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{Scenario, ScenarioError};
 
 fn eos_pipeline() -> Scenario {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/eos-pipeline.toml");
-    Scenario::from_file(std::path::Path::new(path)).expect("the example loads")
+    example("eos-pipeline.toml")
 }
 
 /// Committed and aborted pipeline transactions of a history.
@@ -42,13 +41,7 @@ fn every_order_has_exactly_one_shipment_read_committed_under_failover() {
     let scenario = eos_pipeline();
     let (mut committed, mut aborted) = (0, 0);
     for seed in 0..24 {
-        let outcome = run(&scenario, seed, RunOptions::default());
-        assert_eq!(
-            outcome.class,
-            OutcomeClass::Pass,
-            "seed {seed}: {:?}",
-            outcome.anomalies
-        );
+        let outcome = passing_run(&scenario, seed);
         let (c, a) = pipeline_outcomes(&outcome.history);
         committed += c;
         aborted += a;
@@ -66,13 +59,7 @@ fn read_uncommitted_downstream_reads_aborted_attempts_reported_as_allowed() {
     scenario.consumer.isolation_level = IsolationLevel::ReadUncommitted;
     let (mut duplicates, mut aborted_reads) = (0, 0);
     for seed in 0..8 {
-        let outcome = run(&scenario, seed, RunOptions::default());
-        assert_eq!(
-            outcome.class,
-            OutcomeClass::Pass,
-            "seed {seed}: {:?}",
-            outcome.anomalies
-        );
+        let outcome = passing_run(&scenario, seed);
         for anomaly in &outcome.anomalies {
             assert_eq!(anomaly.verdict, Verdict::Allowed, "{anomaly:?}");
             match anomaly.kind {

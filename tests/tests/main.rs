@@ -42,6 +42,7 @@ mod timeline;
 mod transactions;
 mod trigger_windows;
 mod triggers;
+mod txn_support;
 mod txn_variants;
 mod zombie;
 

@@ -3,6 +3,7 @@
 //! committed transactions, and by a read_uncommitted one whose aborted reads are reported
 //! as allowed; a consumer reading records of aborted transactions as committed is caught.
 
+use crate::txn_support::{example, passing_run};
 use kafka_model::txn::IsolationLevel;
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::history::{History, Mop, OpType, Operation};
@@ -11,8 +12,7 @@ use kafka_sim::runner::{promises, run, RunOptions};
 use kafka_sim::scenario::Scenario;
 
 fn txn_failover() -> Scenario {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/txn-failover.toml");
-    Scenario::from_file(std::path::Path::new(path)).expect("the example loads")
+    example("txn-failover.toml")
 }
 
 /// Committed and aborted transactions, and the values of the aborted ones.
@@ -54,13 +54,7 @@ fn read_committed_sees_every_committed_transaction_and_nothing_aborted_under_fai
     let scenario = txn_failover();
     let (mut committed, mut aborted) = (0, 0);
     for seed in 0..24 {
-        let outcome = run(&scenario, seed, RunOptions::default());
-        assert_eq!(
-            outcome.class,
-            OutcomeClass::Pass,
-            "seed {seed}: {:?}",
-            outcome.anomalies
-        );
+        let outcome = passing_run(&scenario, seed);
         let (c, a, aborted_values) = outcomes(&outcome.history);
         committed += c;
         aborted += a;

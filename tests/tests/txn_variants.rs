@@ -4,8 +4,8 @@
 //! catalog's pre-KIP-890 hanging transaction is found within its bounded sweep, and the
 //! same scenario and seeds with KIP-890's verification show nothing.
 
+use crate::txn_support::{example, passing_run};
 use kafka_sim::checkers::{AnomalyKind, Verdict};
-use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::registry;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::Scenario;
@@ -14,8 +14,7 @@ use kafka_sim::sweep::{sweep, SeedResult};
 const SEEDS: std::ops::Range<u64> = 0..4;
 
 fn txn_failover() -> Scenario {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/txn-failover.toml");
-    Scenario::from_file(std::path::Path::new(path)).expect("the example loads")
+    example("txn-failover.toml")
 }
 
 /// Every seed of [`SEEDS`] shows `kind` as a violation on `broken`.
@@ -35,13 +34,7 @@ fn caught_on_every_seed(broken: &Scenario, kind: AnomalyKind) {
 
 fn passes_on_every_seed(scenario: &Scenario) {
     for seed in SEEDS {
-        let outcome = run(scenario, seed, RunOptions::default());
-        assert_eq!(
-            outcome.class,
-            OutcomeClass::Pass,
-            "seed {seed}: {:?}",
-            outcome.anomalies
-        );
+        passing_run(scenario, seed);
     }
 }
 

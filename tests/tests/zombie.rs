@@ -3,6 +3,7 @@
 //! id, and is fenced; with `fence_producer_epochs = false` a partition leader lets the
 //! zombie's records in, and zombie-write finds them after the successor's.
 
+use crate::txn_support::{example, passing_run};
 use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::history::{History, Mop, OpType, Operation};
 use kafka_sim::outcome::OutcomeClass;
@@ -12,11 +13,7 @@ use kafka_sim::scenario::{Scenario, ScenarioError};
 const SEEDS: std::ops::Range<u64> = 0..24;
 
 fn zombie_producer() -> Scenario {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../examples/zombie-producer.toml"
-    );
-    Scenario::from_file(std::path::Path::new(path)).expect("the example loads")
+    example("zombie-producer.toml")
 }
 
 /// The values of `process`'s transactions that ended fenced.
@@ -60,13 +57,7 @@ fn the_paused_producer_comes_back_a_zombie_and_is_fenced() {
     let scenario = zombie_producer();
     let mut fenced = 0;
     for seed in SEEDS {
-        let outcome = run(&scenario, seed, RunOptions::default());
-        assert_eq!(
-            outcome.class,
-            OutcomeClass::Pass,
-            "seed {seed}: {:?}",
-            outcome.anomalies
-        );
+        let outcome = passing_run(&scenario, seed);
         let (first, successor) = (
             epochs(&outcome.history, "producer-1"),
             epochs(&outcome.history, "producer-1-successor"),
