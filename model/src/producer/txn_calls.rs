@@ -364,8 +364,9 @@ impl TransactionManager {
             if error == ErrorCode::InvalidProducerIdMapping {
                 return self.ended_unknown_to_coordinator(commit);
             }
-            // No answer, or one from a broker that is no longer the coordinator: this
-            // attempt may have been written before it failed.
+            // Any other failure leaves a commit's fate open: no answer, a broker that is no
+            // longer the coordinator, or CONCURRENT_TRANSACTIONS (an earlier attempt is
+            // being written).
             self.commit_uncertain |= commit;
         }
         match error {

@@ -30,6 +30,13 @@ const PRODUCER_REQUESTS_FROM: u64 = 1 << 40;
 /// from is in the history: a transaction's n-th send derives from its n-th polled record.
 const OUTPUT_VALUE_BIT: u64 = 1 << 58;
 
+/// The `n`-th producer instance (from 1), numbering its requests in a range of its own.
+fn numbered_producer(config: &ProducerConfig, bootstrap: &[BrokerId], n: u64) -> Producer {
+    let mut producer = Producer::new(config.clone(), bootstrap.to_vec());
+    producer.number_requests_from(PRODUCER_REQUESTS_FROM * n);
+    producer
+}
+
 pub struct EosPipelineRole {
     me: NodeId,
     consumer: Consumer,
@@ -65,32 +72,29 @@ impl EosPipelineRole {
         member_number: u32,
         (abort_every, fence_with_generation): (Option<u64>, bool),
     ) -> Self {
-        let mut role = EosPipelineRole {
+        EosPipelineRole {
             me,
-            producer: Producer::new(producer_config.clone(), bootstrap.clone()),
+            producer: numbered_producer(&producer_config, &bootstrap, 1),
             consumer,
             producer_config,
             bootstrap,
             output_topic,
             member_number,
             incarnation: 0,
-            producers_made: 0,
+            producers_made: 1,
             sends: 0,
             open: false,
             abort_every,
             fence_with_generation,
             begun: 0,
             abort_when_flushed: false,
-        };
-        role.new_producer();
-        role
+        }
     }
 
     fn new_producer(&mut self) {
         self.producers_made += 1;
-        self.producer = Producer::new(self.producer_config.clone(), self.bootstrap.clone());
-        self.producer
-            .number_requests_from(PRODUCER_REQUESTS_FROM * self.producers_made);
+        self.producer =
+            numbered_producer(&self.producer_config, &self.bootstrap, self.producers_made);
     }
 
     fn phase(&self) -> TxnPhase {
