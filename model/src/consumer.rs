@@ -11,10 +11,12 @@ use crate::protocol::{ConsumerFetchPartition, ErrorCode, FetchedPartition, Messa
 use std::collections::BTreeMap;
 
 mod fetched_records;
+mod open_transactions;
 #[cfg(test)]
 mod tests;
 
 pub use fetched_records::{fetched_records, FetchedRecords};
+pub use open_transactions::HeldPartition;
 
 #[derive(Clone, Debug)]
 struct FetchInFlight {
@@ -33,8 +35,9 @@ pub struct Consumer {
     metadata: MetadataClient,
     /// `None`: unknown, to be resolved with ListOffsets.
     positions: BTreeMap<TopicPartition, Option<Offset>>,
-    /// The last high watermark each partition's leader reported, and when (local ms).
-    high_watermarks: BTreeMap<TopicPartition, (Offset, Millis)>,
+    /// The last high watermark and last stable offset each partition's leader reported,
+    /// and when (local ms).
+    high_watermarks: BTreeMap<TopicPartition, (Offset, Offset, Millis)>,
     list_offsets: BTreeMap<BrokerId, Request>,
     fetches: BTreeMap<BrokerId, FetchInFlight>,
     not_before_ms: BTreeMap<BrokerId, Millis>,
@@ -110,7 +113,7 @@ impl Consumer {
             return None;
         }
         for (tp, position) in &self.positions {
-            let (hw, seen_ms) = self.high_watermarks.get(tp)?;
+            let (hw, _, seen_ms) = self.high_watermarks.get(tp)?;
             if *position != Some(*hw) {
                 return None;
             }
@@ -341,8 +344,10 @@ impl Consumer {
             match result {
                 Ok(data) => {
                     let first = records.len();
-                    self.high_watermarks
-                        .insert(tp.clone(), (data.high_watermark, now));
+                    self.high_watermarks.insert(
+                        tp.clone(),
+                        (data.high_watermark, data.last_stable_offset, now),
+                    );
                     high_watermarks.push((tp.clone(), data.high_watermark));
                     for batch in &data.batches {
                         self.metadata.observe_epoch(&tp, batch.leader_epoch);

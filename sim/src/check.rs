@@ -49,7 +49,8 @@ pub const JUDGED: [AnomalyKind; 22] = [
 pub const NOT_JUDGED: &str =
     "not judged (they need the cluster's own events, which a history does not hold): \
      replica invariants (log-matching, strong-isr, leader-completeness, committed-record-lost, \
-     consistent-read, single-leader, ...), the controller quorum, retention-skip; and no \
+     consistent-read, single-leader, ...), the controller quorum, retention-skip, \
+     hanging-transaction (it needs the consumers' standing at the liveness bound); and no \
      excuse: a violation only a power loss with async flush or an unclean election could \
      explain is marked excusable and still fails";
 

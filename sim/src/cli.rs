@@ -212,7 +212,7 @@ pub enum Command {
     /// the matrix is printed (violations in the historical rows are the point), 4 if a
     /// simulation panicked.
     Matrix {
-        /// Seeds per cell (0..N). The matrix has 50 cells.
+        /// Seeds per cell (0..N). The matrix has 60 cells.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
         /// Print a Markdown table (as in README.md) instead of text.

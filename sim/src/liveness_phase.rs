@@ -9,6 +9,7 @@ use crate::faults::TimedFault;
 use crate::runner::clock_setback_ms;
 use crate::scenario::Scenario;
 use crate::world::{member_id, World, FIRST_PRODUCER};
+use kafka_model::consumer::HeldPartition;
 use std::time::Duration;
 
 /// How often the liveness phase looks at the clients.
@@ -28,6 +29,19 @@ pub struct LivenessEnd {
     pub simulated_ms: u64,
     /// A client that can never move again, when that is why it waits.
     pub deadlock: Option<String>,
+    /// read_committed consumers held at the bound by transactions nothing is left to end
+    /// (every producer finished): reported as `hanging-transaction`, not as liveness.
+    pub hanging: Vec<HangingTransaction>,
+}
+
+/// A read_committed consumer held at a last stable offset below the high watermark at the
+/// liveness bound, with every producer done: an open transaction that no one will end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HangingTransaction {
+    pub consumer: String,
+    pub held: HeldPartition,
+    /// How long after the heal the bound was.
+    pub after_heal_ms: u64,
 }
 
 /// The liveness phase: waits, within the bound, for every client to finish. Returns the
@@ -56,23 +70,21 @@ pub async fn liveness(world: &World, scenario: &Scenario, plan: &[TimedFault]) -
             quiet_since = None;
         }
         if now >= deadline_ms {
+            let after_heal_ms = deadline_ms - scenario.fault_phase_ms;
+            let hanging = hanging_transactions(world, fresh_ms, &mut waiting, after_heal_ms);
             let deadlock = deadlocked(world, scenario, &waiting);
             for problem in &waiting {
                 world.record(Actor::Runner, EventKind::LivenessProblem(problem.clone()));
             }
             let problems = waiting
                 .into_iter()
-                .map(|w| {
-                    format!(
-                        "{w}, {}ms after the heal",
-                        deadline_ms - scenario.fault_phase_ms
-                    )
-                })
+                .map(|w| format!("{w}, {after_heal_ms}ms after the heal"))
                 .collect();
             return LivenessEnd {
                 problems,
                 simulated_ms: now,
                 deadlock,
+                hanging,
             };
         }
         madsim::time::sleep(Duration::from_millis(LIVENESS_POLL_MS)).await;
@@ -141,6 +153,45 @@ fn waiting_clients(world: &World, fresh_ms: u64) -> Vec<String> {
         }
     }
     waiting
+}
+
+/// Takes out of `waiting` the read_committed consumers that only open transactions hold
+/// back, when no producer has work left (so that no transaction in progress explains the
+/// wait), and returns what holds each.
+fn hanging_transactions(
+    world: &World,
+    fresh_ms: u64,
+    waiting: &mut Vec<String>,
+    after_heal_ms: u64,
+) -> Vec<HangingTransaction> {
+    let now = World::now_ms();
+    let state = world.lock();
+    let clients = &state.liveness.clients;
+    if clients.values().any(|status| status.pending_sends > 0) {
+        return Vec::new();
+    }
+    let mut hanging = Vec::new();
+    for (id, name) in world.nodes() {
+        let Some((as_of, held)) = clients
+            .get(&id)
+            .and_then(|status| status.held_by_open_transactions.as_ref())
+        else {
+            continue;
+        };
+        // As for a caught-up consumer: a stale report may hide a leader that stopped
+        // answering, not a transaction.
+        if as_of.saturating_add(fresh_ms) < now {
+            continue;
+        }
+        let prefix = format!("{name}: ");
+        waiting.retain(|line| !line.starts_with(&prefix));
+        hanging.extend(held.iter().map(|held| HangingTransaction {
+            consumer: name.to_string(),
+            held: held.clone(),
+            after_heal_ms,
+        }));
+    }
+    hanging
 }
 
 /// Groups not settled yet, one line each: after the heal every group must be Stable at

@@ -248,10 +248,10 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
         })
         .expect("spawning a simulation thread")
         .join();
-    let (mut liveness_problems, simulated_ms, crash) = match joined {
+    let (mut liveness_problems, simulated_ms, crash, hanging) = match joined {
         Ok(end) => match end.deadlock {
-            Some(deadlock) => (Vec::new(), end.simulated_ms, Some(deadlock)),
-            None => (end.problems, end.simulated_ms, None),
+            Some(deadlock) => (Vec::new(), end.simulated_ms, Some(deadlock), end.hanging),
+            None => (end.problems, end.simulated_ms, None, end.hanging),
         },
         Err(payload) => {
             let message = payload
@@ -264,7 +264,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
             } else {
                 message
             };
-            (Vec::new(), 0, Some(message))
+            (Vec::new(), 0, Some(message), Vec::new())
         }
     };
     let state = match Arc::try_unwrap(world) {
@@ -275,6 +275,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     };
     let history = state.history.history;
     let mut anomalies = checkers::check_all(&history, &promised);
+    anomalies.extend(checkers::hanging_transaction::check(&hanging, &history));
     let retention = state.invariants.retention();
     anomalies.extend(checkers::retention_skip::check(
         &history, &promised, &retention,

@@ -59,9 +59,8 @@ pub fn consumer_status(
 ) -> ClientStatus {
     let global = World::now_ms();
     let local = world.local_ms(me, global);
-    let caught_up_as_of_ms = consumer
-        .caught_up_as_of()
-        .map(|seen| global.saturating_sub(local.saturating_sub(seen)));
+    let to_global = |seen: Millis| global.saturating_sub(local.saturating_sub(seen));
+    let caught_up_as_of_ms = consumer.caught_up_as_of().map(to_global);
     ClientStatus {
         pending_sends,
         caught_up_as_of_ms,
@@ -75,5 +74,8 @@ pub fn consumer_status(
             generation: m.generation().map(|g| g.0),
             partitions: m.owned().iter().cloned().collect(),
         }),
+        held_by_open_transactions: consumer
+            .held_by_open_transactions()
+            .map(|(seen, held)| (to_global(seen), held)),
     }
 }

@@ -92,6 +92,7 @@ impl Role for ProducerRole {
                     String::new()
                 },
                 group: None,
+                held_by_open_transactions: None,
             },
         );
     }

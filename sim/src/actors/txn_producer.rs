@@ -251,6 +251,7 @@ impl Role for TxnProducerRole {
                     (_, n) => format!("{n} sends not completed"),
                 },
                 group: None,
+                held_by_open_transactions: None,
             },
         );
     }

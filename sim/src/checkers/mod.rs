@@ -10,6 +10,7 @@ pub mod commit_backwards;
 pub mod duplicate;
 pub mod group_ownership;
 pub(crate) mod group_view;
+pub mod hanging_transaction;
 pub mod inconsistent_offsets;
 pub mod lost_write;
 pub mod monotonic_high_watermark;
@@ -89,10 +90,13 @@ pub enum AnomalyKind {
     LostEffect,
     /// An exactly-once pipeline's input had two effects (committed, or read downstream).
     DuplicateEffect,
+    /// A read_committed consumer held at the last stable offset after the heal, with
+    /// every producer done: an open transaction nothing will end.
+    HangingTransaction,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 35] = [
+    pub const ALL: [AnomalyKind; 36] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -128,6 +132,7 @@ impl AnomalyKind {
         AnomalyKind::G1c,
         AnomalyKind::LostEffect,
         AnomalyKind::DuplicateEffect,
+        AnomalyKind::HangingTransaction,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -167,6 +172,7 @@ impl AnomalyKind {
             AnomalyKind::G1c => "g1c",
             AnomalyKind::LostEffect => "lost-effect",
             AnomalyKind::DuplicateEffect => "duplicate-effect",
+            AnomalyKind::HangingTransaction => "hanging-transaction",
         }
     }
 }

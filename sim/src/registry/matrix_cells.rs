@@ -6,6 +6,7 @@ use super::parts::{quorum_of, replicated};
 use crate::faults::{Fault, FaultKind, NemesisSpec, TimedFault};
 use crate::scenario::{Faults, Scenario};
 use kafka_model::config::{Acks, ReplicationProtocol};
+use kafka_model::txn::IsolationLevel;
 use serde::Serialize;
 
 /// One row: the replicated baseline with one setting changed.
@@ -20,6 +21,14 @@ pub struct Configuration {
 fn acks_without_idempotence(scenario: &mut Scenario, acks: Acks) {
     scenario.producer.acks = acks;
     scenario.producer.idempotence = Some(false);
+}
+
+/// Transactions (KIP-98): the producer is transactional (every 4th transaction aborted by
+/// its application) and the consumers read at `isolation`.
+fn transactional(scenario: &mut Scenario, isolation: IsolationLevel) {
+    scenario.producer.transactional_id = Some("tx".into());
+    scenario.transactions.abort_every = 4;
+    scenario.consumer.isolation_level = isolation;
 }
 
 /// The rows: the strongest setting Kafka offers (RF 3, acks=all, min.insync.replicas=2,
@@ -60,6 +69,16 @@ pub fn configurations() -> Vec<Configuration> {
             name: "flush-every-append",
             setting: "flush.messages=1",
             apply: |s| s.broker.log.flush_messages = Some(1),
+        },
+        Configuration {
+            name: "txn-read-committed",
+            setting: "transactional.id, isolation.level=read_committed",
+            apply: |s| transactional(s, IsolationLevel::ReadCommitted),
+        },
+        Configuration {
+            name: "txn-read-uncommitted",
+            setting: "transactional.id, isolation.level=read_uncommitted",
+            apply: |s| transactional(s, IsolationLevel::ReadUncommitted),
         },
         Configuration {
             name: "pre-kip-101",

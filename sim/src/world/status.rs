@@ -2,6 +2,7 @@
 //! the quorum, the groups each broker coordinates, as of their last step, and the nodes
 //! parked with no timer armed (which only a message can wake).
 
+use kafka_model::consumer::HeldPartition;
 use kafka_model::group::GroupSummary;
 use kafka_model::ids::{LeaderEpoch, NodeId, TopicPartition};
 use std::collections::BTreeMap;
@@ -18,6 +19,10 @@ pub struct ClientStatus {
     pub waiting_for: String,
     /// A group member's standing: its group, and its generation and partitions once in one.
     pub group: Option<MemberStanding>,
+    /// A read_committed consumer that would be caught up but for partitions where it waits
+    /// at the last stable offset below the high watermark: the global time of the oldest
+    /// report that says so, and those partitions.
+    pub held_by_open_transactions: Option<(u64, Vec<HeldPartition>)>,
 }
 
 /// Where a group member stands, for the liveness check that the group settled.
