@@ -22,6 +22,22 @@ fn failover() -> Option<NemesisSpec> {
     )
 }
 
+/// The faults of a built-in run under [`failover`] only.
+fn failover_faults() -> Faults {
+    Faults {
+        nemesis: failover(),
+        ..Faults::default()
+    }
+}
+
+/// A producer with the transactional id `tx` (producer p runs as tx-p).
+fn transactional(base: &Scenario) -> ProducerConfig {
+    ProducerConfig {
+        transactional_id: Some("tx".into()),
+        ..base.producer.clone()
+    }
+}
+
 /// A consumer that reads only what committed.
 fn read_committed(base: &Scenario) -> ConsumerConfig {
     ConsumerConfig {
@@ -45,20 +61,14 @@ fn txn_failover() -> Scenario {
             .into(),
         expect: SweepExpectations::passing(),
         controller: quorum_of(3),
-        producer: ProducerConfig {
-            transactional_id: Some("tx".into()),
-            ..base.producer.clone()
-        },
+        producer: transactional(&base),
         consumer: read_committed(&base),
         transactions: TransactionsSpec {
             records_per_transaction: 5,
             abort_every: 4,
             ..TransactionsSpec::default()
         },
-        faults: Faults {
-            nemesis: failover(),
-            ..Faults::default()
-        },
+        faults: failover_faults(),
         ..base
     }
 }
@@ -99,10 +109,7 @@ fn eos_pipeline() -> Scenario {
             records: 450,
             ..base.workload.clone()
         },
-        faults: Faults {
-            nemesis: failover(),
-            ..Faults::default()
-        },
+        faults: failover_faults(),
         ..base
     }
 }
@@ -121,10 +128,7 @@ fn zombie_producer() -> Scenario {
         fault_phase_ms: 15_000,
         topics: tasks(3),
         controller: quorum_of(3),
-        producer: ProducerConfig {
-            transactional_id: Some("tx".into()),
-            ..base.producer.clone()
-        },
+        producer: transactional(&base),
         consumer: read_committed(&base),
         transactions: TransactionsSpec {
             records_per_transaction: 20,
