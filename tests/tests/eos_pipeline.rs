@@ -143,3 +143,12 @@ fn pipeline_settings_are_checked_naming_the_field() {
     );
     assert!(eos_pipeline().validate("eos.toml").is_ok());
 }
+
+/// The built-in `eos-pipeline` (which `sweep all` runs) is the scenario its example file
+/// describes, so that what the README shows from the file is what the sweep runs.
+#[test]
+fn the_built_in_eos_pipeline_is_its_example_file() {
+    let built_in = kafka_sim::registry::find("eos-pipeline").expect("a built-in");
+    assert_eq!(built_in, eos_pipeline());
+    assert!(kafka_sim::registry::names().contains(&"eos-pipeline".to_string()));
+}

@@ -128,3 +128,12 @@ fn a_successor_outside_the_run_or_without_transactions_is_refused_naming_the_fie
         ["producer-1", "producer-1-successor", "consumer-1"]
     );
 }
+
+/// The built-in `zombie-producer` (which `sweep all` runs) is the scenario its example
+/// file describes, so that what the README shows from the file is what the sweep runs.
+#[test]
+fn the_built_in_zombie_producer_is_its_example_file() {
+    let built_in = kafka_sim::registry::find("zombie-producer").expect("a built-in");
+    assert_eq!(built_in, zombie_producer());
+    assert!(kafka_sim::registry::names().contains(&"zombie-producer".to_string()));
+}

@@ -44,6 +44,30 @@ pub struct TxnProducerRole {
 /// after its transaction aborted gets a value of its own, with this bit set, the original
 /// value above bit 20 and a count below (the brokers' own records use bits 60 to 62).
 const RETRY_VALUE_BIT: u64 = 1 << 59;
+/// The bits of a retry's count, below the original value.
+const RETRY_COUNT_BITS: u32 = 20;
+
+/// The value of the `count`-th record sent again (counted over the run, from 1), for a
+/// record whose last value was `value`. A record sent again a second time keeps its first
+/// value's original (shifting the whole retry value again would push bit 59 and the
+/// original out of the word). Every count is taken once, so no two retries share a value.
+fn retry_value(value: u64, count: u64) -> u64 {
+    let original = if value & RETRY_VALUE_BIT != 0 {
+        (value & !RETRY_VALUE_BIT) >> RETRY_COUNT_BITS
+    } else {
+        value
+    };
+    assert!(
+        count < 1 << RETRY_COUNT_BITS,
+        "more than {} records sent again in one run: their values would collide",
+        (1u64 << RETRY_COUNT_BITS) - 1
+    );
+    assert!(
+        original < RETRY_VALUE_BIT >> RETRY_COUNT_BITS,
+        "record value {original} too large to number its retries"
+    );
+    RETRY_VALUE_BIT | (original << RETRY_COUNT_BITS) | count
+}
 
 impl TxnProducerRole {
     pub fn new(producer: Producer, work: Vec<WorkItem>, spec: TransactionsSpec) -> Self {
@@ -159,7 +183,7 @@ impl TxnProducerRole {
                             // Each send names its record by a value of its own: the
                             // attempt is a new record with the same key.
                             self.retries_sent += 1;
-                            item.value = RETRY_VALUE_BIT | (item.value << 20) | self.retries_sent;
+                            item.value = retry_value(item.value, self.retries_sent);
                             self.work.push_front(item);
                         }
                     }
@@ -254,5 +278,28 @@ impl Role for TxnProducerRole {
                 held_by_open_transactions: None,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_sent_again_twice_keeps_its_original_and_a_value_of_its_own() {
+        let first = retry_value(17, 1);
+        assert_eq!(first, RETRY_VALUE_BIT | (17 << 20) | 1);
+        let second = retry_value(first, 2);
+        assert_eq!(second, RETRY_VALUE_BIT | (17 << 20) | 2);
+        let third = retry_value(second, 3);
+        assert_eq!(third & !RETRY_VALUE_BIT, (17 << 20) | 3);
+        assert!(second < 1 << 60, "clear of the brokers' bits 60 to 62");
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    #[should_panic(expected = "sent again in one run")]
+    fn too_many_retries_are_an_explicit_error() {
+        retry_value(5, 1 << RETRY_COUNT_BITS);
     }
 }

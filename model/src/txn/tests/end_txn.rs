@@ -108,3 +108,27 @@ fn a_failed_prepare_is_answered_with_its_error_and_the_transaction_stays_open() 
         "the retry goes through"
     );
 }
+
+/// The hole KIP-890 part 2 (transaction version 2, Kafka 4.0) closes, modelled as Kafka
+/// 3.x has it: every transaction of an instance runs under one epoch, so an EndTxn that
+/// was delayed in the network past its client's timeout (the client retried it, and went
+/// on to a new transaction) is taken as the end of the transaction open when it lands.
+/// Part 2 bumps the epoch at every EndTxn, which fences such a request instead.
+#[test]
+fn a_delayed_end_txn_of_a_finished_transaction_ends_the_next_one_under_the_same_epoch() {
+    let mut h = Harness::prepared(&[tp(0)], true);
+    h.answer_all_ok();
+    assert_eq!(h.state(), Some(TxnState::CompleteCommit));
+    assert_eq!(
+        h.request(4, add(0, &[tp(1)])),
+        vec![added(4, &[tp(1)], Ok(()))]
+    );
+    assert_eq!(h.state(), Some(TxnState::Ongoing));
+    // The first attempt of the finished transaction's commit lands now.
+    assert_eq!(h.request(2, end(0, true)), vec![ended(2, Ok(()))]);
+    assert_eq!(
+        h.state(),
+        Some(TxnState::PrepareCommit),
+        "the open transaction commits before its producer asked"
+    );
+}
