@@ -261,7 +261,7 @@ impl Scenario {
     /// pipeline group's members) are transactional.
     pub fn cluster_topics(&self) -> Vec<TopicConfig> {
         let mut topics = self.topics.clone();
-        if !self.groups.is_empty() {
+        if !self.groups.is_empty() || !self.services.list.is_empty() {
             topics.push(TopicConfig {
                 name: kafka_model::group::OFFSETS_TOPIC.to_string(),
                 partitions: self.offsets_topic_partitions,

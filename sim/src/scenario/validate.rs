@@ -153,7 +153,9 @@ impl Scenario {
         if let Some((field, reason)) = self.services.problem(&others, &topics) {
             return invalid(&field, reason);
         }
-        if !self.groups.is_empty() && !(1..=100).contains(&self.offsets_topic_partitions) {
+        if (!self.groups.is_empty() || !self.services.list.is_empty())
+            && !(1..=100).contains(&self.offsets_topic_partitions)
+        {
             return invalid(
                 "offsets_topic_partitions",
                 format!("must be 1..=100, got {}", self.offsets_topic_partitions),
