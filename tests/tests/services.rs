@@ -8,6 +8,7 @@
 
 use kafka_sim::app::ServiceContext;
 use kafka_sim::faults::alias::NodeAlias;
+use kafka_sim::faults::FaultKind;
 use kafka_sim::history::{History, OpType, Operation};
 use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::runner::{run, RunOptions};
@@ -143,6 +144,44 @@ fn a_relay_that_commits_before_it_produces_loses_records_to_a_crash() {
         .expect("a crash between the commit and the send loses the record");
     // The built-in checkers hold: the cluster lost nothing; the relay did.
     assert_eq!(lost.class, OutcomeClass::Pass, "{:?}", lost.anomalies);
+}
+
+#[test]
+fn the_nemesis_crashes_service_replicas_and_the_relay_still_passes() {
+    let scenario = ScenarioBuilder::new("relay-nemesis")
+        .brokers(3)
+        .topic("tasks", 3)
+        .replication_factor(3)
+        .topic("relayed", 3)
+        .replication_factor(3)
+        .min_insync_replicas(2)
+        .acks("all")
+        .records(400, 20)
+        .service("relay", 2, |ctx| relay(ctx, false))
+        .service_output("relayed")
+        .nemesis(&[FaultKind::Crash], 3_000)
+        .swarm(false)
+        .heal_at_ms(20_000)
+        .build()
+        .expect("a valid scenario");
+    let mut relays_crashed = 0;
+    for seed in 1..=20 {
+        let outcome = run(&scenario, seed, RunOptions::default());
+        assert_eq!(
+            outcome.class,
+            OutcomeClass::Pass,
+            "seed {seed}: {:?} {:?}",
+            outcome.anomalies,
+            outcome.liveness_problems
+        );
+        assert!(unrelayed(&outcome.history).is_empty(), "seed {seed}");
+        relays_crashed += outcome
+            .fault_plan
+            .iter()
+            .filter(|e| e.fault.nodes().iter().any(|n| n.starts_with("relay-")))
+            .count();
+    }
+    assert!(relays_crashed > 0, "the nemesis picks service replicas");
 }
 
 #[test]

@@ -60,6 +60,8 @@ pub(crate) struct ServiceRole {
     /// After the last record received, per partition: what `commit()` commits.
     received_next: BTreeMap<TopicPartition, Offset>,
     commit_pending: Option<oneshot::Sender<Result<(), CommitError>>>,
+    /// The member's generation as of the last hand-over.
+    generation: Option<u32>,
 }
 
 impl ServiceRole {
@@ -80,6 +82,7 @@ impl ServiceRole {
             receivers: VecDeque::new(),
             received_next: BTreeMap::new(),
             commit_pending: None,
+            generation: None,
         };
         (role, mailbox)
     }
@@ -217,11 +220,19 @@ impl ServiceRole {
         let Some(member) = self.consumer.as_ref().and_then(|c| c.member()) else {
             return;
         };
+        // The service's consumer is eager (`service_member_config`): a new generation
+        // revoked every partition first, and what it owns now is fetched again from the
+        // committed offsets, as Kafka's consumer drops its fetch buffer on a revocation.
+        let current = member.generation().map(|g| g.0);
+        if current != self.generation {
+            self.generation = current;
+            self.received_next.clear();
+        }
         while !self.inbox.is_empty() && !self.receivers.is_empty() {
             let (record, generation) = self.inbox.pop_front().expect("not empty");
             let tp = TopicPartition::new(record.topic.clone(), record.partition);
-            if !member.owned().contains(&tp) {
-                // Given up since it was polled: its next owner reads it.
+            if Some(generation) != current || !member.owned().contains(&tp) {
+                // Given up since it was polled: read again by its next owner.
                 continue;
             }
             let receiver = self.receivers.pop_front().expect("not empty");
@@ -359,7 +370,8 @@ impl Role for ServiceRole {
 }
 
 /// The member settings of a service's consumer: a `[[groups]]` entry's defaults (Kafka's
-/// timeouts scaled down as the harness scales them), committing by hand.
+/// timeouts scaled down as the harness scales them), committing by hand, with an eager
+/// assignor (range): every rebalance revokes every partition, which `hand_over` relies on.
 pub(crate) fn service_member_config() -> MemberConfig {
     let defaults = crate::scenario::GroupSpec::default();
     MemberConfig {
