@@ -47,34 +47,41 @@ async fn relay(ctx: ServiceContext, commit_first: bool) {
     }
 }
 
+/// Three brokers, `tasks` and `relayed` x3 at RF 3, acks=all, 400 records at 20/s, and
+/// the relay (two replicas) writing `relayed`, which the plain consumer reads too.
+fn relay_cluster(name: &str, commit_first: bool) -> ScenarioBuilder {
+    ScenarioBuilder::new(name)
+        .brokers(3)
+        .topic("tasks", 3)
+        .replication_factor(3)
+        .topic("relayed", 3)
+        .replication_factor(3)
+        .min_insync_replicas(2)
+        .acks("all")
+        .records(400, 20)
+        .service("relay", 2, move |ctx| relay(ctx, commit_first))
+        .service_output("relayed")
+}
+
 fn relay_scenario(commit_first: bool) -> Scenario {
-    ScenarioBuilder::new(if commit_first {
+    let name = if commit_first {
         "relay-commit-first"
     } else {
         "relay"
-    })
-    .brokers(3)
-    .topic("tasks", 3)
-    .replication_factor(3)
-    .topic("relayed", 3)
-    .replication_factor(3)
-    .min_insync_replicas(2)
-    .acks("all")
-    .records(400, 20)
-    .service("relay", 2, move |ctx| relay(ctx, commit_first))
-    .service_output("relayed")
-    .at_ms(12_000)
-    .crash(NodeAlias::leader_of("tasks", 0))
-    .restart_after_ms(3_000)
-    .at_ms(13_000)
-    .crash("relay-1")
-    .restart_after_ms(1_500)
-    .at_ms(16_000)
-    .crash("relay-2")
-    .restart_after_ms(1_500)
-    .heal_at_ms(20_000)
-    .build()
-    .expect("a valid scenario")
+    };
+    relay_cluster(name, commit_first)
+        .at_ms(12_000)
+        .crash(NodeAlias::leader_of("tasks", 0))
+        .restart_after_ms(3_000)
+        .at_ms(13_000)
+        .crash("relay-1")
+        .restart_after_ms(1_500)
+        .at_ms(16_000)
+        .crash("relay-2")
+        .restart_after_ms(1_500)
+        .heal_at_ms(20_000)
+        .build()
+        .expect("a valid scenario")
 }
 
 /// Inputs some reader read that no output read derives from (an output's key is its
@@ -148,17 +155,7 @@ fn a_relay_that_commits_before_it_produces_loses_records_to_a_crash() {
 
 #[test]
 fn the_nemesis_crashes_service_replicas_and_the_relay_still_passes() {
-    let scenario = ScenarioBuilder::new("relay-nemesis")
-        .brokers(3)
-        .topic("tasks", 3)
-        .replication_factor(3)
-        .topic("relayed", 3)
-        .replication_factor(3)
-        .min_insync_replicas(2)
-        .acks("all")
-        .records(400, 20)
-        .service("relay", 2, |ctx| relay(ctx, false))
-        .service_output("relayed")
+    let scenario = relay_cluster("relay-nemesis", false)
         .nemesis(&[FaultKind::Crash], 3_000)
         .swarm(false)
         .heal_at_ms(20_000)
