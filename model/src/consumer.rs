@@ -100,6 +100,21 @@ impl Consumer {
         self.member.as_mut()
     }
 
+    /// The application commits `offsets` (manual commit mode): see
+    /// [`GroupMember::commit_manually`]. Its correlation id, or why it was not sent.
+    pub fn commit_manually(
+        &mut self,
+        now: Millis,
+        offsets: Vec<(TopicPartition, Offset)>,
+        out: &mut Vec<Output>,
+    ) -> Result<u64, crate::member::ManualCommitRefused> {
+        let member = self
+            .member
+            .as_mut()
+            .ok_or(crate::member::ManualCommitRefused::NotInGeneration)?;
+        member.commit_manually(now, offsets, &mut self.next_correlation_id, out)
+    }
+
     /// If the consumer has read up to the high watermark of every partition, the time
     /// (local ms) of the oldest report that says so: a caller decides how fresh is fresh
     /// enough, since a leader that stopped answering leaves its last report standing.

@@ -16,6 +16,7 @@ compile_error!(
 );
 
 pub mod actors;
+pub mod app;
 pub mod bench;
 pub mod check;
 pub mod checkers;

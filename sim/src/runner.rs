@@ -84,6 +84,10 @@ pub fn fault_plan(scenario: &Scenario, seed: u64) -> (Option<SwarmDraw>, Vec<Tim
             others.retain(|name| !members.contains(name));
             targets.extend(members);
         }
+        // Services are the application under test: their replicas crash and restart.
+        let services = scenario.services.names();
+        others.retain(|name| !services.contains(name));
+        targets.extend(services);
         let (draw, events) =
             nemesis.draw(seed, scenario.fault_phase_ms, &targets, &others, &disk_loss);
         swarm = Some(draw);
@@ -196,6 +200,7 @@ fn node_names(scenario: &Scenario) -> BTreeMap<NodeId, String> {
             names.insert(member_id(g, m), name);
         }
     }
+    names.extend(crate::app::spawn::node_names(scenario));
     names
 }
 
@@ -480,6 +485,7 @@ async fn supervise(
                 .iter()
                 .filter_map(|g| g.output_topic.clone()),
         )
+        .chain(scenario.services.outputs.iter().cloned())
         .collect();
     for c in 1..=scenario.consumers {
         let id = NodeId(FIRST_CONSUMER + c);
@@ -573,6 +579,9 @@ async fn supervise(
             nodes.insert(name, node.id());
         }
     }
+    nodes.extend(crate::app::spawn::spawn_services(
+        &world, &scenario, &bootstrap,
+    ));
     let node_ids: Vec<madsim::task::NodeId> = nodes.values().copied().chain(wire).collect();
     if plan.iter().any(|e| e.fault.kind().is_storage()) {
         spawn_operator(&world, &nodes);

@@ -114,6 +114,9 @@ pub struct Scenario {
     /// What a sweep of this scenario must show (`[expect]`); a single run ignores it.
     #[serde(skip_serializing_if = "SweepExpectations::is_empty")]
     pub expect: SweepExpectations,
+    /// User services (`ScenarioBuilder::service`): Rust code, so never in a file.
+    #[serde(skip)]
+    pub services: crate::app::Services,
 }
 
 /// `request.timeout.ms` and `replica.socket.timeout.ms`'s default in Kafka.
@@ -164,6 +167,7 @@ impl Default for Scenario {
             fault_phase_ms: 10_000,
             liveness_ms: 90_000,
             expect: SweepExpectations::default(),
+            services: crate::app::Services::default(),
         }
     }
 }
@@ -229,6 +233,7 @@ impl Scenario {
             .chain(self.successor_names())
             .chain((1..=self.consumers).map(|c| format!("consumer-{c}")))
             .chain(self.member_names())
+            .chain(self.services.names())
             .collect()
     }
 
@@ -256,7 +261,7 @@ impl Scenario {
     /// pipeline group's members) are transactional.
     pub fn cluster_topics(&self) -> Vec<TopicConfig> {
         let mut topics = self.topics.clone();
-        if !self.groups.is_empty() {
+        if !self.groups.is_empty() || !self.services.list.is_empty() {
             topics.push(TopicConfig {
                 name: kafka_model::group::OFFSETS_TOPIC.to_string(),
                 partitions: self.offsets_topic_partitions,

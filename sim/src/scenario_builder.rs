@@ -30,6 +30,7 @@ use kafka_model::controller::ControllerConfig;
 
 mod acks;
 mod faults;
+mod services;
 
 pub use acks::IntoAcks;
 

@@ -32,6 +32,7 @@ mod retention;
 mod runner;
 mod scenario_api;
 mod seeds;
+mod services;
 mod show;
 mod shrink;
 mod spurious_errors;

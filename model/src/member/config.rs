@@ -20,6 +20,10 @@ pub enum CommitMode {
     /// commits its offsets with its transaction (`sendOffsetsToTransaction`); after an
     /// abort the member goes back to the group's committed offsets.
     Transactional,
+    /// The application commits (a service's `commitSync`): the member hands it what was
+    /// polled ([`super::GroupMember::take_polled`]) and commits the offsets it names
+    /// ([`super::GroupMember::commit_manually`]), never on its own.
+    Manual,
 }
 
 impl CommitMode {
@@ -28,6 +32,7 @@ impl CommitMode {
             CommitMode::AfterProcessing => "after-processing",
             CommitMode::BeforeProcessing => "before-processing",
             CommitMode::Transactional => "transactional",
+            CommitMode::Manual => "manual",
         }
     }
 }

@@ -9,11 +9,13 @@
 
 mod config;
 mod failures;
+mod manual;
 mod processing;
 mod requests;
 mod transactional;
 
 pub use config::{CommitMode, MemberConfig};
+pub use manual::ManualCommitRefused;
 pub use transactional::TransactionInput;
 
 use crate::effect::{CommitObservation, Observation, ObservedRecord, Output};
@@ -219,7 +221,7 @@ impl GroupMember {
             done_ms: None,
         };
         match self.config.commit_mode {
-            CommitMode::AfterProcessing | CommitMode::Transactional => {
+            CommitMode::AfterProcessing | CommitMode::Transactional | CommitMode::Manual => {
                 self.queue.push_ready(now, item, self.config.process_ms)
             }
             CommitMode::BeforeProcessing => self.queue.push_uncommitted(item),
@@ -255,8 +257,8 @@ impl GroupMember {
                     None => self.restart_from_committed(&tp),
                 }
             }
-            // The application commits with its transaction.
-            CommitMode::Transactional => {}
+            // The application commits with its transaction, or itself.
+            CommitMode::Transactional | CommitMode::Manual => {}
         }
     }
 
@@ -360,7 +362,10 @@ impl GroupMember {
         for item in done {
             // Transactional processing is the application's transaction, which the
             // history records whole; the member only hands the records over.
-            if self.config.commit_mode == CommitMode::Transactional {
+            if matches!(
+                self.config.commit_mode,
+                CommitMode::Transactional | CommitMode::Manual
+            ) {
                 self.processed_for_transaction(item);
                 continue;
             }
@@ -412,7 +417,7 @@ impl GroupMember {
     }
 
     /// The member's name in the history: its member id once it has one.
-    fn member_label(&self) -> String {
+    pub fn member_label(&self) -> String {
         self.member_id
             .as_ref()
             .map_or_else(|| self.client_id.clone(), |m| m.0.clone())

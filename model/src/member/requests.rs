@@ -264,7 +264,7 @@ impl GroupMember {
             for (tp, _) in &commit.offsets {
                 self.restart_from_committed(tp);
             }
-        } else {
+        } else if self.config.commit_mode == super::CommitMode::AfterProcessing {
             // Processed but not committed: commit again with what comes next, unless the
             // membership changed since (the partition's position now comes from the
             // group's committed offset, and this one may be behind it).

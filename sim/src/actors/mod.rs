@@ -19,6 +19,7 @@ use crate::events::{EventKind, FaultEvent};
 use crate::invariants::losses::LossCause;
 use crate::world::{address, World};
 use alarm::Alarm;
+use futures::channel::mpsc::UnboundedReceiver;
 use futures::future::{select, Either};
 use futures::StreamExt;
 use kafka_model::disk::DiskFault;
@@ -47,6 +48,11 @@ pub trait Role {
     /// The connection to `peer` was reset (connections transport only): every request in
     /// flight to `peer` has failed, as Kafka's network client fails them on a disconnect.
     fn on_disconnected(&mut self, _local_ms: Millis, _peer: NodeId, _out: &mut Vec<Output>) {}
+    /// Wakes of the role's own, taken once as the node starts: each one is a tick (a
+    /// service's code asked for something; see `crate::app`).
+    fn take_wakes(&mut self) -> Option<UnboundedReceiver<()>> {
+        None
+    }
     /// When the role next needs a tick, on its own clock.
     fn next_deadline(&self, local_ms: Millis, global_ms: u64) -> Option<Millis>;
     /// Reports progress to the world after each step (clients only).
@@ -94,6 +100,7 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
     // Over connections, what its connections make ready (a reset, what a stall held)
     // wakes it through this.
     let mut woken = world.node_up(me);
+    let mut wakes = role.take_wakes();
     let disk_node = madsim::plugin::node();
     let disk = madsim::plugin::simulator::<SimDisk>();
     let mut out = Vec::new();
@@ -128,11 +135,12 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
             futures::future::pending::<()>().await;
         }
         let ready = async {
-            match woken.as_mut() {
-                Some(woken) => {
-                    woken.next().await;
-                }
-                None => futures::future::pending::<()>().await,
+            let (ready, own) = (next_wake(woken.as_mut()), next_wake(wakes.as_mut()));
+            match select(std::pin::pin!(ready), std::pin::pin!(own)).await {
+                Either::Left(_) => Wake::Ready,
+                Either::Right((true, _)) => Wake::Tick,
+                // The role dropped its end: no more wakes of its own.
+                Either::Right((false, _)) => futures::future::pending::<Wake>().await,
             }
         };
         let ready = std::pin::pin!(ready);
@@ -141,7 +149,7 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
                 world.park(me);
                 let wake = match select(&mut receive, ready).await {
                     Either::Left((message, _)) => Wake::Message(message),
-                    Either::Right(((), _)) => Wake::Ready,
+                    Either::Right((wake, _)) => wake,
                 };
                 world.unpark(me);
                 wake
@@ -151,7 +159,7 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
                 match select(select(&mut receive, alarm.ring()), ready).await {
                     Either::Left((Either::Left((message, _)), _)) => Wake::Message(message),
                     Either::Left((Either::Right(((), _)), _)) => Wake::Tick,
-                    Either::Right(((), _)) => Wake::Ready,
+                    Either::Right((wake, _)) => wake,
                 }
             }
         };
@@ -197,6 +205,14 @@ pub async fn run_node<R: Role>(world: Arc<World>, me: NodeId, mut role: R) {
             }
             role.publish(&world, me);
         }
+    }
+}
+
+/// The next wake of `stream` (false once it ended); never, without one.
+async fn next_wake(stream: Option<&mut UnboundedReceiver<()>>) -> bool {
+    match stream {
+        Some(stream) => stream.next().await.is_some(),
+        None => futures::future::pending().await,
     }
 }
 

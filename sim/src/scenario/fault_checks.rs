@@ -236,6 +236,7 @@ impl Scenario {
             .into_iter()
             .chain(self.controller_names())
             .chain(self.member_names())
+            .chain(self.services.names())
             .collect();
         // A paused client keeps its memory, so any client may pause (a zombie producer
         // is one); a crashed one would start its work again from the beginning.

@@ -125,7 +125,37 @@ impl Scenario {
                 );
             }
         }
-        if !self.groups.is_empty() && !(1..=100).contains(&self.offsets_topic_partitions) {
+        for (i, group) in self.groups.iter().enumerate() {
+            if group.commit_mode == kafka_model::member::CommitMode::Manual {
+                return invalid(
+                    &format!("groups[{i}].commit_mode"),
+                    "`manual` is a service consumer's mode (the service commits): a group \
+                     of the harness commits after-processing, before-processing or \
+                     transactional"
+                        .into(),
+                );
+            }
+        }
+        // The clients' names end with the services'.
+        let mut clients = self.client_names();
+        clients.truncate(clients.len() - self.services.names().len());
+        let others: Vec<String> = self
+            .broker_names()
+            .into_iter()
+            .chain(self.controller_names())
+            .chain([
+                crate::world::CONTROLLER_NAME.to_string(),
+                "wire".to_string(),
+            ])
+            .chain(clients)
+            .collect();
+        let topics: Vec<&str> = self.topics.iter().map(|t| t.name.as_str()).collect();
+        if let Some((field, reason)) = self.services.problem(&others, &topics) {
+            return invalid(&field, reason);
+        }
+        if (!self.groups.is_empty() || !self.services.list.is_empty())
+            && !(1..=100).contains(&self.offsets_topic_partitions)
+        {
             return invalid(
                 "offsets_topic_partitions",
                 format!("must be 1..=100, got {}", self.offsets_topic_partitions),
