@@ -9,6 +9,7 @@
 //! n-th transaction aborts on purpose once its records are flushed (a processing error).
 
 use super::consumer::consumer_status;
+use super::two_clients::{answers_producer, PRODUCER_REQUESTS_FROM};
 use super::Role;
 use crate::world::World;
 use kafka_model::config::ProducerConfig;
@@ -18,11 +19,6 @@ use kafka_model::ids::{BrokerId, Millis, NodeId};
 use kafka_model::member::TransactionInput;
 use kafka_model::producer::{Producer, TxnEvent, TxnOutcome, TxnPhase};
 use kafka_model::protocol::Message;
-
-/// The producer's requests are numbered from here on (the consumer's from 1), so that an
-/// answer finds its client; each new producer instance gets a range of its own, so that a
-/// late answer to a fenced one is not taken for a new one's.
-const PRODUCER_REQUESTS_FROM: u64 = 1 << 40;
 
 /// Output values are unique per run (checkers name a record by its value): this bit, the
 /// member's number, its incarnation and a count of its sends (the brokers' own records use
@@ -101,19 +97,6 @@ impl EosPipelineRole {
         self.producer
             .transactions()
             .map_or(TxnPhase::Initializing, |t| t.phase().clone())
-    }
-
-    /// Whether an answer is the producer's (else the consumer's).
-    fn for_producer(message: &Message) -> bool {
-        match message {
-            Message::MetadataResponse { correlation_id, .. }
-            | Message::FindCoordinatorResponse { correlation_id, .. }
-            | Message::GroupResponse { correlation_id, .. } => {
-                *correlation_id >= PRODUCER_REQUESTS_FROM
-            }
-            Message::ListOffsetsResponse { .. } | Message::FetchResponse { .. } => false,
-            _ => true,
-        }
     }
 
     /// Takes the producer's news, then starts a transaction if records wait for one.
@@ -298,7 +281,7 @@ impl Role for EosPipelineRole {
         message: Message,
         out: &mut Vec<Output>,
     ) {
-        if Self::for_producer(&message) {
+        if answers_producer(&message) {
             self.producer.on_message(local_ms, from, message, out);
         } else {
             let at = out.len();

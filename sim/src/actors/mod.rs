@@ -10,6 +10,7 @@ pub mod controller;
 pub mod eos_pipeline;
 pub mod producer;
 mod read_check;
+pub mod two_clients;
 pub mod txn_producer;
 pub mod wire;
 

@@ -81,19 +81,21 @@ impl Role for ProducerRole {
 
     fn publish(&self, world: &World, me: NodeId) {
         let pending = self.producer.pending_records() as u64 + self.work.len() as u64;
-        world.set_client_status(
-            me,
-            ClientStatus {
-                pending_sends: pending,
-                caught_up_as_of_ms: Some(u64::MAX),
-                waiting_for: if pending > 0 {
-                    format!("{pending} sends not completed")
-                } else {
-                    String::new()
-                },
-                group: None,
-                held_by_open_transactions: None,
-            },
-        );
+        world.set_client_status(me, producer_status(pending));
+    }
+}
+
+/// Where a producer-only node stands for the liveness phase: done once no send is pending.
+pub fn producer_status(pending_sends: u64) -> ClientStatus {
+    ClientStatus {
+        pending_sends,
+        caught_up_as_of_ms: Some(u64::MAX),
+        waiting_for: if pending_sends > 0 {
+            format!("{pending_sends} sends not completed")
+        } else {
+            String::new()
+        },
+        group: None,
+        held_by_open_transactions: None,
     }
 }

@@ -7,8 +7,10 @@ use super::consumer::{CommitError, Record};
 use super::mailbox::{Mailbox, Request};
 use super::producer::{Delivered, ProduceError};
 use crate::actors::consumer::consumer_status;
+use crate::actors::producer::producer_status;
+use crate::actors::two_clients::{answers_producer, PRODUCER_REQUESTS_FROM};
 use crate::actors::Role;
-use crate::world::{ClientStatus, World};
+use crate::world::World;
 use futures::channel::mpsc::UnboundedReceiver;
 use futures::channel::oneshot;
 use kafka_model::config::{ConsumerConfig, ProducerConfig};
@@ -21,10 +23,6 @@ use kafka_model::producer::Producer;
 use kafka_model::protocol::Message;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
-
-/// The producer's requests are numbered from here (the consumer's from 1), so that an
-/// answer finds its client.
-const PRODUCER_REQUESTS_FROM: u64 = 1 << 40;
 
 /// Every payload a service sent, by the record value that names it: the log's records
 /// carry the value, and a reader on any node gets the payload back from here.
@@ -268,19 +266,6 @@ impl ServiceRole {
         self.received_next.retain(|tp, _| owned.contains(tp));
     }
 
-    /// Whether an answer is the producer's (else the consumer's).
-    fn for_producer(message: &Message) -> bool {
-        match message {
-            Message::MetadataResponse { correlation_id, .. }
-            | Message::FindCoordinatorResponse { correlation_id, .. }
-            | Message::GroupResponse { correlation_id, .. } => {
-                *correlation_id >= PRODUCER_REQUESTS_FROM
-            }
-            Message::ListOffsetsResponse { .. } | Message::FetchResponse { .. } => false,
-            _ => true,
-        }
-    }
-
     fn tick_clients(&mut self, now: Millis, out: &mut Vec<Output>) {
         if let Some(consumer) = self.consumer.as_mut() {
             consumer.tick(now, out);
@@ -306,7 +291,7 @@ impl Role for ServiceRole {
         out: &mut Vec<Output>,
     ) {
         let at = out.len();
-        if Self::for_producer(&message) {
+        if answers_producer(&message) {
             if let Some(producer) = self.producer.as_mut() {
                 producer.on_message(local_ms, from, message, out);
             }
@@ -354,16 +339,7 @@ impl Role for ServiceRole {
             + self.sends_pending.len() as u64;
         let status = match &self.consumer {
             Some(consumer) => consumer_status(world, me, consumer, pending),
-            None => ClientStatus {
-                pending_sends: pending,
-                caught_up_as_of_ms: Some(u64::MAX),
-                waiting_for: if pending > 0 {
-                    format!("{pending} sends not completed")
-                } else {
-                    String::new()
-                },
-                group: None,
-            },
+            None => producer_status(pending),
         };
         world.set_client_status(me, status);
     }
