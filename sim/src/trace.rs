@@ -150,7 +150,7 @@ mod tests {
             let mut trace = Trace::new(true);
             trace.record(time_ms, node, format_args!("recv Fetch <- b{}", 2));
             let line = format!("{time_ms:>8} {node:<11} recv Fetch <- b2");
-            assert_eq!(trace.lines(), [line.clone()]);
+            assert_eq!(trace.lines(), std::slice::from_ref(&line));
             let mut whole = DefaultHasher::new();
             whole.write(line.as_bytes());
             whole.write_u8(b'\n');
