@@ -39,17 +39,31 @@ const MIN_RECORD_LEN: usize = 1 + 8 + 8;
 /// # Panics
 /// If a key, the record count or the payload exceeds `u32::MAX` bytes or items.
 pub fn encode_batch(batch: &RecordBatch) -> Vec<u8> {
-    let payload = encode_payload(batch);
+    // One buffer, sized once: the header's place first, the payload after it, then the
+    // header filled in (an encoding per appended batch, on every replica).
+    let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + payload_len_bound(batch));
+    frame.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+    encode_payload(batch, &mut frame);
+    let payload = &frame[FRAME_HEADER_LEN..];
     let len = u32::try_from(payload.len()).expect("batch payload exceeds u32::MAX bytes");
-    let mut frame = Vec::with_capacity(FRAME_HEADER_LEN + payload.len());
-    frame.extend_from_slice(&len.to_le_bytes());
-    frame.extend_from_slice(&crc32c::crc32c(&payload).to_le_bytes());
-    frame.extend_from_slice(&payload);
+    let crc = crc32c::crc32c(payload);
+    frame[..4].copy_from_slice(&len.to_le_bytes());
+    frame[4..FRAME_HEADER_LEN].copy_from_slice(&crc.to_le_bytes());
     frame
 }
 
-fn encode_payload(batch: &RecordBatch) -> Vec<u8> {
-    let mut out = Vec::new();
+/// At least the payload's length: its fixed fields at their largest, then the records.
+fn payload_len_bound(batch: &RecordBatch) -> usize {
+    let keys: usize = batch
+        .records
+        .iter()
+        .map(|r| r.key.as_ref().map_or(0, |k| 4 + k.len()))
+        .sum();
+    let fixed = 8 + 4 + 1 + 8 + 2 + 4 + 1 + 4 + 4;
+    fixed + batch.records.len() * MIN_RECORD_LEN + keys
+}
+
+fn encode_payload(batch: &RecordBatch, out: &mut Vec<u8>) {
     out.extend_from_slice(&batch.base_offset.0.to_le_bytes());
     out.extend_from_slice(&batch.leader_epoch.0.to_le_bytes());
     // A batch outside transactions keeps the bytes it had before transactions existed.
@@ -85,7 +99,6 @@ fn encode_payload(batch: &RecordBatch) -> Vec<u8> {
         out.extend_from_slice(&record.value.to_le_bytes());
         out.extend_from_slice(&record.timestamp_ms.to_le_bytes());
     }
-    out
 }
 
 /// What [`decode_segment`] recovered from a segment's bytes.

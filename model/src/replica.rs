@@ -299,27 +299,31 @@ impl ReplicaState {
             .epochs
             .end_offset_for(LeaderEpoch(epoch.0.saturating_sub(1)), log_end)
             .map_or(Offset(0), |(_, end)| end);
-        let mut wanted: Vec<BrokerId> = isr
-            .iter()
-            .copied()
-            .filter(|b| {
-                *b == self.me
-                    || followers
-                        .get(b)
-                        .is_some_and(|f| f.caught_up_ms + lag_max_ms > now)
-            })
-            .collect();
-        for (follower, progress) in followers {
-            // Only followers outside the current ISR join: one just dropped for lagging
-            // must not come straight back.
-            if !isr.contains(follower)
+        let stays = |b: &BrokerId| {
+            *b == self.me
+                || followers
+                    .get(b)
+                    .is_some_and(|f| f.caught_up_ms + lag_max_ms > now)
+        };
+        // Only followers outside the current ISR join: one just dropped for lagging must
+        // not come straight back.
+        let joins = |(follower, progress): &(&BrokerId, &FollowerProgress)| {
+            !isr.contains(follower)
                 && progress.fetched
                 && progress.log_end >= self.high_watermark
                 && progress.log_end >= epoch_start
-            {
-                wanted.push(*follower);
-            }
+        };
+        // Asked on every follower fetch: nothing is built when the ISR stays as it is.
+        if isr.iter().all(stays) && !followers.iter().any(|f| joins(&f)) {
+            return None;
         }
+        let mut wanted: Vec<BrokerId> = isr.iter().copied().filter(|b| stays(b)).collect();
+        wanted.extend(
+            followers
+                .iter()
+                .filter(|f| joins(f))
+                .map(|(follower, _)| *follower),
+        );
         wanted.sort();
         let mut current = isr.clone();
         current.sort();

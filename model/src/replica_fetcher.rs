@@ -43,15 +43,17 @@ impl ReplicaFetcher {
         last_correlation_id: &mut u64,
         out: &mut Vec<Output>,
     ) {
-        let mut wanted: BTreeMap<BrokerId, Vec<&Partition>> = BTreeMap::new();
-        for partition in partitions.values() {
-            if let Some((leader, _)) = partition.following() {
-                wanted.entry(leader).or_default().push(partition);
-            }
-        }
+        // Polled on every step of the broker: the partitions a fetch covers are gathered
+        // only for a leader that is sent one now.
+        let mut leaders: Vec<BrokerId> = partitions
+            .values()
+            .filter_map(|p| p.following().map(|(leader, _)| leader))
+            .collect();
+        leaders.sort();
+        leaders.dedup();
         self.sessions
-            .retain(|leader, _| wanted.contains_key(leader));
-        for (leader, followed) in wanted {
+            .retain(|leader, _| leaders.binary_search(leader).is_ok());
+        for leader in leaders {
             let session = self.sessions.entry(leader).or_default();
             if session.in_flight.as_ref().is_some_and(|(sent, _)| {
                 sent.timed_out(now, config.inter_broker_request_timeout_ms)
@@ -61,6 +63,10 @@ impl ReplicaFetcher {
             if session.in_flight.is_some() || now < session.not_before_ms {
                 continue;
             }
+            let followed: Vec<&Partition> = partitions
+                .values()
+                .filter(|p| p.following().is_some_and(|(l, _)| l == leader))
+                .collect();
             *last_correlation_id += 1;
             let correlation_id = *last_correlation_id;
             let asked: Vec<AskedPartition> = followed

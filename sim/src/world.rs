@@ -29,6 +29,7 @@ use kafka_model::metadata::MetadataRecord;
 use kafka_model::protocol::Message;
 use kafka_model::raft::RaftEvent;
 use operator::Operator;
+use sim_clock::SimClock;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -36,6 +37,7 @@ use triggers::{Fired, TriggerBook};
 
 mod nodes;
 pub mod operator;
+mod sim_clock;
 mod status;
 mod transport;
 pub mod triggers;
@@ -174,6 +176,8 @@ pub struct World {
     pub seed: u64,
     names: BTreeMap<NodeId, String>,
     state: Mutex<WorldState>,
+    /// The simulated clock, read on every event.
+    clock: SimClock,
     /// Whether the plan has triggered faults (so that a node without any never locks to
     /// ask whether one holds it).
     has_triggers: AtomicBool,
@@ -220,6 +224,7 @@ impl World {
                 wakers: BTreeMap::new(),
                 wire: None,
             }),
+            clock: SimClock::default(),
             has_triggers: AtomicBool::new(false),
             connected: false,
             stall: None,
@@ -240,7 +245,7 @@ impl World {
 
     /// `node` waits with no timer armed: only a message can wake it.
     pub fn park(&self, node: NodeId) {
-        let now = World::now_ms();
+        let now = self.clock_ms();
         self.lock().liveness.parked_since_ms.insert(node, now);
     }
 
@@ -288,6 +293,11 @@ impl World {
         madsim::time::TimeHandle::current().elapsed().as_millis() as u64
     }
 
+    /// `World::now_ms` through the handle the world keeps (for its own hot paths).
+    fn clock_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
     pub fn local_ms(&self, node: NodeId, global_ms: u64) -> Millis {
         self.lock()
             .clocks
@@ -305,7 +315,7 @@ impl World {
     /// Records an event that happens now.
     pub fn record(&self, actor: Actor, kind: EventKind) {
         self.lock()
-            .record(&self.names, World::now_ms(), actor, kind);
+            .record(&self.names, self.clock_ms(), actor, kind);
     }
 
     /// Records what a node did now.
@@ -368,7 +378,7 @@ impl World {
     /// the log keeps everything) or the drop. Returns the message's id, the send time and
     /// its fate.
     pub fn route(&self, from: NodeId, to: NodeId, kind: &'static str) -> (u64, u64, Fate) {
-        let now = World::now_ms();
+        let now = self.clock_ms();
         let mut state = self.lock();
         let (id, fate) = state.net.route(from, to, now);
         let event = match fate {
@@ -399,7 +409,7 @@ impl World {
 
     /// Message `id`, sent by `from` at `sent_ms`, reached `to` now.
     pub fn delivered(&self, from: NodeId, to: NodeId, kind: &'static str, id: u64, sent_ms: u64) {
-        let now = World::now_ms();
+        let now = self.clock_ms();
         let mut state = self.lock();
         state.net.stats.delivered += 1;
         let event = EventKind::MessageDelivered {
@@ -432,7 +442,7 @@ impl World {
         };
         state.record(
             &self.names,
-            World::now_ms(),
+            self.clock_ms(),
             Actor::Node(node),
             EventKind::Disk(event),
         );
@@ -450,7 +460,7 @@ impl World {
                     correlation_id: *correlation_id,
                     errors,
                 };
-                state.record(&self.names, World::now_ms(), Actor::Node(node), event);
+                state.record(&self.names, self.clock_ms(), Actor::Node(node), event);
             }
             state.errors.on_produce_answered(to, *correlation_id);
             return;
@@ -517,7 +527,7 @@ impl World {
 
     /// A client's observation: a history entry, and the event that points at it.
     pub fn observe(&self, node: NodeId, observation: Observation) {
-        let now = World::now_ms();
+        let now = self.clock_ms();
         let mut state = self.lock();
         let Some(history_index) = state.history.project(now, self.name(node), observation) else {
             return;

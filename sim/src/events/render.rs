@@ -53,8 +53,12 @@ pub fn render<'a>(
         EventKind::StartFailed { what, error } => {
             let _ = write!(out, "cannot {what}: {error}");
         }
+        // Most lines are receipts: written without the formatting machinery.
         EventKind::MessageDelivered { from, kind, .. } => {
-            let _ = write!(out, "recv {kind} <- {}", node_name(*from));
+            out.push_str("recv ");
+            out.push_str(kind);
+            out.push_str(" <- ");
+            out.push_str(node_name(*from));
         }
         EventKind::MessageDropped {
             to, kind, reason, ..

@@ -80,7 +80,7 @@ impl World {
             };
             return Some((Box::new(envelope), extra_delay_ms));
         }
-        let now = World::now_ms();
+        let now = self.clock_ms();
         let mut state = self.lock();
         let (id, blocked, extra_delay_ms) = state.net.route_connected(from, to, now);
         let envelope = Box::new(Envelope {
@@ -169,7 +169,7 @@ impl World {
     /// The links that carry again: over connections, what they held goes out (or their
     /// connections reset, if they were cut off too long).
     pub fn links_unblocked(&self, links: &[(NodeId, NodeId)]) {
-        let now = World::now_ms();
+        let now = self.clock_ms();
         let mut state = self.lock();
         let WorldState {
             connections, net, ..
