@@ -272,6 +272,7 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
             (Vec::new(), 0, Some(message), Vec::new())
         }
     };
+    let payloads = world.service_payloads.clone();
     let state = match Arc::try_unwrap(world) {
         Ok(world) => world.into_state(),
         // The runtime is gone with its thread; a clone can only linger if a panic
@@ -281,6 +282,12 @@ pub fn run(scenario: &Scenario, seed: u64, options: RunOptions) -> Outcome {
     let history = state.history.history;
     let mut anomalies = checkers::check_all(&history, &promised);
     anomalies.extend(checkers::hanging_transaction::check(&hanging, &history));
+    let payloads = payloads.lock().expect("payloads").clone();
+    anomalies.extend(crate::app::run_checks(
+        &scenario.services.checks,
+        &history,
+        &payloads,
+    ));
     let retention = state.invariants.retention();
     anomalies.extend(checkers::retention_skip::check(
         &history, &promised, &retention,

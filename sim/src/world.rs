@@ -186,6 +186,8 @@ pub struct World {
     /// For testing the harness itself: this node's actor stops at this global time and
     /// waits on nothing, with no timer armed (`RunOptions::stall`).
     stall: Option<(NodeId, u64)>,
+    /// What the services sent, by record value, for their consumers and the user checks.
+    pub service_payloads: crate::app::Payloads,
 }
 
 impl World {
@@ -228,6 +230,7 @@ impl World {
             has_triggers: AtomicBool::new(false),
             connected: false,
             stall: None,
+            service_payloads: crate::app::Payloads::default(),
         }
     }
 

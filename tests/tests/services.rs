@@ -3,17 +3,19 @@
 //! two and produces each record to an output topic; under a leader's crash and a relay
 //! replica's crash it passes the built-in checkers, and every input reaches the output.
 //! The same relay committing before it produces loses records a crash catches between
-//! the commit and the send: the relay's own contract (every input relayed), checked here
-//! over the history, shows it.
+//! the commit and the send: the relay's own contract (every input relayed), a user check,
+//! fails the run, and the failure shrinks.
 
-use kafka_sim::app::ServiceContext;
+use kafka_sim::app::{CheckInput, ServiceContext};
+use kafka_sim::checkers::{AnomalyKind, Verdict};
 use kafka_sim::faults::alias::NodeAlias;
 use kafka_sim::faults::FaultKind;
-use kafka_sim::history::{History, OpType, Operation};
+use kafka_sim::history::{OpType, Operation};
 use kafka_sim::outcome::OutcomeClass;
 use kafka_sim::runner::{run, RunOptions};
 use kafka_sim::scenario::{Scenario, ScenarioError};
 use kafka_sim::scenario_builder::ScenarioBuilder;
+use kafka_sim::shrink::shrink_to;
 use std::collections::BTreeSet;
 
 /// The relay's work per record (a transformation, a lookup): the window a crash can hit.
@@ -61,6 +63,7 @@ fn relay_cluster(name: &str, commit_first: bool) -> ScenarioBuilder {
         .records(400, 20)
         .service("relay", 2, move |ctx| relay(ctx, commit_first))
         .service_output("relayed")
+        .check("every input relayed", every_input_relayed)
 }
 
 fn relay_scenario(commit_first: bool) -> Scenario {
@@ -84,29 +87,23 @@ fn relay_scenario(commit_first: bool) -> Scenario {
         .expect("a valid scenario")
 }
 
-/// Inputs some reader read that no output read derives from (an output's key is its
-/// input's id).
-fn unrelayed(history: &History) -> Vec<u64> {
-    let (mut inputs, mut relayed) = (BTreeSet::new(), BTreeSet::new());
-    for entry in &history.entries {
-        let (OpType::Ok, Operation::Poll(poll)) = (entry.op_type, &entry.op) else {
-            continue;
-        };
-        for record in &poll.records {
-            match record.topic.as_str() {
-                "tasks" => {
-                    inputs.insert(record.value);
-                }
-                "relayed" => {
-                    if let Some(input) = record.key.as_ref().and_then(|k| k.parse().ok()) {
-                        relayed.insert(input);
-                    }
-                }
-                _ => {}
-            }
-        }
+/// The relay's own contract, as a user check: every input some reader read has an output
+/// some reader read (an output's key is its input's id).
+fn every_input_relayed(run: &CheckInput) -> Result<(), String> {
+    let inputs: BTreeSet<u64> = run.records_read("tasks").iter().map(|r| r.id).collect();
+    let relayed: BTreeSet<u64> = run
+        .records_read("relayed")
+        .iter()
+        .filter_map(|r| r.key.as_ref()?.parse().ok())
+        .collect();
+    let missing: Vec<u64> = inputs.difference(&relayed).copied().collect();
+    match missing.len() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} inputs never relayed, e.g. {:?}",
+            &missing[..n.min(5)]
+        )),
     }
-    inputs.difference(&relayed).copied().collect()
 }
 
 #[test]
@@ -137,20 +134,73 @@ fn a_relay_passes_the_checkers_and_relays_every_input_under_crashes() {
             sends("relayed") >= sends("tasks"),
             "seed {seed}: every acknowledged input was relayed at least once"
         );
-        let missing = unrelayed(&outcome.history);
-        assert!(missing.is_empty(), "seed {seed}: not relayed: {missing:?}");
     }
 }
 
 #[test]
 fn a_relay_that_commits_before_it_produces_loses_records_to_a_crash() {
     let scenario = relay_scenario(true);
-    let lost = (1..=20)
-        .map(|seed| run(&scenario, seed, RunOptions::default()))
-        .find(|outcome| !unrelayed(&outcome.history).is_empty())
+    let (seed, lost) = (1..=20)
+        .map(|seed| (seed, run(&scenario, seed, RunOptions::default())))
+        .find(|(_, outcome)| outcome.class != OutcomeClass::Pass)
         .expect("a crash between the commit and the send loses the record");
-    // The built-in checkers hold: the cluster lost nothing; the relay did.
-    assert_eq!(lost.class, OutcomeClass::Pass, "{:?}", lost.anomalies);
+    // The built-in checkers hold (the cluster lost nothing): only the relay's own check
+    // fails, and it fails the run.
+    assert_eq!(lost.class, OutcomeClass::SafetyViolation);
+    assert!(
+        lost.anomalies
+            .iter()
+            .all(|a| a.kind == AnomalyKind::UserCheck && a.verdict == Verdict::Violation),
+        "{:?}",
+        lost.anomalies
+    );
+    assert!(lost.anomalies[0]
+        .detail
+        .starts_with("every input relayed: "));
+    // It shrinks like a built-in anomaly: the smaller plan still fails the check.
+    let report = shrink_to(&scenario, seed, Some(AnomalyKind::UserCheck), |_| {})
+        .expect("the failure shrinks");
+    let shrunk = run(&report.minimal, seed, RunOptions::default());
+    assert!(shrunk
+        .anomalies
+        .iter()
+        .any(|a| a.kind == AnomalyKind::UserCheck));
+    assert!(report.minimal_fault_events < report.original_fault_events);
+    assert_eq!(
+        report.minimal.services.checks.len(),
+        1,
+        "shrinking keeps the check"
+    );
+}
+
+#[test]
+fn a_user_check_that_panics_or_fails_on_a_good_run_fails_it() {
+    let failing = relay_cluster("relay-strict", false)
+        .check("no record at all", |run| {
+            match run.records_read("relayed").len() {
+                0 => Ok(()),
+                n => Err(format!("{n} records read")),
+            }
+        })
+        .check("panics", |_| panic!("boom"))
+        .heal_at_ms(20_000)
+        .build()
+        .expect("a valid scenario");
+    let outcome = run(&failing, 1, RunOptions::default());
+    let details: Vec<&str> = outcome
+        .anomalies
+        .iter()
+        .map(|a| a.detail.as_str())
+        .collect();
+    assert_eq!(outcome.class, OutcomeClass::SafetyViolation, "{details:?}");
+    assert!(
+        details.iter().any(|d| d.starts_with("no record at all: ")),
+        "{details:?}"
+    );
+    assert!(
+        details.contains(&"panics: the check panicked: boom"),
+        "{details:?}"
+    );
 }
 
 #[test]
@@ -171,7 +221,6 @@ fn the_nemesis_crashes_service_replicas_and_the_relay_still_passes() {
             outcome.anomalies,
             outcome.liveness_problems
         );
-        assert!(unrelayed(&outcome.history).is_empty(), "seed {seed}");
         relays_crashed += outcome
             .fault_plan
             .iter()
@@ -221,5 +270,14 @@ fn bad_services_are_refused_naming_the_field() {
     assert_eq!(
         field(ScenarioBuilder::new("s").service_output("nowhere")),
         "service_outputs[0]"
+    );
+    let ok = |_: &CheckInput| Ok(());
+    assert_eq!(
+        field(ScenarioBuilder::new("s").check("c", ok).check("c", ok)),
+        "checks[1].name"
+    );
+    assert_eq!(
+        field(ScenarioBuilder::new("s").check(" ", ok)),
+        "checks[0].name"
     );
 }

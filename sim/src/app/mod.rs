@@ -39,6 +39,7 @@
 //! assert_eq!(scenario.services.names(), ["relay-1", "relay-2"]);
 //! ```
 
+mod check;
 mod consumer;
 mod context;
 mod mailbox;
@@ -47,7 +48,9 @@ mod role;
 pub(crate) mod spawn;
 mod spec;
 
+pub use check::{run_checks, CheckFn, CheckInput, CheckedRecord, UserCheck};
 pub use consumer::{CommitError, Record, ServiceConsumer};
 pub use context::ServiceContext;
 pub use producer::{Delivered, ProduceError, ServiceProducer};
+pub(crate) use role::Payloads;
 pub use spec::{ServiceFn, ServiceSpec, Services};

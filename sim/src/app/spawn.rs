@@ -2,7 +2,7 @@
 //! task beside the `run_node` loop of its role; a restart runs both from scratch.
 
 use super::context::ServiceContext;
-use super::role::{service_member_config, Payloads, ServiceRole, ServiceSetup};
+use super::role::{service_member_config, ServiceRole, ServiceSetup};
 use crate::actors::run_node;
 use crate::scenario::Scenario;
 use crate::world::{address, World};
@@ -50,7 +50,7 @@ pub(crate) fn spawn_services(
     scenario: &Scenario,
     bootstrap: &[BrokerId],
 ) -> BTreeMap<String, madsim::task::NodeId> {
-    let payloads = Payloads::default();
+    let payloads = world.service_payloads.clone();
     let mut nodes = BTreeMap::new();
     for (s, service) in scenario.services.list.iter().enumerate() {
         for (r, name) in (1..).zip(service.replica_names()) {

@@ -2,6 +2,7 @@
 //! write that the plain consumers read too. Code is Rust, so a scenario read from TOML has
 //! no services.
 
+use super::check::UserCheck;
 use super::context::ServiceContext;
 use std::fmt;
 use std::future::Future;
@@ -57,11 +58,13 @@ pub struct Services {
     /// Topics the services write: the scenario's plain consumers read them too, so that
     /// the checkers see what the services' sends wrote.
     pub outputs: Vec<String>,
+    /// The user's own checks over the run (`ScenarioBuilder::check`).
+    pub checks: Vec<UserCheck>,
 }
 
 impl Services {
     pub fn is_empty(&self) -> bool {
-        self.list.is_empty() && self.outputs.is_empty()
+        self.list.is_empty() && self.outputs.is_empty() && self.checks.is_empty()
     }
 
     /// Every replica's node name, service by service.
@@ -114,6 +117,17 @@ impl Services {
                 return Some((
                     field("name"),
                     format!("replica `{clash}` has the name of another node"),
+                ));
+            }
+        }
+        for (i, check) in self.checks.iter().enumerate() {
+            if check.name.trim().is_empty() {
+                return Some((format!("checks[{i}].name"), "must not be empty".into()));
+            }
+            if self.checks[..i].iter().any(|c| c.name == check.name) {
+                return Some((
+                    format!("checks[{i}].name"),
+                    format!("`{}` is used twice", check.name),
                 ));
             }
         }

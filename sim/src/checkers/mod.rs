@@ -93,10 +93,12 @@ pub enum AnomalyKind {
     /// A read_committed consumer held at the last stable offset after the heal, with
     /// every producer done: an open transaction nothing will end.
     HangingTransaction,
+    /// A user check (`ScenarioBuilder::check`) failed.
+    UserCheck,
 }
 
 impl AnomalyKind {
-    pub const ALL: [AnomalyKind; 36] = [
+    pub const ALL: [AnomalyKind; 37] = [
         AnomalyKind::NonmonotonicSend,
         AnomalyKind::Duplicate,
         AnomalyKind::PollSkip,
@@ -133,6 +135,7 @@ impl AnomalyKind {
         AnomalyKind::LostEffect,
         AnomalyKind::DuplicateEffect,
         AnomalyKind::HangingTransaction,
+        AnomalyKind::UserCheck,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -173,6 +176,7 @@ impl AnomalyKind {
             AnomalyKind::LostEffect => "lost-effect",
             AnomalyKind::DuplicateEffect => "duplicate-effect",
             AnomalyKind::HangingTransaction => "hanging-transaction",
+            AnomalyKind::UserCheck => "user-check",
         }
     }
 }

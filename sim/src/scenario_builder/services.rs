@@ -2,7 +2,7 @@
 //! (`crate::app`).
 
 use super::ScenarioBuilder;
-use crate::app::{ServiceContext, ServiceSpec};
+use crate::app::{CheckInput, ServiceContext, ServiceSpec, UserCheck};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -43,6 +43,42 @@ impl ScenarioBuilder {
     /// is a lost write).
     pub fn service_output(mut self, topic: &str) -> Self {
         self.scenario.services.outputs.push(topic.to_string());
+        self
+    }
+
+    /// A check of the user's own contract, run over the history after the run (built-in
+    /// checks stay on): `Err(why)` fails the run as a `user-check` violation, with its
+    /// replay command, as a built-in anomaly does; shrinking keeps the check.
+    ///
+    /// ```
+    /// # use kafka_sim::scenario_builder::ScenarioBuilder;
+    /// let scenario = ScenarioBuilder::new("every-record-read")
+    ///     .records(50, 10)
+    ///     .check("every record read", |run| {
+    ///         let read = run.records_read("tasks");
+    ///         let missing = run
+    ///             .acknowledged_sends("tasks")
+    ///             .into_iter()
+    ///             .filter(|sent| !read.iter().any(|r| r.id == sent.id))
+    ///             .count();
+    ///         match missing {
+    ///             0 => Ok(()),
+    ///             n => Err(format!("{n} acknowledged records never read")),
+    ///         }
+    ///     })
+    ///     .build()
+    ///     .unwrap();
+    /// let outcome = kafka_sim::runner::run(&scenario, 1, Default::default());
+    /// assert_eq!(outcome.class, kafka_sim::outcome::OutcomeClass::Pass);
+    /// ```
+    pub fn check<F>(mut self, name: &str, check: F) -> Self
+    where
+        F: Fn(&CheckInput) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.scenario.services.checks.push(UserCheck {
+            name: name.to_string(),
+            run: Arc::new(check),
+        });
         self
     }
 }
